@@ -1,0 +1,302 @@
+"""The convert planner on real directory trees: TAO's semantics and every pitfall code."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import SHARED, require
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from specgen.atomicio import RefusedOverwrite
+from specgen.convert import ConvertOptions, WalkCancelled, build_index, plan, write_annotations
+from specgen.convert.tao_reference import tao_pairs
+
+
+def make_tree(root: Path, files: list[str]) -> Path:
+    for rel in files:
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"")
+    return root
+
+
+def nyu_tree(root: Path, scenes=("bathroom", "kitchen"), n=3) -> Path:
+    files = []
+    for s in scenes:
+        for i in range(n):
+            files += [f"{s}/rgb_{i:05d}.jpg", f"{s}/sync_depth_{i:05d}.png"]
+    return make_tree(root, files)
+
+
+def opts(**kw) -> ConvertOptions:
+    base = dict(image_patterns=["rgb_"], depth_patterns=["sync_depth_"], image_extension=".jpg", depth_extension=".png")
+    base.update(kw)
+    return ConvertOptions(**base)
+
+
+def codes(p) -> list[str]:
+    return [x.code for x in p.pitfalls]
+
+
+def test_clean_nyu_layout_pairs_everything(tmp_path):
+    root = nyu_tree(tmp_path / "data")
+    p = plan(build_index(str(root)), opts())
+    assert p.images_matched == 6 and len(p.pairs) == 6 and p.missing == [] and p.pitfalls == []
+    assert (str(root / "kitchen/rgb_00001.jpg"), str(root / "kitchen/sync_depth_00001.png")) in p.pairs
+    assert set(p.pairs) == set(tao_pairs(str(root), ["rgb_"], ["sync_depth_"], ".jpg", ".png"))
+
+
+def test_ext_no_dot_mixed_reproduces_the_corruption(tmp_path):
+    root = nyu_tree(tmp_path / "d")
+    p = plan(build_index(str(root)), opts(depth_extension="png"))
+    pit = next(x for x in p.pitfalls if x.code == "EXT_NO_DOT")
+    assert pit.severity == "error" and pit.autofix == {"depth_extension": ".png"}
+    assert all(d.endswith("png") and not d.endswith(".png") for _i, d in p.missing)
+    assert "rgb_00000.jpg → " in pit.examples[0] or "rgb_0000" in pit.examples[0]
+    assert "sync_depth_0000" in pit.examples[0] and "png" in pit.examples[0]
+    assert not p.usable
+    fixed = plan(build_index(str(root)), opts(**pit.autofix))
+    assert len(fixed.pairs) == 6 and fixed.usable
+
+
+def test_ext_no_dot_on_both_is_a_warning(tmp_path):
+    root = nyu_tree(tmp_path / "d")
+    p = plan(build_index(str(root)), opts(image_extension="jpg", depth_extension="png"))
+    pit = next(x for x in p.pitfalls if x.code == "EXT_NO_DOT")
+    assert pit.severity == "warning" and pit.autofix == {"image_extension": ".jpg", "depth_extension": ".png"}
+
+
+def test_ext_empty_swap_shows_the_garbage(tmp_path):
+    root = nyu_tree(tmp_path / "d")
+    p = plan(build_index(str(root)), opts(image_extension=""))
+    pit = next(x for x in p.pitfalls if x.code == "EXT_EMPTY_SWAP")
+    image, garbage = pit.examples[0].split(" → ")
+    assert garbage.startswith(".png") and garbage.count(".png") > 20
+    assert p.pairs == [] and not p.usable
+
+
+def test_ext_elsewhere_in_path(tmp_path):
+    root = make_tree(tmp_path / "d", ["s/x.jpg_data/rgb_1.jpg", "s/x.png_data/sync_depth_1.png"])
+    p = plan(build_index(str(root)), opts())
+    pit = next(x for x in p.pitfalls if x.code == "EXT_ELSEWHERE_IN_PATH")
+    assert "x.png_data/sync_depth_1.png" in pit.examples[0]
+    assert len(p.pairs) == 1  # TAO really does rewrite the folder, and here that happens to exist
+
+
+def test_pattern_repeated_in_path(tmp_path):
+    root = make_tree(tmp_path / "d", ["rgb_kitchen/rgb_1.jpg", "rgb_kitchen/sync_depth_1.png"])
+    p = plan(build_index(str(root)), opts())
+    assert "PATTERN_REPEATED_IN_PATH" in codes(p) and "DEPTH_MISSING" in codes(p)
+    assert p.missing[0][1].endswith("sync_depth_kitchen/sync_depth_1.png")
+
+
+def test_pattern_count_mismatch(tmp_path):
+    root = nyu_tree(tmp_path / "d")
+    p = plan(build_index(str(root)), opts(image_patterns=["rgb_", "bath"], depth_patterns=["sync_depth_"]))
+    assert "PATTERN_COUNT_MISMATCH" in codes(p) and not p.usable
+
+
+def test_chained_patterns_like_tao_73(tmp_path):
+    root = make_tree(tmp_path / "d", ["s/image/left_1.jpg", "s/depth/dep_1.png"])
+    o = opts(image_patterns=["/image/", "left_"], depth_patterns=["/depth/", "dep_"])
+    p = plan(build_index(str(root)), o)
+    assert p.pairs == [(str(root / "s/image/left_1.jpg"), str(root / "s/depth/dep_1.png"))]
+    assert set(p.pairs) == set(tao_pairs(str(root), o.image_patterns, o.depth_patterns, ".jpg", ".png"))
+
+
+def test_root_is_scene_and_its_autofix(tmp_path):
+    scene = nyu_tree(tmp_path / "data", scenes=("bathroom",)) / "bathroom"
+    p = plan(build_index(str(scene)), opts())
+    pit = next(x for x in p.pitfalls if x.code == "ROOT_IS_SCENE")
+    assert pit.autofix == {"data_root": str(tmp_path / "data")}
+    assert "NO_MATCH" not in codes(p)
+    assert len(plan(build_index(pit.autofix["data_root"]), opts()).pairs) == 3
+
+
+def test_top_level_files_ignored(tmp_path):
+    root = nyu_tree(tmp_path / "d")
+    make_tree(root, ["rgb_99999.jpg", "sync_depth_99999.png"])
+    p = plan(build_index(str(root)), opts())
+    assert "TOP_LEVEL_FILES_IGNORED" in codes(p) and len(p.pairs) == 6
+
+
+def test_no_match_suggests_the_extension(tmp_path):
+    root = make_tree(tmp_path / "d", ["s/rgb_1.png", "s/sync_depth_1.png"])
+    p = plan(build_index(str(root)), opts(depth_patterns=["sync_depth_"]))
+    pit = next(x for x in p.pitfalls if x.code == "NO_MATCH")
+    assert "no file ends with '.jpg'" in pit.message and pit.autofix == {"image_extension": ".png"}
+
+
+def test_depth_missing_counts_and_examples(tmp_path):
+    root = nyu_tree(tmp_path / "d")
+    os.unlink(root / "kitchen/sync_depth_00002.png")
+    p = plan(build_index(str(root)), opts())
+    pit = next(x for x in p.pitfalls if x.code == "DEPTH_MISSING")
+    assert pit.severity == "warning" and "1 of 6" in pit.message and "kitchen/sync_depth_00002.png" in pit.examples[0]
+    assert len(p.pairs) == 5 and p.usable
+
+
+def test_depth_is_image(tmp_path):
+    root = nyu_tree(tmp_path / "d")
+    p = plan(build_index(str(root)), opts(depth_patterns=["rgb_"], depth_extension=".jpg"))
+    assert "DEPTH_IS_IMAGE" in codes(p) and not p.usable
+
+
+def test_unsupported_image_ext_is_case_sensitive(tmp_path):
+    root = make_tree(tmp_path / "d", ["s/rgb_1.JPG", "s/sync_depth_1.png"])
+    p = plan(build_index(str(root)), opts(image_extension="G"))  # one char: filter ignored, swap still applied
+    assert "EXT_EMPTY_SWAP" in codes(p)
+    p = plan(build_index(str(root)), opts(image_extension=".JPG"))
+    pit = next(x for x in p.pitfalls if x.code == "UNSUPPORTED_IMAGE_EXT")
+    assert ".JPG ×1" in pit.message and not p.usable
+
+
+def test_unsupported_depth_ext(tmp_path):
+    root = make_tree(tmp_path / "d", ["s/rgb_1.jpg", "s/sync_depth_1.tif"])
+    p = plan(build_index(str(root)), opts(depth_extension=".tif"))
+    assert "UNSUPPORTED_DEPTH_EXT" in codes(p) and not p.usable
+
+
+def test_space_in_path(tmp_path):
+    root = nyu_tree(tmp_path / "d", scenes=("living room",))
+    p = plan(build_index(str(root)), opts())
+    assert "SPACE_IN_PATH" in codes(p) and not p.usable
+
+
+def test_output_exists_and_writer_refuses_without_force(tmp_path):
+    root = nyu_tree(tmp_path / "d")
+    out = tmp_path / "ann"
+    out.mkdir()
+    (out / "train.txt").write_text("mine\n")
+    p = plan(build_index(str(root)), opts(results_dir=str(out)))
+    assert "OUTPUT_EXISTS" in codes(p)
+    with pytest.raises(RefusedOverwrite):
+        write_annotations(p, out)
+    assert (out / "train.txt").read_text() == "mine\n"
+    res = write_annotations(p, out, force=True)
+    assert sum(res.files.values()) == 6
+
+
+def test_symlink_loop_and_unreadable_dir_are_reported_and_walk_ends(tmp_path):
+    root = nyu_tree(tmp_path / "d")
+    os.symlink(root, root / "kitchen" / "loop")
+    locked = root / "bathroom" / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        idx = build_index(str(root))
+        p = plan(idx, opts())
+    finally:
+        locked.chmod(0o755)
+    assert "SYMLINK_DIR_SKIPPED" in codes(p) and len(p.pairs) == 6
+    if os.geteuid() != 0:  # root can read anything
+        assert "UNREADABLE_DIR" in codes(p)
+
+
+def test_walk_is_cancellable_and_reports_progress(tmp_path):
+    root = nyu_tree(tmp_path / "d", scenes=[f"s{i}" for i in range(40)], n=1)
+    seen = []
+    build_index(str(root), progress=lambda d, f: seen.append((d, f)), progress_every=10)
+    assert seen[-1] == (40, 80)
+    ev = threading.Event()
+    ev.set()
+    with pytest.raises(WalkCancelled):
+        build_index(str(root), cancel=ev)
+
+
+def test_bad_data_root_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        build_index(str(tmp_path / "nope"))
+
+
+def test_writer_split_seed_report_and_spec(tmp_path):
+    root = nyu_tree(tmp_path / "d", scenes=[f"s{i}" for i in range(10)], n=10)
+    p = plan(build_index(str(root)), opts(split_ratio=0.8))
+    a = write_annotations(p, tmp_path / "a", seed=7)
+    b = write_annotations(p, tmp_path / "b", seed=7)
+    c = write_annotations(p, tmp_path / "c", seed=8)
+    assert a.files == {"train.txt": 80, "val.txt": 20}
+    ta = (tmp_path / "a/train.txt").read_text()
+    assert ta == (tmp_path / "b/train.txt").read_text() != (tmp_path / "c/train.txt").read_text()
+    lines = ta.splitlines() + (tmp_path / "a/val.txt").read_text().splitlines()
+    assert sorted(tuple(x.split(" ")) for x in lines) == sorted(p.pairs)
+    report = json.loads((tmp_path / "a/convert_report.json").read_text())
+    assert report["seed"] == 7 and report["counts"] == {"train.txt": 80, "val.txt": 20}
+    spec = (tmp_path / "a/convert_spec.yaml").read_text()
+    assert "image_extension: .jpg" in spec and "split_ratio: 0.8" in spec
+    t = write_annotations(plan(build_index(str(root)), opts(split_ratio=0.0)), tmp_path / "a", force=True)
+    assert t.files == {"test.txt": 100} and set(t.removed) == {"train.txt", "val.txt"}
+
+
+def test_realdata_nyu_style_layout_converts(tmp_path):
+    require((SHARED / "realdata/redwood/scene_a").is_dir(), "shared/realdata is not beside the repo")
+    root = str(SHARED / "realdata/redwood")
+    p = plan(build_index(root), opts())
+    assert len(p.pairs) == 3 and p.pitfalls == []
+    assert set(p.pairs) == set(tao_pairs(root, ["rgb_"], ["sync_depth_"], ".jpg", ".png", check_exists=True))
+    tum = plan(build_index(str(SHARED / "realdata/tum")), opts(depth_patterns=["depth_"], image_extension=".png"))
+    assert len(tum.pairs) == 1
+    scene = plan(build_index(str(SHARED / "realdata/redwood/scene_a")), opts())
+    assert "ROOT_IS_SCENE" in codes(scene)
+
+
+def test_cli_preview_json_and_write(cli, tmp_path):
+    root = nyu_tree(tmp_path / "d")
+    out = cli("convert", "--data-root", str(root), "--image-pattern", "rgb_", "--depth-pattern", "sync_depth_",
+              "--out", str(tmp_path / "ann"), "--preview", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert (doc["files_indexed"], doc["images_matched"], doc["pairs_complete"], doc["depth_missing"]) == (12, 6, 6, 0)
+    assert set(doc["timings"]) >= {"walk_ms", "plan_ms", "total_ms"} and not (tmp_path / "ann").exists()
+    w = cli("convert", "--data-root", str(root), "--image-pattern", "rgb_", "--depth-pattern", "sync_depth_",
+            "--out", str(tmp_path / "ann"))
+    assert w.returncode == 0 and "train.txt (4 lines)" in w.stdout
+    again = cli("convert", "--data-root", str(root), "--image-pattern", "rgb_", "--depth-pattern", "sync_depth_",
+                "--out", str(tmp_path / "ann"))
+    assert again.returncode == 1 and "already exists" in again.stderr
+    bad = cli("convert", "--data-root", str(root), "--image-pattern", "rgb_", "--depth-pattern", "sync_depth_",
+              "--depth-ext", "png", "--out", str(tmp_path / "x"), "--json")
+    assert bad.returncode == 1 and "EXT_NO_DOT" in bad.stdout and not (tmp_path / "x").exists()
+
+
+# --------------------------------------------------------------------------- property: we write what TAO would
+
+name = st.text(alphabet="abcdefghkmnpqz0123456789_", min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(scenes=st.lists(name, min_size=1, max_size=4, unique=True),
+       frames=st.lists(st.integers(0, 999), min_size=1, max_size=6, unique=True),
+       drop=st.sets(st.integers(0, 999)), nested=st.booleans(),
+       img_ext=st.sampled_from([".jpg", ".png", ".jpeg"]), depth_ext=st.sampled_from([".png", ".pfm", ".npy"]))
+def test_written_pairs_equal_tao_semantics(tmp_path_factory, scenes, frames, drop, nested, img_ext, depth_ext):
+    if img_ext == depth_ext:
+        depth_ext = ".pfm"
+    root = tmp_path_factory.mktemp("prop")
+    files = []
+    for s in scenes:
+        sub = f"{s}/seq" if nested else s
+        for f in frames:
+            files.append(f"scene_{sub}/rgb_{f:05d}{img_ext}")
+            if f not in drop:
+                files.append(f"scene_{sub}/sync_depth_{f:05d}{depth_ext}")
+    make_tree(root, files)
+    o = opts(image_extension=img_ext, depth_extension=depth_ext)
+    p = plan(build_index(str(root)), o)
+    if any(x.severity == "error" for x in p.pitfalls) or "PATTERN_REPEATED_IN_PATH" in codes(p) or "EXT_ELSEWHERE_IN_PATH" in codes(p):
+        return  # the property is about choices without pitfalls
+    assert set(p.pairs) == set(tao_pairs(str(root), ["rgb_"], ["sync_depth_"], img_ext, depth_ext, check_exists=True))
+    assert set(p.pairs) | set(p.missing) == set(tao_pairs(str(root), ["rgb_"], ["sync_depth_"], img_ext, depth_ext))
+    out = root.parent / (root.name + "_out")
+    if p.usable:
+        write_annotations(p, out, force=True)
+        written = set()
+        for n in ("train.txt", "val.txt", "test.txt"):
+            if (out / n).exists():
+                written |= {tuple(line.split(" ")) for line in (out / n).read_text().splitlines()}
+        assert written == set(p.pairs)
