@@ -218,8 +218,8 @@ def test_writer_split_seed_report_and_spec(tmp_path):
     root = nyu_tree(tmp_path / "d", scenes=[f"s{i}" for i in range(10)], n=10)
     p = plan(build_index(str(root)), opts(split_ratio=0.8))
     a = write_annotations(p, tmp_path / "a", seed=7)
-    b = write_annotations(p, tmp_path / "b", seed=7)
-    c = write_annotations(p, tmp_path / "c", seed=8)
+    write_annotations(p, tmp_path / "b", seed=7)
+    write_annotations(p, tmp_path / "c", seed=8)
     assert a.files == {"train.txt": 80, "val.txt": 20}
     ta = (tmp_path / "a/train.txt").read_text()
     assert ta == (tmp_path / "b/train.txt").read_text() != (tmp_path / "c/train.txt").read_text()

@@ -81,7 +81,7 @@ class Plan:
 
 def derive_depth(path: str, opts: ConvertOptions) -> str:
     """TAO's derivation: chained plain replacement over the whole path, then the extension swap."""
-    for image_pat, depth_pat in zip(opts.image_patterns, opts.depth_patterns):
+    for image_pat, depth_pat in zip(opts.image_patterns, opts.depth_patterns, strict=False):
         path = path.replace(image_pat, depth_pat)
     return path.replace(opts.image_extension, opts.depth_extension)
 
@@ -99,14 +99,10 @@ def derive_all(images: list[str], opts: ConvertOptions) -> tuple[list[str], str,
         depths = [derive_depth(i, opts) for i in images]
         return depths, joined_images, "\n".join(depths)
     joined = joined_images
-    for image_pat, depth_pat in zip(opts.image_patterns, opts.depth_patterns):
+    for image_pat, depth_pat in zip(opts.image_patterns, opts.depth_patterns, strict=False):
         joined = joined.replace(image_pat, depth_pat)
     joined = joined.replace(opts.image_extension, opts.depth_extension)
     return joined.split("\n"), joined_images, joined
-
-
-def _plain_suffix(ext: str) -> bool:
-    return len(ext) > 1
 
 
 def match_images(files: list[str] | FileIndex, opts: ConvertOptions) -> list[str]:
@@ -114,7 +110,7 @@ def match_images(files: list[str] | FileIndex, opts: ConvertOptions) -> list[str
     pats = opts.image_patterns
     ext = opts.image_extension
     if isinstance(files, FileIndex):
-        if _plain_suffix(ext):
+        if len(ext) > 1:
             candidates = files.with_suffix(ext)
             if not pats:
                 return list(candidates)
@@ -148,8 +144,8 @@ def _plan(index: FileIndex, opts: ConvertOptions) -> Plan:
     matched = match_images(index, opts)
     depths, joined_images, joined_depths = derive_all(matched, opts)
     found = list(map(index.lookup.__contains__, depths))
-    pairs = list(compress(zip(matched, depths), found))
-    missing = list(compress(zip(matched, depths), [not f for f in found])) if len(pairs) < len(matched) else []
+    pairs = list(compress(zip(matched, depths, strict=False), found))
+    missing = list(compress(zip(matched, depths, strict=False), [not f for f in found])) if len(pairs) < len(matched) else []
     pitfalls = find_pitfalls(index, opts, matched, depths, pairs, missing, joined_images, joined_depths)
     return Plan(data_root=index.data_root, options=opts, files_indexed=len(index.files), images_matched=len(matched),
                 pairs=pairs, missing=missing, pitfalls=pitfalls, seconds=time.perf_counter() - start)
@@ -220,7 +216,7 @@ def find_pitfalls(index: FileIndex, opts: ConvertOptions, matched: list[str], de
             message=(f"{len(opts.image_patterns)} image pattern(s) but {len(opts.depth_patterns)} depth pattern(s): "
                      "patterns pair up by position, so TAO fails on the unpaired index or leaves a pattern unreplaced"),
             fix="give one depth pattern for each image pattern, in the same order"))
-    for pat, dpat in zip(opts.image_patterns, opts.depth_patterns):
+    for pat, dpat in zip(opts.image_patterns, opts.depth_patterns, strict=False):
         if not pat or joined.count(pat) <= len(matched):
             continue
         repeated = [i for i in matched if i.count(pat) > 1]
@@ -267,13 +263,13 @@ def find_pitfalls(index: FileIndex, opts: ConvertOptions, matched: list[str], de
             message=f"{len(missing)} of {len(all_pairs)} derived depth path(s) do not exist (TAO would still write them)",
             examples=[f"{i} → {d}" for i, d in missing[:EXAMPLES]],
             fix="check the depth pattern and extension; depthnet writes only complete pairs"))
-    same = [i for i, d in zip(matched, depths) if i == d] if any(map(str.__eq__, matched, depths)) else []
+    same = [i for i, d in zip(matched, depths, strict=False) if i == d] if any(map(str.__eq__, matched, depths)) else []
     if same:
         out.append(Pitfall(
             code="DEPTH_IS_IMAGE", severity="error",
             message=f"for {len(same)} image(s) the derived depth path is the image itself: the pattern or extension changes nothing",
             examples=same[:EXAMPLES], fix="make the depth pattern differ from the image pattern (e.g. rgb_ → sync_depth_)"))
-    if _plain_suffix(ie) and ie.startswith(".") and "." not in ie[1:]:  # the filter fixed every suffix to ie
+    if len(ie) > 1 and ie.startswith(".") and "." not in ie[1:]:  # the filter fixed every suffix to ie
         bad_images = [] if ie in IMAGE_EXTS else matched
     else:
         bad_images = [i for i in matched if not i.endswith(IMAGE_EXTS)]
