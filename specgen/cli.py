@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules that register further sub-commands (convert planner, data doctor, runner).
-EXTRA_MODULES: list[str] = ["specgen.convert_cli"]
+EXTRA_MODULES: list[str] = ["specgen.convert_cli", "specgen.doctor_cli"]
 #: Later modules (convert, doctor, run) register their sub-commands here.
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
