@@ -1,60 +1,151 @@
-"""``depthnet-tui``: the Textual app. Until the wizard lands it shows the pairing table and the CLI."""
+"""``depthnet-tui``: the guided wizard from a data root to a saved, validated depth_net spec."""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
+from collections.abc import Iterable
+from typing import Any
+
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Header, Markdown
+from textual.screen import Screen
 
-from specgen.catalog import pairing_table
+from specgen.builders import BuildRequest, SpecError, build_spec
+from specgen.problems import Problem
+from tui.screens.base import STEP_TITLES, WizardScreen
+from tui.screens.convert import ConvertScreen
+from tui.screens.data_check import DataCheckScreen
+from tui.screens.data_root import DataRootScreen
+from tui.screens.model import ModelScreen
+from tui.screens.recipe import RecipeScreen
+from tui.screens.spec import SpecScreen
+from tui.screens.welcome import WelcomeScreen
+from tui.state import WizardState
 
-WELCOME = """\
-# depthnet-tui
-
-Configure, check and run **NVIDIA TAO depth_net** (monocular Depth Anything V2) jobs.
-
-The guided wizard is being built. Everything it will do is already available headless:
-
-* `depthnet convert …` — annotation files from a folder of RGB + depth, with TAO's pitfalls flagged
-* `depthnet doctor …` — read the depth files and predict an empty valid mask / NaN loss before launch
-* `depthnet spec ACTION …` — a validated spec for train, evaluate, inference, export, quantize, gen_trt_engine
-* `depthnet validate SPEC.yaml` — every problem on its own line with the fix
-
-Below: which `dataset_name` pairs with which `model_type`.
-"""
+STEPS: dict[str, type[WizardScreen]] = {
+    "data_root": DataRootScreen, "convert": ConvertScreen, "data_check": DataCheckScreen,
+    "model": ModelScreen, "recipe": RecipeScreen, "spec": SpecScreen,
+}
 
 
 class DepthnetApp(App[None]):
-    """The application shell; screens of the wizard are pushed from here."""
-
     CSS_PATH = "app.tcss"
     TITLE = "depthnet-tui"
     SUB_TITLE = "TAO depth_net wizard"
-    BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("d", "toggle_dark", "Light/dark"),
-    ]
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("ctrl+l", "toggle_theme", "Light/dark")]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="welcome"):
-            yield Markdown(WELCOME, id="intro")
-            yield DataTable(id="pairs", zebra_stripes=True, cursor_type="row")
-        yield Footer()
+    def __init__(self, state: WizardState | None = None) -> None:
+        super().__init__()
+        self.state = state or WizardState()
+        self._initial = state
 
     def on_mount(self) -> None:
-        table = self.query_one("#pairs", DataTable)
-        table.add_columns("dataset_name", "model_type", "ground truth")
-        for row in pairing_table():
-            table.add_row(row["dataset_name"], row["model_type"], row["ground_truth"])
+        self.theme = "textual-dark"
+        if self._initial is not None:
+            self.start(self._initial, resume=True)
+        else:
+            self.push_screen(WelcomeScreen())
 
-    def action_toggle_dark(self) -> None:
+    # ------------------------------------------------------------------ navigation
+
+    def start(self, state: WizardState, resume: bool = False) -> None:
+        self.state = state
+        step = state.step if resume and state.step in STEPS else ("convert" if state.data_root else "data_root")
+        self.goto(step)
+
+    def goto(self, step: str) -> None:
+        self.state.step = step
+        self._save()
+        screen = STEPS[step]()
+        if isinstance(self.screen, (WizardScreen, WelcomeScreen)):
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+        self.sub_title = f"{STEP_TITLES[step]} — {self.state.data_root or 'no data root yet'}"
+
+    def _move(self, delta: int) -> None:
+        keys = list(STEPS)
+        i = keys.index(self.state.step) + delta
+        if 0 <= i < len(keys):
+            self.goto(keys[i])
+
+    def next_step(self) -> None:
+        self._move(1)
+
+    def prev_step(self) -> None:
+        self._move(-1)
+
+    def _save(self) -> None:
+        try:
+            self.state.save()
+        except OSError as exc:
+            self.notify(f"Session not saved: {exc}", severity="warning")
+
+    # ------------------------------------------------------------------ spec from state
+
+    def build_request(self, action: str | None = None) -> BuildRequest:
+        s = self.state
+        act = action or s.action
+        metric = s.model_type == "MetricDepthAnything"
+        data_file = s.train_file if act in ("train", "quantize") else (s.test_file or s.val_file)
+        return BuildRequest(
+            action=act, model_type=s.model_type, dataset_name=s.dataset_name, data_file=data_file or None,
+            val_data_file=s.val_file or None, results_dir=s.results_dir, encoder=s.encoder, recipe=s.recipe,
+            checkpoint=(s.checkpoint or None) if act != "train" else None,
+            min_depth=s.min_depth if metric else None, max_depth=s.max_depth if metric else None,
+            calibration_images_dir=s.data_root if act == "quantize" else None, overrides=dict(s.overrides),
+        )
+
+    def build_spec(self, action: str | None = None):
+        return build_spec(self.build_request(action))
+
+    def check_override(self, key: str, value: Any) -> str | None:
+        """The first problem an override would cause, or None."""
+        req = self.build_request("train")
+        req.overrides = {**req.overrides, key: value}
+        try:
+            build_spec(req, check_files=False)
+        except SpecError as exc:
+            bad: list[Problem] = [p for p in exc.problems if p.path.startswith(key.split(".")[0])] or exc.problems
+            return bad[0].line()
+        return None
+
+    # ------------------------------------------------------------------ commands
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for step, title in STEP_TITLES.items():
+            yield SystemCommand(f"Go to: {title}", f"Jump to the {title} step", lambda s=step: self.goto(s))
+        yield SystemCommand("Toggle light/dark theme", "Switch between light and dark", self.action_toggle_theme)
+        if isinstance(screen, WizardScreen):
+            for binding in screen.BINDINGS:
+                if isinstance(binding, Binding) and binding.description:
+                    yield SystemCommand(binding.description, f"({binding.key})",
+                                        lambda a=binding.action, sc=screen: sc.run_action(a))
+
+    def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def action_quit(self) -> None:
+        if self.state.output_dir:
+            if isinstance(self.screen, WizardScreen):
+                self.screen.commit()
+            self._save()
+        self.exit()
 
 
 def main() -> None:
-    DepthnetApp().run()
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="depthnet-tui", description="The TAO depth_net wizard.")
+    parser.add_argument("--resume", metavar="OUTPUT_DIR", help="resume the session saved in this output folder")
+    args = parser.parse_args()
+    state = None
+    if args.resume:
+        try:
+            state = WizardState.load(args.resume)
+        except (OSError, ValueError) as exc:
+            parser.exit(1, f"depthnet-tui: {exc}\n")
+    DepthnetApp(state).run()
 
 
 if __name__ == "__main__":

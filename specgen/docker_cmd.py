@@ -1,0 +1,52 @@
+"""The exact ``docker run`` line for a depth_net action: what the wizard shows and the script backend writes."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+
+TRAIN_IMAGE = "nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt"
+DEPLOY_IMAGE = "nvcr.io/nvidia/tao/tao-toolkit:6.26.3-deploy"
+DEPLOY_ACTIONS = frozenset({"gen_trt_engine"})
+
+
+def default_image(action: str) -> str:
+    return DEPLOY_IMAGE if action in DEPLOY_ACTIONS else TRAIN_IMAGE
+
+
+def _mount_roots(paths: Iterable[str]) -> list[str]:
+    """Drop paths that lie inside another one, so each folder is mounted once."""
+    roots: list[str] = []
+    for p in sorted({os.path.normpath(x) for x in paths if x}):
+        if not any(PurePosixPath(p).is_relative_to(r) for r in roots):
+            roots.append(p)
+    return roots
+
+
+def docker_argv(action: str, spec_path: str, *, data_roots: Iterable[str], output_dir: str, image: str | None = None,
+                gpus: str = "0", uid: int | None = None, gid: int | None = None, shm_size: str = "16G") -> list[str]:
+    """Argument list (never a shell string built from paths): read-only data, read-write output, same paths inside."""
+    uid = os.getuid() if uid is None else uid
+    gid = os.getgid() if gid is None else gid
+    argv = ["docker", "run", "--rm"]
+    if gpus != "none":
+        argv += ["--gpus", "all" if gpus == "all" else f"device={gpus}"]
+    argv += ["--shm-size", shm_size, "--ipc", "host", "--user", f"{uid}:{gid}"]
+    out = os.path.normpath(output_dir)
+    spec_dir = os.path.dirname(os.path.abspath(spec_path))
+    for root in _mount_roots(data_roots):
+        if PurePosixPath(out).is_relative_to(root):
+            continue
+        argv += ["-v", f"{root}:{root}:ro"]
+    argv += ["-v", f"{out}:{out}"]
+    if not PurePosixPath(spec_dir).is_relative_to(out):
+        argv += ["-v", f"{spec_dir}:{spec_dir}:ro"]
+    argv += [image or default_image(action), "depth_net", action, "-e", os.path.abspath(spec_path)]
+    return argv
+
+
+def docker_command(*args, **kwargs) -> str:
+    """The same, quoted for a shell, ready to copy."""
+    return shlex.join(docker_argv(*args, **kwargs))

@@ -1,0 +1,90 @@
+"""What every wizard step shares: header, step bar, footer bindings (next/back/help) and the state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual._context import NoActiveAppError
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from tui.help import help_text
+from tui.screens.modals import HelpScreen
+
+if TYPE_CHECKING:
+    from tui.app import DepthnetApp
+    from tui.state import WizardState
+
+STEP_TITLES: dict[str, str] = {
+    "data_root": "Data root", "convert": "Convert", "data_check": "Data check", "model": "Model",
+    "recipe": "Recipe", "spec": "Spec",
+}
+
+
+class StepBar(Static):
+    def __init__(self, current: str) -> None:
+        parts = []
+        for i, (key, title) in enumerate(STEP_TITLES.items(), start=1):
+            parts.append(f"[b reverse] {i} {title} [/]" if key == current else f"[dim]{i} {title}[/]")
+        super().__init__(" › ".join(parts), id="step-bar")
+
+
+class WizardScreen(Screen[None]):
+    STEP: ClassVar[str] = ""
+    HELP_TOPIC: ClassVar[str] = "finetuning.md"
+    BINDINGS = [
+        Binding("ctrl+n", "next", "Next", priority=True),
+        Binding("ctrl+b", "back", "Back", priority=True),
+        Binding("f1", "help", "Help"),
+    ]
+
+    @property
+    def wizard(self) -> DepthnetApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def state(self) -> WizardState:
+        return self.wizard.state
+
+    def call_ui(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """From a thread worker: run ``fn`` on the UI thread, unless this screen has gone meanwhile."""
+        try:
+            app = self.app
+        except NoActiveAppError:
+            return
+
+        def guarded() -> None:
+            if self.is_attached:
+                fn(*args, **kwargs)
+
+        try:
+            app.call_from_thread(guarded)
+        except RuntimeError:  # the app is shutting down
+            pass
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield StepBar(self.STEP)
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def commit(self) -> bool:
+        """Store the screen's values in the state; return False (after telling the user why) to stay."""
+        return True
+
+    def action_next(self) -> None:
+        if self.commit():
+            self.wizard.next_step()
+
+    def action_back(self) -> None:
+        self.commit()
+        self.wizard.prev_step()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(help_text(self.HELP_TOPIC)))

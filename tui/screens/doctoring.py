@@ -1,0 +1,30 @@
+"""Running the data doctor for the wizard's current choices (shared by the data-check and model steps)."""
+
+from __future__ import annotations
+
+from specgen.doctor import DoctorReport, diagnose
+from tui.state import WizardState
+
+ALERT_CODES = ("EMPTY_MASK", "ENCODING_MISMATCH", "PAIRING", "UNSUPPORTED_EXT", "NORMALIZE_NAN")
+
+
+def annotation_file(state: WizardState) -> str:
+    return state.train_file or state.test_file or state.val_file
+
+
+def run_doctor(state: WizardState, dataset_name: str | None = None, model_type: str | None = None) -> DoctorReport:
+    metric = (model_type or state.model_type) == "MetricDepthAnything"
+    return diagnose(annotation_file(state), dataset_name or state.dataset_name, model_type or state.model_type,
+                    min_depth=state.min_depth if metric else None, max_depth=state.max_depth if metric else None)
+
+
+def findings_markup(report: DoctorReport, codes: tuple[str, ...] | None = None) -> str:
+    lines = []
+    for f in report.findings:
+        if codes is not None and f.code not in codes:
+            continue
+        colour = {"error": "red", "warning": "yellow"}.get(f.severity, "cyan")
+        lines.append(f"[{colour}]{f.severity.upper()} {f.code}[/]: {f.message}")
+        if f.fix:
+            lines.append(f"   → {f.fix}" + ("  [b](ctrl+f)[/]" if f.autofix else ""))
+    return "\n".join(lines)

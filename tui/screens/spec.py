@@ -1,0 +1,114 @@
+"""Step 6: the spec for an action — highlighted YAML, problems inline, atomic save, the docker run line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.syntax import Syntax
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Label, Select, Static, Switch
+
+from specgen.atomicio import RefusedOverwrite, write_text_atomic
+from specgen.builders import SpecError
+from specgen.docker_cmd import docker_command
+from specgen.render import render
+from specgen.validate import ACTIONS
+from tui.screens.base import WizardScreen
+from tui.screens.modals import ConfirmScreen
+
+NEEDS_CHECKPOINT = {"evaluate", "inference", "export", "quantize"}
+
+
+class SpecScreen(WizardScreen):
+    STEP = "spec"
+    HELP_TOPIC = "parameters.md"
+    BINDINGS = [Binding("ctrl+s", "save", "Save spec"), Binding("ctrl+t", "toggle_full", "Minimal/full")]
+
+    def compose_body(self) -> ComposeResult:
+        s = self.state
+        with Horizontal(id="spec-body"):
+            with Vertical(id="spec-form"):
+                yield Label("Action")
+                yield Select([(a, a) for a in ACTIONS], value=s.action, allow_blank=False, id="action", compact=True)
+                yield Label("Full spec (every key)")
+                yield Switch(value=s.full_spec, id="full")
+                yield Label("Checkpoint (.pth), not for train")
+                yield Input(s.checkpoint or str(Path(s.results_dir) / "train" / "dn_model_latest.pth"), id="checkpoint", compact=True)
+                yield Static("", id="problems")
+                yield Static("", id="saved")
+            with VerticalScroll(id="yaml-pane"):
+                yield Static("", id="yaml")
+        yield Static("", id="docker-cmd")
+
+    def on_mount(self) -> None:
+        self.refresh_spec()
+
+    @on(Select.Changed, "#action")
+    def _action(self, event: Select.Changed) -> None:
+        self.state.action = str(event.value)
+        self.refresh_spec()
+
+    @on(Switch.Changed, "#full")
+    def _full(self, event: Switch.Changed) -> None:
+        self.state.full_spec = event.value
+        self.refresh_spec()
+
+    @on(Input.Changed, "#checkpoint")
+    def _checkpoint(self, event: Input.Changed) -> None:
+        self.state.checkpoint = event.value.strip()
+        self.refresh_spec()
+
+    def action_toggle_full(self) -> None:
+        self.query_one("#full", Switch).toggle()
+
+    def spec_path(self) -> Path:
+        return Path(self.state.output_dir) / "specs" / f"{self.state.action}.yaml"
+
+    def refresh_spec(self) -> None:
+        try:
+            spec, warnings = self.wizard.build_spec()
+        except SpecError as exc:
+            self.query_one("#yaml", Static).update("")
+            self.query_one("#problems", Static).update("[red b]Problems:[/]\n" + "\n".join(f"[red]✗[/] {p.line()}" for p in exc.problems))
+            self.query_one("#docker-cmd", Static).update("")
+            return
+        text = render(spec, full=self.state.full_spec)
+        self.query_one("#yaml", Static).update(Syntax(text, "yaml", theme="ansi_dark", word_wrap=False))
+        problems = "\n".join(f"[yellow]![/] {p.line()}" for p in warnings)
+        self.query_one("#problems", Static).update(problems or "[green]✓ valid for " + self.state.action + "[/]")
+        cmd = docker_command(self.state.action, str(self.spec_path()), data_roots=[self.state.data_root],
+                             output_dir=self.state.output_dir)
+        self.query_one("#docker-cmd", Static).update(f"[b]Run it:[/] {cmd}")
+
+    def action_save(self) -> None:
+        self.save()
+
+    @work(exclusive=True, group="save")
+    async def save(self) -> None:
+        try:
+            spec, _warnings = self.wizard.build_spec()
+        except SpecError as exc:
+            self.notify(exc.problems[0].line(), severity="error", title="Fix the spec first")
+            return
+        path = self.spec_path()
+        overwrite = False
+        if path.exists():
+            overwrite = await self.app.push_screen_wait(ConfirmScreen(f"{path} exists. Replace it?"))
+            if not overwrite:
+                return
+        header = f"depth_net {self.state.action} spec — written by depthnet-tui\nrun: depth_net {self.state.action} -e {path}"
+        try:
+            write_text_atomic(path, render(spec, full=self.state.full_spec, header=header), overwrite=overwrite)
+        except (RefusedOverwrite, OSError) as exc:
+            self.notify(str(exc), severity="error", title="Not saved")
+            return
+        self.state.saved_specs[self.state.action] = str(path)
+        self.state.save()
+        self.query_one("#saved", Static).update(f"[green]saved {path}[/]")
+        self.notify(f"{path}", title="Spec saved")
+
+    def action_next(self) -> None:
+        self.notify("This is the last step: save with ctrl+s, then run the docker line shown below.")

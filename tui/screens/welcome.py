@@ -1,0 +1,83 @@
+"""Welcome: new setup, resume the last one, or try it with generated sample data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Markdown, OptionList
+from textual.widgets.option_list import Option
+
+from specgen.sample_data import make_sample_dataset
+from tui.state import WizardState, load_recent
+
+INTRO = """\
+# depthnet-tui
+From a folder of RGB images and depth maps to a correctly configured TAO **depth_net** job
+(Depth Anything V2, metric or relative) — with TAO's silent traps caught *before* GPU hours are spent.
+"""
+
+
+class WelcomeScreen(Screen[None]):
+    BINDINGS = [Binding("f1", "help", "Help")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="welcome"):
+            yield Markdown(INTRO, id="intro")
+            recent = load_recent()
+            resume = recent.last_session if recent.last_session and Path(recent.last_session).is_file() else None
+            options = [Option("New setup — choose a data root", id="new")]
+            if resume:
+                options.append(Option(f"Resume last session — {resume}", id="resume"))
+            options.append(Option("Try it with sample data — generates a small NYU-like dataset", id="sample"))
+            yield OptionList(*options, id="start")
+            yield Label("Folder for the sample data (Enter to create):", id="sample-label", classes="hidden")
+            yield Input(os.path.join(os.getcwd(), "depthnet-sample"), id="sample-dir", classes="hidden", compact=True)
+        yield Footer()
+
+    @property
+    def resume_path(self) -> str | None:
+        return load_recent().last_session
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        choice = event.option.id
+        if choice == "new":
+            self.app.start(WizardState())  # type: ignore[attr-defined]
+        elif choice == "resume" and self.resume_path:
+            try:
+                state = WizardState.load(self.resume_path)
+            except (OSError, ValueError) as exc:
+                self.notify(str(exc), severity="error", title="Cannot resume")
+                return
+            self.app.start(state, resume=True)  # type: ignore[attr-defined]
+        elif choice == "sample":
+            for wid in ("#sample-label", "#sample-dir"):
+                self.query_one(wid).remove_class("hidden")
+            self.query_one("#sample-dir", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.make_sample(event.value.strip())
+
+    @work(thread=True, exclusive=True)
+    def make_sample(self, folder: str) -> None:
+        target = Path(os.path.expanduser(folder)).resolve()
+        try:
+            data = make_sample_dataset(target / "data")
+        except (OSError, ValueError) as exc:
+            self.app.call_from_thread(self.notify, f"{exc}", severity="error", title="Sample data not created")
+            return
+        state = WizardState(data_root=str(data), output_dir=str(target / "work"))
+        self.app.call_from_thread(self.notify, f"Sample dataset written to {data}", title="Sample data")
+        self.app.call_from_thread(self.app.start, state)  # type: ignore[attr-defined]
+
+    def action_help(self) -> None:
+        from tui.help import help_text
+        from tui.screens.modals import HelpScreen
+
+        self.app.push_screen(HelpScreen(help_text("finetuning.md")))

@@ -1,0 +1,105 @@
+"""The wizard's state: one pydantic model, saved atomically to ``<output>/.depthnet/session.json``.
+
+Every screen reads from and writes to it, so quitting, a dropped SSH session or back/next loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from specgen.atomicio import write_text_atomic
+
+SESSION_DIR = ".depthnet"
+SESSION_FILE = "session.json"
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "depthnet-tui"
+
+
+class WizardState(BaseModel):
+    step: str = "data_root"
+    data_root: str = ""
+    output_dir: str = ""
+    image_patterns: list[str] = Field(default_factory=lambda: ["rgb_"])
+    depth_patterns: list[str] = Field(default_factory=lambda: ["sync_depth_"])
+    image_extension: str = ".jpg"
+    depth_extension: str = ".png"
+    split_ratio: float = 0.8
+    seed: int = 42
+    train_file: str = ""
+    val_file: str = ""
+    test_file: str = ""
+    annotations_key: str = ""
+    model_type: str = "MetricDepthAnything"
+    dataset_name: str = "NYUDV2"
+    dataset_chosen: bool = False
+    encoder: str = "vitl"
+    recipe: str = "finetune"
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    min_depth: float | None = None
+    max_depth: float | None = None
+    action: str = "train"
+    checkpoint: str = ""
+    full_spec: bool = False
+    saved_specs: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def annotations_dir(self) -> Path:
+        return Path(self.output_dir) / "annotations"
+
+    @property
+    def results_dir(self) -> str:
+        return str(Path(self.output_dir) / "results")
+
+    @property
+    def session_path(self) -> Path:
+        return Path(self.output_dir) / SESSION_DIR / SESSION_FILE
+
+    def save(self) -> Path | None:
+        if not self.output_dir:
+            return None
+        path = write_text_atomic(self.session_path, self.model_dump_json(indent=2) + "\n", overwrite=True)
+        remember_session(path, self.data_root)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> WizardState:
+        p = Path(path)
+        if p.is_dir():
+            p = p / SESSION_DIR / SESSION_FILE
+        try:
+            return cls.model_validate_json(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{p}: no saved session there") from None
+        except (ValidationError, ValueError) as exc:
+            raise ValueError(f"{p}: not a readable depthnet-tui session ({exc.__class__.__name__}); start a new setup") from None
+
+
+class Recent(BaseModel):
+    last_session: str | None = None
+    roots: list[str] = Field(default_factory=list)
+
+
+def load_recent() -> Recent:
+    try:
+        return Recent.model_validate(json.loads((config_dir() / "recent.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, ValidationError):
+        return Recent()
+
+
+def remember_session(session_path: Path, data_root: str) -> None:
+    recent = load_recent()
+    recent.last_session = str(session_path)
+    if data_root:
+        recent.roots = [data_root, *[r for r in recent.roots if r != data_root]][:8]
+    try:
+        write_text_atomic(config_dir() / "recent.json", recent.model_dump_json(indent=2), overwrite=True)
+    except OSError:
+        pass  # a read-only home must not break the wizard

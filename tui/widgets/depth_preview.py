@@ -1,0 +1,52 @@
+"""RGB and colour-mapped depth side by side, via textual-image (graphics protocol where the terminal has one,
+coloured half cells otherwise)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image as PILImage
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label
+
+try:  # textual-image probes the terminal on import; keep the app usable if that fails
+    from textual_image.widget import HalfcellImage
+    from textual_image.widget import Image as AutoImage
+except Exception:  # pragma: no cover - depends on the terminal
+    AutoImage = HalfcellImage = None  # type: ignore[assignment,misc]
+
+
+def image_widget_class():
+    """Half cells when asked (tests, snapshots, odd terminals) or when auto-detection is unavailable."""
+    if os.environ.get("DEPTHNET_TUI_IMAGES", "auto") == "halfcell" or AutoImage is None:
+        return HalfcellImage
+    return AutoImage
+
+
+class DepthPreview(Horizontal):
+    """Two labelled images: the RGB sample and its depth map as a colour map."""
+
+    DEFAULT_CSS = """
+    DepthPreview { height: auto; }
+    DepthPreview > Vertical { width: 1fr; height: auto; }
+    DepthPreview .preview-image { width: 100%; height: 12; }
+    """
+
+    def __init__(self, rgb: np.ndarray, depth_rgb: np.ndarray, caption: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._rgb = PILImage.fromarray(rgb)
+        self._depth = PILImage.fromarray(depth_rgb)
+        self._caption = caption
+
+    def compose(self) -> ComposeResult:
+        cls = image_widget_class()
+        with Vertical():
+            yield Label("RGB sample")
+            if cls is not None:
+                yield cls(self._rgb, classes="preview-image")
+        with Vertical():
+            yield Label(self._caption)
+            if cls is not None:
+                yield cls(self._depth, classes="preview-image")
