@@ -44,3 +44,20 @@ def cli(tmp_path):
                               cwd=cwd or tmp_path, input=input, timeout=120)
 
     return run
+
+
+def tao_merge(schema_cls, text: str):
+    """What TAO's hydra runner does with a spec file: merge the YAML into the structured schema."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    merged = OmegaConf.merge(OmegaConf.structured(schema_cls), OmegaConf.create(yaml.safe_load(text) or {}))
+    OmegaConf.to_container(merged, resolve=True, throw_on_missing=False)
+    return merged
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path_factory, monkeypatch):
+    """Recent roots / last session go to a throw-away config dir; images render as half cells."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("DEPTHNET_TUI_IMAGES", "halfcell")

@@ -8,6 +8,7 @@ import math
 
 import pytest
 import yaml
+from conftest import tao_merge
 
 from specgen.builders import BuildRequest, ConvertRequest, build_convert_spec, build_spec
 from specgen.keypaths import iter_fields
@@ -16,15 +17,6 @@ from specgen.schema import ConvertSpec, ExperimentSpec
 
 ACTIONS = ["train", "evaluate", "inference", "export", "quantize", "gen_trt_engine"]
 MODELS = {"MetricDepthAnything": ["NYUDV2", "MetricMonoDataset"], "RelativeDepthAnything": ["NYUDV2Relative", "RelativeMonoDataset"]}
-
-
-def tao_merge(schema_cls, text: str):
-    """What TAO's hydra runner does with a spec file: merge the YAML into the structured schema."""
-    from omegaconf import OmegaConf
-
-    merged = OmegaConf.merge(OmegaConf.structured(schema_cls), OmegaConf.create(yaml.safe_load(text) or {}))
-    OmegaConf.to_container(merged, resolve=True, throw_on_missing=False)
-    return merged
 
 
 def cases():

@@ -1,0 +1,173 @@
+"""The wizard driven as a person would: keys and typing through Pilot, on real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from conftest import tao_merge
+from textual.widgets import Input, Select
+
+from specgen.sample_data import make_sample_dataset
+from tui.app import DepthnetApp
+from tui.screens.convert import ConvertScreen
+from tui.screens.data_root import DataRootScreen
+from tui.screens.model import ModelScreen
+from tui.screens.spec import SpecScreen
+from tui.state import WizardState
+
+
+async def settle(pilot, seconds: float = 0.2) -> None:
+    """Let our workers finish and their results render (DirectoryTree's loader worker never ends)."""
+    from textual.worker import WorkerCancelled, WorkerFailed
+
+    await pilot.pause(seconds)
+    for _ in range(3):
+        ours = [w for w in pilot.app.workers if w.group != "_loader" and not w.is_finished]
+        if not ours:
+            break
+        try:
+            await pilot.app.workers.wait_for_complete(ours)
+        except (WorkerCancelled, WorkerFailed):
+            pass
+        await pilot.pause(seconds)
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    widget = pilot.app.screen.query_one(selector, Input)
+    widget.focus()
+    widget.value = ""
+    await pilot.press(*list(text))
+
+
+async def test_walk_from_data_root_to_saved_spec(tmp_path, tao_config):
+    data = make_sample_dataset(tmp_path / "nyu")
+    app = DepthnetApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")  # "New setup"
+        await settle(pilot)
+        assert isinstance(app.screen, DataRootScreen)
+        await type_into(pilot, "#data-root", str(data))
+        await type_into(pilot, "#output-dir", str(tmp_path / "work"))
+        await pilot.press("ctrl+n")
+        await settle(pilot, 0.4)
+        assert isinstance(app.screen, ConvertScreen)
+        assert "12 complete pairs" in str(app.screen.query_one("#counts").render())
+        await pilot.press("ctrl+n")  # writes the annotations, then moves on
+        await settle(pilot, 0.5)
+        assert (tmp_path / "work/annotations/train.txt").read_text().count("\n") == 9
+        assert (tmp_path / "work/annotations/val.txt").read_text().count("\n") == 3
+        await pilot.press("ctrl+n")  # data check → model
+        await settle(pilot, 0.5)
+        assert isinstance(app.screen, ModelScreen)
+        assert "match this class" in str(app.screen.query_one("#nyu-warning").render())
+        await pilot.press("ctrl+n", "ctrl+n")  # recipe → spec
+        await settle(pilot, 0.3)
+        assert isinstance(app.screen, SpecScreen)
+        await pilot.press("ctrl+s")
+        await settle(pilot, 0.3)
+    spec_file = tmp_path / "work/specs/train.yaml"
+    text = spec_file.read_text()
+    merged = tao_merge(tao_config[0], text)
+    assert merged.dataset.dataset_name == "MonoDataset"
+    assert merged.dataset.train_dataset.data_sources[0]["dataset_name"] == "NYUDV2"
+    assert merged.dataset.train_dataset.data_sources[0]["data_file"] == str(tmp_path / "work/annotations/train.txt")
+    assert merged.train.optim.lr == 5e-6
+    session = WizardState.load(tmp_path / "work")
+    assert session.step == "spec" and session.saved_specs["train"] == str(spec_file)
+
+
+async def test_nyu_warning_from_the_files_and_its_one_key_fix(tmp_path):
+    data = make_sample_dataset(tmp_path / "nyu")
+    out = tmp_path / "work"
+    from specgen.convert import ConvertOptions, build_index, plan, write_annotations
+
+    write_annotations(plan(build_index(str(data)), ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])), out / "annotations")
+    state = WizardState(data_root=str(data), output_dir=str(out), step="model", dataset_name="MetricMonoDataset",
+                        train_file=str(out / "annotations/train.txt"), val_file=str(out / "annotations/val.txt"))
+    app = DepthnetApp(state)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot, 0.5)
+        warning = str(app.screen.query_one("#nyu-warning").render())
+        assert "EMPTY_MASK" in warning and "loss will be NaN" in warning
+        assert app.screen.query_one("#nyu-warning").has_class("alert")
+        await pilot.press("ctrl+f")
+        await settle(pilot, 0.5)
+        assert app.state.dataset_name == "NYUDV2"
+        assert app.screen.query_one("#dataset-name", Select).value == "NYUDV2"
+        assert "match this class" in str(app.screen.query_one("#nyu-warning").render())
+        assert not app.screen.query_one("#nyu-warning").has_class("alert")
+
+
+async def test_fast_typing_never_blocks_and_stale_previews_are_discarded(tmp_path):
+    data = make_sample_dataset(tmp_path / "nyu")
+    app = DepthnetApp(WizardState(data_root=str(data), output_dir=str(tmp_path / "w"), step="convert"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, 0.3)
+        screen = app.screen
+        assert isinstance(screen, ConvertScreen)
+        field = screen.query_one("#depth-ext", Input)
+        field.focus()
+        await pilot.press("backspace", "backspace", "backspace", "backspace")  # '.png' → ''
+        await pilot.press(*"png")  # fast, no pauses: the missing-dot trap
+        assert field.value == "png"  # every key landed while previews were pending
+        await settle(pilot, 0.4)
+        assert screen.shown_generation == screen.generation
+        assert "EXT_NO_DOT" in str(screen.query_one("#pitfalls").render())
+        current = screen.latest
+        # a result from an older generation arrives late: it must not replace the current preview
+        from specgen.convert import ConvertOptions, plan
+
+        stale = plan(screen.index, ConvertOptions(image_patterns=["nothing"], depth_patterns=["x"]))
+        screen.post_message(ConvertScreen.PlanReady(screen.generation - 1, stale))
+        await pilot.pause(0.2)
+        assert screen.latest is current
+        await pilot.press("ctrl+f")  # one-key fix: add the dot
+        await settle(pilot, 0.4)
+        assert field.value == ".png" and len(screen.latest.pairs) == 12
+
+
+async def test_root_that_is_one_scene_is_flagged_with_a_fix(tmp_path):
+    data = make_sample_dataset(tmp_path / "nyu")
+    app = DepthnetApp(WizardState(step="data_root"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#data-root", str(data / "kitchen"))
+        await settle(pilot, 0.3)
+        assert "looks like one scene" in str(app.screen.query_one("#root-check").render())
+        await pilot.press("ctrl+f")
+        await settle(pilot, 0.3)
+        assert app.screen.query_one("#data-root", Input).value == str(data.resolve())
+
+
+async def test_output_inside_data_root_is_refused(tmp_path):
+    data = make_sample_dataset(tmp_path / "nyu")
+    app = DepthnetApp(WizardState(step="data_root", data_root=str(data), output_dir=str(data / "out")))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert isinstance(app.screen, DataRootScreen)
+        assert any("read-only" in n.message for n in app._notifications)
+
+
+async def test_resume_restores_the_session_and_theme_toggles(tmp_path):
+    data = make_sample_dataset(tmp_path / "nyu")
+    state = WizardState(data_root=str(data), output_dir=str(tmp_path / "w"), step="recipe", recipe="sanity")
+    state.save()
+    app = DepthnetApp(WizardState.load(tmp_path / "w"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert type(app.screen).__name__ == "RecipeScreen"
+        assert app.screen.query_one("#recipe", Select).value == "sanity"
+        await pilot.press("ctrl+l")
+        assert app.theme == "textual-light"
+        await pilot.press("f1")
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.press("ctrl+b")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ModelScreen"
+    assert yaml.safe_load(Path(tmp_path / "w/.depthnet/session.json").read_text())["step"] == "model"
