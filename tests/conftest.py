@@ -61,3 +61,19 @@ def _isolated_config(tmp_path_factory, monkeypatch):
     """Recent roots / last session go to a throw-away config dir; images render as half cells."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("DEPTHNET_TUI_IMAGES", "halfcell")
+
+
+async def settle(pilot, seconds: float = 0.2) -> None:
+    """Let our workers finish and their results render (DirectoryTree's loader worker never ends)."""
+    from textual.worker import WorkerCancelled, WorkerFailed
+
+    await pilot.pause(seconds)
+    for _ in range(3):
+        ours = [w for w in pilot.app.workers if w.group != "_loader" and not w.is_finished]
+        if not ours:
+            break
+        try:
+            await pilot.app.workers.wait_for_complete(ours)
+        except (WorkerCancelled, WorkerFailed):
+            pass
+        await pilot.pause(seconds)

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import settle
 
 from specgen.convert import ConvertOptions, build_index, plan, write_annotations
 from specgen.sample_data import make_sample_dataset
@@ -37,26 +38,15 @@ def state_for(step: str, data: Path, out: Path) -> WizardState:
                        train_file=str(ann / "train.txt"), val_file=str(ann / "val.txt"))
 
 
-async def settle(pilot) -> None:
-    from textual.worker import WorkerCancelled, WorkerFailed
-
-    await pilot.pause(0.3)
-    for _ in range(3):
-        ours = [w for w in pilot.app.workers if w.group != "_loader" and not w.is_finished]
-        if not ours:
-            break
-        try:
-            await pilot.app.workers.wait_for_complete(ours)
-        except (WorkerCancelled, WorkerFailed):
-            pass
-        await pilot.pause(0.3)
+async def _settle(pilot) -> None:
+    await settle(pilot, 0.3)
     await pilot.pause(0.3)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_welcome(snap_compare, monkeypatch, dataset, size):
     monkeypatch.chdir(BASE)
-    assert snap_compare(DepthnetApp(), terminal_size=size, run_before=settle)
+    assert snap_compare(DepthnetApp(), terminal_size=size, run_before=_settle)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -64,4 +54,4 @@ def test_welcome(snap_compare, monkeypatch, dataset, size):
 def test_step(snap_compare, monkeypatch, dataset, step, size):
     monkeypatch.chdir(BASE)
     data, out = dataset
-    assert snap_compare(DepthnetApp(state_for(step, data, out)), terminal_size=size, run_before=settle)
+    assert snap_compare(DepthnetApp(state_for(step, data, out)), terminal_size=size, run_before=_settle)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from conftest import tao_merge
+from conftest import settle, tao_merge
 from textual.widgets import Input, Select
 
 from specgen.sample_data import make_sample_dataset
@@ -15,22 +15,6 @@ from tui.screens.data_root import DataRootScreen
 from tui.screens.model import ModelScreen
 from tui.screens.spec import SpecScreen
 from tui.state import WizardState
-
-
-async def settle(pilot, seconds: float = 0.2) -> None:
-    """Let our workers finish and their results render (DirectoryTree's loader worker never ends)."""
-    from textual.worker import WorkerCancelled, WorkerFailed
-
-    await pilot.pause(seconds)
-    for _ in range(3):
-        ours = [w for w in pilot.app.workers if w.group != "_loader" and not w.is_finished]
-        if not ours:
-            break
-        try:
-            await pilot.app.workers.wait_for_complete(ours)
-        except (WorkerCancelled, WorkerFailed):
-            pass
-        await pilot.pause(seconds)
 
 
 async def type_into(pilot, selector: str, text: str) -> None:

@@ -274,11 +274,9 @@ def find_pitfalls(index: FileIndex, opts: ConvertOptions, matched: list[str], de
     else:
         bad_images = [i for i in matched if not i.endswith(IMAGE_EXTS)]
     if bad_images:
-        bad_img = Counter(os.path.splitext(i)[1] for i in bad_images)
-        ext_list = ", ".join(f"{e or '(none)'} ×{n}" for e, n in bad_img.most_common(4))
         out.append(Pitfall(
             code="UNSUPPORTED_IMAGE_EXT", severity="error",
-            message=f"TAO reads only .png, .jpg, .jpeg images (case-sensitive) and fails at train time on: {ext_list}",
+            message=f"TAO reads only .png, .jpg, .jpeg images (case-sensitive) and fails at train time on: {_ext_counts(bad_images)}",
             examples=bad_images[:EXAMPLES],
             fix="rename the files to a lower-case supported extension (e.g. .JPG → .jpg), then re-run"))
     if de in DEPTH_EXTS and joined_depths.count(de + "\n") == len(depths) - 1 and joined_depths.endswith(de):
@@ -286,11 +284,9 @@ def find_pitfalls(index: FileIndex, opts: ConvertOptions, matched: list[str], de
     else:
         bad_depths = [d for d in depths if not d.endswith(DEPTH_EXTS)]
     if bad_depths:
-        bad_depth = Counter(os.path.splitext(d)[1] for d in bad_depths)
-        ext_list = ", ".join(f"{e or '(none)'} ×{n}" for e, n in bad_depth.most_common(4))
         out.append(Pitfall(
             code="UNSUPPORTED_DEPTH_EXT", severity="error",
-            message=f"no mono dataset class reads these depth files: {ext_list} (supported: .png, .pfm, .npy)",
+            message=f"no mono dataset class reads these depth files: {_ext_counts(bad_depths)} (supported: .png, .pfm, .npy)",
             examples=bad_depths[:EXAMPLES],
             fix="set depth_extension to the depth files' real extension (with its dot)"))
     spaced = [f"{i} {d}" for i, d in all_pairs if " " in i or " " in d] if " " in joined or " " in joined_depths else []
@@ -311,9 +307,15 @@ def find_pitfalls(index: FileIndex, opts: ConvertOptions, matched: list[str], de
     return out
 
 
+def _ext_counts(paths: list[str], top: int = 4) -> str:
+    """'.JPG ×3, (none) ×1': the extensions of the offending paths, commonest first."""
+    counts = Counter(os.path.splitext(p)[1] for p in paths)
+    return ", ".join(f"{e or '(none)'} ×{n}" for e, n in counts.most_common(top))
+
+
 def _no_match(index: FileIndex, opts: ConvertOptions) -> Pitfall:
     exts = Counter(os.path.splitext(f)[1] for f in index.files[:20000])
-    ext_hint = ", ".join(f"{e or '(none)'} ×{n}" for e, n in exts.most_common(4)) or "no files at all"
+    ext_hint = _ext_counts(index.files[:20000]) or "no files at all"
     reasons = []
     if opts.image_extension and len(opts.image_extension) > 1 and not any(f.endswith(opts.image_extension) for f in index.files):
         reasons.append(f"no file ends with {opts.image_extension!r}")
