@@ -224,9 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Modules that register further sub-commands (convert planner, data doctor, runner).
-EXTRA_MODULES: list[str] = ["specgen.convert_cli", "specgen.doctor_cli"]
-#: Later modules (convert, doctor, run) register their sub-commands here.
+#: Modules that register further sub-commands, by name, so this core never imports them at import time.
+#: ``tui.run.cli`` (run/runs/attach/stop) holds no Textual code: the run services live beside the app.
+EXTRA_MODULES: list[str] = ["specgen.convert_cli", "specgen.doctor_cli", "tui.run.cli"]
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 

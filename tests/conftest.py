@@ -60,6 +60,7 @@ def tao_merge(schema_cls, text: str):
 def _isolated_config(tmp_path_factory, monkeypatch):
     """Recent roots / last session go to a throw-away config dir; images render as half cells."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
     monkeypatch.setenv("DEPTHNET_TUI_IMAGES", "halfcell")
 
 
@@ -77,3 +78,26 @@ async def settle(pilot, seconds: float = 0.2) -> None:
         except (WorkerCancelled, WorkerFailed):
             pass
         await pilot.pause(seconds)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """The real engine at DOCKER_HOST (``.ci/run`` starts one on a private socket)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except Exception as exc:  # no engine: the docker SDK raises several types
+        require(False, f"no Docker engine at {os.environ.get('DOCKER_HOST', 'the default socket')} ({exc})")
+        raise
+    return client
+
+
+@pytest.fixture(scope="session")
+def emu_image(docker_client) -> str:
+    """A busybox image whose ``depth_net`` replays TAO's output formats (tests/emulator/depth_net)."""
+    from docker_env import busybox_path, ensure_emulator_image
+
+    require(busybox_path() is not None, "a static busybox is needed: apt-get install busybox-static")
+    return ensure_emulator_image(docker_client)

@@ -1,0 +1,68 @@
+"""A real Docker engine for tests: the client at DOCKER_HOST and a tiny image whose ``depth_net`` is the emulator.
+
+The image is a busybox root filesystem imported with the engine's import API (what ``docker import`` does), so
+tests need no registry and no network. Its tag carries the emulator's hash, so an edited emulator is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import tarfile
+from pathlib import Path
+
+EMULATOR = Path(__file__).parent / "emulator" / "depth_net"
+APPLETS = ("sh", "echo", "cat", "sleep", "printf", "ls", "mkdir", "date", "sed", "head", "dirname", "kill", "ln",
+           "true", "false", "rm", "env")
+
+
+def emulator_tag() -> str:
+    return "depthnet-emu:" + hashlib.sha256(EMULATOR.read_bytes()).hexdigest()[:12]
+
+
+def busybox_path() -> str | None:
+    """A statically linked busybox (the busybox-static package); a dynamic one would not run in an empty root."""
+    for candidate in (shutil.which("busybox"), "/bin/busybox", "/usr/bin/busybox"):
+        if candidate and Path(candidate).is_file() and b"ld-linux" not in Path(candidate).read_bytes()[:4096]:
+            return candidate
+    return None
+
+
+def rootfs_tar(busybox: str) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "usr", "usr/local", "usr/local/bin", "tmp", "etc"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
+            tar.addfile(info)
+        tar.add(busybox, arcname="bin/busybox")
+        for name in APPLETS:
+            link = tarfile.TarInfo(f"bin/{name}")
+            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(link)
+        tar.add(str(EMULATOR), arcname="usr/local/bin/depth_net")
+        passwd = b"root:x:0:0:root:/:/bin/sh\n"
+        info = tarfile.TarInfo("etc/passwd")
+        info.size = len(passwd)
+        tar.addfile(info, io.BytesIO(passwd))
+    return buf.getvalue()
+
+
+def ensure_emulator_image(client) -> str:
+    """Import the emulator image once per emulator version; returns its tag."""
+    import docker
+
+    tag = emulator_tag()
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    busybox = busybox_path()
+    if busybox is None:
+        raise RuntimeError("a static busybox is needed to build the test image: apt-get install busybox-static")
+    repo, version = tag.split(":")
+    client.api.import_image_from_data(rootfs_tar(busybox), repository=repo, tag=version,
+                                      changes=["ENV PATH=/usr/local/bin:/bin"])
+    return tag

@@ -1,0 +1,67 @@
+"""Test helpers for runs: a project on disk (sample RGB-D data, annotation files, a spec) and event reading."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The per-step train losses the emulator prints for a healthy train run (tests/emulator/depth_net).
+EMU_LOSSES = [0.912, 0.804, 0.733, 0.651, 0.598, 0.552, 0.517, 0.489]
+
+
+def depthnet(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "specgen.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout)
+
+
+@dataclass
+class Project:
+    root: Path
+    data: Path
+    out: Path
+
+    def spec(self, action: str, name: str, *extra: str, dataset: str = "NYUDV2", results: str = "results") -> Path:
+        path = self.out / name
+        args = ["spec", action, "--results-dir", str(self.out / results), "-o", str(path), *extra]
+        if action == "train":
+            args += ["--dataset-name", dataset, "--data-file", str(self.out / "ann" / "train.txt"), "--recipe", "sanity"]
+        done = depthnet(*args)
+        assert done.returncode == 0, done.stderr
+        return path
+
+
+def make_project(tmp: Path) -> Project:
+    from specgen.sample_data import make_sample_dataset
+
+    data = make_sample_dataset(tmp / "data", per_scene=2)
+    out = tmp / "out"
+    done = depthnet("convert", "--data-root", str(data), "--image-pattern", "rgb", "--depth-pattern", "sync_depth",
+                    "--image-ext", ".jpg", "--depth-ext", ".png", "--split-ratio", "0.8", "--out", str(out / "ann"))
+    assert done.returncode == 0, done.stderr
+    return Project(tmp, data, out)
+
+
+def events(stdout: str) -> list[dict]:
+    """``--json-events`` output: one JSON object per line (NaN written as the bare token, as TAO does)."""
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def step_losses(evs: list[dict]) -> list[float]:
+    """The chart's points: each step once, in step order (a live source may deliver one step late)."""
+    steps = [e for e in evs if e["kind"] == "step_loss"]
+    assert len({e["global_step"] for e in steps}) == len(steps), "a step was reported twice"
+    return [e["loss"] for e in sorted(steps, key=lambda e: e["global_step"])]
+
+
+def verdict(evs: list[dict]) -> dict:
+    found = [e for e in evs if e["kind"] == "verdict"]
+    assert len(found) == 1, evs[-5:]
+    return found[0]
+
+
+def all_nan(values: list[float]) -> bool:
+    return bool(values) and all(math.isnan(v) for v in values)

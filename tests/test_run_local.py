@@ -1,0 +1,79 @@
+"""The local backend: ``depth_net`` found on PATH (here the emulator as a host script) run as a detached process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from runkit import EMU_LOSSES, depthnet, events, make_project, step_losses, verdict
+
+EMULATOR = os.path.join(os.path.dirname(__file__), "emulator", "depth_net")
+
+
+@pytest.fixture()
+def project(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "depth_net").symlink_to(EMULATOR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return make_project(tmp_path)
+
+
+def test_local_train_follows_log_and_status(project):
+    spec = project.spec("train", "train.yaml")
+    done = depthnet("run", "train", "-e", str(spec), "--backend", "local", "--json-events")
+    assert done.returncode == 0, done.stderr
+    evs = events(done.stdout)
+    assert step_losses(evs) == EMU_LOSSES
+    assert verdict(evs)["passed"] and verdict(evs)["exit_code"] == 0
+
+
+def test_local_kill_is_137(project):
+    spec = project.spec("train", "train.yaml")
+    done = depthnet("run", "train", "-e", str(spec), "--backend", "local", "--json-events", "--env", "EMU_MODE=killed")
+    assert done.returncode == 1
+    v = verdict(events(done.stdout))
+    assert v["exit_code"] == 137 and "out of memory" in v["reason"]
+
+
+def test_local_reattach_learns_the_exit_code_of_a_process_it_did_not_start(project):
+    spec = project.spec("train", "bad.yaml", dataset="MetricMonoDataset")
+    proc = subprocess.Popen([sys.executable, "-m", "specgen.cli", "run", "train", "-e", str(spec), "--backend", "local",
+                             "--json-events", "--env", "EMU_DELAY=0.3", "--env", "EMU_MODE=nan"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    while '"step_loss"' not in line:
+        line = proc.stdout.readline()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    run_id = proc.stderr.read().split("run ", 1)[1].split()[0]
+    done = depthnet("attach", run_id, "--json-events")
+    assert done.returncode == 1
+    v = verdict(events(done.stdout))
+    assert v["exit_code"] == 0 and v["tao_status"] == "PASS"  # from the wrapper's exit file
+    assert "NaN from step 1 although TAO printed PASS" in v["reason"] and "use NYUDV2" in v["reason"]
+    assert len(step_losses(events(done.stdout))) == 8
+
+
+def test_script_backend_writes_the_exact_docker_command(project):
+    spec = project.spec("train", "train.yaml")
+    done = depthnet("run", "train", "-e", str(spec), "--backend", "script", "--gpus", "1")
+    assert done.returncode == 0, done.stderr
+    script = done.stdout.split("wrote ", 1)[1].split(";")[0]
+    text = open(script).read()
+    assert text.startswith("#!/bin/sh") and "--gpus device=1" in text and "--user" in text
+    assert f"{project.data}:{project.data}:ro" in text and f"depth_net train -e {spec}" in text
+    assert os.access(script, os.X_OK)
+
+
+def test_preflight_relative_annotation_paths_are_caught(project, tmp_path):
+    ann = project.out / "ann" / "train.txt"
+    ann.write_text("data/kitchen/rgb_00000.jpg data/kitchen/sync_depth_00000.png\n")
+    spec = project.spec("train", "train.yaml")
+    done = depthnet("run", "train", "-e", str(spec), "--backend", "local")
+    assert done.returncode == 2
+    assert f"{ann} lists relative paths (data/kitchen/rgb_00000.jpg" in done.stderr
+    assert "write the annotation files again with an absolute data root" in done.stderr

@@ -1,0 +1,55 @@
+"""What a run reports, one event at a time (the CLI prints them as JSON lines; the Run screen draws them)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class LogLine(BaseModel):
+    kind: Literal["log"] = "log"
+    text: str
+    progress: bool = False  # a \r-relayed progress update (replaces the previous progress line)
+
+
+class StepLoss(BaseModel):
+    kind: Literal["step_loss"] = "step_loss"
+    epoch: int
+    step: int  # 1-based step within the epoch
+    steps: int  # steps per epoch
+    loss: float
+    global_step: int
+
+    @property
+    def finite(self) -> bool:
+        return math.isfinite(self.loss)
+
+
+class StatusLine(BaseModel):
+    kind: Literal["status"] = "status"
+    data: dict[str, Any]
+
+    @property
+    def kpi(self) -> dict[str, Any]:
+        value = self.data.get("kpi")
+        return value if isinstance(value, dict) else {}
+
+
+class Alert(BaseModel):
+    kind: Literal["alert"] = "alert"
+    code: str
+    message: str
+
+
+class Verdict(BaseModel):
+    kind: Literal["verdict"] = "verdict"
+    passed: bool
+    reason: str
+    exit_code: int | None
+    tao_status: str | None = None  # what TAO itself printed (PASS/FAIL), for contrast
+    kpi: dict[str, Any] = Field(default_factory=dict)
+
+
+Event = LogLine | StepLoss | StatusLine | Alert | Verdict
