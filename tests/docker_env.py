@@ -13,7 +13,7 @@ import tarfile
 from pathlib import Path
 
 EMULATOR = Path(__file__).parent / "emulator" / "depth_net"
-APPLETS = ("sh", "echo", "cat", "sleep", "printf", "ls", "mkdir", "date", "sed", "head", "dirname", "kill", "ln",
+APPLETS = ("sh", "echo", "cat", "sleep", "printf", "ls", "mkdir", "date", "sed", "head", "dirname", "kill", "ln", "grep",
            "true", "false", "rm", "env")
 
 

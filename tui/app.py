@@ -31,7 +31,8 @@ class DepthnetApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "depthnet-tui"
     SUB_TITLE = "TAO depth_net wizard"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("ctrl+l", "toggle_theme", "Light/dark")]
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("ctrl+l", "toggle_theme", "Light/dark"),
+                Binding("f2", "runs", "Runs")]
 
     def __init__(self, state: WizardState | None = None) -> None:
         super().__init__()
@@ -116,11 +117,18 @@ class DepthnetApp(App[None]):
         for step, title in STEP_TITLES.items():
             yield SystemCommand(f"Go to: {title}", f"Jump to the {title} step", lambda s=step: self.goto(s))
         yield SystemCommand("Toggle light/dark theme", "Switch between light and dark", self.action_toggle_theme)
+        yield SystemCommand("Runs", "Running and finished runs: re-attach, reopen (F2)", self.action_runs)
         if isinstance(screen, WizardScreen):
             for binding in screen.BINDINGS:
                 if isinstance(binding, Binding) and binding.description:
                     yield SystemCommand(binding.description, f"({binding.key})",
                                         lambda a=binding.action, sc=screen: sc.run_action(a))
+
+    def action_runs(self) -> None:
+        from tui.screens.runs import RunsScreen
+
+        if not isinstance(self.screen, RunsScreen):
+            self.push_screen(RunsScreen())
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

@@ -49,6 +49,11 @@ class WizardState(BaseModel):
     checkpoint: str = ""
     full_spec: bool = False
     saved_specs: dict[str, str] = Field(default_factory=dict)
+    run_backend: str = ""  # "" = docker when an engine answers, else local, else a script
+    run_image: str = ""  # "" = the TAO image for the action
+    run_gpus: str = "0"
+    run_network: str = ""
+    last_run_id: str = ""
 
     @property
     def annotations_dir(self) -> Path:

@@ -208,6 +208,13 @@ class LocalBackend:
             raise LaunchError("depth_net is not on PATH: run inside the TAO container or its venv, or use --backend docker")
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
+    @classmethod
+    def attached(cls) -> LocalBackend:
+        """For runs started by another process (re-attach, stop): no launching, only pid/exit-file bookkeeping."""
+        backend = cls.__new__(cls)
+        backend.exe, backend._procs = None, {}
+        return backend
+
     def preflight(self, req: LaunchRequest) -> None:
         return None
 

@@ -5,25 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import threading
 from typing import Any
 
 from tui.run import registry
-from tui.run.backends import (
-    DockerBackend,
-    LaunchError,
-    LaunchRequest,
-    LocalBackend,
-    RunRecord,
-    ScriptBackend,
-    pick_backend,
-)
+from tui.run.backends import DockerBackend, LaunchError, LocalBackend, RunRecord
 from tui.run.events import Alert, Event, LogLine, StatusLine, StepLoss, Verdict
+from tui.run.launch import RunOptions, backend_for, listing, prepare, start, stop
 from tui.run.monitor import Monitor, env_force_polling
-from tui.run.preflight import default_data_roots, results_dir_for
-from tui.run.preflight import problems as preflight_problems
 
 ACTIONS = ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine")
 
@@ -89,17 +79,6 @@ class Printer:
             print(f"verdict: {'PASS' if event.passed else 'FAIL'} — {event.reason}{tao}", flush=True)
 
 
-def _backend_for(record: RunRecord) -> DockerBackend | LocalBackend | None:
-    if record.backend == "docker":
-        backend = DockerBackend()
-        return backend if backend.exists(record) else None  # removed container: replay the saved log
-    if record.backend == "local":
-        backend = LocalBackend.__new__(LocalBackend)
-        backend.exe, backend._procs = None, {}
-        return backend if backend.is_running(record) else None
-    return None
-
-
 def follow(record: RunRecord, backend: DockerBackend | LocalBackend | None, as_json: bool,
            stop_on_nan: bool = False) -> int:
     printer = Printer(as_json)
@@ -119,56 +98,28 @@ def follow(record: RunRecord, backend: DockerBackend | LocalBackend | None, as_j
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from specgen.render import SpecFileError, read_yaml
-    from specgen.validate import errors, validate_data
-
-    try:
-        data = read_yaml(args.spec)
-    except SpecFileError as exc:
-        _err(str(exc))
-        return 2
-    spec, problems = validate_data(data, args.action)
-    if spec is None or errors(problems):
-        for p in errors(problems) or problems:
-            _err(p.line())
-        return 2
-    spec_path = os.path.abspath(args.spec)
-    results = results_dir_for(spec, args.action)
-    output_dir = os.path.abspath(args.output_dir or spec.results_dir or os.path.dirname(results))
-    roots = [os.path.abspath(r) for r in (args.data_root or default_data_roots(spec, args.action))]
-    found = preflight_problems(spec, args.action, data_roots=roots, output_dir=output_dir, force=args.force)
-    for problem in found:
-        _err(problem.args[0])
-    if found:
-        return 2
     env = dict(item.split("=", 1) for item in args.env if "=" in item)
-    run_id = registry.new_run_id(args.action)
-    req = LaunchRequest(run_id=run_id, action=args.action, spec_path=spec_path, results_dir=results,
-                        data_roots=roots, output_dir=output_dir, image=args.image,
-                        gpus=args.gpus, network=args.network, env=env)
-    folder = registry.run_dir(run_id)
+    opts = RunOptions(action=args.action, spec=args.spec, backend=args.backend, image=args.image, gpus=args.gpus,
+                      data_roots=args.data_root or [], output_dir=args.output_dir, network=args.network, env=env,
+                      force=args.force)
     try:
-        name = pick_backend(args.backend)
-        if name == "docker":
-            backend: DockerBackend | LocalBackend = DockerBackend()
-            backend.preflight(req)
-            record = backend.launch(req)
-        elif name == "local":
-            backend = LocalBackend()
-            record = backend.launch(req, folder / "log.txt")
-        else:
-            record = ScriptBackend().launch(req, folder)
-            registry.save(record)
-            print(f"no Docker engine and no depth_net here: wrote {record.script}; run it on the GPU machine "
-                  f"(sh {record.script}), then `depthnet runs`")
-            return 0
+        prepared = prepare(opts)
+        for problem in prepared.problems:
+            _err(problem)
+        if prepared.problems:
+            return 2
+        record, backend = start(prepared.request, args.backend)
     except LaunchError as exc:
-        _err(str(exc))
+        for line in str(exc).splitlines():
+            _err(line)
         return 2
-    registry.save(record)
-    print(f"run {run_id} started ({record.backend}); results in {results}", file=sys.stderr)
+    if record.backend == "script":
+        print(f"no Docker engine and no depth_net here: wrote {record.script}; run it on the GPU machine "
+              f"(sh {record.script}), then `depthnet runs`")
+        return 0
+    print(f"run {record.run_id} started ({record.backend}); results in {record.results_dir}", file=sys.stderr)
     if args.detach:
-        print(run_id)
+        print(record.run_id)
         return 0
     return follow(record, backend, args.json_events, args.stop_on_nan)
 
@@ -176,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_attach(args: argparse.Namespace) -> int:
     try:
         record = registry.load(args.run_id)
-        backend = _backend_for(record)
+        backend = backend_for(record)
     except (FileNotFoundError, LaunchError) as exc:
         _err(str(exc))
         return 2
@@ -184,26 +135,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    rows: dict[str, dict[str, Any]] = {}
-    for rec in registry.all_records():
-        state = "finished" if rec.verdict else "unknown"
-        rows[rec.run_id] = {"run_id": rec.run_id, "backend": rec.backend, "action": rec.action, "state": state,
-                            "verdict": ("PASS" if rec.verdict.get("passed") else "FAIL") if rec.verdict else None,
-                            "results_dir": rec.results_dir, "started": rec.started}
-    try:
-        for c in DockerBackend().listed():
-            row = rows.setdefault(c["run_id"], {"run_id": c["run_id"], "backend": "docker", "action": c["action"],
-                                                "verdict": None, "results_dir": None, "started": None})
-            row["state"] = c["status"]
-    except LaunchError:
-        pass
-    for row in rows.values():
-        if row["backend"] == "local" and row["state"] == "unknown":
-            try:
-                row["state"] = "running" if LocalBackend.__new__(LocalBackend).is_running(registry.load(row["run_id"])) else "exited"
-            except Exception:
-                pass
-    ordered = sorted(rows.values(), key=lambda r: r["run_id"])
+    ordered = listing()
     if args.json:
         print(json.dumps(ordered, indent=2))
     else:
@@ -215,10 +147,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     try:
         record = registry.load(args.run_id)
-        backend = DockerBackend() if record.backend == "docker" else LocalBackend.__new__(LocalBackend)
-        if isinstance(backend, LocalBackend):
-            backend._procs = {}
-        backend.stop(record, timeout=args.timeout)
+        stop(record, timeout=args.timeout)
     except (FileNotFoundError, LaunchError) as exc:
         _err(str(exc))
         return 2

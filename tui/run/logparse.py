@@ -22,19 +22,28 @@ class LineSplitter:
         self._progress = False
 
     def feed(self, chunk: str) -> Iterator[tuple[str, bool]]:
-        self._buf += chunk
-        while True:
-            cut = min((i for i in (self._buf.find("\r"), self._buf.find("\n")) if i >= 0), default=-1)
+        buf = self._buf + chunk
+        pos, n = 0, len(buf)
+        out: list[tuple[str, bool]] = []
+        while pos < n:  # one pass with a cursor: slicing the remainder each time would be quadratic in the chunk
+            cr, lf = buf.find("\r", pos), buf.find("\n", pos)
+            cut = lf if cr < 0 else (cr if lf < 0 else min(cr, lf))
             if cut < 0:
-                return
-            piece, sep, self._buf = self._buf[:cut], self._buf[cut], self._buf[cut + 1:]
-            if sep == "\r" and self._buf.startswith("\n"):  # a CRLF ends an ordinary line
-                self._buf = self._buf[1:]
+                break
+            start = pos
+            piece, sep, pos = buf[pos:cut], buf[cut], cut + 1
+            if sep == "\r" and pos < n and buf[pos] == "\n":  # a CRLF ends an ordinary line
+                pos += 1
                 sep = "\n"
+            elif sep == "\r" and pos == n:  # a lone \r at the end may be the start of a CRLF: wait for more
+                pos = start
+                break
             was_progress = self._progress
             self._progress = sep == "\r"
             if piece:
-                yield piece, was_progress
+                out.append((piece, was_progress))
+        self._buf = buf[pos:]
+        return iter(out)
 
     @property
     def pending_progress(self) -> str | None:
@@ -42,8 +51,8 @@ class LineSplitter:
         return self._buf if self._progress and self._buf.endswith("]") else None
 
     def flush(self) -> Iterator[tuple[str, bool]]:
-        if self._buf:
-            piece, self._buf = self._buf, ""
+        piece, self._buf = self._buf.strip("\r"), ""  # a held-back lone \r ends nothing
+        if piece:
             yield piece, self._progress
 
 

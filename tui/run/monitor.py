@@ -23,6 +23,10 @@ from tui.run.status import watch_status
 from tui.run.verdict import judge
 
 EventSink = Callable[[Event], None]
+#: The complete log lags the live attach stream by at most Docker's 16 KiB line buffer (~100 progress updates).
+SEEN_WINDOW = 20_000
+#: Bytes per hand-over to the event loop: bounds the time one parse takes on the UI thread.
+CHUNK = 16 * 1024
 
 
 def nan_hint(spec_path: str, action: str) -> str | None:
@@ -62,9 +66,11 @@ class Monitor:
         self.force_polling = force_polling
         self.parser = LogParser()
         self.live_parser = LogParser()  # docker attach stream: only its step losses are used
-        self._seen_steps: set[tuple[int, int]] = set()
+        self._seen_steps: set[int] = set()  # global steps, pruned to a window: memory stays flat on long runs
+        self._seen_max = 0
         self.received = 0  # bytes of the complete log seen
-        self.steps: list[StepLoss] = []
+        self.first_bad: StepLoss | None = None  # the earliest NaN/inf step (all the verdict needs of the steps)
+        self.step_count = 0
         self.kpi: dict[str, Any] = {}
         self.failure: str | None = None
         self.alerted = False
@@ -79,10 +85,16 @@ class Monitor:
     def _emit(self, event: Event) -> None:
         alert: str | None = None
         if isinstance(event, StepLoss):
-            if (event.epoch, event.step) in self._seen_steps:
+            if event.global_step in self._seen_steps or event.global_step <= self._seen_max - SEEN_WINDOW:
                 return
-            self._seen_steps.add((event.epoch, event.step))
-            self.steps.append(event)
+            self._seen_steps.add(event.global_step)
+            if event.global_step > self._seen_max:
+                self._seen_max = event.global_step
+                if len(self._seen_steps) > 2 * SEEN_WINDOW:
+                    self._seen_steps = {g for g in self._seen_steps if g > self._seen_max - SEEN_WINDOW}
+            self.step_count += 1
+            if not event.finite and (self.first_bad is None or event.global_step < self.first_bad.global_step):
+                self.first_bad = event
             if not event.finite:
                 alert = f"train_loss is {event.loss} at step {event.global_step} (epoch {event.epoch})"
         elif isinstance(event, StatusLine):
@@ -135,13 +147,14 @@ class Monitor:
             try:
                 with open(self.log_path, "rb") as f:
                     f.seek(offset)
-                    data = f.read()
+                    data = f.read(CHUNK)
             except FileNotFoundError:
                 data = b""
             if data:
                 offset += len(data)
                 yield data
-            elif finished:
+                continue
+            if finished:
                 return
             else:
                 time.sleep(0.05)
@@ -153,6 +166,21 @@ class Monitor:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         docker = isinstance(self.backend, DockerBackend)
 
+        def hand_over(fn: Callable[[str], None], text: str) -> None:
+            """Run ``fn(text)`` on the loop and wait for it: a flood queues one chunk, never thousands."""
+            done = threading.Event()
+
+            def call() -> None:
+                try:
+                    fn(text)
+                finally:
+                    done.set()
+
+            loop.call_soon_threadsafe(call)
+            while not done.wait(0.5):
+                if loop.is_closed():
+                    return
+
         def pump() -> None:
             chunks = self._docker_chunks() if docker else self._file_chunks(exited.is_set)
             with contextlib.ExitStack() as stack:
@@ -163,9 +191,10 @@ class Monitor:
                     if raw is not None:
                         raw.write(chunk)
                         raw.flush()
-                    text = decoder.decode(chunk)
-                    if text:
-                        loop.call_soon_threadsafe(self.feed_log, text)
+                    for i in range(0, len(chunk), CHUNK):
+                        text = decoder.decode(chunk[i:i + CHUNK])
+                        if text:
+                            hand_over(self.feed_log, text)
 
                 for chunk in chunks:
                     take(chunk)
@@ -180,7 +209,7 @@ class Monitor:
             with contextlib.suppress(Exception):  # live steps are a bonus; the complete log still has them all
                 for chunk in self.backend.live(self.record):
                     if text := live_decoder.decode(chunk):
-                        loop.call_soon_threadsafe(self.feed_live, text)
+                        hand_over(self.feed_live, text)
 
         async def watch() -> None:
             async for batch in watch_status(self.status_path, stop, force_polling=self.force_polling):
@@ -192,12 +221,12 @@ class Monitor:
             if exit_code is None:
                 exit_code = read_exit_file(self.record.exit_file, -1)
             exited.set()
-            await asyncio.to_thread(pump)
+            await in_daemon_thread(pump)
         else:
             if docker:
                 threading.Thread(target=live_pump, name="depthnet-live", daemon=True).start()
-            log_task = asyncio.create_task(asyncio.to_thread(pump))
-            exit_code = await asyncio.to_thread(self.backend.wait, self.record)
+            log_task = in_daemon_thread(pump)
+            exit_code = await in_daemon_thread(self.backend.wait, self.record)
             exited.set()
             await log_task
         for event in self.parser.flush():
@@ -211,12 +240,36 @@ class Monitor:
             exit_code = None if self.parser.tao_status is None else (0 if self.parser.tao_status == "PASS" else 1)
             if exit_code is None and self.failure is None:
                 self.failure = "the process ended without an exit code or a TAO verdict line (stopped or killed)"
-        hint = nan_hint(self.record.spec_path, self.record.action) if any(not s.finite for s in self.steps) or any(
+        hint = nan_hint(self.record.spec_path, self.record.action) if self.first_bad is not None or any(
             isinstance(v, float) and not math.isfinite(v) for v in self.kpi.values()) else None
-        verdict = judge(self.record.action, exit_code, self.steps, self.kpi, tao_status=self.parser.tao_status,
+        verdict = judge(self.record.action, exit_code, [self.first_bad] if self.first_bad else [], self.kpi, tao_status=self.parser.tao_status,
                         failure_message=self.failure, hint=hint)
         self.sink(verdict)
         return verdict
+
+
+def in_daemon_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """Like ``asyncio.to_thread`` but on a daemon thread: a log stream or ``wait`` blocks until the container ends,
+    and quitting the app (the run goes on, detached) must not wait for that."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any = None, error: BaseException | None = None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(result)
+
+    def target() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # handed to the awaiting task
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, None, exc)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
+            loop.call_soon_threadsafe(settle, result)
+
+    threading.Thread(target=target, name=f"depthnet-{getattr(fn, '__name__', 'io')}", daemon=True).start()
+    return future
 
 
 def env_force_polling() -> bool | None:

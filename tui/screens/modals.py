@@ -64,3 +64,80 @@ class EditValueScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ProblemsScreen(ModalScreen[bool]):
+    """Preflight findings before a launch; when every one can be overridden, an explicit yes launches anyway."""
+
+    BINDINGS = [Binding("escape,n", "answer(False)", "Back")]
+
+    def __init__(self, title: str, problems: list[str], confirmable: bool) -> None:
+        super().__init__()
+        self.title_text, self.problems, self.confirmable = title, problems, confirmable
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box", id="problems-box"):
+            yield Label(f"[b]{self.title_text}[/b]")
+            for problem in self.problems:
+                yield Label(f"[red]✗[/] {problem}", classes="problem")
+            with Horizontal(classes="buttons"):
+                if self.confirmable:
+                    yield Button("Launch anyway (y)", id="yes", variant="warning")
+                yield Button("Back (esc)", id="no", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def key_y(self) -> None:
+        if self.confirmable:
+            self.dismiss(True)
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class RunOptionsScreen(ModalScreen["tuple[str, str, str, str] | None"]):
+    """Where and how to run: backend, image, GPUs, network. Returns them, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BACKENDS = [("auto: Docker if it answers, else local depth_net, else a script", ""), ("docker", "docker"),
+                ("local depth_net", "local"), ("script (run.sh to run by hand)", "script")]
+
+    def __init__(self, backend: str, image: str, gpus: str, network: str) -> None:
+        super().__init__()
+        self.values = (backend, image, gpus, network)
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Select
+
+        backend, image, gpus, network = self.values
+        with Vertical(classes="modal-box", id="run-options"):
+            yield Label("[b]Run[/b]")
+            yield Label("Backend")
+            yield Select(self.BACKENDS, value=backend, allow_blank=False, id="opt-backend", compact=True)
+            yield Label("Image [dim](empty: the TAO image for the action)[/]")
+            yield Input(image, id="opt-image", compact=True)
+            yield Label("GPUs [dim](0 | 0,1 | all | none)[/]")
+            yield Input(gpus, id="opt-gpus", compact=True)
+            yield Label("Docker network [dim](empty: default)[/]")
+            yield Input(network, id="opt-network", compact=True)
+            with Horizontal(classes="buttons"):
+                yield Button("Launch (enter)", id="launch", variant="success")
+                yield Button("Cancel (esc)", id="cancel", variant="primary")
+
+    def _result(self) -> tuple[str, str, str, str]:
+        from textual.widgets import Select
+
+        backend = self.query_one("#opt-backend", Select).value
+        return (str(backend) if backend is not Select.BLANK else "", self.query_one("#opt-image", Input).value.strip(),
+                self.query_one("#opt-gpus", Input).value.strip() or "0",
+                self.query_one("#opt-network", Input).value.strip())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(self._result())
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(self._result() if event.button.id == "launch" else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

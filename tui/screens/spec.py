@@ -25,7 +25,8 @@ NEEDS_CHECKPOINT = {"evaluate", "inference", "export", "quantize"}
 class SpecScreen(WizardScreen):
     STEP = "spec"
     HELP_TOPIC = "parameters.md"
-    BINDINGS = [Binding("ctrl+s", "save", "Save spec"), Binding("ctrl+t", "toggle_full", "Minimal/full")]
+    BINDINGS = [Binding("ctrl+s", "save", "Save spec"), Binding("ctrl+t", "toggle_full", "Minimal/full"),
+                Binding("ctrl+r", "run", "Run")]
 
     def compose_body(self) -> ComposeResult:
         s = self.state
@@ -88,27 +89,87 @@ class SpecScreen(WizardScreen):
 
     @work(exclusive=True, group="save")
     async def save(self) -> None:
+        await self.save_spec()
+
+    def _spec_text(self) -> str | None:
         try:
             spec, _warnings = self.wizard.build_spec()
         except SpecError as exc:
             self.notify(exc.problems[0].line(), severity="error", title="Fix the spec first")
-            return
+            return None
+        path = self.spec_path()
+        header = f"depth_net {self.state.action} spec — written by depthnet-tui\nrun: depth_net {self.state.action} -e {path}"
+        return render(spec, full=self.state.full_spec, header=header)
+
+    async def save_spec(self) -> bool:
+        """Write the spec atomically, asking before replacing a different file; True when the file is current."""
+        text = self._spec_text()
+        if text is None:
+            return False
         path = self.spec_path()
         overwrite = False
         if path.exists():
+            if path.read_text(encoding="utf-8", errors="replace") == text:
+                return True
             overwrite = await self.app.push_screen_wait(ConfirmScreen(f"{path} exists. Replace it?"))
             if not overwrite:
-                return
-        header = f"depth_net {self.state.action} spec — written by depthnet-tui\nrun: depth_net {self.state.action} -e {path}"
+                return False
         try:
-            write_text_atomic(path, render(spec, full=self.state.full_spec, header=header), overwrite=overwrite)
+            write_text_atomic(path, text, overwrite=overwrite)
         except (RefusedOverwrite, OSError) as exc:
             self.notify(str(exc), severity="error", title="Not saved")
-            return
+            return False
         self.state.saved_specs[self.state.action] = str(path)
         self.state.save()
         self.query_one("#saved", Static).update(f"[green]saved {path}[/]")
         self.notify(f"{path}", title="Spec saved")
+        return True
+
+    def action_run(self) -> None:
+        self.launch()
+
+    @work(exclusive=True, group="launch")
+    async def launch(self) -> None:
+        """Save, choose where to run, preflight (an explicit yes for what can be overridden), start, monitor."""
+        import asyncio
+
+        from tui.run.backends import LaunchError
+        from tui.run.launch import RunOptions, prepare, start
+        from tui.screens.modals import ProblemsScreen, RunOptionsScreen
+        from tui.screens.run import RunScreen
+
+        if not await self.save_spec():
+            return
+        s = self.state
+        choice = await self.app.push_screen_wait(RunOptionsScreen(s.run_backend, s.run_image, s.run_gpus, s.run_network))
+        if choice is None:
+            return
+        s.run_backend, s.run_image, s.run_gpus, s.run_network = choice
+        opts = RunOptions(action=s.action, spec=str(self.spec_path()), backend=s.run_backend or None,
+                          image=s.run_image or None, gpus=s.run_gpus or "0", network=s.run_network or None)
+        try:
+            prepared = await asyncio.to_thread(prepare, opts)
+            if prepared.problems:
+                go = await self.app.push_screen_wait(
+                    ProblemsScreen("Before launch", prepared.problems, prepared.confirmable))
+                if not go:
+                    return
+                opts.force = True
+                prepared = await asyncio.to_thread(prepare, opts)
+                if prepared.problems:
+                    await self.app.push_screen_wait(ProblemsScreen("Before launch", prepared.problems, False))
+                    return
+            record, backend = await asyncio.to_thread(start, prepared.request, opts.backend)
+        except LaunchError as exc:
+            await self.app.push_screen_wait(ProblemsScreen("Not launched", str(exc).splitlines(), False))
+            return
+        if record.backend == "script":
+            self.notify(f"No Docker engine and no depth_net here: wrote {record.script} — run it on the GPU machine.",
+                        title="Script written", timeout=20)
+            return
+        s.last_run_id = record.run_id
+        s.save()
+        self.app.push_screen(RunScreen(record, backend))
 
     def action_next(self) -> None:
-        self.notify("This is the last step: save with ctrl+s, then run the docker line shown below.")
+        self.notify("This is the last step: save with ctrl+s and launch with ctrl+r (or run the docker line below).")

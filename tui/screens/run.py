@@ -1,0 +1,233 @@
+"""The Run screen: live loss chart, epoch/step progress with ETA, kpi table, searchable log, honest verdict.
+
+The monitor (tui/run) runs in this screen's worker; its events land on the UI thread, are folded into a
+RunProgress and drawn on a 100 ms tick, so a log flood cannot stall the screen. Leaving the screen never stops
+the run: the container or process is detached and ``depthnet attach`` / the Runs screen pick it up again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Log, ProgressBar, Static
+from textual_plotext import PlotextPlot
+
+from tui.run import registry
+from tui.run.backends import RunRecord
+from tui.run.events import Alert, Event, LogLine, Verdict
+from tui.run.launch import Backend
+from tui.run.monitor import Monitor, env_force_polling
+from tui.run.progress import RunProgress
+from tui.screens.modals import ConfirmScreen
+
+LOG_LINES = 5000  # the log pane keeps the newest lines; the whole log is in the run folder
+TICK = 0.1
+CHART_EVERY = 0.25  # seconds between chart redraws (the issue's bound for status line → chart point)
+CHART_POINTS = 600
+
+
+class RunScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "leave", "Back (run continues)"),
+        Binding("ctrl+x", "stop_run", "Stop run"),
+        Binding("slash", "search", "Search log"),
+        Binding("n", "next_match", "Next match", show=False),
+    ]
+
+    def __init__(self, record: RunRecord, backend: Backend | None) -> None:
+        super().__init__()
+        self.record, self.backend = record, backend
+        self.progress = RunProgress()
+        self._pending_log: list[str] = []
+        self._progress_line: str | None = None
+        self._dirty: set[str] = set()
+        self._match = -1
+        self._chart_due = 0.0
+        self.stopping = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._title(), id="run-title")
+        with Horizontal(id="run-top"):
+            yield PlotextPlot(id="chart")
+            with Vertical(id="run-side"):
+                yield Static("waiting for the first step…", id="run-progress-line")
+                yield ProgressBar(id="run-progress", show_eta=False)
+                yield DataTable(id="kpi", cursor_type="none", zebra_stripes=True)
+        yield Log(id="log", max_lines=LOG_LINES, auto_scroll=True)
+        yield Input(placeholder="search the log (Enter: next match, Esc: close)", id="search", classes="hidden")
+        yield Static("", id="verdict")
+        yield Footer()
+
+    def _title(self) -> str:
+        r = self.record
+        where = r.container_id[:12] if r.container_id else (f"pid {r.pid}" if r.pid else "replayed from its folder")
+        return f"[b]{r.action}[/] run [b]{r.run_id}[/] · {r.backend} ({where}) · results {r.results_dir}"
+
+    def on_mount(self) -> None:
+        table = self.query_one("#kpi", DataTable)
+        table.add_columns("kpi", "value")
+        plt = self.query_one("#chart", PlotextPlot).plt
+        plt.title("loss")
+        plt.xlabel("step")
+        self.set_interval(TICK, self.flush)
+        self.follow()
+
+    # ------------------------------------------------------------------ the monitor
+
+    @work(exclusive=True, group="monitor")
+    async def follow(self) -> None:
+        log_path = registry.run_dir(self.record.run_id) / "log.txt"
+        monitor = Monitor(self.record, self.backend, self.on_run_event, log_path=log_path,
+                          force_polling=env_force_polling())
+        verdict = await monitor.run()
+        self.record.verdict = verdict.model_dump()
+        try:
+            registry.save(self.record)
+        except OSError as exc:
+            self.notify(f"verdict not saved: {exc}", severity="warning")
+
+    def on_run_event(self, event: Event) -> None:
+        """Called on the UI thread for every event; drawing waits for the next tick."""
+        part = self.progress.apply(event)
+        if isinstance(event, LogLine):
+            if event.progress:
+                self._progress_line = event.text
+            else:
+                self._pending_log.append(event.text)
+        elif isinstance(event, Alert):
+            self.raise_alert(event)
+        elif isinstance(event, Verdict):
+            self._dirty.add("verdict")
+        self._dirty.add(part)
+
+    def flush(self) -> None:
+        if self._pending_log:
+            lines, self._pending_log = self._pending_log, []
+            self.query_one("#log", Log).write_lines(lines)
+        dirty, self._dirty = self._dirty, set()
+        if dirty & {"chart", "kpi", "status"} or self._progress_line:
+            self.draw_progress()
+        if "chart" in dirty:
+            now = time.monotonic()
+            if now < self._chart_due and self.progress.verdict is None:
+                self._dirty.add("chart")  # drawn at the next allowed tick
+            else:
+                self._chart_due = now + CHART_EVERY
+                self.draw_chart()
+        if dirty & {"kpi", "chart"}:
+            self.draw_kpi()
+        if "verdict" in dirty:
+            self.draw_verdict()
+
+    # ------------------------------------------------------------------ drawing
+
+    def draw_chart(self) -> None:
+        widget = self.query_one("#chart", PlotextPlot)
+        plt = widget.plt
+        plt.clear_data()
+        p = self.progress
+        xs, ys = p.finite_points(p.step_loss, CHART_POINTS)
+        if xs:
+            plt.plot(xs, ys, label="train loss (step)", marker="braille")
+        for series, label in ((p.epoch_train, "train_loss (epoch)"), (p.epoch_val, "val/loss")):
+            ex, ey = p.finite_points(series)
+            if ex:
+                plt.scatter(ex, ey, label=label)
+        widget.refresh()
+
+    def draw_progress(self) -> None:
+        p = self.progress
+        self.query_one("#run-progress-line", Static).update(p.progress_line())
+        bar = self.query_one("#run-progress", ProgressBar)
+        if p.total_steps:
+            bar.update(total=p.total_steps, progress=min(p.step, p.total_steps))
+
+    def draw_kpi(self) -> None:
+        table = self.query_one("#kpi", DataTable)
+        table.clear()
+        for key, value in self.progress.kpi.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            table.add_row(key, shown if shown not in ("nan", "inf") else f"[red b]{shown}[/]")
+
+    def draw_verdict(self) -> None:
+        v = self.progress.verdict
+        if v is None:
+            return
+        banner = self.query_one("#verdict", Static)
+        tao = f" [dim](TAO printed {v.tao_status})[/]" if v.tao_status and "TAO printed" not in v.reason else ""
+        banner.update(f"[b]{'PASS' if v.passed else 'FAIL'}[/] — {v.reason}{tao}")
+        banner.set_class(v.passed, "pass")
+        banner.set_class(not v.passed, "fail")
+        self.sub_title = "finished"
+
+    # ------------------------------------------------------------------ alerts and stop
+
+    @work(group="alert")
+    async def raise_alert(self, alert: Alert) -> None:
+        self.notify(alert.message, title=alert.code, severity="error", timeout=30)
+        if self.backend is None or self.progress.verdict is not None or self.stopping:
+            return
+        if await self.app.push_screen_wait(ConfirmScreen(f"{alert.message}\n\nStop the run now?")):
+            self.stop_now()
+
+    def action_stop_run(self) -> None:
+        self.confirm_stop()
+
+    @work(group="alert")
+    async def confirm_stop(self) -> None:
+        if self.backend is None or self.progress.verdict is not None:
+            self.notify("This run has finished.")
+            return
+        if await self.app.push_screen_wait(ConfirmScreen(f"Stop {self.record.run_id}? (SIGTERM, then kill after 10 s)")):
+            self.stop_now()
+
+    def stop_now(self) -> None:
+        self.stopping = True
+        backend, record = self.backend, self.record
+        self.notify(f"stopping {record.run_id}…")
+        threading.Thread(target=lambda: backend.stop(record, 10), name="depthnet-stop", daemon=True).start()
+
+    def action_leave(self) -> None:
+        search = self.query_one("#search", Input)
+        if not search.has_class("hidden"):
+            search.add_class("hidden")
+            self.query_one("#log", Log).focus()
+            return
+        if self.progress.verdict is None:
+            self.notify(f"{self.record.run_id} keeps running; reopen it from Runs (F2) or `depthnet attach`.")
+        self.app.pop_screen()
+
+    # ------------------------------------------------------------------ log search
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.remove_class("hidden")
+        search.focus()
+
+    @on(Input.Submitted, "#search")
+    def _search(self, event: Input.Submitted) -> None:
+        self.action_next_match()
+
+    def action_next_match(self) -> None:
+        needle = self.query_one("#search", Input).value.lower()
+        log = self.query_one("#log", Log)
+        if not needle:
+            return
+        lines = log.lines
+        for offset in range(1, len(lines) + 1):
+            i = (self._match + offset) % len(lines)
+            if needle in lines[i].lower():
+                self._match = i
+                log.auto_scroll = False
+                log.scroll_to(y=max(0, i - 2), animate=False)
+                self.query_one("#search", Input).border_subtitle = f"line {i + 1}"
+                return
+        self.notify(f"'{needle}' is not in the last {len(lines)} lines (the whole log: "
+                    f"{registry.run_dir(self.record.run_id) / 'log.txt'})", severity="warning")
