@@ -28,7 +28,7 @@ from tui.screens.modals import ConfirmScreen
 
 LOG_LINES = 5000  # the log pane keeps the newest lines; the whole log is in the run folder
 TICK = 0.1
-CHART_EVERY = 0.25  # seconds between chart redraws (the bound for status line → chart point)
+CHART_EVERY = 0.1  # seconds between chart redraws: point → drawn ≤ tick + this + the watch latency (< 250 ms)
 CHART_POINTS = 600
 
 
