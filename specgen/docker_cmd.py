@@ -25,6 +25,18 @@ def _mount_roots(paths: Iterable[str]) -> list[str]:
     return roots
 
 
+def mounts(spec_path: str, *, data_roots: Iterable[str], output_dir: str) -> list[tuple[str, bool]]:
+    """(folder, read_only) pairs, each mounted at the same path inside: data read-only, output read-write, the
+    spec's folder read-only unless it lies in the output. Shared by the printed line and the Docker SDK launch."""
+    out = os.path.normpath(output_dir)
+    spec_dir = os.path.dirname(os.path.abspath(spec_path))
+    found = [(root, True) for root in _mount_roots(data_roots) if not PurePosixPath(out).is_relative_to(root)]
+    found.append((out, False))
+    if not PurePosixPath(spec_dir).is_relative_to(out):
+        found.append((spec_dir, True))
+    return found
+
+
 def docker_argv(action: str, spec_path: str, *, data_roots: Iterable[str], output_dir: str, image: str | None = None,
                 gpus: str = "0", uid: int | None = None, gid: int | None = None, shm_size: str = "16G") -> list[str]:
     """Argument list (never a shell string built from paths): read-only data, read-write output, same paths inside."""
@@ -34,15 +46,8 @@ def docker_argv(action: str, spec_path: str, *, data_roots: Iterable[str], outpu
     if gpus != "none":
         argv += ["--gpus", "all" if gpus == "all" else f"device={gpus}"]
     argv += ["--shm-size", shm_size, "--ipc", "host", "--user", f"{uid}:{gid}"]
-    out = os.path.normpath(output_dir)
-    spec_dir = os.path.dirname(os.path.abspath(spec_path))
-    for root in _mount_roots(data_roots):
-        if PurePosixPath(out).is_relative_to(root):
-            continue
-        argv += ["-v", f"{root}:{root}:ro"]
-    argv += ["-v", f"{out}:{out}"]
-    if not PurePosixPath(spec_dir).is_relative_to(out):
-        argv += ["-v", f"{spec_dir}:{spec_dir}:ro"]
+    for folder, read_only in mounts(spec_path, data_roots=data_roots, output_dir=output_dir):
+        argv += ["-v", f"{folder}:{folder}:ro" if read_only else f"{folder}:{folder}"]
     argv += [image or default_image(action), "depth_net", action, "-e", os.path.abspath(spec_path)]
     return argv
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -53,27 +55,33 @@ def read_npy(path: str | Path) -> np.ndarray:
     return arr
 
 
-def read_image_array(path: str | Path) -> np.ndarray:
-    """PNG/PGM etc. as stored: uint16 for 16-bit, uint8 (H, W) or (H, W, 3) for 8-bit."""
+@contextmanager
+def _pillow_errors(path: str | Path) -> Iterator[None]:
+    """Pillow's many failure types, as one UnreadableFile naming the file and what is wrong with it."""
     try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("I;16", "I;16B", "I;16L"):
-                return np.asarray(im, dtype=np.uint16)
-            if im.mode == "I":
-                arr = np.asarray(im)
-                return arr.astype(np.uint16) if arr.min() >= 0 and arr.max() < 65536 else arr.astype(np.int64)
-            if im.mode in ("L", "P"):
-                return np.asarray(im.convert("L"))
-            if im.mode == "F":
-                return np.asarray(im, dtype=np.float32)
-            return np.asarray(im.convert("RGB"))
+        yield
     except FileNotFoundError:
         raise UnreadableFile(f"{path}: file does not exist") from None
     except UnidentifiedImageError:
         raise UnreadableFile(f"{path}: not an image Pillow can identify (corrupt or wrong extension)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnreadableFile(f"{path}: corrupt or truncated image ({exc})") from None
+
+
+def read_image_array(path: str | Path) -> np.ndarray:
+    """PNG/PGM etc. as stored: uint16 for 16-bit, uint8 (H, W) or (H, W, 3) for 8-bit."""
+    with _pillow_errors(path), Image.open(path) as im:
+        im.load()
+        if im.mode in ("I;16", "I;16B", "I;16L"):
+            return np.asarray(im, dtype=np.uint16)
+        if im.mode == "I":
+            arr = np.asarray(im)
+            return arr.astype(np.uint16) if arr.min() >= 0 and arr.max() < 65536 else arr.astype(np.int64)
+        if im.mode in ("L", "P"):
+            return np.asarray(im.convert("L"))
+        if im.mode == "F":
+            return np.asarray(im, dtype=np.float32)
+        return np.asarray(im.convert("RGB"))
 
 
 def read_depth_raw(path: str | Path) -> np.ndarray:
@@ -93,16 +101,9 @@ def read_depth_raw(path: str | Path) -> np.ndarray:
 
 def rgb_size(path: str | Path) -> tuple[int, int]:
     """(height, width) of an RGB image, fully decoded at 1/8 scale: catches truncation, costs little."""
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            if im.format == "JPEG":
-                im.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-            im.load()
-            return height, width
-    except FileNotFoundError:
-        raise UnreadableFile(f"{path}: file does not exist") from None
-    except UnidentifiedImageError:
-        raise UnreadableFile(f"{path}: not an image Pillow can identify") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UnreadableFile(f"{path}: corrupt or truncated image ({exc})") from None
+    with _pillow_errors(path), Image.open(path) as im:
+        width, height = im.size
+        if im.format == "JPEG":
+            im.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+        im.load()
+        return height, width

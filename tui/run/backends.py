@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from specgen.docker_cmd import default_image, docker_argv
+from specgen.docker_cmd import default_image, docker_argv, mounts
 
 LABEL = "depthnet.run_id"
 GPU_ERROR = 'could not select device driver "" with capabilities: [[gpu]]'
@@ -103,18 +103,14 @@ class DockerBackend:
         from docker.types import DeviceRequest
 
         image = req.image or default_image(req.action)
-        volumes: dict[str, dict[str, str]] = {}
-        argv = docker_argv(req.action, req.spec_path, data_roots=req.data_roots, output_dir=req.output_dir,
-                           image=image, gpus=req.gpus)
-        for i, arg in enumerate(argv):
-            if arg == "-v":
-                src, dst, *mode = argv[i + 1].split(":")
-                volumes[src] = {"bind": dst, "mode": mode[0] if mode else "rw"}
-        mounts = tao_mounts()
-        for m in mounts.get("Mounts", []) or []:
+        volumes = {folder: {"bind": folder, "mode": "ro" if read_only else "rw"}
+                   for folder, read_only in mounts(req.spec_path, data_roots=req.data_roots, output_dir=req.output_dir)}
+        user_tao = tao_mounts()
+        for m in user_tao.get("Mounts", []) or []:
             if isinstance(m, dict) and m.get("source") and m.get("destination"):
                 volumes.setdefault(m["source"], {"bind": m["destination"], "mode": "rw"})
-        env = {e["variable"]: e["value"] for e in mounts.get("Envs", []) or [] if isinstance(e, dict) and "variable" in e}
+        env = {e["variable"]: e["value"] for e in user_tao.get("Envs", []) or []
+               if isinstance(e, dict) and "variable" in e}
         env.update(req.env)
         device_requests = None
         if req.gpus != "none":
@@ -177,14 +173,6 @@ class DockerBackend:
             return False
         return True
 
-    def is_running(self, record: RunRecord) -> bool:
-        try:
-            c = self.container(record)
-            c.reload()
-        except self._docker.errors.NotFound:
-            return False
-        return c.status in ("created", "running", "restarting")
-
     def stop(self, record: RunRecord, timeout: int = 10) -> None:
         """Graceful first (SIGTERM, then SIGKILL after ``timeout`` seconds), as ``docker stop`` does."""
         self.container(record).stop(timeout=timeout)
@@ -214,9 +202,6 @@ class LocalBackend:
         backend = cls.__new__(cls)
         backend.exe, backend._procs = None, {}
         return backend
-
-    def preflight(self, req: LaunchRequest) -> None:
-        return None
 
     #: A tiny wrapper (paths travel as arguments, never inside the script text) that leaves the exit code in a
     #: file, so a monitor started later — after an SSH drop — still learns how the run ended.
@@ -306,9 +291,6 @@ class ScriptBackend:
 
     name = "script"
 
-    def preflight(self, req: LaunchRequest) -> None:
-        return None
-
     def launch(self, req: LaunchRequest, folder: Path) -> RunRecord:
         from shlex import join
 
@@ -331,17 +313,21 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def pick_backend(name: str | None) -> str:
-    """docker when an engine answers, else local when depth_net is on PATH, else script."""
-    if name:
-        return name
+def choose_backend(name: str | None) -> DockerBackend | LocalBackend | ScriptBackend:
+    """The named backend, or docker when an engine answers, else local when depth_net is on PATH, else script.
+    The engine is asked once: the backend that answered is the one returned."""
+    if name == "docker":
+        return DockerBackend()
+    if name == "local":
+        return LocalBackend()
+    if name == "script":
+        return ScriptBackend()
     try:
-        DockerBackend()
-        return "docker"
+        return DockerBackend()
     except LaunchError:
         pass
-    return "local" if shutil.which("depth_net") else "script"
+    return LocalBackend() if shutil.which("depth_net") else ScriptBackend()
 
 
 __all__ = ["DockerBackend", "LaunchError", "LaunchRequest", "LocalBackend", "RunRecord", "ScriptBackend",
-           "pick_backend"]
+           "choose_backend"]

@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import Any
 
+from specgen.cli import _err
 from tui.run import registry
 from tui.run.backends import DockerBackend, LaunchError, LocalBackend, RunRecord
 from tui.run.events import Alert, Event, LogLine, StatusLine, StepLoss, Verdict
@@ -51,10 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_stop)
 
 
-def _err(text: str) -> None:
-    print(f"depthnet: {text}", file=sys.stderr)
-
-
 class Printer:
     """Human output (log lines, losses, alerts, verdict) or one JSON object per event."""
 
@@ -75,8 +72,7 @@ class Printer:
         elif isinstance(event, Alert):
             print(f"ALERT {event.code}: {event.message}", file=sys.stderr, flush=True)
         elif isinstance(event, Verdict):
-            tao = f" (TAO printed {event.tao_status})" if event.tao_status and "TAO printed" not in event.reason else ""
-            print(f"verdict: {'PASS' if event.passed else 'FAIL'} — {event.reason}{tao}", flush=True)
+            print(f"verdict: {'PASS' if event.passed else 'FAIL'} — {event.reason}{event.tao_note}", flush=True)
 
 
 def follow(record: RunRecord, backend: DockerBackend | LocalBackend | None, as_json: bool,

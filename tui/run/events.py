@@ -51,5 +51,10 @@ class Verdict(BaseModel):
     tao_status: str | None = None  # what TAO itself printed (PASS/FAIL), for contrast
     kpi: dict[str, Any] = Field(default_factory=dict)
 
+    @property
+    def tao_note(self) -> str:
+        """' (TAO printed PASS)' for contrast, unless the reason already says so."""
+        return f" (TAO printed {self.tao_status})" if self.tao_status and "TAO printed" not in self.reason else ""
+
 
 Event = LogLine | StepLoss | StatusLine | Alert | Verdict

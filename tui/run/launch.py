@@ -14,8 +14,7 @@ from tui.run.backends import (
     LaunchRequest,
     LocalBackend,
     RunRecord,
-    ScriptBackend,
-    pick_backend,
+    choose_backend,
 )
 from tui.run.preflight import PreflightProblem, default_data_roots, problems, results_dir_for
 
@@ -68,19 +67,18 @@ def prepare(opts: RunOptions) -> Prepared:
 
 def start(req: LaunchRequest, backend_name: str | None) -> tuple[RunRecord, Backend | None]:
     """Launch with the chosen backend (or the best available); the record is saved before this returns."""
-    name = pick_backend(backend_name)
+    chosen = choose_backend(backend_name)
     folder = registry.run_dir(req.run_id)
-    backend: Backend | None
-    if name == "docker":
-        backend = DockerBackend()
-        backend.preflight(req)
-        record = backend.launch(req)
-    elif name == "local":
-        backend = LocalBackend()
-        record = backend.launch(req, folder / "log.txt")
+    backend: Backend | None = None
+    if isinstance(chosen, DockerBackend):
+        chosen.preflight(req)
+        record = chosen.launch(req)
+        backend = chosen
+    elif isinstance(chosen, LocalBackend):
+        record = chosen.launch(req, folder / "log.txt")
+        backend = chosen
     else:
-        backend = None
-        record = ScriptBackend().launch(req, folder)
+        record = chosen.launch(req, folder)
     registry.save(record)
     return record, backend
 
@@ -104,7 +102,8 @@ def stop(record: RunRecord, timeout: int = 10) -> None:
 def listing() -> list[dict[str, Any]]:
     """Every run we know of: run folders, plus containers carrying our label (running or finished)."""
     rows: dict[str, dict[str, Any]] = {}
-    for rec in registry.all_records():
+    records = {rec.run_id: rec for rec in registry.all_records()}
+    for rec in records.values():
         state = "finished" if rec.verdict else "unknown"
         rows[rec.run_id] = {"run_id": rec.run_id, "backend": rec.backend, "action": rec.action, "state": state,
                             "verdict": ("PASS" if rec.verdict.get("passed") else "FAIL") if rec.verdict else None,
@@ -120,8 +119,7 @@ def listing() -> list[dict[str, Any]]:
         pass
     for row in rows.values():
         if row["backend"] == "local" and row["state"] == "unknown":
-            record = registry.load(row["run_id"])
-            row["state"] = "running" if LocalBackend.attached().is_running(record) else "exited"
+            row["state"] = "running" if LocalBackend.attached().is_running(records[row["run_id"]]) else "exited"
         if row["backend"] == "script" and row["state"] == "unknown":
             row["state"] = "script"
     return sorted(rows.values(), key=lambda r: r["run_id"])

@@ -70,11 +70,9 @@ class Monitor:
         self._seen_max = 0
         self.received = 0  # bytes of the complete log seen
         self.first_bad: StepLoss | None = None  # the earliest NaN/inf step (all the verdict needs of the steps)
-        self.step_count = 0
         self.kpi: dict[str, Any] = {}
         self.failure: str | None = None
         self.alerted = False
-        self.status_lines = 0
 
     @property
     def status_path(self) -> Path:
@@ -92,13 +90,11 @@ class Monitor:
                 self._seen_max = event.global_step
                 if len(self._seen_steps) > 2 * SEEN_WINDOW:
                     self._seen_steps = {g for g in self._seen_steps if g > self._seen_max - SEEN_WINDOW}
-            self.step_count += 1
             if not event.finite and (self.first_bad is None or event.global_step < self.first_bad.global_step):
                 self.first_bad = event
             if not event.finite:
                 alert = f"train_loss is {event.loss} at step {event.global_step} (epoch {event.epoch})"
         elif isinstance(event, StatusLine):
-            self.status_lines += 1
             if event.kpi:
                 self.kpi = dict(event.kpi)
                 bad = [k for k, v in self.kpi.items() if isinstance(v, float) and not math.isfinite(v) and "loss" in k]

@@ -4,6 +4,7 @@ there, relative paths in annotation files, outputs TAO would refuse to overwrite
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 from specgen.schema import ExperimentSpec
@@ -73,10 +74,17 @@ def spec_paths(spec: ExperimentSpec, action: str) -> dict[str, str]:
 
 
 def annotation_rows(path: str) -> list[str]:
-    """The files one annotation file names (image and depth columns), in order."""
+    """The files one annotation file names (image and depth columns), in order. Read once per version of the
+    file: the default mounts and the checks both need them."""
+    st = os.stat(path)
+    return list(_annotation_rows(path, st.st_mtime_ns, st.st_size))
+
+
+@lru_cache(maxsize=16)
+def _annotation_rows(path: str, _mtime_ns: int, _size: int) -> tuple[str, ...]:
     from specgen.doctor.report import read_annotation
 
-    return [p for row in read_annotation(path) for p in row if p]
+    return tuple(p for row in read_annotation(path) for p in row if p)
 
 
 def default_data_roots(spec: ExperimentSpec, action: str) -> list[str]:
@@ -184,9 +192,3 @@ def problems(spec: ExperimentSpec, action: str, *, data_roots: list[str], output
                                       "results_dir", confirmable=True, key="results_dir"))
     return found
 
-
-def check(spec: ExperimentSpec, action: str, *, data_roots: list[str], output_dir: str, force: bool = False) -> None:
-    """Raise the worst problem (the others are in ``problems``)."""
-    found = problems(spec, action, data_roots=data_roots, output_dir=output_dir, force=force)
-    if found:
-        raise found[0]

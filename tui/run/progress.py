@@ -29,7 +29,6 @@ class RunProgress:
         self.first_bad: StepLoss | None = None
         self.alerts: list[Alert] = []
         self.verdict: Verdict | None = None
-        self.log_lines = 0
 
     def apply(self, event: Event) -> str:
         """Fold one event in; return which part changed ('chart', 'kpi', 'status', 'log', 'alert', 'verdict')."""
@@ -46,7 +45,6 @@ class RunProgress:
         if isinstance(event, StatusLine):
             return self._status(event.data)
         if isinstance(event, LogLine):
-            self.log_lines += 1
             return "log"
         if isinstance(event, Alert):
             self.alerts.append(event)

@@ -20,7 +20,7 @@ from textual_plotext import PlotextPlot
 
 from tui.run import registry
 from tui.run.backends import RunRecord
-from tui.run.events import Alert, Event, LogLine, Verdict
+from tui.run.events import Alert, Event, LogLine
 from tui.run.launch import Backend
 from tui.run.monitor import Monitor, env_force_polling
 from tui.run.progress import RunProgress
@@ -45,7 +45,6 @@ class RunScreen(Screen[None]):
         self.record, self.backend = record, backend
         self.progress = RunProgress()
         self._pending_log: list[str] = []
-        self._progress_line: str | None = None
         self._dirty: set[str] = set()
         self._match = -1
         self._chart_due = 0.0
@@ -96,15 +95,10 @@ class RunScreen(Screen[None]):
     def on_run_event(self, event: Event) -> None:
         """Called on the UI thread for every event; drawing waits for the next tick."""
         part = self.progress.apply(event)
-        if isinstance(event, LogLine):
-            if event.progress:
-                self._progress_line = event.text
-            else:
-                self._pending_log.append(event.text)
+        if isinstance(event, LogLine) and not event.progress:
+            self._pending_log.append(event.text)
         elif isinstance(event, Alert):
             self.raise_alert(event)
-        elif isinstance(event, Verdict):
-            self._dirty.add("verdict")
         self._dirty.add(part)
 
     def flush(self) -> None:
@@ -112,7 +106,7 @@ class RunScreen(Screen[None]):
             lines, self._pending_log = self._pending_log, []
             self.query_one("#log", Log).write_lines(lines)
         dirty, self._dirty = self._dirty, set()
-        if dirty & {"chart", "kpi", "status"} or self._progress_line:
+        if dirty & {"chart", "kpi", "status"}:
             self.draw_progress()
         if "chart" in dirty:
             now = time.monotonic()
@@ -161,7 +155,7 @@ class RunScreen(Screen[None]):
         if v is None:
             return
         banner = self.query_one("#verdict", Static)
-        tao = f" [dim](TAO printed {v.tao_status})[/]" if v.tao_status and "TAO printed" not in v.reason else ""
+        tao = f" [dim]{v.tao_note.strip()}[/]" if v.tao_note else ""
         banner.update(f"[b]{'PASS' if v.passed else 'FAIL'}[/] — {v.reason}{tao}")
         banner.set_class(v.passed, "pass")
         banner.set_class(not v.passed, "fail")
