@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules that register further sub-commands, by name, so this core never imports them at import time.
 #: ``tui.run.cli`` (run/runs/attach/stop) holds no Textual code: the run services live beside the app.
-EXTRA_MODULES: list[str] = ["specgen.convert_cli", "specgen.doctor_cli", "tui.run.cli"]
+EXTRA_MODULES: list[str] = ["specgen.convert_cli", "specgen.doctor_cli", "tui.run.cli", "tui.run.next_cli"]
 _EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 

@@ -12,8 +12,16 @@ DEPLOY_IMAGE = "nvcr.io/nvidia/tao/tao-toolkit:6.26.3-deploy"
 DEPLOY_ACTIONS = frozenset({"gen_trt_engine"})
 
 
-def default_image(action: str) -> str:
-    return DEPLOY_IMAGE if action in DEPLOY_ACTIONS else TRAIN_IMAGE
+def default_image(action: str, *, trt_engine: bool = False) -> str:
+    """The launcher's mapping: gen_trt_engine, and evaluate/inference of a TensorRT engine, run in TAO Deploy."""
+    return DEPLOY_IMAGE if action in DEPLOY_ACTIONS or trt_engine else TRAIN_IMAGE
+
+
+def image_for_spec(action: str, spec: object) -> str:
+    """The image for this spec: a TensorRT evaluate/inference (``trt_engine`` set, no checkpoint) needs Deploy."""
+    section = getattr(spec, action, None)
+    engine = bool(getattr(section, "trt_engine", None)) and not getattr(section, "checkpoint", None)
+    return default_image(action, trt_engine=engine and action in ("evaluate", "inference"))
 
 
 def _mount_roots(paths: Iterable[str]) -> list[str]:

@@ -80,6 +80,14 @@ def where_it_belongs(model: type[BaseModel], bad_path: str) -> str:
     return f"remove it; keys allowed in {where}: {', '.join(siblings[:12])}{' …' if len(siblings) > 12 else ''}"
 
 
+def get_path_or_none(data: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path, None when any part is missing (specs leave most keys out)."""
+    try:
+        return get_path(data, path)
+    except KeyError:
+        return None
+
+
 def get_path(data: dict[str, Any], path: str) -> Any:
     cur: Any = data
     for part in path.split("."):

@@ -94,7 +94,32 @@ def check_spec(spec: ExperimentSpec, action: str | None = None, *, check_files: 
 
     if action is not None:
         p += _check_action(spec, action)
+    if action == "inference" and spec.inference.save_raw_pfm and check_files:
+        p += _pfm_collisions(spec)
     return p
+
+
+def _pfm_collisions(spec: ExperimentSpec) -> list[Problem]:
+    """TAO names raw PFM outputs by substring replacement over the whole path: inputs may share one file."""
+    from specgen.chain import action_results_dir
+    from specgen.doctor.report import read_annotation
+    from specgen.inference_outputs import pfm_collisions
+
+    images: list[str] = []
+    for src in _sources(spec.dataset.infer_dataset):
+        try:
+            images += [row[0] for row in read_annotation(src.data_file)]
+        except OSError:
+            continue
+    clashes = pfm_collisions(images, action_results_dir(spec, "inference"))
+    if not clashes:
+        return []
+    pfm, names = next(iter(clashes.items()))
+    return [Problem(severity="warning", path="inference.save_raw_pfm",
+                    message=f"{sum(len(v) for v in clashes.values())} inputs share {len(clashes)} PFM paths (TAO "
+                            f"replaces png/jpg/jpeg anywhere in the path): {' and '.join(names[:2])} both → {pfm}; "
+                            "the later overwrites the earlier",
+                    fix="rename the folders whose names contain png, jpg or jpeg, or rely on the inference_images pictures")]
 
 
 def _check_action(spec: ExperimentSpec, action: str) -> list[Problem]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 EMULATOR = Path(__file__).parent / "emulator" / "depth_net"
 APPLETS = ("sh", "echo", "cat", "sleep", "printf", "ls", "mkdir", "date", "sed", "head", "dirname", "kill", "ln", "grep",
-           "true", "false", "rm", "env")
+           "true", "false", "rm", "env", "cp")
 
 
 def emulator_tag() -> str:

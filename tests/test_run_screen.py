@@ -109,7 +109,7 @@ async def test_nan_alert_offers_stop_and_runs_screen_reopens(tmp_path, monkeypat
         run_id = run.record.run_id
         await wait_for(pilot, lambda: run_id in [k.value for k in table.rows])
         row = table.get_row_index(run_id)
-        assert "FAIL" in str(table.get_row_at(row)[4]) and table.get_row_at(row)[1] == "local"
+        assert "FAIL" in str(table.get_row_at(row)[5]) and table.get_row_at(row)[2] == "local"
         table.focus()
         table.move_cursor(row=row)
         await pilot.press("enter")

@@ -10,7 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import settle
+from conftest import SHARED, require, settle
+from depthgen import write_pfm
 
 from specgen.convert import ConvertOptions, build_index, plan, write_annotations
 from specgen.sample_data import make_sample_dataset
@@ -117,3 +118,70 @@ def test_runs_screen(snap_compare, monkeypatch, tmp_path):
         await settle(pilot, 0.3)
 
     assert snap_compare(DepthnetApp(WizardState(step="spec")), terminal_size=(120, 24), run_before=open_runs)
+
+
+def inference_results(shared: Path) -> Path:
+    """An inference results folder as TAO leaves it, for real RGB samples (shared/realdata, copied to a fixed path so
+    the picture is the same everywhere): the picture (input | coloured prediction) mirrored under inference_images,
+    and the raw prediction as PFM. The "prediction" is each sample's own measured depth in metres."""
+    import numpy as np
+    from PIL import Image
+
+    from specgen.colormap import colorize
+    from specgen.doctor.readers import read_image_array
+    from specgen.inference_outputs import output_for, pfm_path_for
+
+    base = BASE / "infer"
+    shutil.rmtree(base, ignore_errors=True)
+    results = base / "results" / "inference"
+    samples = [("redwood/scene_a/rgb_00000.jpg", "redwood/scene_a/sync_depth_00000.png", 1000.0),
+               ("redwood/scene_a/rgb_00001.jpg", "redwood/scene_a/sync_depth_00001.png", 1000.0),
+               ("tum/fr1/rgb_00000.png", "tum/fr1/depth_00000.png", 5000.0)]
+    for rgb_rel, depth_rel, scale in samples:
+        require((shared / "realdata" / rgb_rel).is_file(), "shared/realdata is not beside the repo")
+        image = base / "data" / rgb_rel
+        image.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shared / "realdata" / rgb_rel, image)
+        metres = read_image_array(str(shared / "realdata" / depth_rel)).astype(np.float32) / scale
+        metres[metres == 0] = np.inf  # no measurement: a prediction has a value everywhere, keep it visible
+        metres[~np.isfinite(metres)] = float(np.nanmedian(metres[np.isfinite(metres)]))
+        picture = output_for(str(image), str(results))
+        Path(picture).parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(image) as im:
+            rgb = np.asarray(im.convert("RGB"))
+        side = np.concatenate([rgb, colorize(metres)[: rgb.shape[0], : rgb.shape[1]]], axis=1)
+        Image.fromarray(side).save(picture)
+        write_pfm(Path(pfm_path_for(picture)), metres)
+    return results
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_inference_viewer_on_real_rgb(snap_compare, monkeypatch, size):
+    from tui.screens.inference_results import InferenceResultsScreen
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    results = inference_results(SHARED)
+
+    async def open_viewer(pilot) -> None:
+        pilot.app.push_screen(InferenceResultsScreen(str(results), title="Inference 20261124-snap"))
+        await settle(pilot, 0.3)
+        await pilot.press("down")  # the second sample: the viewer follows the cursor
+        await settle(pilot, 0.3)
+        await pilot.pause(0.3)
+
+    assert snap_compare(DepthnetApp(WizardState(step="spec")), terminal_size=size, run_before=open_viewer)
+
+
+def test_next_step_export(snap_compare, monkeypatch, tmp_path):
+    from tui.run.results import from_record
+    from tui.screens.next_step import NextStepScreen
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    record = finished_run(tmp_path)
+
+    async def open_next(pilot) -> None:
+        pilot.app.push_screen(NextStepScreen(from_record(record), "export"))
+        await settle(pilot, 0.3)
+        await pilot.pause(0.3)
+
+    assert snap_compare(DepthnetApp(WizardState(step="spec")), terminal_size=(120, 40), run_before=open_next)

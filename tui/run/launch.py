@@ -43,6 +43,7 @@ class Prepared(BaseModel):
 def prepare(opts: RunOptions) -> Prepared:
     """Read and validate the spec, work out the mounts, run the preflight checks. Raises LaunchError when the spec
     itself is unusable; preflight findings come back as messages for the caller to show."""
+    from specgen.docker_cmd import image_for_spec
     from specgen.render import SpecFileError, read_yaml
     from specgen.validate import errors, validate_data
 
@@ -60,7 +61,7 @@ def prepare(opts: RunOptions) -> Prepared:
                                               force=opts.force)
     req = LaunchRequest(run_id=registry.new_run_id(opts.action), action=opts.action,
                         spec_path=os.path.abspath(opts.spec), results_dir=results, data_roots=roots,
-                        output_dir=output_dir, image=opts.image, gpus=opts.gpus, network=opts.network, env=opts.env)
+                        output_dir=output_dir, image=opts.image or image_for_spec(opts.action, spec), gpus=opts.gpus, network=opts.network, env=opts.env)
     return Prepared(request=req, problems=[str(p) for p in issues],
                     confirmable=bool(issues) and all(p.confirmable for p in issues))
 

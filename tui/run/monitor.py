@@ -20,7 +20,7 @@ from tui.run.backends import DockerBackend, LocalBackend, RunRecord, read_exit_f
 from tui.run.events import Alert, Event, LogLine, StatusLine, StepLoss, Verdict
 from tui.run.logparse import LogParser
 from tui.run.status import watch_status
-from tui.run.verdict import judge
+from tui.run.verdict import judge, missing_output
 
 EventSink = Callable[[Event], None]
 #: The complete log lags the live attach stream by at most Docker's 16 KiB line buffer (~100 progress updates).
@@ -239,7 +239,9 @@ class Monitor:
         hint = nan_hint(self.record.spec_path, self.record.action) if self.first_bad is not None or any(
             isinstance(v, float) and not math.isfinite(v) for v in self.kpi.values()) else None
         verdict = judge(self.record.action, exit_code, [self.first_bad] if self.first_bad else [], self.kpi, tao_status=self.parser.tao_status,
-                        failure_message=self.failure, hint=hint)
+                        failure_message=self.failure, hint=hint,
+                        missing=missing_output(self.record.action, self.record.spec_path, self.record.results_dir)
+                        if exit_code == 0 else None)
         self.sink(verdict)
         return verdict
 

@@ -7,6 +7,7 @@ import os
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
+from specgen.chain import action_results_dir, free_path
 from specgen.schema import ExperimentSpec
 
 #: Which dataset splits each action reads (the others may be left in the spec and are not checked).
@@ -19,8 +20,8 @@ SPLITS: dict[str, tuple[str, ...]] = {
 #: Model files each action loads (must exist before launch).
 CHECKPOINTS: dict[str, tuple[str, ...]] = {
     "train": ("train.pretrained_model_path", "model.mono_backbone.pretrained_path"),
-    "evaluate": ("evaluate.checkpoint",),
-    "inference": ("inference.checkpoint",),
+    "evaluate": ("evaluate.checkpoint", "evaluate.trt_engine"),
+    "inference": ("inference.checkpoint", "inference.trt_engine"),
     "export": ("export.checkpoint",),
     "quantize": ("quantize.model_path",),
     "gen_trt_engine": ("gen_trt_engine.onnx_file",),
@@ -45,9 +46,7 @@ def _get(spec: ExperimentSpec, dotted: str) -> str | None:
 
 
 def results_dir_for(spec: ExperimentSpec, action: str) -> str:
-    section = getattr(spec, action, None)
-    own = getattr(section, "results_dir", None)
-    return own or os.path.join(spec.results_dir or "", action)
+    return action_results_dir(spec, action)
 
 
 def data_files(spec: ExperimentSpec, action: str) -> dict[str, str]:
@@ -66,6 +65,10 @@ def spec_paths(spec: ExperimentSpec, action: str) -> dict[str, str]:
             out[key] = value
     if action == "export" and spec.export.onnx_file:
         out["export.onnx_file"] = spec.export.onnx_file
+    if action == "gen_trt_engine":
+        for key in ("gen_trt_engine.trt_engine", "gen_trt_engine.timing_cache"):
+            if (value := _get(spec, key)) is not None:
+                out[key] = value
     if action == "quantize" and (d := _get(spec, "dataset.quant_calibration_dataset.images_dir")):
         out["dataset.quant_calibration_dataset.images_dir"] = d
     if spec.results_dir:
@@ -184,8 +187,14 @@ def problems(spec: ExperimentSpec, action: str, *, data_roots: list[str], output
                                       key="results_dir"))
     if action == "export" and spec.export.onnx_file and Path(spec.export.onnx_file).exists():
         found.append(PreflightProblem(f"export.onnx_file {spec.export.onnx_file} already exists and TAO refuses to "
-                                      "overwrite it ('Default onnx file … already exists'); choose a new name or "
-                                      "remove the old file", key="export.onnx_file"))
+                                      "overwrite it ('Default onnx file … already exists'); set export.onnx_file: "
+                                      f"{free_path(spec.export.onnx_file)} (free) or remove the old file",
+                                      key="export.onnx_file"))
+    engine = spec.gen_trt_engine.trt_engine if action == "gen_trt_engine" else None
+    if not force and engine and Path(engine).exists():
+        found.append(PreflightProblem(f"gen_trt_engine.trt_engine {engine} already exists and the build replaces it; "
+                                      "confirm with --force or choose a new name", confirmable=True,
+                                      key="gen_trt_engine.trt_engine"))
     if not force and (Path(results) / "status.json").exists():
         found.append(PreflightProblem(f"{results} already holds another {action} run (status.json is appended across "
                                       "runs, checkpoints may be resumed); confirm with --force or choose a new "

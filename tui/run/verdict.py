@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
+from specgen.keypaths import get_path_or_none as get_path
 from tui.run.events import StepLoss, Verdict
 
 EXPECTED_KPI: dict[str, tuple[str, ...]] = {
@@ -22,8 +24,26 @@ def first_bad_step(steps: list[StepLoss]) -> StepLoss | None:
     return min((s for s in steps if not s.finite), key=lambda s: s.global_step, default=None)
 
 
+def missing_output(action: str, spec_path: str, results_dir: str) -> str | None:
+    """What the action should have written and did not (None when it is there or cannot be known)."""
+    from specgen.render import SpecFileError, read_yaml
+
+    if action == "inference":
+        images = Path(results_dir) / "inference_images"
+        return None if images.is_dir() and any(p.is_file() for p in images.rglob("*")) else f"no image in {images}"
+    key = {"export": "export.onnx_file", "gen_trt_engine": "gen_trt_engine.trt_engine"}.get(action)
+    if key is None:
+        return None
+    try:
+        target = get_path(read_yaml(spec_path), key)
+    except SpecFileError:
+        return None
+    return None if not target or Path(target).is_file() else f"no {key} at {target}"
+
+
 def judge(action: str, exit_code: int | None, steps: list[StepLoss], kpi: dict[str, Any], *,
-          tao_status: str | None = None, failure_message: str | None = None, hint: str | None = None) -> Verdict:
+          tao_status: str | None = None, failure_message: str | None = None, hint: str | None = None,
+          missing: str | None = None) -> Verdict:
     def verdict(passed: bool, reason: str) -> Verdict:
         return Verdict(passed=passed, reason=reason, exit_code=exit_code, tao_status=tao_status, kpi=kpi)
 
@@ -47,8 +67,10 @@ def judge(action: str, exit_code: int | None, steps: list[StepLoss], kpi: dict[s
     if exit_code != 0:
         why = f": {failure_message}" if failure_message else ""
         return verdict(False, f"{action} failed with exit code {exit_code}{why}")
-    missing = [k for k in EXPECTED_KPI.get(action, ()) if k not in kpi]
+    absent = [k for k in EXPECTED_KPI.get(action, ()) if k not in kpi]
+    if absent:
+        return verdict(False, f"{action} exited 0 but reported no {', '.join(absent)}: it did not really run")
     if missing:
-        return verdict(False, f"{action} exited 0 but reported no {', '.join(missing)}: it did not really run")
+        return verdict(False, f"{action} exited 0 but wrote nothing: {missing}")
     shown = ", ".join(f"{k} {v:.4g}" for k, v in kpi.items() if isinstance(v, (int, float)))
     return verdict(True, f"{action} finished" + (f" with {shown}" if shown else ""))

@@ -38,6 +38,9 @@ class RunScreen(Screen[None]):
         Binding("ctrl+x", "stop_run", "Stop run"),
         Binding("slash", "search", "Search log"),
         Binding("n", "next_match", "Next match", show=False),
+        Binding("ctrl+n", "next_step", "Next step"),
+        Binding("m", "metrics", "Metrics"),
+        Binding("v", "outputs", "Depth maps"),
     ]
 
     def __init__(self, record: RunRecord, backend: Backend | None) -> None:
@@ -119,6 +122,7 @@ class RunScreen(Screen[None]):
             self.draw_kpi()
         if "verdict" in dirty:
             self.draw_verdict()
+            self.refresh_bindings()
 
     # ------------------------------------------------------------------ drawing
 
@@ -197,6 +201,35 @@ class RunScreen(Screen[None]):
         if self.progress.verdict is None:
             self.notify(f"{self.record.run_id} keeps running; reopen it from Runs (F2) or `depthnet attach`.")
         self.app.pop_screen()
+
+    # ------------------------------------------------------------------ after the run
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer what this run leads to only once it has finished, and only what fits its action."""
+        if action in ("next_step", "metrics", "outputs"):
+            if self.progress.verdict is None:
+                return False
+            fits = {"metrics": ("evaluate", "train"), "outputs": ("inference",)}.get(action)
+            return fits is None or self.record.action in fits
+        return True
+
+    @work(group="after")
+    async def action_next_step(self) -> None:
+        from tui.screens.after_run import open_next
+
+        await open_next(self.app, self.record)
+
+    @work(group="after")
+    async def action_metrics(self) -> None:
+        from tui.screens.after_run import open_metrics
+
+        await open_metrics(self.app, [self.record.run_id])
+
+    @work(group="after")
+    async def action_outputs(self) -> None:
+        from tui.screens.after_run import open_outputs
+
+        await open_outputs(self.app, self.record)
 
     # ------------------------------------------------------------------ log search
 

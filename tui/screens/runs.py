@@ -14,17 +14,23 @@ from tui.run.launch import backend_for, listing
 
 
 class RunsScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("r", "reload", "Reload")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("r", "reload", "Reload"),
+                Binding("space", "mark", "Mark"), Binding("m", "metrics", "Metrics (marked)"),
+                Binding("ctrl+n", "next_step", "Next step"), Binding("v", "outputs", "Depth maps")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.marked: list[str] = []  # in marking order: the first is the baseline of a comparison
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("[b]Runs[/] — Enter re-attaches to a running one or reopens a finished one", id="runs-title")
+        yield Static("[b]Runs[/] — Enter re-attaches or reopens · space marks evaluations to compare", id="runs-title")
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-empty")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#runs", DataTable).add_columns("run", "backend", "action", "state", "verdict", "reason")
+        self.query_one("#runs", DataTable).add_columns(" ", "run", "backend", "action", "state", "verdict", "reason")
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -40,7 +46,8 @@ class RunsScreen(Screen[None]):
         table.clear()
         for r in reversed(rows):  # newest first
             verdict = {"PASS": "[green]PASS[/]", "FAIL": "[red]FAIL[/]"}.get(r["verdict"] or "", "-")
-            table.add_row(r["run_id"], r["backend"], r["action"], r["state"], verdict, (r.get("reason") or "")[:60],
+            mark = str(self.marked.index(r["run_id"]) + 1) if r["run_id"] in self.marked else ""
+            table.add_row(mark, r["run_id"], r["backend"], r["action"], r["state"], verdict, (r.get("reason") or "")[:60],
                           key=r["run_id"])
         self.query_one("#runs-empty", Static).update(
             "" if rows else "No runs yet: save a spec and press ctrl+r on the Spec step, or `depthnet run`.")
@@ -60,3 +67,56 @@ class RunsScreen(Screen[None]):
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
         self.app.call_from_thread(self.app.push_screen, RunScreen(record, backend))
+
+    # ------------------------------------------------------------------ after a run
+
+    def _current(self) -> str | None:
+        table = self.query_one("#runs", DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def action_mark(self) -> None:
+        run_id = self._current()
+        if run_id is None:
+            return
+        if run_id in self.marked:
+            self.marked.remove(run_id)
+        else:
+            self.marked.append(run_id)
+        table = self.query_one("#runs", DataTable)
+        for key in table.rows:
+            rid = str(key.value)
+            table.update_cell(key, table.ordered_columns[0].key, str(self.marked.index(rid) + 1) if rid in self.marked else "")
+
+    def _record(self):
+        run_id = self._current()
+        if run_id is None:
+            return None
+        try:
+            return registry.load(run_id)
+        except (FileNotFoundError, ValueError) as exc:
+            self.notify(str(exc), severity="error")
+            return None
+
+    @work(group="after")
+    async def action_metrics(self) -> None:
+        from tui.screens.after_run import open_metrics
+
+        ids = self.marked or ([self._current()] if self._current() else [])
+        if ids:
+            await open_metrics(self.app, ids)
+
+    @work(group="after")
+    async def action_next_step(self) -> None:
+        from tui.screens.after_run import open_next
+
+        if (record := self._record()) is not None:
+            await open_next(self.app, record)
+
+    @work(group="after")
+    async def action_outputs(self) -> None:
+        from tui.screens.after_run import open_outputs
+
+        if (record := self._record()) is not None:
+            await open_outputs(self.app, record)

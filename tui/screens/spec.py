@@ -130,46 +130,22 @@ class SpecScreen(WizardScreen):
 
     @work(exclusive=True, group="launch")
     async def launch(self) -> None:
-        """Save, choose where to run, preflight (an explicit yes for what can be overridden), start, monitor."""
-        import asyncio
-
-        from tui.run.backends import LaunchError
-        from tui.run.launch import RunOptions, prepare, start
-        from tui.screens.modals import ProblemsScreen, RunOptionsScreen
+        """Save, then the shared launch flow (options, preflight, start, Run screen)."""
+        from tui.screens.launch_flow import launch_spec
         from tui.screens.run import RunScreen
 
         if not await self.save_spec():
             return
         s = self.state
-        choice = await self.app.push_screen_wait(RunOptionsScreen(s.run_backend, s.run_image, s.run_gpus, s.run_network))
-        if choice is None:
-            return
-        s.run_backend, s.run_image, s.run_gpus, s.run_network = choice
-        opts = RunOptions(action=s.action, spec=str(self.spec_path()), backend=s.run_backend or None,
-                          image=s.run_image or None, gpus=s.run_gpus or "0", network=s.run_network or None)
-        try:
-            prepared = await asyncio.to_thread(prepare, opts)
-            if prepared.problems:
-                go = await self.app.push_screen_wait(
-                    ProblemsScreen("Before launch", prepared.problems, prepared.confirmable))
-                if not go:
-                    return
-                opts.force = True
-                prepared = await asyncio.to_thread(prepare, opts)
-                if prepared.problems:
-                    await self.app.push_screen_wait(ProblemsScreen("Before launch", prepared.problems, False))
-                    return
-            record, backend = await asyncio.to_thread(start, prepared.request, opts.backend)
-        except LaunchError as exc:
-            await self.app.push_screen_wait(ProblemsScreen("Not launched", str(exc).splitlines(), False))
-            return
-        if record.backend == "script":
-            self.notify(f"No Docker engine and no depth_net here: wrote {record.script} — run it on the GPU machine.",
-                        title="Script written", timeout=20)
-            return
-        s.last_run_id = record.run_id
+        choice, record, backend = await launch_spec(self.app, s.action, str(self.spec_path()),
+                                                    (s.run_backend, s.run_image, s.run_gpus, s.run_network))
+        if choice is not None:
+            s.run_backend, s.run_image, s.run_gpus, s.run_network = choice
+        if record is not None:
+            s.last_run_id = record.run_id
         s.save()
-        self.app.push_screen(RunScreen(record, backend))
+        if record is not None:
+            self.app.push_screen(RunScreen(record, backend))
 
     def action_next(self) -> None:
         self.notify("This is the last step: save with ctrl+s and launch with ctrl+r (or run the docker line below).")

@@ -34,8 +34,10 @@ class DepthPreview(Horizontal):
     DepthPreview .preview-image { width: 100%; height: 12; }
     """
 
-    def __init__(self, rgb: np.ndarray, depth_rgb: np.ndarray, caption: str, **kwargs) -> None:
+    def __init__(self, rgb: np.ndarray, depth_rgb: np.ndarray, caption: str, rgb_caption: str = "RGB sample",
+                 **kwargs) -> None:
         super().__init__(**kwargs)
+        self._rgb_caption = rgb_caption
         self._rgb = PILImage.fromarray(rgb)
         self._depth = PILImage.fromarray(depth_rgb)
         self._caption = caption
@@ -43,7 +45,7 @@ class DepthPreview(Horizontal):
     def compose(self) -> ComposeResult:
         cls = image_widget_class()
         with Vertical():
-            yield Label("RGB sample")
+            yield Label(self._rgb_caption)
             if cls is not None:
                 yield cls(self._rgb, classes="preview-image")
         with Vertical():

@@ -1,0 +1,50 @@
+"""Launching a saved spec from any screen: run options → preflight (an explicit yes for what may be overridden) →
+start. Shared by the Spec step and the Next-step screen (each opens the Run screen its own way); call it from a
+worker."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.app import App
+
+from tui.run.backends import LaunchError, RunRecord
+from tui.run.launch import Backend
+from tui.screens.modals import ProblemsScreen, RunOptionsScreen
+
+Choice = tuple[str, str, str, str]  # backend, image, gpus, network
+
+
+Launched = tuple[Choice | None, RunRecord | None, Backend | None]
+
+
+async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice) -> Launched:
+    """The options the person chose (None when cancelled), the started run and its backend (None when not started,
+    or when only a script was written)."""
+    from tui.run.launch import RunOptions, prepare, start
+
+    choice = await app.push_screen_wait(RunOptionsScreen(*defaults))
+    if choice is None:
+        return None, None, None
+    backend, image, gpus, network = choice
+    opts = RunOptions(action=action, spec=spec_path, backend=backend or None, image=image or None, gpus=gpus or "0",
+                      network=network or None)
+    try:
+        prepared = await asyncio.to_thread(prepare, opts)
+        if prepared.problems:
+            if not await app.push_screen_wait(ProblemsScreen("Before launch", prepared.problems, prepared.confirmable)):
+                return choice, None, None
+            opts.force = True
+            prepared = await asyncio.to_thread(prepare, opts)
+            if prepared.problems:
+                await app.push_screen_wait(ProblemsScreen("Before launch", prepared.problems, False))
+                return choice, None, None
+        record, run_backend = await asyncio.to_thread(start, prepared.request, opts.backend)
+    except LaunchError as exc:
+        await app.push_screen_wait(ProblemsScreen("Not launched", str(exc).splitlines(), False))
+        return choice, None, None
+    if record.backend == "script":
+        app.notify(f"No Docker engine and no depth_net here: wrote {record.script} — run it on the GPU machine.",
+                   title="Script written", timeout=20)
+        return choice, None, None
+    return choice, record, run_backend
