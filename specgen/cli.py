@@ -12,17 +12,13 @@ from specgen.atomicio import RefusedOverwrite
 from specgen.builders import BuildRequest, SpecError, build_spec
 from specgen.catalog import DATASETS, pairing_table
 from specgen.keypaths import parse_assignment
-from specgen.problems import Problem
+from specgen.problems import Problem, UsageError
 from specgen.recipes import RECIPES, get_recipe
 from specgen.render import SpecFileError, read_yaml, render, write_spec
 from specgen.schema import ENCODERS, MONO_MODEL_TYPES
 from specgen.validate import ACTIONS, validate_data
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad command-line use that argparse cannot see (exit 2)."""
 
 
 def _print_json(data: Any) -> None:

@@ -121,3 +121,22 @@ def preview(item: InferenceOutput, *, relative: bool = False, width: int = 160) 
 
 __all__ = ["InferenceOutput", "UnreadableFile", "list_outputs", "output_for", "pfm_collisions", "pfm_path_for",
            "preview"]
+
+
+def image_list(folder: str) -> tuple[list[str], list[str]]:
+    """Images under ``folder`` that TAO's inference reads (``.png``/``.jpg``/``.jpeg``, case-sensitive, no space in
+    the path: lines are split on spaces), in path order; and one line per file skipped, with the reason."""
+    images: list[str] = []
+    skipped: list[str] = []
+    for dirpath, dirs, files in os.walk(os.path.abspath(folder)):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(dirpath, name)
+            if name.endswith(IMAGE_EXTS):
+                if " " in path:
+                    skipped.append(f"{path}: a space in the path breaks TAO's annotation line; rename it")
+                else:
+                    images.append(path)
+            elif name.lower().endswith(IMAGE_EXTS):
+                skipped.append(f"{path}: TAO matches extensions case-sensitively; rename to lower case")
+    return sorted(images), skipped

@@ -65,3 +65,8 @@ def from_validation_error(err: ValidationError, model: type[BaseModel], prefix: 
         else:
             problems.append(Problem(path=path, message=e["msg"], fix=""))
     return problems
+
+
+class UsageError(Exception):
+    """Bad command-line use that argparse cannot see (exit 2). Lives here, not in the CLI module, so sub-command
+    modules raise the very class ``main`` catches even when the CLI runs as ``python -m specgen.cli``."""

@@ -39,8 +39,8 @@ async def train_and_finish(pilot, app) -> RunScreen:
 async def next_screen_ready(pilot, app) -> NextStepScreen:
     await wait_for(pilot, lambda: isinstance(app.screen, NextStepScreen))
     screen = app.screen
-    await wait_for(pilot, lambda: screen.derived is not None or "Cannot derive" in str(
-        screen.query_one("#next-problems", Static).render()))
+    await wait_for(pilot, lambda: screen.derived is not None or any(
+        "Cannot derive" in str(w.render()) for w in screen.query("#next-problems")))
     return screen
 
 
@@ -157,3 +157,36 @@ async def test_export_name_that_exists_is_refused_and_a_free_one_offered(tmp_pat
         await wait_for(pilot, lambda: nxt.derived is not None)
         assert nxt.derived.spec.export.onnx_file == str(taken.with_name("mine_2.onnx"))
         assert taken.read_text() == "old"
+
+
+async def test_engine_precision_choice_after_an_export_run(tmp_path, local_emulator):
+    from runkit import depthnet, make_project
+
+    from tui.run import registry
+    from tui.run.results import from_record
+    from tui.state import WizardState
+
+    project = make_project(tmp_path / "p")
+    trained = depthnet("run", "train", "-e", str(project.spec("train", "train.yaml")), "--backend", "local")
+    assert trained.returncode == 0, trained.stderr
+    spec = depthnet("next", trained.stderr.split("run ", 1)[1].split()[0], "export").stdout.split("wrote ", 1)[1].split()[0]
+    exported = depthnet("run", "export", "-e", spec, "--backend", "local")
+    assert exported.returncode == 0, exported.stderr
+    record = registry.load(exported.stderr.split("run ", 1)[1].split()[0])
+    app = DepthnetApp(WizardState(step="spec"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(NextStepScreen(from_record(record)))
+        nxt = await next_screen_ready(pilot, app)
+        assert nxt.derived.action == "gen_trt_engine" and "tao-toolkit:6.26.3-deploy" in nxt.derived.image
+        assert not nxt.query_one("#next-data", Input).display and nxt.query_one("#next-dtype", Select).display
+        nxt.query_one("#next-dtype", Select).value = "FP16"
+        await wait_for(pilot, lambda: nxt.derived is None)
+        assert "FP16 overflows in the vitl mono backbone" in str(nxt.query_one("#next-problems", Static).render())
+        nxt.query_one("#next-dtype", Select).value = "BF16"
+        await wait_for(pilot, lambda: nxt.derived is not None)
+        assert nxt.derived.spec.gen_trt_engine.tensorrt.data_type == "BF16"
+        assert "SM80+" in str(nxt.query_one("#next-problems", Static).render())
+        await pilot.press("ctrl+s")
+        saved = Path(nxt.query_one("#next-path", Input).value)
+        await wait_for(pilot, saved.is_file)
+        assert "derived-from: " + spec in saved.read_text()

@@ -265,3 +265,29 @@ def test_an_existing_onnx_named_by_hand_is_refused_with_a_free_name(tmp_path):
     with pytest.raises(ChainError, match=f"already exists and TAO refuses to overwrite it; use {tmp_path}/mine_2.onnx"):
         derive(src, "export", Choices(onnx_file=str(onnx)))
     assert onnx.read_text() == "old"
+
+
+def test_cli_inference_on_a_folder_of_own_images(local_project, tao_config):
+    from depthgen import rgb
+    from runkit import depthnet
+
+    p = local_project
+    trained = _run(p.spec("train", "train.yaml"), "train")
+    mine = p.root / "mine"
+    rgb(mine / "a" / "x.jpg", 32, 32)
+    rgb(mine / "b.png", 32, 32)
+    rgb(mine / "c.JPG", 32, 32)
+    rgb(mine / "with space.jpg", 32, 32)
+    out = p.out / "results" / "specs" / "mine.yaml"
+    done = depthnet("next", _run_id(trained), "inference", "--images-dir", str(mine), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    listed = p.out / "results" / "specs" / "mine_images.txt"
+    assert listed.read_text().splitlines() == [str(mine / "a" / "x.jpg"), str(mine / "b.png")]  # one column
+    assert "rename to lower case" in done.stderr and "a space in the path" in done.stderr
+    tao_merge(tao_config[0], out.read_text())
+    ran = _run(out, "inference")
+    assert ran.returncode == 0, ran.stdout[-400:]
+    rows = json.loads(depthnet("outputs", _run_id(ran), "--json").stdout)
+    assert sorted(r["input"] for r in rows) == [str(mine / "a" / "x.jpg"), str(mine / "b.png")]
+    bad = depthnet("next", _run_id(trained), "evaluate", "--images-dir", str(mine))
+    assert bad.returncode == 2 and "--images-dir is for inference" in bad.stderr

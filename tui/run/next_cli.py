@@ -13,6 +13,7 @@ from specgen.chain import NEXT_ACTIONS, ChainError, Choices, Derived, derive, fr
 from specgen.cli import _err, _parse_sets
 from specgen.doctor.readers import UnreadableFile
 from specgen.metrics import fmt, fmt_delta, metric_rows
+from specgen.problems import UsageError
 from tui.run.results import RunRef, evaluations, failure, resolve
 
 FOLLOWERS = sorted({a for nexts in NEXT_ACTIONS.values() for a in nexts})
@@ -27,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                           "a free name)")
     n.add_argument("--checkpoint", help="use this .pth instead of the run's latest")
     n.add_argument("--data-file", help="annotation file to evaluate/infer on (default: the run's val/test data)")
+    n.add_argument("--images-dir", help="inference on a folder of your own images: writes a one-column list beside "
+                                        "the spec and uses it")
     n.add_argument("--dataset-name", help="dataset class for --data-file (default: the run's)")
     n.add_argument("--onnx-file")
     n.add_argument("--trt-engine")
@@ -71,6 +74,13 @@ def cmd_next(args: argparse.Namespace) -> int:
                       onnx_file=args.onnx_file, trt_engine=args.trt_engine, data_type=args.data_type,
                       calibration_images_dir=args.calibration_images_dir, results_dir=args.results_dir,
                       overrides=_parse_sets(args.set))
+    if args.images_dir:
+        if args.action != "inference" or args.data_file:
+            raise UsageError("--images-dir is for inference, instead of --data-file")
+        listed = _write_image_list(args.images_dir, args.output)
+        if listed is None:
+            return 1
+        choices.data_file = listed
     try:
         run, derived = next_spec(args.run, args.action, choices, allow_failed=args.allow_failed)
     except ChainError as exc:
@@ -99,6 +109,26 @@ def cmd_next(args: argparse.Namespace) -> int:
     print(f"wrote {path}")
     print(f"next: depthnet run {derived.action} -e {path}" + ("   (TAO Deploy image)" if "deploy" in derived.image else ""))
     return 0
+
+
+def _write_image_list(folder: str, output: str | None) -> str | None:
+    """The one-column annotation file for --images-dir (beside -o, else in the folder's parent), atomically."""
+    from specgen.inference_outputs import image_list
+
+    if not Path(folder).is_dir():
+        _err(f"--images-dir {folder}: no such folder")
+        return None
+    images, skipped = image_list(folder)
+    for line in skipped[:10]:
+        _err(f"skipped {line}")
+    if not images:
+        _err(f"{folder} holds no .png/.jpg/.jpeg image TAO can read")
+        return None
+    base = Path(output).parent if output and output != "-" else Path(folder).resolve().parent
+    path = Path(free_path(str(base / f"{Path(folder).name}_images.txt")))
+    write_text_atomic(path, "".join(f"{p}\n" for p in images))
+    print(f"  {len(images)} images listed in {path}", file=sys.stderr)
+    return str(path)
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:

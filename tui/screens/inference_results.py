@@ -3,6 +3,8 @@ map (textual-image; half cells as the fallback), the raw PFM's range and median.
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,6 +24,8 @@ class InferenceResultsScreen(Screen[None]):
         super().__init__()
         self.results_dir, self.relative, self.title_text = results_dir, relative, title
         self.items: list[InferenceOutput] = []
+        self.current = -1  # the highlighted output: a slower preview of an earlier one must not replace it
+        self._swap = asyncio.Lock()  # one preview swap at a time: never two pictures mounted at once
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -67,26 +71,37 @@ class InferenceResultsScreen(Screen[None]):
         if event.row_key.value is not None:
             self.show_item(int(event.row_key.value))
 
-    @work(thread=True, exclusive=True, group="infer-preview")
     def show_item(self, index: int) -> None:
+        self.current = index
+        self.load_preview(index)
+
+    @work(thread=True, exclusive=True, group="infer-preview")
+    def load_preview(self, index: int) -> None:
         item = self.items[index]
         try:
             images = preview(item, relative=self.relative)
         except (UnreadableFile, OSError) as exc:
-            self.app.call_from_thread(self.show_error, str(exc))
+            self.app.call_from_thread(self.show_error, index, str(exc))
             return
-        self.app.call_from_thread(self.show_preview, item, images)
+        self.app.call_from_thread(self.show_preview, index, images)
 
-    def show_error(self, message: str) -> None:
-        self.query_one("#infer-caption", Static).update(f"[red]{message}[/]")
-        self.query_one("#infer-preview", Vertical).remove_children()
+    async def show_error(self, index: int, message: str) -> None:
+        async with self._swap:
+            if index != self.current:
+                return
+            self.query_one("#infer-caption", Static).update(f"[red]{message}[/]")
+            await self.query_one("#infer-preview", Vertical).remove_children()
 
-    def show_preview(self, item: InferenceOutput, images) -> None:
-        source = "" if item.input_exists else " [dim](input not on this machine: TAO's left half)[/]"
-        self.query_one("#infer-caption", Static).update(f"{item.input}{source}")
-        box = self.query_one("#infer-preview", Vertical)
-        box.remove_children()
-        box.mount(DepthPreview(images.rgb, images.depth_rgb, images.caption, rgb_caption="input RGB"))
+    async def show_preview(self, index: int, images) -> None:
+        async with self._swap:
+            if index != self.current:
+                return
+            item = self.items[index]
+            source = "" if item.input_exists else " [dim](input not on this machine: TAO's left half)[/]"
+            self.query_one("#infer-caption", Static).update(f"{item.input}{source}")
+            box = self.query_one("#infer-preview", Vertical)
+            await box.remove_children()
+            await box.mount(DepthPreview(images.rgb, images.depth_rgb, images.caption, rgb_caption="input RGB"))
         if images.histogram:
             top = max(c for _, _, c in images.histogram) or 1
             lines = [f"{lo:8.3g}–{hi:<8.3g} {'█' * max(1, round(20 * c / top)) if c else ''}"

@@ -55,7 +55,7 @@ class NextStepScreen(Screen[None]):
                              allow_blank=not self.followers, id="next-action", compact=True)
                 yield Label("Data file [dim](empty: the run's validation data)[/]", classes="f-data")
                 yield Input(id="next-data", compact=True, classes="f-data")
-                yield Label("ONNX file [dim](empty: a free name)[/]", classes="f-onnx")
+                yield Label("ONNX file [dim](empty: automatic)[/]", classes="f-onnx")
                 yield Input(id="next-onnx", compact=True, classes="f-onnx")
                 yield Label("TensorRT precision", classes="f-dtype")
                 yield Select([("FP32", "FP32"), ("BF16 (SM80+ GPUs)", "BF16"), ("FP16 (not for ViT-L/G)", "FP16")],
@@ -89,11 +89,9 @@ class NextStepScreen(Screen[None]):
             return (widget.value.strip() or None) if widget.display else None
 
         dtype = self.query_one("#next-dtype", Select).value
-        onnx = value("#next-onnx")
         return Choices(data_file=value("#next-data"), calibration_images_dir=value("#next-calib"),
-                       onnx_file=onnx if self.action_name == "export" else None,
-                       data_type=str(dtype) if self.action_name == "gen_trt_engine" else None,
-                       **({"onnx_file": onnx} if self.action_name == "gen_trt_engine" and onnx else {}))
+                       onnx_file=value("#next-onnx"),
+                       data_type=str(dtype) if self.action_name == "gen_trt_engine" else None)
 
     @on(Select.Changed, "#next-action")
     def _action(self, event: Select.Changed) -> None:

@@ -74,7 +74,8 @@ class RunScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#kpi", DataTable)
-        table.add_columns("kpi", "value")
+        table.add_column("kpi", width=12)  # fixed: auto widths raced with the first rows (flaky pictures)
+        table.add_column("value", width=10)
         plt = self.query_one("#chart", PlotextPlot).plt
         plt.title("loss")
         plt.xlabel("step")
