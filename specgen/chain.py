@@ -100,6 +100,11 @@ class Derived(BaseModel):
     def text(self, *, full: bool = False) -> str:
         return render(self.spec, full=full, header=self.header())
 
+    def default_path(self) -> Path:
+        """``<results_dir>/specs/<action>[_trt].yaml``, the first free name."""
+        trt = "_trt" if self.action in ("evaluate", "inference") and getattr(self.spec, self.action).trt_engine else ""
+        return Path(free_path(str(Path(self.spec.results_dir or ".") / "specs" / f"{self.action}{trt}.yaml")))
+
 
 # --------------------------------------------------------------------------- paths
 
@@ -249,10 +254,6 @@ def _first_class(source: Source) -> str | None:
     return None
 
 
-def _root(data: dict[str, Any]) -> str:
-    return data["results_dir"]
-
-
 def derive(source: Source, action: str, choices: Choices | None = None) -> Derived:
     """The next spec, validated like any other (the schema and the run-time checks). Raises ChainError."""
     choices = choices or Choices()
@@ -263,7 +264,7 @@ def derive(source: Source, action: str, choices: Choices | None = None) -> Deriv
         raise ChainError(f"{action} cannot follow {source.action}{after}{hint}")
     notes: list[str] = []
     data = _base(source)
-    root = _root(data)
+    root = data["results_dir"]
     model = data["model"]
     stem = f"{model.get('model_type', 'MetricDepthAnything').lower()}_{model.get('encoder', 'vitl')}"
     engine = _engine_for(source)

@@ -79,6 +79,14 @@ def _thumb(image: Image.Image, width: int, resample: Image.Resampling = Image.Re
     return np.asarray(image)
 
 
+def prediction_stats(values: np.ndarray) -> dict[str, float | None]:
+    """min / median / max of the finite positive predicted values, and their share of all pixels."""
+    v = values[np.isfinite(values) & (values > 0)]
+    if not v.size:
+        return {"min": None, "median": None, "max": None, "finite": 0.0}
+    return {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max()), "finite": v.size / values.size}
+
+
 def preview(item: InferenceOutput, *, relative: bool = False, width: int = 160) -> PreviewImages:
     """Input RGB beside the predicted depth as a colour map. The RGB comes from the input when it is readable here
     (else the left half of TAO's picture), the depth from the PFM (else the right half of TAO's picture, already
@@ -110,16 +118,17 @@ def preview(item: InferenceOutput, *, relative: bool = False, width: int = 160) 
     depth = _thumb(coloured, width, Image.Resampling.NEAREST)
     hist: list[tuple[float, float, int]] = []
     caption = f"predicted {unit}: no finite positive value"
-    if ok.any():
-        v = values[ok]
-        counts, edges = np.histogram(v, bins=12)
+    stats = prediction_stats(values)
+    if stats["min"] is not None:
+        counts, edges = np.histogram(values[ok], bins=12)
         hist = [(float(edges[i]), float(edges[i + 1]), int(c)) for i, c in enumerate(counts)]
-        caption = (f"predicted {unit}: {v.min():.3g}–{v.max():.3g}, median {np.median(v):.3g}"
-                   + (f"; {1 - ok.mean():.0%} not finite" if not ok.all() else ""))
+        caption = (f"predicted {unit}: {stats['min']:.3g}–{stats['max']:.3g}, median {stats['median']:.3g}"
+                   + (f"; {1 - stats['finite']:.0%} not finite" if stats["finite"] < 1 else ""))
     return PreviewImages(rgb, depth, caption, hist, unit)
 
 
 __all__ = ["InferenceOutput", "UnreadableFile", "list_outputs", "output_for", "pfm_collisions", "pfm_path_for",
+           "prediction_stats",
            "preview"]
 
 

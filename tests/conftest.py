@@ -64,6 +64,16 @@ def _isolated_config(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DEPTHNET_TUI_IMAGES", "halfcell")
 
 
+@pytest.fixture()
+def depth_net_on_path(tmp_path, monkeypatch) -> Path:
+    """The emulator (tests/emulator/depth_net) as ``depth_net`` on PATH: what the local backend launches."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "depth_net").symlink_to(Path(__file__).parent / "emulator" / "depth_net")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return bin_dir / "depth_net"
+
+
 async def settle(pilot, seconds: float = 0.2) -> None:
     """Let our workers finish and their results render (DirectoryTree's loader worker never ends)."""
     from textual.worker import WorkerCancelled, WorkerFailed

@@ -3,12 +3,10 @@ metrics, depth maps, a comparison from the Runs screen; refusals of a failed run
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
 from conftest import settle
-from test_run_screen import EMULATOR, fill_options, spec_state, wait_for
+from test_run_screen import fill_options, spec_state, wait_for
 from textual.widgets import DataTable, Input, Select, Static
 
 from tui.app import DepthnetApp
@@ -17,14 +15,6 @@ from tui.screens.metrics import MetricsScreen
 from tui.screens.modals import ConfirmScreen
 from tui.screens.next_step import NextStepScreen
 from tui.screens.run import RunScreen
-
-
-@pytest.fixture()
-def local_emulator(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "depth_net").symlink_to(EMULATOR)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
 
 async def train_and_finish(pilot, app) -> RunScreen:
@@ -44,7 +34,7 @@ async def next_screen_ready(pilot, app) -> NextStepScreen:
     return screen
 
 
-async def test_train_then_evaluate_then_metrics_then_inference_viewer(tmp_path, local_emulator):
+async def test_train_then_evaluate_then_metrics_then_inference_viewer(tmp_path, depth_net_on_path):
     app = DepthnetApp(spec_state(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         train = await train_and_finish(pilot, app)
@@ -90,7 +80,7 @@ async def test_train_then_evaluate_then_metrics_then_inference_viewer(tmp_path, 
         assert "2 pictures, 2 with a raw PFM" in str(viewer.query_one("#infer-title", Static).render())
 
 
-async def test_compare_two_evaluations_from_the_runs_screen(tmp_path, local_emulator, monkeypatch):
+async def test_compare_two_evaluations_from_the_runs_screen(tmp_path, depth_net_on_path, monkeypatch):
     from runkit import depthnet
 
     app = DepthnetApp(spec_state(tmp_path))
@@ -121,7 +111,7 @@ async def test_compare_two_evaluations_from_the_runs_screen(tmp_path, local_emul
         assert abs_rel[2].startswith("0.0900 -0.0200") and "▲" in abs_rel[2] and abs_rel[2].endswith("*[/]")
 
 
-async def test_failed_run_asks_before_anything_is_built_on_it(tmp_path, local_emulator):
+async def test_failed_run_asks_before_anything_is_built_on_it(tmp_path, depth_net_on_path):
     app = DepthnetApp(spec_state(tmp_path, "MetricMonoDataset"))  # raw NYU millimetres: NaN
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, 0.3)
@@ -139,7 +129,7 @@ async def test_failed_run_asks_before_anything_is_built_on_it(tmp_path, local_em
         assert isinstance(app.screen, RunScreen)
 
 
-async def test_export_name_that_exists_is_refused_and_a_free_one_offered(tmp_path, local_emulator):
+async def test_export_name_that_exists_is_refused_and_a_free_one_offered(tmp_path, depth_net_on_path):
     app = DepthnetApp(spec_state(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         await train_and_finish(pilot, app)
@@ -159,7 +149,7 @@ async def test_export_name_that_exists_is_refused_and_a_free_one_offered(tmp_pat
         assert taken.read_text() == "old"
 
 
-async def test_engine_precision_choice_after_an_export_run(tmp_path, local_emulator):
+async def test_engine_precision_choice_after_an_export_run(tmp_path, depth_net_on_path):
     from runkit import depthnet, make_project
 
     from tui.run import registry

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -171,13 +170,9 @@ def test_checkpoint_without_the_latest_link_is_the_highest_epoch(tmp_path):
 
 
 @pytest.fixture()
-def local_project(tmp_path, monkeypatch):
+def local_project(tmp_path, depth_net_on_path):
     from runkit import make_project
 
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "depth_net").symlink_to(Path(__file__).parent / "emulator" / "depth_net")
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     return make_project(tmp_path)
 
 

@@ -10,15 +10,9 @@ import sys
 import pytest
 from runkit import EMU_LOSSES, depthnet, events, make_project, step_losses, verdict
 
-EMULATOR = os.path.join(os.path.dirname(__file__), "emulator", "depth_net")
-
 
 @pytest.fixture()
-def project(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "depth_net").symlink_to(EMULATOR)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+def project(tmp_path, depth_net_on_path):
     return make_project(tmp_path)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 from pathlib import Path
 
 from conftest import settle
@@ -17,8 +16,6 @@ from tui.app import DepthnetApp
 from tui.screens.modals import ConfirmScreen, ProblemsScreen, RunOptionsScreen
 from tui.screens.run import RunScreen
 from tui.state import WizardState
-
-EMULATOR = Path(__file__).parent / "emulator" / "depth_net"
 
 
 def spec_state(tmp_path: Path, dataset_name: str = "NYUDV2") -> WizardState:
@@ -82,11 +79,7 @@ async def test_launch_from_the_spec_step_on_docker_and_watch_it_pass(tmp_path, e
         assert not isinstance(app.screen, RunScreen)
 
 
-async def test_nan_alert_offers_stop_and_runs_screen_reopens(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "depth_net").symlink_to(EMULATOR)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+async def test_nan_alert_offers_stop_and_runs_screen_reopens(tmp_path, monkeypatch, depth_net_on_path):
     monkeypatch.setenv("EMU_DELAY", "0.5")
     app = DepthnetApp(spec_state(tmp_path, "MetricMonoDataset"))  # raw NYU millimetres: the emulator gives NaN
     async with app.run_test(size=(120, 40)) as pilot:

@@ -16,7 +16,7 @@ from tui.run.backends import (
     RunRecord,
     choose_backend,
 )
-from tui.run.preflight import PreflightProblem, default_data_roots, problems, results_dir_for
+from tui.run.preflight import PreflightProblem, default_data_roots, problems
 
 Backend = DockerBackend | LocalBackend
 
@@ -43,6 +43,7 @@ class Prepared(BaseModel):
 def prepare(opts: RunOptions) -> Prepared:
     """Read and validate the spec, work out the mounts, run the preflight checks. Raises LaunchError when the spec
     itself is unusable; preflight findings come back as messages for the caller to show."""
+    from specgen.chain import action_results_dir
     from specgen.docker_cmd import image_for_spec
     from specgen.render import SpecFileError, read_yaml
     from specgen.validate import errors, validate_data
@@ -54,7 +55,7 @@ def prepare(opts: RunOptions) -> Prepared:
     spec, found = validate_data(data, opts.action)
     if spec is None or errors(found):
         raise LaunchError("\n".join(p.line() for p in (errors(found) or found)))
-    results = results_dir_for(spec, opts.action)
+    results = action_results_dir(spec, opts.action)
     output_dir = os.path.abspath(opts.output_dir or spec.results_dir or os.path.dirname(results))
     roots = [os.path.abspath(r) for r in (opts.data_roots or default_data_roots(spec, opts.action))]
     issues: list[PreflightProblem] = problems(spec, opts.action, data_roots=roots, output_dir=output_dir,

@@ -56,11 +56,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.set_defaults(func=cmd_outputs)
 
 
-def default_spec_path(derived: Derived) -> Path:
-    trt = "_trt" if derived.action in ("evaluate", "inference") and getattr(derived.spec, derived.action).trt_engine else ""
-    return Path(free_path(str(Path(derived.spec.results_dir or ".") / "specs" / f"{derived.action}{trt}.yaml")))
-
-
 def next_spec(ref: str, action: str, choices: Choices, *, allow_failed: bool = False) -> tuple[RunRef, Derived]:
     run = resolve(ref)
     why = failure(run)
@@ -100,7 +95,7 @@ def cmd_next(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
         return 0
-    path = Path(args.output) if args.output else default_spec_path(derived)
+    path = Path(args.output) if args.output else derived.default_path()
     try:
         write_text_atomic(path, text, overwrite=args.force)
     except (RefusedOverwrite, OSError) as exc:
@@ -157,21 +152,15 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def _stats(pfm: str | None) -> dict[str, Any]:
+    from specgen.doctor.readers import read_pfm
+    from specgen.inference_outputs import prediction_stats
+
     if pfm is None:
         return {}
-    import numpy as np
-
-    from specgen.doctor.readers import read_pfm
-
     try:
-        values = read_pfm(pfm)
+        return prediction_stats(read_pfm(pfm))
     except (UnreadableFile, OSError) as exc:
         return {"error": str(exc)}
-    ok = values[np.isfinite(values) & (values > 0)]
-    if not ok.size:
-        return {"min": None, "median": None, "max": None, "finite": 0.0}
-    return {"min": float(ok.min()), "median": float(np.median(ok)), "max": float(ok.max()),
-            "finite": float(ok.size / values.size)}
 
 
 def cmd_outputs(args: argparse.Namespace) -> int:

@@ -45,10 +45,6 @@ def _get(spec: ExperimentSpec, dotted: str) -> str | None:
     return obj if isinstance(obj, str) and obj else None
 
 
-def results_dir_for(spec: ExperimentSpec, action: str) -> str:
-    return action_results_dir(spec, action)
-
-
 def data_files(spec: ExperimentSpec, action: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for split in SPLITS.get(action, ()):
@@ -170,7 +166,7 @@ def problems(spec: ExperimentSpec, action: str, *, data_roots: list[str], output
         if value and os.path.isabs(value) and not Path(value).exists():
             found.append(PreflightProblem(f"{key} = {value} does not exist; point it at the file "
                                           "(a train run's .pth is under <results_dir>/train/)", key=key))
-    results = results_dir_for(spec, action)
+    results = action_results_dir(spec, action)
     if not inside(results, [output_dir]):
         found.append(PreflightProblem(f"{action} writes to {results}, outside the output folder {output_dir} (mounted "
                                       "read-write); set results_dir inside it", key="results_dir"))

@@ -33,13 +33,9 @@ def status_lines(results_dir: str) -> list[dict[str, Any]]:
     return StatusReader(Path(results_dir) / "status.json").read_new()
 
 
-def final_kpi(results_dir: str) -> dict[str, Any]:
-    """The last kpi object of the results folder's status.json (TAO repeats it on later lines until replaced)."""
-    kpi: dict[str, Any] = {}
-    for line in status_lines(results_dir):
-        if isinstance(line.get("kpi"), dict):
-            kpi = line["kpi"]
-    return kpi
+def final_kpi(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last kpi object of status.json lines (TAO repeats it on later lines until replaced)."""
+    return next((line["kpi"] for line in reversed(lines) if isinstance(line.get("kpi"), dict)), {})
 
 
 def _action_of_folder(folder: Path) -> str | None:
@@ -83,7 +79,7 @@ def failure(run: RunRef) -> str | None:
     for line in lines:
         if line.get("status") == "FAILURE":
             return f"{run.label} failed: {line.get('message', 'FAILURE in status.json')}"
-    kpi = final_kpi(run.source.results_dir)
+    kpi = final_kpi(lines)
     bad = [k for k in ("train_loss", "val/loss") if isinstance(kpi.get(k), float) and not math.isfinite(kpi[k])]
     if bad:
         return f"{run.label}: {', '.join(bad)} is {kpi[bad[0]]} (the model learnt nothing)"
@@ -100,7 +96,7 @@ def evaluations(refs: list[str]) -> list[tuple[str, dict[str, Any]]]:
         run = resolve(ref)
         if run.source.action not in ("evaluate", "train"):
             raise ChainError(f"{run.label} is a {run.source.action} run: metrics come from evaluate (or train) runs")
-        kpi = final_kpi(run.source.results_dir)
+        kpi = final_kpi(status_lines(run.source.results_dir))
         if not kpi and run.record and run.record.verdict:
             kpi = run.record.verdict.get("kpi") or {}
         if not kpi:

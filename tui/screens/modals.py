@@ -1,8 +1,11 @@
-"""Small modal screens: help, yes/no confirmation, value editor."""
+"""Small modal screens: help, yes/no confirmation, value editor; saving a file with a yes before replacing."""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from pathlib import Path
+from typing import Literal
+
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
@@ -43,6 +46,26 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+async def save_confirmed(app: App, path: Path, text: str) -> Literal["saved", "unchanged", ""]:
+    """Write ``text`` atomically; ask before replacing a different file. "" when nothing was saved (refused or
+    failed, already said). Call from a worker (the question waits for the answer)."""
+    from specgen.atomicio import RefusedOverwrite, write_text_atomic
+
+    overwrite = False
+    if path.exists():
+        if path.read_text(encoding="utf-8", errors="replace") == text:
+            return "unchanged"
+        overwrite = await app.push_screen_wait(ConfirmScreen(f"{path} exists. Replace it?"))
+        if not overwrite:
+            return ""
+    try:
+        write_text_atomic(path, text, overwrite=overwrite)
+    except (RefusedOverwrite, OSError) as exc:
+        app.notify(str(exc), severity="error", title="Not saved")
+        return ""
+    return "saved"
 
 
 class EditValueScreen(ModalScreen[str | None]):

@@ -16,10 +16,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
-from specgen.atomicio import RefusedOverwrite, write_text_atomic
 from specgen.chain import NEXT_ACTIONS, ChainError, Choices, Derived, derive, free_path
 from tui.run.results import RunRef
-from tui.screens.modals import ConfirmScreen
+from tui.screens.modals import save_confirmed
 
 WHAT = {
     "evaluate": "metrics (AbsRel, δ1–δ3) on labelled data",
@@ -133,9 +132,7 @@ class NextStepScreen(Screen[None]):
         self.derived, self.offered = derived, None
         path_input = self.query_one("#next-path", Input)
         if not path_input.value:
-            from tui.run.next_cli import default_spec_path
-
-            path_input.value = str(default_spec_path(derived))
+            path_input.value = str(derived.default_path())
         notes.update("\n".join(f"[dim]•[/] {n}" for n in derived.notes) + f"\n[dim]• image {derived.image}[/]")
         problems.update("\n".join(f"[yellow]![/] {p.line()}" for p in derived.problems) or f"[green]✓ valid for {action}[/]")
         yaml_box.update(Syntax(derived.text(), "yaml", theme="ansi_dark", word_wrap=False))
@@ -160,18 +157,9 @@ class NextStepScreen(Screen[None]):
             return None
         text = self.derived.text()
         path = Path(self.query_one("#next-path", Input).value.strip() or free_path("next.yaml"))
-        overwrite = False
-        if path.exists():
-            if path.read_text(encoding="utf-8", errors="replace") == text:
-                return path
-            overwrite = await self.app.push_screen_wait(ConfirmScreen(f"{path} exists. Replace it?"))
-            if not overwrite:
-                return None
-        try:
-            write_text_atomic(path, text, overwrite=overwrite)
-        except (RefusedOverwrite, OSError) as exc:
-            self.notify(str(exc), severity="error", title="Not saved")
-            return None
+        saved = await save_confirmed(self.app, path, text)
+        if saved != "saved":
+            return path if saved == "unchanged" else None
         self.notify(str(path), title="Spec saved")
         return path
 

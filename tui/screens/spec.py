@@ -11,13 +11,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from specgen.atomicio import RefusedOverwrite, write_text_atomic
 from specgen.builders import SpecError
 from specgen.docker_cmd import docker_command
 from specgen.render import render
 from specgen.validate import ACTIONS
 from tui.screens.base import WizardScreen
-from tui.screens.modals import ConfirmScreen
+from tui.screens.modals import save_confirmed
 
 NEEDS_CHECKPOINT = {"evaluate", "inference", "export", "quantize"}
 
@@ -107,18 +106,9 @@ class SpecScreen(WizardScreen):
         if text is None:
             return False
         path = self.spec_path()
-        overwrite = False
-        if path.exists():
-            if path.read_text(encoding="utf-8", errors="replace") == text:
-                return True
-            overwrite = await self.app.push_screen_wait(ConfirmScreen(f"{path} exists. Replace it?"))
-            if not overwrite:
-                return False
-        try:
-            write_text_atomic(path, text, overwrite=overwrite)
-        except (RefusedOverwrite, OSError) as exc:
-            self.notify(str(exc), severity="error", title="Not saved")
-            return False
+        saved = await save_confirmed(self.app, path, text)
+        if saved != "saved":
+            return saved == "unchanged"
         self.state.saved_specs[self.state.action] = str(path)
         self.state.save()
         self.query_one("#saved", Static).update(f"[green]saved {path}[/]")
