@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from specgen.convert import ConvertOptions, build_index, plan  # noqa: E402
-from specgen.convert.tao_reference import tao_pairs  # noqa: E402
+from specgen.data.convert import ConvertOptions, build_index, plan  # noqa: E402
+from specgen.data.convert.tao_reference import tao_pairs  # noqa: E402
 
 OPTS = ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"], image_extension=".jpg", depth_extension=".png")
 

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from depthgen import annotation, depth_mm, png16, rgb  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from specgen.doctor import diagnose  # noqa: E402
-from specgen.doctor.report import DEFAULT_SAMPLE  # noqa: E402
+from specgen.data.doctor import diagnose  # noqa: E402
+from specgen.data.doctor.report import DEFAULT_SAMPLE  # noqa: E402
 
 
 def main() -> None:

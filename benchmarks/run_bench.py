@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tui.run.events import StatusLine  # noqa: E402
-from tui.run.logparse import LogParser  # noqa: E402
-from tui.run.progress import RunProgress  # noqa: E402
-from tui.run.status import watch_status  # noqa: E402
+from specgen.engine.events import StatusLine  # noqa: E402
+from specgen.engine.logparse import LogParser  # noqa: E402
+from specgen.engine.progress import RunProgress  # noqa: E402
+from specgen.engine.status import watch_status  # noqa: E402
 
 
 def synthetic_log(lines: int, steps: int = 1000) -> str:
@@ -111,9 +111,9 @@ async def ui_stall(lines: int) -> tuple[float, float]:
     """Replay a ``lines``-line log into the Run screen; return (lines/s absorbed, largest loop stall in ms)."""
     import os
 
+    from specgen.engine import registry
+    from specgen.engine.backends import RunRecord
     from tui.app import DepthnetApp
-    from tui.run import registry
-    from tui.run.backends import RunRecord
     from tui.screens.run import RunScreen
     from tui.state import WizardState
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from specgen.sample_data import depth_mm, rgb_image, save_png16, save_rgb
+from specgen.data.sample_data import depth_mm, rgb_image, save_png16, save_rgb
 
 __all__ = ["annotation", "depth_metres", "depth_mm", "nyu_like_dataset", "png16", "rgb", "write_pfm"]
 
@@ -44,6 +44,6 @@ def annotation(path: Path, pairs: list[tuple[Path, Path | None]]) -> Path:
 
 
 def nyu_like_dataset(root: Path, scenes=("bathroom", "kitchen"), n=3, seed=0) -> Path:
-    from specgen.sample_data import make_sample_dataset
+    from specgen.data.sample_data import make_sample_dataset
 
     return make_sample_dataset(root, scenes=tuple(scenes), per_scene=n, seed=seed)

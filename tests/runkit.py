@@ -35,7 +35,7 @@ class Project:
 
 
 def make_project(tmp: Path) -> Project:
-    from specgen.sample_data import make_sample_dataset
+    from specgen.data.sample_data import make_sample_dataset
 
     data = make_sample_dataset(tmp / "data", per_scene=2)
     out = tmp / "out"

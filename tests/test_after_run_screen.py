@@ -152,8 +152,8 @@ async def test_export_name_that_exists_is_refused_and_a_free_one_offered(tmp_pat
 async def test_engine_precision_choice_after_an_export_run(tmp_path, depth_net_on_path):
     from runkit import depthnet, make_project
 
-    from tui.run import registry
-    from tui.run.results import from_record
+    from specgen.engine import registry
+    from specgen.engine.results import from_record
     from tui.state import WizardState
 
     project = make_project(tmp_path / "p")

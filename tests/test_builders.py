@@ -4,9 +4,9 @@ import itertools
 
 import pytest
 
-from specgen.builders import BuildRequest, SpecError, build_spec
-from specgen.recipes import get_recipe, precision_choices
-from specgen.render import load_spec, render, write_spec
+from specgen.job.builders import BuildRequest, SpecError, build_spec
+from specgen.spec.recipes import get_recipe, precision_choices
+from specgen.spec.render import load_spec, render, write_spec
 
 ACTIONS = ["train", "evaluate", "inference", "export", "quantize", "gen_trt_engine"]
 
@@ -109,7 +109,7 @@ def test_overrides_reach_any_key_and_are_validated():
 
 
 def test_write_is_atomic_and_refuses_to_overwrite(tmp_path):
-    from specgen.atomicio import RefusedOverwrite
+    from specgen.spec.atomicio import RefusedOverwrite
 
     spec, _ = build_spec(request("train"), check_files=False)
     out = tmp_path / "spec.yaml"

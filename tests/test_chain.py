@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from conftest import tao_merge
 
-from specgen.builders import BuildRequest, build_spec
-from specgen.chain import ChainError, Choices, Source, derive, find_checkpoint, free_path, parent_of
-from specgen.docker_cmd import DEPLOY_IMAGE, TRAIN_IMAGE, image_for_spec
-from specgen.render import render
+from specgen.job.builders import BuildRequest, build_spec
+from specgen.job.chain import ChainError, Choices, Source, derive, find_checkpoint, parent_of
+from specgen.spec.docker_cmd import DEPLOY_IMAGE, TRAIN_IMAGE, image_for_spec
+from specgen.spec.paths import free_path
+from specgen.spec.render import render
 
 MODELS = {"MetricDepthAnything": "NYUDV2", "RelativeDepthAnything": "NYUDV2Relative"}
 

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from conftest import tao_merge
 
-from specgen.builders import BuildRequest, ConvertRequest, build_convert_spec, build_spec
-from specgen.keypaths import iter_fields
-from specgen.render import TAO_MISSING_KEYS, render
-from specgen.schema import ConvertSpec, ExperimentSpec
+from specgen.job.builders import BuildRequest, ConvertRequest, build_convert_spec, build_spec
+from specgen.spec.keypaths import iter_fields
+from specgen.spec.render import TAO_MISSING_KEYS, render
+from specgen.spec.schema import ConvertSpec, ExperimentSpec
 
 ACTIONS = ["train", "evaluate", "inference", "export", "quantize", "gen_trt_engine"]
 MODELS = {"MetricDepthAnything": ["NYUDV2", "MetricMonoDataset"], "RelativeDepthAnything": ["NYUDV2Relative", "RelativeMonoDataset"]}
@@ -100,7 +100,7 @@ def test_our_options_equal_taos_declared_options(tao_config):
     """Where TAO declares valid_options, we enforce exactly those (plus TAO's own default spelling)."""
     from typing import get_args
 
-    from specgen.references import describe_type
+    from specgen.job.references import describe_type
 
     experiment_config, _ = tao_config
 

@@ -12,9 +12,9 @@ from conftest import SHARED, require
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from specgen.atomicio import RefusedOverwrite
-from specgen.convert import ConvertOptions, WalkCancelled, build_index, plan, write_annotations
-from specgen.convert.tao_reference import tao_pairs
+from specgen.data.convert import ConvertOptions, WalkCancelled, build_index, plan, write_annotations
+from specgen.data.convert.tao_reference import tao_pairs
+from specgen.spec.atomicio import RefusedOverwrite
 
 
 def make_tree(root: Path, files: list[str]) -> Path:

@@ -10,9 +10,9 @@ from conftest import SHARED, require
 from depthgen import annotation, depth_metres, depth_mm, nyu_like_dataset, png16, rgb, write_pfm
 from PIL import Image
 
-from specgen.doctor import diagnose
-from specgen.doctor.readers import UnreadableFile, read_pfm
-from specgen.doctor.report import spread_sample
+from specgen.data.doctor import diagnose
+from specgen.data.doctor.readers import UnreadableFile, read_pfm
+from specgen.data.doctor.report import spread_sample
 
 
 def codes(report) -> list[str]:

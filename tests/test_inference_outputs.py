@@ -13,12 +13,12 @@ from conftest import SHARED, require
 from depthgen import rgb, write_pfm
 from PIL import Image
 
-from specgen.builders import BuildRequest, build_spec
-from specgen.doctor.readers import UnreadableFile
-from specgen.inference_outputs import list_outputs, output_for, pfm_collisions, pfm_path_for, preview
-from specgen.metrics import fmt_delta, metric_rows
-from specgen.validate import check_spec
-from tui.run.verdict import judge, missing_output
+from specgen.data.doctor.readers import UnreadableFile
+from specgen.data.inference_outputs import list_outputs, output_for, pfm_collisions, pfm_path_for, preview
+from specgen.data.metrics import fmt_delta, metric_rows
+from specgen.engine.verdict import judge, missing_output
+from specgen.job.builders import BuildRequest, build_spec
+from specgen.job.validate import check_spec
 
 
 def test_pfm_name_replaces_the_extension_words_anywhere_in_the_path():

@@ -14,7 +14,7 @@ from depthgen import write_pfm
 from runkit import depthnet, events, make_project, verdict
 from test_run_docker import _container, run
 
-from specgen.docker_cmd import DEPLOY_IMAGE
+from specgen.spec.docker_cmd import DEPLOY_IMAGE
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 

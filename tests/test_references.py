@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from conftest import REPO
 
-from specgen.references import check_references, generated_files
+from specgen.job.references import check_references, generated_files
 
 
 def test_generated_references_are_current():

@@ -118,9 +118,9 @@ def test_export_overwrite_refused_before_launch_and_tao_error_reported(project, 
     # Past preflight (the file appears after the check), TAO's own refusal is reported in the verdict.
     import asyncio
 
-    from tui.run import registry
-    from tui.run.backends import DockerBackend, LaunchRequest
-    from tui.run.monitor import Monitor
+    from specgen.engine import registry
+    from specgen.engine.backends import DockerBackend, LaunchRequest
+    from specgen.engine.monitor import Monitor
 
     req = LaunchRequest(run_id=registry.new_run_id("export"), action="export", spec_path=str(spec),
                         results_dir=str(project.out / "results/export"), data_roots=[], output_dir=str(project.out),

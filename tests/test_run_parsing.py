@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui.run.events import StepLoss
-from tui.run.logparse import LineSplitter, LogParser, parse_step
-from tui.run.status import StatusReader, parse_status_line, watch_status
-from tui.run.verdict import judge
+from specgen.engine.events import StepLoss
+from specgen.engine.logparse import LineSplitter, LogParser, parse_step
+from specgen.engine.status import StatusReader, parse_status_line, watch_status
+from specgen.engine.verdict import judge
 
 # What TAO's entrypoint prints for two epochs of two steps: each progress update is "\r" + line, no newline,
 # until the next ordinary line (tao-depth-net-traps.md, "Entry point").

@@ -10,8 +10,8 @@ from conftest import settle
 from runkit import EMU_LOSSES
 from textual.widgets import DataTable, Input, Log, Static
 
-from specgen.convert import ConvertOptions, build_index, plan, write_annotations
-from specgen.sample_data import make_sample_dataset
+from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
+from specgen.data.sample_data import make_sample_dataset
 from tui.app import DepthnetApp
 from tui.screens.modals import ConfirmScreen, ProblemsScreen, RunOptionsScreen
 from tui.screens.run import RunScreen

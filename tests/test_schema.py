@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from specgen.render import load_spec, parse_yaml, render
-from specgen.schema import ExperimentSpec
-from specgen.validate import validate_data
+from specgen.job.validate import validate_data
+from specgen.spec.render import load_spec, parse_yaml, render
+from specgen.spec.schema import ExperimentSpec
 
 
 def lines(data, action=None):
@@ -91,7 +91,7 @@ def test_missing_marker_round_trips_as_unset():
 
 
 def test_yaml_syntax_error_names_line():
-    from specgen.render import SpecFileError
+    from specgen.spec.render import SpecFileError
 
     with pytest.raises(SpecFileError, match=r"spec.yaml: line 3, column 1: expected .* fix the YAML syntax there"):
         parse_yaml("train:\n  num_epochs: [1\n", "spec.yaml")

@@ -13,8 +13,8 @@ import pytest
 from conftest import SHARED, require, settle
 from depthgen import write_pfm
 
-from specgen.convert import ConvertOptions, build_index, plan, write_annotations
-from specgen.sample_data import make_sample_dataset
+from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
+from specgen.data.sample_data import make_sample_dataset
 from tui.app import DepthnetApp
 from tui.state import WizardState
 
@@ -65,8 +65,8 @@ def finished_run(tmp_data_home: Path):
     """A finished local train run, as its folder holds it after the fact: run.json, log.txt, exit_code, status.json."""
     import subprocess
 
-    from tui.run import registry
-    from tui.run.backends import RunRecord
+    from specgen.engine import registry
+    from specgen.engine.backends import RunRecord
 
     results = BASE / "run" / "results" / "train"
     shutil.rmtree(BASE / "run", ignore_errors=True)
@@ -105,7 +105,7 @@ def test_run_screen_finished(snap_compare, monkeypatch, tmp_path, size):
 
 
 def test_runs_screen(snap_compare, monkeypatch, tmp_path):
-    from tui.run import registry
+    from specgen.engine import registry
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     record = finished_run(tmp_path)
@@ -127,9 +127,9 @@ def inference_results(shared: Path) -> Path:
     import numpy as np
     from PIL import Image
 
-    from specgen.colormap import colorize
-    from specgen.doctor.readers import read_image_array
-    from specgen.inference_outputs import output_for, pfm_path_for
+    from specgen.data.colormap import colorize
+    from specgen.data.doctor.readers import read_image_array
+    from specgen.data.inference_outputs import output_for, pfm_path_for
 
     base = BASE / "infer"
     shutil.rmtree(base, ignore_errors=True)
@@ -173,7 +173,7 @@ def test_inference_viewer_on_real_rgb(snap_compare, monkeypatch, size):
 
 
 def test_next_step_export(snap_compare, monkeypatch, tmp_path):
-    from tui.run.results import from_record
+    from specgen.engine.results import from_record
     from tui.screens.next_step import NextStepScreen
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")

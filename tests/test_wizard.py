@@ -8,7 +8,7 @@ import yaml
 from conftest import settle, tao_merge
 from textual.widgets import Input, Select
 
-from specgen.sample_data import make_sample_dataset
+from specgen.data.sample_data import make_sample_dataset
 from tui.app import DepthnetApp
 from tui.screens.convert import ConvertScreen
 from tui.screens.data_root import DataRootScreen
@@ -65,7 +65,7 @@ async def test_walk_from_data_root_to_saved_spec(tmp_path, tao_config):
 async def test_nyu_warning_from_the_files_and_its_one_key_fix(tmp_path):
     data = make_sample_dataset(tmp_path / "nyu")
     out = tmp_path / "work"
-    from specgen.convert import ConvertOptions, build_index, plan, write_annotations
+    from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
 
     write_annotations(plan(build_index(str(data)), ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])), out / "annotations")
     state = WizardState(data_root=str(data), output_dir=str(out), step="model", dataset_name="MetricMonoDataset",
@@ -101,7 +101,7 @@ async def test_fast_typing_never_blocks_and_stale_previews_are_discarded(tmp_pat
         assert "EXT_NO_DOT" in str(screen.query_one("#pitfalls").render())
         current = screen.latest
         # a result from an older generation arrives late: it must not replace the current preview
-        from specgen.convert import ConvertOptions, plan
+        from specgen.data.convert import ConvertOptions, plan
 
         stale = plan(screen.index, ConvertOptions(image_patterns=["nothing"], depth_patterns=["x"]))
         screen.post_message(ConvertScreen.PlanReady(screen.generation - 1, stale))

@@ -9,8 +9,9 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from specgen.builders import BuildRequest, SpecError, build_spec
-from specgen.problems import Problem
+from specgen.job.builders import BuildRequest, SpecError, build_spec
+from specgen.spec.problems import Problem
+from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
 from tui.screens.base import STEP_TITLES, WizardScreen
 from tui.screens.convert import ConvertScreen
 from tui.screens.data_check import DataCheckScreen
@@ -129,6 +130,29 @@ class DepthnetApp(App[None]):
 
         if not isinstance(self.screen, RunsScreen):
             self.push_screen(RunsScreen())
+
+    # ------------------------------------------------------------------ navigation asked for by screens
+
+    def on_open_run(self, message: OpenRun) -> None:
+        from tui.screens.run import RunScreen
+
+        screen = RunScreen(message.record, message.backend)
+        self.switch_screen(screen) if message.replace else self.push_screen(screen)
+
+    def on_open_next(self, message: OpenNext) -> None:
+        from tui.screens.after_run import open_next
+
+        self.run_worker(open_next(self, message.record), group="after")
+
+    def on_open_metrics(self, message: OpenMetrics) -> None:
+        from tui.screens.after_run import open_metrics
+
+        self.run_worker(open_metrics(self, message.run_ids), group="after")
+
+    def on_open_outputs(self, message: OpenOutputs) -> None:
+        from tui.screens.after_run import open_outputs
+
+        self.run_worker(open_outputs(self, message.record), group="after")
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from specgen.atomicio import write_text_atomic
+from specgen.spec.atomicio import write_text_atomic
 
 SESSION_DIR = ".depthnet"
 SESSION_FILE = "session.json"

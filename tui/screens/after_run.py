@@ -7,9 +7,9 @@ import asyncio
 
 from textual.app import App
 
-from specgen.chain import ChainError
-from tui.run.backends import RunRecord
-from tui.run.results import evaluations, failure, from_record, is_relative
+from specgen.engine.backends import RunRecord
+from specgen.engine.results import evaluations, failure, from_record, is_relative
+from specgen.job.chain import ChainError
 from tui.screens.modals import ConfirmScreen
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from textual._context import NoActiveAppError
 from textual.app import ComposeResult
@@ -11,12 +11,26 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from tui.help import help_text
+from specgen.job.help import help_text
 from tui.screens.modals import HelpScreen
 
 if TYPE_CHECKING:
-    from tui.app import DepthnetApp
+    from specgen.spec.schema import ExperimentSpec
     from tui.state import WizardState
+
+
+class Wizard(Protocol):
+    """What a step needs of the app that hosts it (the app imports the steps, never the reverse)."""
+
+    state: WizardState
+
+    def next_step(self) -> None: ...
+
+    def prev_step(self) -> None: ...
+
+    def build_spec(self, action: str | None = None) -> tuple[ExperimentSpec, list[Any]]: ...
+
+    def check_override(self, key: str, value: Any) -> str | None: ...
 
 STEP_TITLES: dict[str, str] = {
     "data_root": "Data root", "convert": "Convert", "data_check": "Data check", "model": "Model",
@@ -42,7 +56,7 @@ class WizardScreen(Screen[None]):
     ]
 
     @property
-    def wizard(self) -> DepthnetApp:
+    def wizard(self) -> Wizard:
         return self.app  # type: ignore[return-value]
 
     @property

@@ -17,8 +17,7 @@ from textual.timer import Timer
 from textual.validation import Number
 from textual.widgets import DataTable, Input, Label, Static
 
-from specgen.atomicio import RefusedOverwrite
-from specgen.convert import (
+from specgen.data.convert import (
     ConvertOptions,
     FileIndex,
     Plan,
@@ -27,6 +26,7 @@ from specgen.convert import (
     plan,
     write_annotations,
 )
+from specgen.spec.atomicio import RefusedOverwrite
 from tui.screens.base import WizardScreen
 from tui.screens.modals import ConfirmScreen
 

@@ -8,8 +8,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from specgen.doctor import DoctorReport
-from specgen.doctor.preview import PreviewImages, UnreadableFile, UnsupportedExtension, preview_images
+from specgen.data.doctor import DoctorReport
+from specgen.data.doctor.preview import PreviewImages, UnreadableFile, UnsupportedExtension, preview_images
 from tui.screens.base import WizardScreen
 from tui.screens.doctoring import annotation_file, findings_markup, run_doctor
 from tui.widgets.depth_preview import DepthPreview

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DirectoryTree, Input, Label, OptionList, Static
 
-from specgen.convert.planner import IMAGE_EXTS
+from specgen.data.convert.planner import IMAGE_EXTS
 from tui.screens.base import WizardScreen
 from tui.state import load_recent
 from tui.widgets.path_suggester import PathSuggester

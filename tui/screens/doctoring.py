@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from specgen.doctor import DoctorReport, diagnose
+from specgen.data.doctor import DoctorReport, diagnose
 from tui.state import WizardState
 
 ALERT_CODES = ("EMPTY_MASK", "ENCODING_MISMATCH", "PAIRING", "UNSUPPORTED_EXT", "NORMALIZE_NAN")

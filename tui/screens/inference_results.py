@@ -12,8 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from specgen.doctor.readers import UnreadableFile
-from specgen.inference_outputs import InferenceOutput, list_outputs, preview
+from specgen.data.doctor.readers import UnreadableFile
+from specgen.data.inference_outputs import InferenceOutput, list_outputs, preview
 from tui.widgets.depth_preview import DepthPreview
 
 
@@ -111,7 +111,7 @@ class InferenceResultsScreen(Screen[None]):
             self.query_one("#infer-hist", Static).update("")
 
     def action_help(self) -> None:
-        from tui.help import help_text
+        from specgen.job.help import help_text
         from tui.screens.modals import HelpScreen
 
         self.app.push_screen(HelpScreen(help_text("after-training.md#reading")))

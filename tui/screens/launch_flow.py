@@ -8,8 +8,8 @@ import asyncio
 
 from textual.app import App
 
-from tui.run.backends import LaunchError, RunRecord
-from tui.run.launch import Backend
+from specgen.engine.backends import LaunchError, RunRecord
+from specgen.engine.launch import Backend
 from tui.screens.modals import ProblemsScreen, RunOptionsScreen
 
 Choice = tuple[str, str, str, str]  # backend, image, gpus, network
@@ -21,7 +21,7 @@ Launched = tuple[Choice | None, RunRecord | None, Backend | None]
 async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice) -> Launched:
     """The options the person chose (None when cancelled), the started run and its backend (None when not started,
     or when only a script was written)."""
-    from tui.run.launch import RunOptions, prepare, start
+    from specgen.engine.launch import RunOptions, prepare, start
 
     choice = await app.push_screen_wait(RunOptionsScreen(*defaults))
     if choice is None:

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from specgen.metrics import fmt, fmt_delta, metric_rows
+from specgen.data.metrics import fmt, fmt_delta, metric_rows
 
 
 class MetricsScreen(Screen[None]):
@@ -44,7 +44,7 @@ class MetricsScreen(Screen[None]):
         table.focus()
 
     def action_help(self) -> None:
-        from tui.help import help_text
+        from specgen.job.help import help_text
         from tui.screens.modals import HelpScreen
 
         self.app.push_screen(HelpScreen(help_text("after-training.md#reading")))

@@ -51,7 +51,7 @@ class ConfirmScreen(ModalScreen[bool]):
 async def save_confirmed(app: App, path: Path, text: str) -> Literal["saved", "unchanged", ""]:
     """Write ``text`` atomically; ask before replacing a different file. "" when nothing was saved (refused or
     failed, already said). Call from a worker (the question waits for the answer)."""
-    from specgen.atomicio import RefusedOverwrite, write_text_atomic
+    from specgen.spec.atomicio import RefusedOverwrite, write_text_atomic
 
     overwrite = False
     if path.exists():

@@ -8,8 +8,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label, Select, Static
 
-from specgen.catalog import classes_for, lookup_dataset
-from specgen.doctor import DoctorReport
+from specgen.data.doctor import DoctorReport
+from specgen.spec.catalog import classes_for, lookup_dataset
 from tui.screens.base import WizardScreen
 from tui.screens.doctoring import ALERT_CODES, annotation_file, findings_markup, run_doctor
 

@@ -1,6 +1,6 @@
 """The Next-step screen: from a finished run to the next action's spec (prefilled), saved and launched in two keys.
 
-The derivation is ``specgen.chain``: the same one ``depthnet next`` writes. This screen only lets a person pick the
+The derivation is ``specgen.job.chain``: the same one ``depthnet next`` writes. This screen only lets a person pick the
 action and change what is worth changing (data file, ONNX name, TensorRT precision, calibration folder).
 """
 
@@ -16,8 +16,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
-from specgen.chain import NEXT_ACTIONS, ChainError, Choices, Derived, derive, free_path
-from tui.run.results import RunRef
+from specgen.engine.results import RunRef
+from specgen.job.chain import NEXT_ACTIONS, ChainError, Choices, Derived, derive
+from specgen.spec.paths import free_path
+from tui.nav import OpenRun
 from tui.screens.modals import save_confirmed
 
 WHAT = {
@@ -169,7 +171,6 @@ class NextStepScreen(Screen[None]):
     @work(exclusive=True, group="launch")
     async def launch(self) -> None:
         from tui.screens.launch_flow import launch_spec
-        from tui.screens.run import RunScreen
 
         path = await self.save_spec()
         if path is None or self.derived is None:
@@ -181,10 +182,10 @@ class NextStepScreen(Screen[None]):
         if choice is not None:
             s.run_backend, s.run_gpus, s.run_network = choice[0], choice[2], choice[3]
         if record is not None:  # this screen's job is done: Esc from the new run leads back to the source run
-            self.app.switch_screen(RunScreen(record, backend))
+            self.post_message(OpenRun(record, backend, replace=True))
 
     def action_help(self) -> None:
-        from tui.help import help_text
+        from specgen.job.help import help_text
         from tui.screens.modals import HelpScreen
 
         self.app.push_screen(HelpScreen(help_text("after-training.md")))

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label, Select, Static
 
-from specgen.keypaths import parse_assignment
-from specgen.recipes import get_recipe, precision_choices
+from specgen.spec.keypaths import parse_assignment
+from specgen.spec.recipes import get_recipe, precision_choices
 from tui.screens.base import WizardScreen
 from tui.screens.modals import EditValueScreen
 

@@ -1,6 +1,6 @@
 """The Run screen: live loss chart, epoch/step progress with ETA, kpi table, searchable log, honest verdict.
 
-The monitor (tui/run) runs in this screen's worker; its events land on the UI thread, are folded into a
+The monitor (specgen.engine) runs in this screen's worker; its events land on the UI thread, are folded into a
 RunProgress and drawn on a 100 ms tick, so a log flood cannot stall the screen. Leaving the screen never stops
 the run: the container or process is detached and ``depthnet attach`` / the Runs screen pick it up again.
 """
@@ -18,12 +18,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Log, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
-from tui.run import registry
-from tui.run.backends import RunRecord
-from tui.run.events import Alert, Event, LogLine
-from tui.run.launch import Backend
-from tui.run.monitor import Monitor, env_force_polling
-from tui.run.progress import RunProgress
+from specgen.engine import registry
+from specgen.engine.backends import RunRecord
+from specgen.engine.events import Alert, Event, LogLine
+from specgen.engine.launch import Backend
+from specgen.engine.monitor import Monitor, env_force_polling
+from specgen.engine.progress import RunProgress
+from tui.nav import OpenMetrics, OpenNext, OpenOutputs
 from tui.screens.modals import ConfirmScreen
 
 LOG_LINES = 5000  # the log pane keeps the newest lines; the whole log is in the run folder
@@ -214,23 +215,14 @@ class RunScreen(Screen[None]):
             return fits is None or self.record.action in fits
         return True
 
-    @work(group="after")
-    async def action_next_step(self) -> None:
-        from tui.screens.after_run import open_next
+    def action_next_step(self) -> None:
+        self.post_message(OpenNext(self.record))
 
-        await open_next(self.app, self.record)
+    def action_metrics(self) -> None:
+        self.post_message(OpenMetrics([self.record.run_id]))
 
-    @work(group="after")
-    async def action_metrics(self) -> None:
-        from tui.screens.after_run import open_metrics
-
-        await open_metrics(self.app, [self.record.run_id])
-
-    @work(group="after")
-    async def action_outputs(self) -> None:
-        from tui.screens.after_run import open_outputs
-
-        await open_outputs(self.app, self.record)
+    def action_outputs(self) -> None:
+        self.post_message(OpenOutputs(self.record))
 
     # ------------------------------------------------------------------ log search
 

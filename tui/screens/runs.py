@@ -8,9 +8,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from tui.run import registry
-from tui.run.backends import LaunchError
-from tui.run.launch import backend_for, listing
+from specgen.engine import registry
+from specgen.engine.backends import LaunchError
+from specgen.engine.launch import backend_for, listing
+from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
 
 
 class RunsScreen(Screen[None]):
@@ -58,15 +59,13 @@ class RunsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="open")
     def open_run(self, run_id: str) -> None:
-        from tui.screens.run import RunScreen
-
         try:
             record = registry.load(run_id)
             backend = backend_for(record)
         except (FileNotFoundError, LaunchError, ValueError) as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
-        self.app.call_from_thread(self.app.push_screen, RunScreen(record, backend))
+        self.app.call_from_thread(self.post_message, OpenRun(record, backend))
 
     # ------------------------------------------------------------------ after a run
 
@@ -99,24 +98,15 @@ class RunsScreen(Screen[None]):
             self.notify(str(exc), severity="error")
             return None
 
-    @work(group="after")
-    async def action_metrics(self) -> None:
-        from tui.screens.after_run import open_metrics
-
+    def action_metrics(self) -> None:
         ids = self.marked or ([self._current()] if self._current() else [])
         if ids:
-            await open_metrics(self.app, ids)
+            self.post_message(OpenMetrics(ids))
 
-    @work(group="after")
-    async def action_next_step(self) -> None:
-        from tui.screens.after_run import open_next
-
+    def action_next_step(self) -> None:
         if (record := self._record()) is not None:
-            await open_next(self.app, record)
+            self.post_message(OpenNext(record))
 
-    @work(group="after")
-    async def action_outputs(self) -> None:
-        from tui.screens.after_run import open_outputs
-
+    def action_outputs(self) -> None:
         if (record := self._record()) is not None:
-            await open_outputs(self.app, record)
+            self.post_message(OpenOutputs(record))

@@ -11,10 +11,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from specgen.builders import SpecError
-from specgen.docker_cmd import docker_command
-from specgen.render import render
-from specgen.validate import ACTIONS
+from specgen.job.builders import SpecError
+from specgen.job.validate import ACTIONS
+from specgen.spec.docker_cmd import docker_command
+from specgen.spec.render import render
+from tui.nav import OpenRun
 from tui.screens.base import WizardScreen
 from tui.screens.modals import save_confirmed
 
@@ -122,7 +123,6 @@ class SpecScreen(WizardScreen):
     async def launch(self) -> None:
         """Save, then the shared launch flow (options, preflight, start, Run screen)."""
         from tui.screens.launch_flow import launch_spec
-        from tui.screens.run import RunScreen
 
         if not await self.save_spec():
             return
@@ -135,7 +135,7 @@ class SpecScreen(WizardScreen):
             s.last_run_id = record.run_id
         s.save()
         if record is not None:
-            self.app.push_screen(RunScreen(record, backend))
+            self.post_message(OpenRun(record, backend))
 
     def action_next(self) -> None:
         self.notify("This is the last step: save with ctrl+s and launch with ctrl+r (or run the docker line below).")

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Markdown, OptionList
 from textual.widgets.option_list import Option
 
-from specgen.sample_data import make_sample_dataset
+from specgen.data.sample_data import make_sample_dataset
 from tui.state import WizardState, load_recent
 
 INTRO = """\
@@ -77,7 +77,7 @@ class WelcomeScreen(Screen[None]):
         self.app.call_from_thread(self.app.start, state)  # type: ignore[attr-defined]
 
     def action_help(self) -> None:
-        from tui.help import help_text
+        from specgen.job.help import help_text
         from tui.screens.modals import HelpScreen
 
         self.app.push_screen(HelpScreen(help_text("finetuning.md")))

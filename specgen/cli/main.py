@@ -1,0 +1,43 @@
+"""``depthnet``: the headless CLI. Exit codes: 0 ok, 1 a problem in the user's input, 2 usage.
+
+One module per command group; each registers its sub-commands on the parser built here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from specgen.cli import after, convert, doctor, run, spec
+from specgen.cli.common import EXIT_OK, EXIT_USAGE, _err
+from specgen.spec.problems import UsageError
+
+#: Sub-command groups, in the order ``depthnet --help`` lists them.
+COMMAND_GROUPS = (spec, convert, doctor, run, after)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="depthnet", description="Configure, check and run TAO depth_net (mono) jobs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in COMMAND_GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        _err(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+

@@ -1,0 +1,151 @@
+"""``depthnet run | runs | attach | stop``. Exit code = the honest verdict: 0 pass, 1 fail, 2 usage/preflight."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import threading
+from typing import Any
+
+from specgen.cli.common import _err
+from specgen.engine import registry
+from specgen.engine.backends import DockerBackend, LaunchError, LocalBackend, RunRecord
+from specgen.engine.events import Alert, Event, LogLine, StatusLine, StepLoss, Verdict
+from specgen.engine.launch import RunOptions, backend_for, listing, prepare, start, stop
+from specgen.engine.monitor import Monitor, env_force_polling
+
+ACTIONS = ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("run", help="launch a depth_net action and follow it to an honest verdict")
+    r.add_argument("action", choices=ACTIONS)
+    r.add_argument("-e", "--spec", required=True)
+    r.add_argument("--backend", choices=("docker", "local", "script"))
+    r.add_argument("--image")
+    r.add_argument("--gpus", default="0", help="0,1 | all | none")
+    r.add_argument("--data-root", action="append", help="mounted read-only (default: the folders of the spec's data files)")
+    r.add_argument("--output-dir", help="mounted read-write (default: the spec's results_dir)")
+    r.add_argument("--network", help="docker network mode (e.g. none)")
+    r.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    r.add_argument("--detach", action="store_true", help="launch and return; follow later with depthnet attach")
+    r.add_argument("--force", action="store_true", help="reuse a results folder that holds another run")
+    r.add_argument("--json-events", action="store_true", help="one JSON object per event on stdout")
+    r.add_argument("--stop-on-nan", action="store_true", help="stop the run at the first NaN/inf loss")
+    r.set_defaults(func=cmd_run)
+
+    ls = sub.add_parser("runs", help="list runs (running or finished)")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_runs)
+
+    a = sub.add_parser("attach", help="re-attach to a run: rebuild its history, follow it to the verdict")
+    a.add_argument("run_id")
+    a.add_argument("--json-events", action="store_true")
+    a.add_argument("--stop-on-nan", action="store_true", help="stop the run at the first NaN/inf loss")
+    a.set_defaults(func=cmd_attach)
+
+    s = sub.add_parser("stop", help="stop a run (graceful, then kill)")
+    s.add_argument("run_id")
+    s.add_argument("--timeout", type=int, default=10)
+    s.set_defaults(func=cmd_stop)
+
+
+class Printer:
+    """Human output (log lines, losses, alerts, verdict) or one JSON object per event."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def __call__(self, event: Event) -> None:
+        if self.as_json:
+            doc: dict[str, Any] = event.model_dump()
+            print(json.dumps(doc, allow_nan=True), flush=True)
+            return
+        if isinstance(event, LogLine) and not event.progress:
+            print(event.text, flush=True)
+        elif isinstance(event, StepLoss):
+            print(f"  step {event.global_step} (epoch {event.epoch} {event.step}/{event.steps}) train_loss {event.loss:.4g}", flush=True)
+        elif isinstance(event, StatusLine) and event.kpi and "epoch" in event.data:
+            print(f"  epoch {event.data['epoch']}: " + ", ".join(f"{k} {v}" for k, v in event.kpi.items()), flush=True)
+        elif isinstance(event, Alert):
+            print(f"ALERT {event.code}: {event.message}", file=sys.stderr, flush=True)
+        elif isinstance(event, Verdict):
+            print(f"verdict: {'PASS' if event.passed else 'FAIL'} — {event.reason}{event.tao_note}", flush=True)
+
+
+def follow(record: RunRecord, backend: DockerBackend | LocalBackend | None, as_json: bool,
+           stop_on_nan: bool = False) -> int:
+    printer = Printer(as_json)
+
+    def sink(event: Event) -> None:
+        printer(event)
+        if stop_on_nan and isinstance(event, Alert) and backend is not None:
+            print(f"stopping {record.run_id} (--stop-on-nan)", file=sys.stderr, flush=True)
+            threading.Thread(target=backend.stop, args=(record, 5), daemon=True).start()
+
+    monitor = Monitor(record, backend, sink, log_path=registry.run_dir(record.run_id) / "log.txt",
+                      force_polling=env_force_polling())
+    verdict = asyncio.run(monitor.run())
+    record.verdict = verdict.model_dump()
+    registry.save(record)
+    return 0 if verdict.passed else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    env = dict(item.split("=", 1) for item in args.env if "=" in item)
+    opts = RunOptions(action=args.action, spec=args.spec, backend=args.backend, image=args.image, gpus=args.gpus,
+                      data_roots=args.data_root or [], output_dir=args.output_dir, network=args.network, env=env,
+                      force=args.force)
+    try:
+        prepared = prepare(opts)
+        for problem in prepared.problems:
+            _err(problem)
+        if prepared.problems:
+            return 2
+        record, backend = start(prepared.request, args.backend)
+    except LaunchError as exc:
+        for line in str(exc).splitlines():
+            _err(line)
+        return 2
+    if record.backend == "script":
+        print(f"no Docker engine and no depth_net here: wrote {record.script}; run it on the GPU machine "
+              f"(sh {record.script}), then `depthnet runs`")
+        return 0
+    print(f"run {record.run_id} started ({record.backend}); results in {record.results_dir}", file=sys.stderr)
+    if args.detach:
+        print(record.run_id)
+        return 0
+    return follow(record, backend, args.json_events, args.stop_on_nan)
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    try:
+        record = registry.load(args.run_id)
+        backend = backend_for(record)
+    except (FileNotFoundError, LaunchError) as exc:
+        _err(str(exc))
+        return 2
+    return follow(record, backend, args.json_events, args.stop_on_nan)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    ordered = listing()
+    if args.json:
+        print(json.dumps(ordered, indent=2))
+    else:
+        for r in ordered:
+            print(f"{r['run_id']:<40} {r['backend']:<7} {r['action']:<15} {r['state']:<9} {r['verdict'] or '-'}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    try:
+        record = registry.load(args.run_id)
+        stop(record, timeout=args.timeout)
+    except (FileNotFoundError, LaunchError) as exc:
+        _err(str(exc))
+        return 2
+    print(f"stopped {record.run_id}")
+    return 0

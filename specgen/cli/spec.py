@@ -1,0 +1,197 @@
+"""``depthnet spec | validate | pairs | recipes | references``: writing and checking specs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from specgen.cli.common import (
+    EXIT_OK,
+    EXIT_PROBLEM,
+    _err,
+    _parse_sets,
+    _print_json,
+)
+from specgen.job.builders import BuildRequest, SpecError, build_spec
+from specgen.job.validate import ACTIONS, validate_data
+from specgen.spec.atomicio import RefusedOverwrite
+from specgen.spec.catalog import DATASETS, pairing_table
+from specgen.spec.problems import UsageError
+from specgen.spec.recipes import RECIPES, get_recipe
+from specgen.spec.render import SpecFileError, read_yaml, render, write_spec
+from specgen.spec.schema import ENCODERS, MONO_MODEL_TYPES
+
+# --------------------------------------------------------------------------- spec
+
+
+
+
+def cmd_spec(args: argparse.Namespace) -> int:
+    if args.action == "convert":
+        return _cmd_spec_convert(args)
+    req = BuildRequest(
+        action=args.action, model_type=args.model_type, dataset_name=args.dataset_name,
+        data_file=args.data_file, val_data_file=args.val_data_file, results_dir=args.results_dir,
+        checkpoint=args.checkpoint, encoder=args.encoder, recipe=args.recipe,
+        min_depth=args.min_depth, max_depth=args.max_depth, onnx_file=args.onnx_file,
+        trt_engine=args.trt_engine, calibration_images_dir=args.calibration_images_dir,
+        overrides=_parse_sets(args.set),
+    )
+    try:
+        spec, warnings = build_spec(req)
+    except SpecError as exc:
+        for problem in exc.problems:
+            _err(problem.line())
+        return EXIT_PROBLEM
+    for problem in warnings:
+        _err(problem.line())
+    header = f"depth_net {args.action} spec — written by depthnet-tui ({args.recipe} recipe)\nrun: depth_net {args.action} -e <this file>"
+    if args.output == "-":
+        sys.stdout.write(render(spec, full=args.full, header=header))
+        return EXIT_OK
+    try:
+        path = write_spec(args.output, spec, full=args.full, overwrite=args.force, header=header)
+    except RefusedOverwrite as exc:
+        _err(str(exc))
+        return EXIT_PROBLEM
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _cmd_spec_convert(args: argparse.Namespace) -> int:
+    from specgen.job.builders import ConvertRequest, build_convert_spec
+
+    if not args.data_root or not args.image_pattern or not args.depth_pattern:
+        raise UsageError("spec convert needs --data-root, --image-pattern and --depth-pattern")
+    spec = build_convert_spec(ConvertRequest(
+        data_root=args.data_root, results_dir=args.results_dir, image_patterns=args.image_pattern,
+        depth_patterns=args.depth_pattern, image_extension=args.image_ext, depth_extension=args.depth_ext,
+        split_ratio=args.split_ratio,
+    ))
+    header = "depth_net convert spec — written by depthnet-tui\nrun: depth_net convert -e <this file>"
+    if args.output == "-":
+        sys.stdout.write(render(spec, full=True, header=header))
+        return EXIT_OK
+    try:
+        path = write_spec(args.output, spec, full=True, overwrite=args.force, header=header)
+    except RefusedOverwrite as exc:
+        _err(str(exc))
+        return EXIT_PROBLEM
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- validate / pairs / recipes
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        data = read_yaml(args.spec)
+    except SpecFileError as exc:
+        _err(str(exc))
+        return EXIT_PROBLEM
+    _spec, problems = validate_data(data, args.action, check_files=not args.no_file_check)
+    if args.json:
+        _print_json({"file": args.spec, "action": args.action, "ok": not any(p.severity == "error" for p in problems),
+                     "problems": [p.model_dump() for p in problems]})
+    else:
+        for problem in problems:
+            print(problem.line())
+        if not problems:
+            print(f"{args.spec}: ok" + (f" for {args.action}" if args.action else ""))
+    return EXIT_PROBLEM if any(p.severity == "error" for p in problems) else EXIT_OK
+
+
+def cmd_pairs(args: argparse.Namespace) -> int:
+    rows = pairing_table()
+    if args.json:
+        _print_json(rows)
+        return EXIT_OK
+    width = max(len(r["dataset_name"]) for r in rows)
+    for r in rows:
+        print(f"{r['dataset_name']:<{width}}  {r['model_type']:<21}  {r['explanation']}")
+    return EXIT_OK
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    recipe = get_recipe(args.name, args.model_type)
+    if args.json:
+        _print_json(recipe.model_dump())
+        return EXIT_OK
+    print(f"{recipe.title}: {recipe.summary}")
+    for v in recipe.values:
+        print(f"  {v.path} = {v.value!r}  — {v.reason}")
+    return EXIT_OK
+
+
+def cmd_references(args: argparse.Namespace) -> int:
+    from specgen.job.references import check_references, write_references
+
+    if args.check:
+        stale = check_references(args.dir)
+        for name in stale:
+            _err(f"{name} is stale; run `depthnet references` to regenerate")
+        return EXIT_PROBLEM if stale else EXIT_OK
+    for path in write_references(args.dir):
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _add_spec_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("spec", help="write the spec YAML for one action",
+                       description="Write a validated depth_net spec for one action.")
+    p.add_argument("action", choices=[*ACTIONS, "convert"])
+    p.add_argument("--model-type", default="MetricDepthAnything", choices=MONO_MODEL_TYPES)
+    p.add_argument("--dataset-name", default="NYUDV2", help=f"one of: {', '.join(d.name for d in DATASETS)}")
+    p.add_argument("--data-file", help="annotation file (train.txt for train/quantize, test.txt for evaluate …)")
+    p.add_argument("--val-data-file", help="validation annotation file (default: val.txt beside train.txt)")
+    p.add_argument("--results-dir", required=True)
+    p.add_argument("--checkpoint", help="train: DA-V2 weights to fine-tune; evaluate/inference/export/quantize: the .pth")
+    p.add_argument("--encoder", default="vitl", choices=ENCODERS)
+    p.add_argument("--recipe", default="finetune", choices=RECIPES)
+    p.add_argument("--min-depth", type=float)
+    p.add_argument("--max-depth", type=float)
+    p.add_argument("--onnx-file")
+    p.add_argument("--trt-engine")
+    p.add_argument("--calibration-images-dir")
+    p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", help="override any key (repeatable)")
+    p.add_argument("--full", action="store_true", help="write every key, not only what differs from TAO's defaults")
+    p.add_argument("-o", "--output", required=True, help="spec file to write ('-' for stdout)")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
+    conv = p.add_argument_group("convert only")
+    conv.add_argument("--data-root")
+    conv.add_argument("--image-pattern", action="append")
+    conv.add_argument("--depth-pattern", action="append")
+    conv.add_argument("--image-ext", default=".jpg")
+    conv.add_argument("--depth-ext", default=".png")
+    conv.add_argument("--split-ratio", type=float, default=0.8)
+    p.set_defaults(func=cmd_spec)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    _add_spec_parser(sub)
+
+    v = sub.add_parser("validate", help="check a spec; each problem on its own line")
+    v.add_argument("spec")
+    v.add_argument("--action", choices=ACTIONS)
+    v.add_argument("--json", action="store_true")
+    v.add_argument("--no-file-check", action="store_true", help="do not look for data files on this machine")
+    v.set_defaults(func=cmd_validate)
+
+    pr = sub.add_parser("pairs", help="the model_type ↔ dataset_name table")
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=cmd_pairs)
+
+    r = sub.add_parser("recipes", help="show a recipe's values and reasons")
+    r.add_argument("name", choices=RECIPES)
+    r.add_argument("--model-type", default="MetricDepthAnything", choices=MONO_MODEL_TYPES)
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_recipes)
+
+    ref = sub.add_parser("references", help="regenerate the generated files in references/")
+    ref.add_argument("--dir", default="references")
+    ref.add_argument("--check", action="store_true", help="exit 1 when a generated file is stale")
+    ref.set_defaults(func=cmd_references)

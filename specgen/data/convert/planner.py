@@ -1,0 +1,333 @@
+"""Re-match the file index against convert patterns exactly as TAO would, and name every pitfall.
+
+``plan`` never touches the disk except for the OUTPUT_EXISTS check: the wizard calls it on every keystroke.
+What the preview shows is what TAO would write, traps included; the pitfalls say what goes wrong and how
+to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from itertools import compress
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from specgen.data.convert.index import FileIndex, gc_paused
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg")  # TAO's RGB reader, case-sensitive
+DEPTH_EXTS = (".png", ".pfm", ".npy")  # what some mono dataset class can read
+SPLIT_FILES = ("train.txt", "val.txt", "test.txt")
+EXAMPLES = 3
+
+
+class ConvertOptions(BaseModel):
+    """The convert spec as the user types it (extensions exactly as given: TAO does not add the dot)."""
+
+    image_patterns: list[str] = Field(default_factory=list)
+    depth_patterns: list[str] = Field(default_factory=list)
+    image_extension: str = ".jpg"
+    depth_extension: str = ".png"
+    split_ratio: float = 0.8
+    results_dir: str | None = None
+
+
+class Pitfall(BaseModel):
+    code: str
+    severity: Literal["error", "warning", "info"]
+    message: str
+    examples: list[str] = Field(default_factory=list)
+    fix: str = ""
+    #: A one-key fix the UI can apply: option name → new value.
+    autofix: dict[str, Any] | None = None
+
+
+@dataclass
+class Plan:
+    """The outcome of one re-match (a plain dataclass: it holds up to millions of pairs, validated by construction)."""
+
+    data_root: str
+    options: ConvertOptions
+    files_indexed: int
+    images_matched: int
+    pairs: list[tuple[str, str]]
+    missing: list[tuple[str, str]]
+    pitfalls: list[Pitfall]
+    seconds: float
+
+    @property
+    def usable(self) -> bool:
+        """Something worth writing: complete pairs and no pitfall that makes them wrong."""
+        return bool(self.pairs) and not any(p.severity == "error" for p in self.pitfalls)
+
+    def summary(self, samples: int = 10) -> dict[str, Any]:
+        """The ``--preview --json`` document."""
+        return {
+            "data_root": self.data_root,
+            "files_indexed": self.files_indexed,
+            "images_matched": self.images_matched,
+            "pairs_complete": len(self.pairs),
+            "depth_missing": len(self.missing),
+            "samples": [{"image": i, "depth": d} for i, d in self.pairs[:samples]],
+            "missing_samples": [{"image": i, "depth": d} for i, d in self.missing[:samples]],
+            "warnings": [p.model_dump(exclude_none=True) for p in self.pitfalls],
+            "timings": {"plan_ms": round(self.seconds * 1000, 2)},
+            "usable": self.usable,
+        }
+
+
+def derive_depth(path: str, opts: ConvertOptions) -> str:
+    """TAO's derivation: chained plain replacement over the whole path, then the extension swap."""
+    for image_pat, depth_pat in zip(opts.image_patterns, opts.depth_patterns, strict=False):
+        path = path.replace(image_pat, depth_pat)
+    return path.replace(opts.image_extension, opts.depth_extension)
+
+
+def derive_all(images: list[str], opts: ConvertOptions) -> tuple[list[str], str, str]:
+    """derive_depth for many paths at once: the replacements run over one joined string.
+
+    Equivalent because no pattern can span the newline separators (none contains a newline and none is
+    empty — an empty pattern or extension inserts text everywhere, so those take the per-path route).
+    Returns (depths, joined images, joined depths); the joined strings feed the pitfall scans.
+    """
+    joined_images = "\n".join(images)
+    texts = [*opts.image_patterns, *opts.depth_patterns, opts.image_extension, opts.depth_extension]
+    if not images or "" in opts.image_patterns or not opts.image_extension or any("\n" in t for t in texts):
+        depths = [derive_depth(i, opts) for i in images]
+        return depths, joined_images, "\n".join(depths)
+    joined = joined_images
+    for image_pat, depth_pat in zip(opts.image_patterns, opts.depth_patterns, strict=False):
+        joined = joined.replace(image_pat, depth_pat)
+    joined = joined.replace(opts.image_extension, opts.depth_extension)
+    return joined.split("\n"), joined_images, joined
+
+
+def match_images(files: list[str] | FileIndex, opts: ConvertOptions) -> list[str]:
+    """TAO's filter: every pattern is a substring of the path; the extension (if > 1 char) ends it."""
+    pats = opts.image_patterns
+    ext = opts.image_extension
+    if isinstance(files, FileIndex):
+        if len(ext) > 1:
+            candidates = files.with_suffix(ext)
+            if not pats:
+                return list(candidates)
+            if len(pats) == 1:
+                p = pats[0]
+                return [f for f in candidates if p in f]
+            return [f for f in candidates if all(p in f for p in pats)]
+        files = files.files
+    if len(ext) > 1:
+        if len(pats) == 1:
+            p = pats[0]
+            return [f for f in files if f.endswith(ext) and p in f]
+        candidates = [f for f in files if f.endswith(ext)]
+    else:
+        candidates = files
+    if not pats:
+        return list(candidates)
+    if len(pats) == 1:
+        p = pats[0]
+        return [f for f in candidates if p in f]
+    return [f for f in candidates if all(p in f for p in pats)]
+
+
+def plan(index: FileIndex, opts: ConvertOptions) -> Plan:
+    with gc_paused():
+        return _plan(index, opts)
+
+
+def _plan(index: FileIndex, opts: ConvertOptions) -> Plan:
+    start = time.perf_counter()
+    matched = match_images(index, opts)
+    depths, joined_images, joined_depths = derive_all(matched, opts)
+    found = list(map(index.lookup.__contains__, depths))
+    pairs = list(compress(zip(matched, depths, strict=False), found))
+    missing = list(compress(zip(matched, depths, strict=False), [not f for f in found])) if len(pairs) < len(matched) else []
+    pitfalls = find_pitfalls(index, opts, matched, depths, pairs, missing, joined_images, joined_depths)
+    return Plan(data_root=index.data_root, options=opts, files_indexed=len(index.files), images_matched=len(matched),
+                pairs=pairs, missing=missing, pitfalls=pitfalls, seconds=time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------- pitfalls
+
+
+def _with_dot(ext: str) -> str:
+    return ext if ext.startswith(".") or not ext else "." + ext
+
+
+def find_pitfalls(index: FileIndex, opts: ConvertOptions, matched: list[str], depths: list[str],
+                  pairs: list[tuple[str, str]], missing: list[tuple[str, str]],
+                  joined: str | None = None, joined_depths: str | None = None) -> list[Pitfall]:
+    """Every pitfall of this choice. Per-path loops run only after a C-level scan says there is a hit."""
+    out: list[Pitfall] = []
+    ie, de = opts.image_extension, opts.depth_extension
+    all_pairs = pairs + missing
+    sample_image = matched[0] if matched else os.path.join(index.data_root, "scene", "rgb_00001.jpg")
+
+    # Extensions ------------------------------------------------------------
+    if ie == "" and de != "":
+        out.append(Pitfall(
+            code="EXT_EMPTY_SWAP", severity="error",
+            message=(f"image_extension is empty: TAO replaces '' with {de!r}, which inserts {de!r} between every "
+                     "character of every path, and no extension filter is applied"),
+            examples=[f"{sample_image} → {derive_depth(sample_image, opts)[:120]}"],
+            fix="set image_extension to your images' extension with its dot, e.g. .jpg",
+            autofix={"image_extension": ".jpg"}))
+    elif len(ie) == 1:
+        out.append(Pitfall(
+            code="EXT_EMPTY_SWAP", severity="error",
+            message=(f"image_extension {ie!r} has one character: TAO ignores it as a filter but still replaces every "
+                     f"{ie!r} in the path with {de!r}"),
+            examples=[f"{sample_image} → {derive_depth(sample_image, opts)}"],
+            fix="give the full extension with its dot, e.g. .jpg"))
+    no_dot = [(name, ext) for name, ext in (("image_extension", ie), ("depth_extension", de)) if ext and not ext.startswith(".")]
+    if no_dot:
+        mixed = len(no_dot) == 1 and bool(ie) and bool(de)
+        autofix = {name: _with_dot(ext) for name, ext in no_dot}
+        example = f"{sample_image} → {derive_depth(sample_image, opts)}"
+        if mixed:
+            msg = (f"{no_dot[0][0]} {no_dot[0][1]!r} has no leading dot while the other has one: "
+                   f"{ie!r} → {de!r} turns every name into a broken one")
+        else:
+            msg = (f"extensions without a leading dot ({', '.join(repr(e) for _, e in no_dot)}): the swap also hits the "
+                   "text anywhere in the path and the filter matches names that merely end with those letters")
+        out.append(Pitfall(code="EXT_NO_DOT", severity="error" if mixed else "warning", message=msg,
+                           examples=[example], fix="write extensions with their dot: " +
+                           ", ".join(f"{n}: {_with_dot(e)}" for n, e in no_dot), autofix=autofix))
+    # One C-level scan of the joined paths answers "does any path …?" before any per-path loop.
+    joined = "\n".join(matched) if joined is None else joined
+    joined_depths = "\n".join(depths) if joined_depths is None else joined_depths
+    if ie and len(ie) > 1 and joined.count(ie) > len(matched):
+        elsewhere = [i for i in matched if i.count(ie) > 1]
+        if elsewhere:
+            out.append(Pitfall(
+                code="EXT_ELSEWHERE_IN_PATH", severity="warning",
+                message=f"{len(elsewhere)} path(s) contain {ie!r} before the end: the swap to {de!r} changes the folder too",
+                examples=[f"{i} → {derive_depth(i, opts)}" for i in elsewhere[:EXAMPLES]],
+                fix="rename those folders, or move the data so the extension text occurs only at the end"))
+
+    # Patterns --------------------------------------------------------------
+    if len(opts.image_patterns) != len(opts.depth_patterns):
+        out.append(Pitfall(
+            code="PATTERN_COUNT_MISMATCH", severity="error",
+            message=(f"{len(opts.image_patterns)} image pattern(s) but {len(opts.depth_patterns)} depth pattern(s): "
+                     "patterns pair up by position, so TAO fails on the unpaired index or leaves a pattern unreplaced"),
+            fix="give one depth pattern for each image pattern, in the same order"))
+    for pat, dpat in zip(opts.image_patterns, opts.depth_patterns, strict=False):
+        if not pat or joined.count(pat) <= len(matched):
+            continue
+        repeated = [i for i in matched if i.count(pat) > 1]
+        if repeated:
+            out.append(Pitfall(
+                code="PATTERN_REPEATED_IN_PATH", severity="warning",
+                message=f"{len(repeated)} path(s) contain {pat!r} more than once: every occurrence becomes {dpat!r}, folders included",
+                examples=[f"{i} → {derive_depth(i, opts)}" for i in repeated[:EXAMPLES]],
+                fix=f"make the pattern specific to the file or folder name (e.g. include a '/' : '/{pat}')"))
+
+    # Where the files are ---------------------------------------------------
+    top_hits = match_images(index.top_level_files, opts)
+    if top_hits:
+        parent = os.path.dirname(os.path.normpath(index.data_root))
+        if not matched:
+            out.append(Pitfall(
+                code="ROOT_IS_SCENE", severity="error",
+                message=(f"data_root holds {len(top_hits)} image(s) directly, and TAO only walks its sub-folders: "
+                         "data_root looks like one scene, not the parent of scene folders"),
+                examples=top_hits[:EXAMPLES], fix=f"use the parent folder as data_root: {parent}",
+                autofix={"data_root": parent}))
+        else:
+            out.append(Pitfall(
+                code="TOP_LEVEL_FILES_IGNORED", severity="warning",
+                message=f"{len(top_hits)} matching file(s) sit directly in data_root; TAO never sees them",
+                examples=top_hits[:EXAMPLES], fix="move them into a scene sub-folder"))
+    elif not matched:
+        out.append(_no_match(index, opts))
+    if index.symlink_dirs_skipped:
+        out.append(Pitfall(
+            code="SYMLINK_DIR_SKIPPED", severity="warning",
+            message=f"{len(index.symlink_dirs_skipped)} symlinked folder(s) inside the scenes: TAO's walk does not follow them",
+            examples=index.symlink_dirs_skipped[:EXAMPLES], fix="replace the links by real folders or bind mounts"))
+    if index.unreadable:
+        out.append(Pitfall(
+            code="UNREADABLE_DIR", severity="warning",
+            message=f"{len(index.unreadable)} folder(s) could not be read and were skipped (TAO skips them silently)",
+            examples=[f"{p}: {why}" for p, why in index.unreadable[:EXAMPLES]], fix="fix their permissions"))
+
+    # Pairs -----------------------------------------------------------------
+    if missing:
+        out.append(Pitfall(
+            code="DEPTH_MISSING", severity="warning" if pairs else "error",
+            message=f"{len(missing)} of {len(all_pairs)} derived depth path(s) do not exist (TAO would still write them)",
+            examples=[f"{i} → {d}" for i, d in missing[:EXAMPLES]],
+            fix="check the depth pattern and extension; depthnet writes only complete pairs"))
+    same = [i for i, d in zip(matched, depths, strict=False) if i == d] if any(map(str.__eq__, matched, depths)) else []
+    if same:
+        out.append(Pitfall(
+            code="DEPTH_IS_IMAGE", severity="error",
+            message=f"for {len(same)} image(s) the derived depth path is the image itself: the pattern or extension changes nothing",
+            examples=same[:EXAMPLES], fix="make the depth pattern differ from the image pattern (e.g. rgb_ → sync_depth_)"))
+    if len(ie) > 1 and ie.startswith(".") and "." not in ie[1:]:  # the filter fixed every suffix to ie
+        bad_images = [] if ie in IMAGE_EXTS else matched
+    else:
+        bad_images = [i for i in matched if not i.endswith(IMAGE_EXTS)]
+    if bad_images:
+        out.append(Pitfall(
+            code="UNSUPPORTED_IMAGE_EXT", severity="error",
+            message=f"TAO reads only .png, .jpg, .jpeg images (case-sensitive) and fails at train time on: {_ext_counts(bad_images)}",
+            examples=bad_images[:EXAMPLES],
+            fix="rename the files to a lower-case supported extension (e.g. .JPG → .jpg), then re-run"))
+    if de in DEPTH_EXTS and joined_depths.count(de + "\n") == len(depths) - 1 and joined_depths.endswith(de):
+        bad_depths: list[str] = []
+    else:
+        bad_depths = [d for d in depths if not d.endswith(DEPTH_EXTS)]
+    if bad_depths:
+        out.append(Pitfall(
+            code="UNSUPPORTED_DEPTH_EXT", severity="error",
+            message=f"no mono dataset class reads these depth files: {_ext_counts(bad_depths)} (supported: .png, .pfm, .npy)",
+            examples=bad_depths[:EXAMPLES],
+            fix="set depth_extension to the depth files' real extension (with its dot)"))
+    spaced = [f"{i} {d}" for i, d in all_pairs if " " in i or " " in d] if " " in joined or " " in joined_depths else []
+    if spaced:
+        out.append(Pitfall(
+            code="SPACE_IN_PATH", severity="error",
+            message=f"{len(spaced)} pair(s) have a space in a path: TAO splits annotation lines on spaces, so they break",
+            examples=spaced[:EXAMPLES], fix="rename the folders/files to remove spaces"))
+
+    # Output ----------------------------------------------------------------
+    if opts.results_dir:
+        existing = [os.path.join(opts.results_dir, n) for n in SPLIT_FILES if os.path.exists(os.path.join(opts.results_dir, n))]
+        if existing:
+            out.append(Pitfall(
+                code="OUTPUT_EXISTS", severity="warning",
+                message="split files already exist: TAO's convert appends to them and duplicates every line",
+                examples=existing, fix="write into an empty folder, or confirm replacing them (--force)"))
+    return out
+
+
+def _ext_counts(paths: list[str], top: int = 4) -> str:
+    """'.JPG ×3, (none) ×1': the extensions of the offending paths, commonest first."""
+    counts = Counter(os.path.splitext(p)[1] for p in paths)
+    return ", ".join(f"{e or '(none)'} ×{n}" for e, n in counts.most_common(top))
+
+
+def _no_match(index: FileIndex, opts: ConvertOptions) -> Pitfall:
+    exts = Counter(os.path.splitext(f)[1] for f in index.files[:20000])
+    ext_hint = _ext_counts(index.files[:20000]) or "no files at all"
+    reasons = []
+    if opts.image_extension and len(opts.image_extension) > 1 and not any(f.endswith(opts.image_extension) for f in index.files):
+        reasons.append(f"no file ends with {opts.image_extension!r}")
+    for pat in opts.image_patterns:
+        if not any(pat in f for f in index.files):
+            reasons.append(f"no path contains {pat!r}")
+    why = "; ".join(reasons) or "no file satisfies every pattern and the extension together"
+    autofix = None
+    if exts and opts.image_extension not in exts:
+        image_like = [e for e, _n in exts.most_common() if e.lower() in IMAGE_EXTS]
+        if image_like:
+            autofix = {"image_extension": image_like[0]}
+    return Pitfall(code="NO_MATCH", severity="error", message=f"no image matched: {why}",
+                   examples=[f"files here end with: {ext_hint}", *index.files[:2]],
+                   fix="check the image pattern and extension against the example names", autofix=autofix)

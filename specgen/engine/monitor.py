@@ -1,0 +1,276 @@
+"""Follow a run: its log stream, its status.json (watchfiles), its exit — as events, ending in the verdict.
+
+Used by ``depthnet run/attach`` and the Run screen alike. Attaching again replays from the start (the
+container log and status.json hold everything), so a chart is rebuilt exactly after an SSH drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import math
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from specgen.engine.backends import DockerBackend, LocalBackend, RunRecord, read_exit_file
+from specgen.engine.events import Alert, Event, LogLine, StatusLine, StepLoss, Verdict
+from specgen.engine.logparse import LogParser
+from specgen.engine.status import watch_status
+from specgen.engine.verdict import judge, missing_output
+
+EventSink = Callable[[Event], None]
+#: The complete log lags the live attach stream by at most Docker's 16 KiB line buffer (~100 progress updates).
+SEEN_WINDOW = 20_000
+#: Bytes per hand-over to the event loop: bounds the time one parse takes on the UI thread.
+CHUNK = 16 * 1024
+
+
+def nan_hint(spec_path: str, action: str) -> str | None:
+    """Why a loss may be NaN, from the data itself: the data doctor on the spec's training data."""
+    try:
+        from specgen.data.doctor import diagnose
+        from specgen.spec.render import read_yaml
+        from specgen.spec.schema import ExperimentSpec
+
+        spec = ExperimentSpec.model_validate(read_yaml(spec_path))
+        split = spec.dataset.train_dataset if action == "train" else spec.dataset.test_dataset
+        src = (split.data_sources or [None])[0]
+        if src is None or not Path(src.data_file).is_file():
+            return None
+        report = diagnose(src.data_file, src.dataset_name, spec.model.model_type, min_depth=spec.dataset.min_depth,
+                          max_depth=spec.dataset.max_depth, sample=8)
+    except Exception:  # the hint is a courtesy: never let it break the verdict
+        return None
+    empty = next((f for f in report.findings if f.code in ("EMPTY_MASK", "ENCODING_MISMATCH")), None)
+    if empty is None:
+        return None
+    fit = (empty.autofix or {}).get("dataset_name")
+    enc = report.encoding.label if report.encoding else "these files"
+    return (f"{report.dataset_name} reads {enc}, so the valid mask is empty" + (f"; use {fit}" if fit else "")
+            if empty.code == "EMPTY_MASK" else empty.message + (f"; use {fit}" if fit else ""))
+
+
+class Monitor:
+    """Collects what the run reports and decides the verdict."""
+
+    def __init__(self, record: RunRecord, backend: DockerBackend | LocalBackend | None, sink: EventSink, *,
+                 log_path: Path, force_polling: bool | None = None) -> None:
+        self.record = record
+        self.backend = backend
+        self.sink = sink
+        self.log_path = log_path
+        self.force_polling = force_polling
+        self.parser = LogParser()
+        self.live_parser = LogParser()  # docker attach stream: only its step losses are used
+        self._seen_steps: set[int] = set()  # global steps, pruned to a window: memory stays flat on long runs
+        self._seen_max = 0
+        self.received = 0  # bytes of the complete log seen
+        self.first_bad: StepLoss | None = None  # the earliest NaN/inf step (all the verdict needs of the steps)
+        self.kpi: dict[str, Any] = {}
+        self.failure: str | None = None
+        self.alerted = False
+
+    @property
+    def status_path(self) -> Path:
+        return Path(self.record.results_dir) / "status.json"
+
+    # ------------------------------------------------------------------ event intake
+
+    def _emit(self, event: Event) -> None:
+        alert: str | None = None
+        if isinstance(event, StepLoss):
+            if event.global_step in self._seen_steps or event.global_step <= self._seen_max - SEEN_WINDOW:
+                return
+            self._seen_steps.add(event.global_step)
+            if event.global_step > self._seen_max:
+                self._seen_max = event.global_step
+                if len(self._seen_steps) > 2 * SEEN_WINDOW:
+                    self._seen_steps = {g for g in self._seen_steps if g > self._seen_max - SEEN_WINDOW}
+            if not event.finite and (self.first_bad is None or event.global_step < self.first_bad.global_step):
+                self.first_bad = event
+            if not event.finite:
+                alert = f"train_loss is {event.loss} at step {event.global_step} (epoch {event.epoch})"
+        elif isinstance(event, StatusLine):
+            if event.kpi:
+                self.kpi = dict(event.kpi)
+                bad = [k for k, v in self.kpi.items() if isinstance(v, float) and not math.isfinite(v) and "loss" in k]
+                if bad:
+                    alert = f"{', '.join(bad)} is not finite in status.json"
+            if event.data.get("status") == "FAILURE" and event.data.get("message"):
+                self.failure = str(event.data["message"])
+        elif isinstance(event, LogLine) and "Error" in event.text and not event.progress and self.failure is None:
+            self.failure = event.text.strip()
+        self.sink(event)
+        if alert is not None:
+            self._alert(alert)
+
+    def _alert(self, message: str) -> None:
+        if not self.alerted:
+            self.alerted = True
+            self.sink(Alert(code="NAN_LOSS", message=message + " — the run will learn nothing; stop it "
+                            f"(depthnet stop {self.record.run_id}) and check the data (depthnet doctor)"))
+
+    def feed_log(self, chunk: str) -> None:
+        for event in self.parser.feed(chunk):
+            self._emit(event)
+
+    def feed_live(self, chunk: str) -> None:
+        for event in self.live_parser.feed(chunk):
+            if isinstance(event, StepLoss):
+                self._emit(event)
+
+    def feed_status(self, batch: list[dict[str, Any]]) -> None:
+        for data in batch:
+            self._emit(StatusLine(data=data))
+
+    # ------------------------------------------------------------------ sources
+
+    def _docker_chunks(self) -> Iterator[bytes]:
+        assert isinstance(self.backend, DockerBackend)
+        yield from self.backend.stream(self.record)
+
+    def _file_chunks(self, done: Callable[[], bool]) -> Iterator[bytes]:
+        """Tail the local backend's log file until the process has ended and nothing new arrives."""
+        import time
+
+        offset = 0
+        while True:
+            finished = done()
+            try:
+                with open(self.log_path, "rb") as f:
+                    f.seek(offset)
+                    data = f.read(CHUNK)
+            except FileNotFoundError:
+                data = b""
+            if data:
+                offset += len(data)
+                yield data
+                continue
+            if finished:
+                return
+            else:
+                time.sleep(0.05)
+
+    async def run(self) -> Verdict:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        exited = asyncio.Event()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        docker = isinstance(self.backend, DockerBackend)
+
+        def hand_over(fn: Callable[[str], None], text: str) -> None:
+            """Run ``fn(text)`` on the loop and wait for it: a flood queues one chunk, never thousands."""
+            done = threading.Event()
+
+            def call() -> None:
+                try:
+                    fn(text)
+                finally:
+                    done.set()
+
+            loop.call_soon_threadsafe(call)
+            while not done.wait(0.5):
+                if loop.is_closed():
+                    return
+
+        def pump() -> None:
+            chunks = self._docker_chunks() if docker else self._file_chunks(exited.is_set)
+            with contextlib.ExitStack() as stack:
+                raw = stack.enter_context(open(self.log_path, "wb")) if docker else None
+
+                def take(chunk: bytes) -> None:
+                    self.received += len(chunk)
+                    if raw is not None:
+                        raw.write(chunk)
+                        raw.flush()
+                    for i in range(0, len(chunk), CHUNK):
+                        text = decoder.decode(chunk[i:i + CHUNK])
+                        if text:
+                            hand_over(self.feed_log, text)
+
+                for chunk in chunks:
+                    take(chunk)
+                if docker and self.backend is not None:
+                    with contextlib.suppress(Exception):  # the container may be gone: what we have stands
+                        full = self.backend.full_log(self.record)
+                        if len(full) > self.received:
+                            take(full[self.received:])
+
+        def live_pump() -> None:
+            live_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            with contextlib.suppress(Exception):  # live steps are a bonus; the complete log still has them all
+                for chunk in self.backend.live(self.record):
+                    if text := live_decoder.decode(chunk):
+                        hand_over(self.feed_live, text)
+
+        async def watch() -> None:
+            async for batch in watch_status(self.status_path, stop, force_polling=self.force_polling):
+                self.feed_status(batch)
+
+        watcher = asyncio.create_task(watch())
+        if self.backend is None:  # finished local run from an earlier session: replay the saved log
+            exit_code: int | None = (self.record.verdict or {}).get("exit_code")
+            if exit_code is None:
+                exit_code = read_exit_file(self.record.exit_file, -1)
+            exited.set()
+            await in_daemon_thread(pump)
+        else:
+            if docker:
+                threading.Thread(target=live_pump, name="depthnet-live", daemon=True).start()
+            log_task = in_daemon_thread(pump)
+            exit_code = await in_daemon_thread(self.backend.wait, self.record)
+            exited.set()
+            await log_task
+        for event in self.parser.flush():
+            self._emit(event)
+        await asyncio.sleep(0.15)  # let the last status.json write be seen
+        stop.set()
+        await watcher
+        if exit_code in (-1, None):
+            # Unknown (the process was not ours and left no exit file): TAO's entrypoint prints PASS exactly when
+            # its child returned 0, so its last line stands in for the exit code.
+            exit_code = None if self.parser.tao_status is None else (0 if self.parser.tao_status == "PASS" else 1)
+            if exit_code is None and self.failure is None:
+                self.failure = "the process ended without an exit code or a TAO verdict line (stopped or killed)"
+        hint = nan_hint(self.record.spec_path, self.record.action) if self.first_bad is not None or any(
+            isinstance(v, float) and not math.isfinite(v) for v in self.kpi.values()) else None
+        verdict = judge(self.record.action, exit_code, [self.first_bad] if self.first_bad else [], self.kpi, tao_status=self.parser.tao_status,
+                        failure_message=self.failure, hint=hint,
+                        missing=missing_output(self.record.action, self.record.spec_path, self.record.results_dir)
+                        if exit_code == 0 else None)
+        self.sink(verdict)
+        return verdict
+
+
+def in_daemon_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """Like ``asyncio.to_thread`` but on a daemon thread: a log stream or ``wait`` blocks until the container ends,
+    and quitting the app (the run goes on, detached) must not wait for that."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any = None, error: BaseException | None = None) -> None:
+        if not future.done():
+            future.set_exception(error) if error is not None else future.set_result(result)
+
+    def target() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # handed to the awaiting task
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, None, exc)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody is waiting
+            loop.call_soon_threadsafe(settle, result)
+
+    threading.Thread(target=target, name=f"depthnet-{getattr(fn, '__name__', 'io')}", daemon=True).start()
+    return future
+
+
+def env_force_polling() -> bool | None:
+    """DEPTHNET_FORCE_POLLING=1 for network filesystems where inotify sees nothing."""
+    value = os.environ.get("DEPTHNET_FORCE_POLLING")
+    return None if value is None else value not in ("0", "false", "")

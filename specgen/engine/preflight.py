@@ -1,0 +1,199 @@
+"""Checks before launch, each failure one message with the fix: paths the container cannot see, files that are not
+there, relative paths in annotation files, outputs TAO would refuse to overwrite, folders holding another run."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+
+from specgen.spec.paths import action_results_dir, free_path
+from specgen.spec.schema import ExperimentSpec
+
+#: Which dataset splits each action reads (the others may be left in the spec and are not checked).
+SPLITS: dict[str, tuple[str, ...]] = {
+    "train": ("train_dataset", "val_dataset"),
+    "evaluate": ("test_dataset",),
+    "inference": ("infer_dataset",),
+    "quantize": ("train_dataset", "val_dataset"),
+}
+#: Model files each action loads (must exist before launch).
+CHECKPOINTS: dict[str, tuple[str, ...]] = {
+    "train": ("train.pretrained_model_path", "model.mono_backbone.pretrained_path"),
+    "evaluate": ("evaluate.checkpoint", "evaluate.trt_engine"),
+    "inference": ("inference.checkpoint", "inference.trt_engine"),
+    "export": ("export.checkpoint",),
+    "quantize": ("quantize.model_path",),
+    "gen_trt_engine": ("gen_trt_engine.onnx_file",),
+}
+EXAMPLES = 3
+
+
+class PreflightProblem(Exception):
+    def __init__(self, message: str, *, confirmable: bool = False, key: str | None = None) -> None:
+        super().__init__(message)
+        self.confirmable = confirmable
+        self.key = key
+
+
+def _get(spec: ExperimentSpec, dotted: str) -> str | None:
+    obj: object = spec
+    for part in dotted.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj if isinstance(obj, str) and obj else None
+
+
+def data_files(spec: ExperimentSpec, action: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for split in SPLITS.get(action, ()):
+        for i, src in enumerate(getattr(spec.dataset, split).data_sources or []):
+            out[f"dataset.{split}.data_sources[{i}].data_file"] = src.data_file
+    return out
+
+
+def spec_paths(spec: ExperimentSpec, action: str) -> dict[str, str]:
+    """Every filesystem path the action will touch, by key."""
+    out = data_files(spec, action)
+    for key in CHECKPOINTS.get(action, ()):
+        if (value := _get(spec, key)) is not None:
+            out[key] = value
+    if action == "export" and spec.export.onnx_file:
+        out["export.onnx_file"] = spec.export.onnx_file
+    if action == "gen_trt_engine":
+        for key in ("gen_trt_engine.trt_engine", "gen_trt_engine.timing_cache"):
+            if (value := _get(spec, key)) is not None:
+                out[key] = value
+    if action == "quantize" and (d := _get(spec, "dataset.quant_calibration_dataset.images_dir")):
+        out["dataset.quant_calibration_dataset.images_dir"] = d
+    if spec.results_dir:
+        out["results_dir"] = spec.results_dir
+    return out
+
+
+def annotation_rows(path: str) -> list[str]:
+    """The files one annotation file names (image and depth columns), in order. Read once per version of the
+    file: the default mounts and the checks both need them."""
+    st = os.stat(path)
+    return list(_annotation_rows(path, st.st_mtime_ns, st.st_size))
+
+
+@lru_cache(maxsize=16)
+def _annotation_rows(path: str, _mtime_ns: int, _size: int) -> tuple[str, ...]:
+    from specgen.data.doctor.report import read_annotation
+
+    return tuple(p for row in read_annotation(path) for p in row if p)
+
+
+def default_data_roots(spec: ExperimentSpec, action: str) -> list[str]:
+    """What to mount read-only when the user names nothing: the annotation folders and the folder holding the
+    files they list (their common parent, or each file's folder when they share only ``/``)."""
+    roots: set[str] = set()
+    for path in data_files(spec, action).values():
+        roots.add(os.path.dirname(os.path.abspath(path)))
+        try:
+            files = [os.path.abspath(p) for p in annotation_rows(path)]
+        except OSError:
+            continue
+        if not files:
+            continue
+        common = os.path.commonpath(files)
+        if common in ("/", "") or common == os.path.dirname(common):
+            roots.update(os.path.dirname(f) for f in files)
+        else:
+            roots.add(common if not os.path.isfile(common) else os.path.dirname(common))
+    return sorted(roots)
+
+
+def inside(path: str, roots: list[str]) -> bool:
+    p = PurePosixPath(os.path.normpath(os.path.abspath(path)))
+    return any(p.is_relative_to(os.path.normpath(os.path.abspath(r))) for r in roots)
+
+
+def _examples(items: list[str]) -> str:
+    shown = ", ".join(items[:EXAMPLES])
+    return shown + (f" (and {len(items) - EXAMPLES} more)" if len(items) > EXAMPLES else "")
+
+
+def _annotation_problems(key: str, data_file: str, mounts: list[str]) -> list[PreflightProblem]:
+    try:
+        files = annotation_rows(data_file)
+    except OSError as exc:
+        return [PreflightProblem(f"{key}: {exc}", key=key)]
+    if not files:
+        return [PreflightProblem(f"{key} = {data_file} lists no files; run `depthnet convert` again and check its "
+                                 "report", key=key)]
+    relative = [f for f in files if not os.path.isabs(f)]
+    if relative:
+        return [PreflightProblem(f"{data_file} lists relative paths ({_examples(relative)}): inside the container they "
+                                 "resolve against its working folder, not yours; write the annotation files again "
+                                 "with an absolute data root", key=key)]
+    out: list[PreflightProblem] = []
+    missing = [f for f in files if not os.path.exists(f)]
+    if missing:
+        out.append(PreflightProblem(f"{data_file}: {len(missing)} of {len(files)} listed files do not exist "
+                                    f"({_examples(missing)}); run `depthnet convert` again", key=key))
+    outside = [f for f in files if not inside(f, mounts)]
+    if outside:
+        out.append(PreflightProblem(f"{data_file} lists files outside every mount ({_examples(outside)}): the "
+                                    "container cannot see them; add their folder with --data-root", key=key))
+    return out
+
+
+def problems(spec: ExperimentSpec, action: str, *, data_roots: list[str], output_dir: str,
+             force: bool = False) -> list[PreflightProblem]:
+    """Everything that would make the run fail or damage something, worst first."""
+    mounts = [*data_roots, output_dir]
+    found: list[PreflightProblem] = []
+    paths = spec_paths(spec, action)
+    for key, path in paths.items():
+        if not os.path.isabs(path):
+            found.append(PreflightProblem(f"{key} = {path} is relative: inside the container it resolves against "
+                                          "another folder; use an absolute path", key=key))
+        elif not inside(path, mounts):
+            found.append(PreflightProblem(f"{key} = {path} lies outside every mount ({', '.join(mounts)}): the "
+                                          "container cannot see it; put it under the data root or the output folder, "
+                                          "or add its folder with --data-root", key=key))
+    for key, path in data_files(spec, action).items():
+        if not Path(path).is_file():
+            found.append(PreflightProblem(f"{key} = {path} does not exist; write the annotation files first "
+                                          "(depthnet convert)", key=key))
+        else:
+            found.extend(_annotation_problems(key, path, mounts))
+    for key in CHECKPOINTS.get(action, ()):
+        value = _get(spec, key)
+        if value and os.path.isabs(value) and not Path(value).exists():
+            found.append(PreflightProblem(f"{key} = {value} does not exist; point it at the file "
+                                          "(a train run's .pth is under <results_dir>/train/)", key=key))
+    results = action_results_dir(spec, action)
+    if not inside(results, [output_dir]):
+        found.append(PreflightProblem(f"{action} writes to {results}, outside the output folder {output_dir} (mounted "
+                                      "read-write); set results_dir inside it", key="results_dir"))
+        return found
+    try:
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        found.append(PreflightProblem(f"cannot create the output folder {output_dir} ({exc.strerror}); choose another",
+                                      key="results_dir"))
+        return found
+    if not os.access(output_dir, os.W_OK):
+        found.append(PreflightProblem(f"{output_dir} is not writable by you (uid {os.getuid()}); the container runs as "
+                                      "you so outputs stay yours, not nobody:nogroup — fix the folder's permissions",
+                                      key="results_dir"))
+    if action == "export" and spec.export.onnx_file and Path(spec.export.onnx_file).exists():
+        found.append(PreflightProblem(f"export.onnx_file {spec.export.onnx_file} already exists and TAO refuses to "
+                                      "overwrite it ('Default onnx file … already exists'); set export.onnx_file: "
+                                      f"{free_path(spec.export.onnx_file)} (free) or remove the old file",
+                                      key="export.onnx_file"))
+    engine = spec.gen_trt_engine.trt_engine if action == "gen_trt_engine" else None
+    if not force and engine and Path(engine).exists():
+        found.append(PreflightProblem(f"gen_trt_engine.trt_engine {engine} already exists and the build replaces it; "
+                                      "confirm with --force or choose a new name", confirmable=True,
+                                      key="gen_trt_engine.trt_engine"))
+    if not force and (Path(results) / "status.json").exists():
+        found.append(PreflightProblem(f"{results} already holds another {action} run (status.json is appended across "
+                                      "runs, checkpoints may be resumed); confirm with --force or choose a new "
+                                      "results_dir", confirmable=True, key="results_dir"))
+    return found
+

@@ -1,0 +1,120 @@
+"""What the Run screen shows, folded from events: chart series, epoch/step progress with ETA, kpi, verdict.
+
+Plain Python so it is tested and benchmarked without a terminal; the screen only draws it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from specgen.engine.events import Alert, Event, LogLine, StatusLine, StepLoss, Verdict
+
+MAX_POINTS = 4096  # per-step points kept for the chart; beyond, neighbours are merged (a terminal shows fewer)
+
+
+class RunProgress:
+    def __init__(self) -> None:
+        self.step_loss: dict[int, float] = {}  # global step → per-step train loss
+        self.epoch_train: dict[int, float] = {}  # global step at the epoch's end → epoch mean train_loss
+        self.epoch_val: dict[int, float] = {}  # same, for val/loss
+        self.epoch: int | None = None
+        self.max_epoch: int | None = None
+        self.step = 0  # global steps done (from the progress bar, or status.json)
+        self.max_step: int | None = None
+        self.steps_per_epoch: int | None = None
+        self.eta: str | None = None
+        self.kpi: dict[str, Any] = {}
+        self.message: str | None = None
+        self.first_bad: StepLoss | None = None
+        self.alerts: list[Alert] = []
+        self.verdict: Verdict | None = None
+
+    def apply(self, event: Event) -> str:
+        """Fold one event in; return which part changed ('chart', 'kpi', 'status', 'log', 'alert', 'verdict')."""
+        if isinstance(event, StepLoss):
+            self.step_loss[event.global_step] = event.loss
+            if len(self.step_loss) > MAX_POINTS:
+                self._halve()
+            self.steps_per_epoch = event.steps
+            self.epoch = event.epoch if self.epoch is None else max(self.epoch, event.epoch)
+            self.step = max(self.step, event.global_step)
+            if not event.finite and (self.first_bad is None or event.global_step < self.first_bad.global_step):
+                self.first_bad = event
+            return "chart"
+        if isinstance(event, StatusLine):
+            return self._status(event.data)
+        if isinstance(event, LogLine):
+            return "log"
+        if isinstance(event, Alert):
+            self.alerts.append(event)
+            return "alert"
+        self.verdict = event
+        return "verdict"
+
+    def _halve(self) -> None:
+        """Merge neighbouring points pairwise (mean, NaN kept visible as NaN): memory stays flat on long runs."""
+        items = sorted(self.step_loss.items())
+        merged: dict[int, float] = {}
+        for i in range(0, len(items) - 1, 2):
+            (x, a), (_, b) = items[i], items[i + 1]
+            merged[x] = (a + b) / 2
+        if len(items) % 2:
+            merged[items[-1][0]] = items[-1][1]
+        self.step_loss = merged
+
+    def _status(self, data: dict[str, Any]) -> str:
+        if isinstance(data.get("message"), str):
+            self.message = data["message"]
+        for key in ("epoch", "max_epoch", "max_step"):
+            if isinstance(data.get(key), int):
+                setattr(self, key, data[key])
+        if isinstance(data.get("step"), int):
+            self.step = max(self.step, data["step"])
+        if isinstance(data.get("eta"), str):
+            self.eta = data["eta"].split(".")[0]
+        kpi = data.get("kpi")
+        changed = "status"
+        if isinstance(kpi, dict) and kpi:
+            self.kpi = dict(kpi)
+            changed = "kpi"
+            if "epoch" in data:  # an end-of-epoch line: one point per epoch on the chart
+                at = data["step"] if isinstance(data.get("step"), int) else self.step
+                for key, series in (("train_loss", self.epoch_train), ("val/loss", self.epoch_val)):
+                    if isinstance(kpi.get(key), (int, float)):
+                        series[at] = float(kpi[key])
+                changed = "chart"
+        return changed
+
+    # ------------------------------------------------------------------ for drawing
+
+    @staticmethod
+    def finite_points(series: dict[int, float], limit: int | None = None) -> tuple[list[int], list[float]]:
+        """Sorted points without NaN/inf (a chart cannot draw them; the status line names the first one), at most
+        ``limit`` of them (bucket means): a terminal chart has a few hundred columns, drawing more only costs time."""
+        pts = sorted((x, y) for x, y in series.items() if math.isfinite(y))
+        if limit and len(pts) > limit:
+            size = math.ceil(len(pts) / limit)
+            pts = [(b[0][0], sum(y for _, y in b) / len(b)) for b in (pts[i:i + size] for i in range(0, len(pts), size))]
+        return [x for x, _ in pts], [y for _, y in pts]
+
+    @property
+    def total_steps(self) -> int | None:
+        if self.max_step:
+            return self.max_step
+        if self.steps_per_epoch and self.max_epoch is not None:
+            return self.steps_per_epoch * (self.max_epoch + 1)
+        return None
+
+    def progress_line(self) -> str:
+        parts = []
+        if self.epoch is not None:
+            # TAO counts epochs from 0 and writes max_epoch = num_epochs - 1; people count from 1.
+            parts.append(f"epoch {self.epoch + 1}" + (f"/{self.max_epoch + 1}" if self.max_epoch is not None else ""))
+        if self.step:
+            parts.append(f"step {self.step}" + (f"/{self.total_steps}" if self.total_steps else ""))
+        if self.eta:
+            parts.append(f"ETA {self.eta}")
+        if self.first_bad is not None:
+            parts.append(f"loss NaN/inf from step {self.first_bad.global_step}")
+        return " · ".join(parts) or (self.message or "waiting for the first step…")

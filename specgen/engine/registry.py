@@ -1,0 +1,51 @@
+"""Run folders: ``$XDG_DATA_HOME/depthnet-tui/runs/<run_id>/`` with run.json (the record) and log.txt (raw log)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from specgen.engine.backends import RunRecord
+from specgen.spec.atomicio import write_text_atomic
+
+
+def runs_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "depthnet-tui" / "runs"
+
+
+def new_run_id(action: str) -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{action}-{secrets.token_hex(2)}"
+
+
+def run_dir(run_id: str) -> Path:
+    return runs_home() / run_id
+
+
+def save(record: RunRecord) -> Path:
+    return write_text_atomic(run_dir(record.run_id) / "run.json", record.model_dump_json(indent=2) + "\n", overwrite=True)
+
+
+def load(run_id: str) -> RunRecord:
+    path = run_dir(run_id) / "run.json"
+    if not path.is_file():
+        matches = [p.name for p in runs_home().glob(f"*{run_id}*")] if runs_home().is_dir() else []
+        if len(matches) == 1:
+            path = run_dir(matches[0]) / "run.json"
+        else:
+            hint = f"; did you mean one of: {', '.join(matches[:5])}" if matches else "; `depthnet runs` lists them"
+            raise FileNotFoundError(f"no run {run_id!r}{hint}")
+    return RunRecord.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def all_records() -> list[RunRecord]:
+    out = []
+    if runs_home().is_dir():
+        for p in sorted(runs_home().glob("*/run.json")):
+            try:
+                out.append(RunRecord.model_validate_json(p.read_text(encoding="utf-8")))
+            except ValueError:
+                continue
+    return out

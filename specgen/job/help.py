@@ -1,0 +1,32 @@
+"""Find the user-facing references (source checkout, or installed under <prefix>/share/depthnet-tui)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def references_dir() -> Path | None:
+    for candidate in (Path(__file__).resolve().parents[2] / "references",
+                      Path(sys.prefix) / "share" / "depthnet-tui" / "references"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def help_text(topic: str) -> str:
+    """The Markdown of references/<file>, optionally only the section whose heading contains ``#anchor``."""
+    name, _, section = topic.partition("#")
+    folder = references_dir()
+    if folder is None or not (folder / name).is_file():
+        return f"# Help\n\n`references/{name}` is not installed with this copy of depthnet-tui."
+    text = (folder / name).read_text(encoding="utf-8")
+    if not section:
+        return text
+    out, keep = [], False
+    for line in text.splitlines():
+        if line.startswith("#"):
+            keep = section.lower() in line.lower()
+        if keep:
+            out.append(line)
+    return "\n".join(out) or text

@@ -1,0 +1,185 @@
+"""Spec validation: the schema (types, keys, options) plus what TAO only finds out at run time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from specgen.spec.catalog import METRIC_MODEL, RELATIVE_MODEL, check_pair
+from specgen.spec.problems import Problem, from_validation_error
+from specgen.spec.schema import ExperimentSpec, SplitDataset
+
+ACTIONS: tuple[str, ...] = ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine")
+
+#: The data splits each action reads.
+ACTION_SPLITS: dict[str, tuple[str, ...]] = {
+    "train": ("train_dataset", "val_dataset"),
+    "evaluate": ("test_dataset",),
+    "inference": ("infer_dataset",),
+    "export": (),
+    "quantize": ("train_dataset", "val_dataset"),
+    "gen_trt_engine": (),
+}
+
+
+def sample_depth_paths(data_file: str, limit: int = 20) -> list[str]:
+    """A few depth paths from an annotation file, when it is readable here (for the raw-NYU hint)."""
+    try:
+        with open(data_file, encoding="utf-8", errors="replace") as handle:
+            lines = [next(handle, "") for _ in range(limit)]
+    except OSError:
+        return []
+    return [parts[-1] for line in lines if len(parts := line.split()) >= 2]
+
+
+def validate_data(data: dict[str, Any], action: str | None = None, *, check_files: bool = True) -> tuple[ExperimentSpec | None, list[Problem]]:
+    """Validate a parsed spec dict. Returns the model (None when the schema fails) and every problem."""
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as err:
+        return None, from_validation_error(err, ExperimentSpec)
+    return spec, check_spec(spec, action, check_files=check_files)
+
+
+def _sources(split: SplitDataset) -> list[Any]:
+    return list(split.data_sources or [])
+
+
+def check_spec(spec: ExperimentSpec, action: str | None = None, *, check_files: bool = True) -> list[Problem]:
+    """Problems TAO's schema lets through but the run would hit (or silently suffer from)."""
+    p: list[Problem] = []
+    mt = spec.model.model_type
+    ds = spec.dataset
+
+    for key in spec.stereo_keys_ignored():
+        p.append(Problem(severity="warning", path=key, message="stereo-only key, ignored by the mono pipeline",
+                         fix="remove it; it will not be written to the spec"))
+    if ds.dataset_name != "MonoDataset":
+        p.append(Problem(path="dataset.dataset_name",
+                         message=f"{ds.dataset_name!r} builds the stereo data pipeline (TAO's default is StereoDataset)",
+                         fix="set dataset.dataset_name: MonoDataset (exact case)"))
+    if mt not in (METRIC_MODEL, RELATIVE_MODEL):
+        p.append(Problem(path="model.model_type", message=f"{mt} is a stereo model",
+                         fix=f"use {METRIC_MODEL} or {RELATIVE_MODEL} for monocular depth"))
+
+    for split_name in ("train_dataset", "val_dataset", "test_dataset", "infer_dataset"):
+        for i, src in enumerate(_sources(getattr(ds, split_name))):
+            base = f"dataset.{split_name}.data_sources[{i}]"
+            depths = sample_depth_paths(src.data_file) if check_files else []
+            for issue in check_pair(mt, src.dataset_name, depths):
+                p.append(Problem(severity=issue.severity, path=f"{base}.dataset_name", message=issue.message, fix=issue.fix))
+            if check_files and not Path(src.data_file).is_file():
+                p.append(Problem(severity="warning", path=f"{base}.data_file",
+                                 message=f"{src.data_file} does not exist on this machine",
+                                 fix="check the path (fine if it only exists inside the container)"))
+
+    both = ds.min_depth is not None and ds.max_depth is not None
+    if mt == RELATIVE_MODEL and (ds.min_depth is not None or ds.max_depth is not None):
+        p.append(Problem(
+            severity="error" if both else "warning",
+            path="dataset.min_depth" if ds.min_depth is not None else "dataset.max_depth",
+            message=("a relative run must not set min_depth/max_depth: TAO passes them to the relative dataset "
+                     "class, which fails with an unexpected-keyword TypeError" if both else
+                     "min_depth/max_depth mean nothing to a relative run"),
+            fix="remove dataset.min_depth and dataset.max_depth (set them only for MetricDepthAnything)"))
+    if both and ds.min_depth >= ds.max_depth:  # type: ignore[operator]
+        p.append(Problem(path="dataset.min_depth", message=f"min_depth {ds.min_depth} is not below max_depth {ds.max_depth}",
+                         fix="no pixel can be valid: make min_depth < max_depth"))
+    if mt == METRIC_MODEL and ds.normalize_depth:
+        p.append(Problem(severity="warning", path="dataset.normalize_depth",
+                         message="a metric run with normalize_depth rescales every map to [0, 1]: metres are lost and +inf (missing depth) becomes NaN",
+                         fix="set dataset.normalize_depth: false for metric depth"))
+
+    if action is not None:
+        p += _check_action(spec, action)
+    if action == "inference" and spec.inference.save_raw_pfm and check_files:
+        p += _pfm_collisions(spec)
+    return p
+
+
+def _pfm_collisions(spec: ExperimentSpec) -> list[Problem]:
+    """TAO names raw PFM outputs by substring replacement over the whole path: inputs may share one file."""
+    from specgen.data.doctor.report import read_annotation
+    from specgen.data.inference_outputs import pfm_collisions
+    from specgen.spec.paths import action_results_dir
+
+    images: list[str] = []
+    for src in _sources(spec.dataset.infer_dataset):
+        try:
+            images += [row[0] for row in read_annotation(src.data_file)]
+        except OSError:
+            continue
+    clashes = pfm_collisions(images, action_results_dir(spec, "inference"))
+    if not clashes:
+        return []
+    pfm, names = next(iter(clashes.items()))
+    return [Problem(severity="warning", path="inference.save_raw_pfm",
+                    message=f"{sum(len(v) for v in clashes.values())} inputs share {len(clashes)} PFM paths (TAO "
+                            f"replaces png/jpg/jpeg anywhere in the path): {' and '.join(names[:2])} both → {pfm}; "
+                            "the later overwrites the earlier",
+                    fix="rename the folders whose names contain png, jpg or jpeg, or rely on the inference_images pictures")]
+
+
+def _check_action(spec: ExperimentSpec, action: str) -> list[Problem]:
+    p: list[Problem] = []
+    if action not in ACTIONS:
+        return [Problem(path="action", message=f"unknown action {action!r}", fix=f"use one of {', '.join(ACTIONS)}")]
+    for split in ACTION_SPLITS[action]:
+        if not _sources(getattr(spec.dataset, split)):
+            p.append(Problem(path=f"dataset.{split}.data_sources", message=f"{action} needs data here",
+                             fix="add an entry with data_file and dataset_name"))
+    section = getattr(spec, action)
+    if not spec.results_dir and not getattr(section, "results_dir", None):
+        p.append(Problem(path="results_dir", message=f"neither results_dir nor {action}.results_dir is set (TAO fails with a ValueError)",
+                         fix="set results_dir; the action writes to <results_dir>/" + action))
+    metric = spec.model.model_type == METRIC_MODEL
+    if action in ("evaluate", "inference") and not (section.checkpoint or section.trt_engine):
+        p.append(Problem(path=f"{action}.checkpoint", message="missing", fix="give the .pth checkpoint to use (or trt_engine in TAO Deploy)"))
+    if action == "export":
+        if not spec.export.checkpoint:
+            p.append(Problem(path="export.checkpoint", message="missing", fix="give the trained .pth checkpoint"))
+        if not spec.export.onnx_file:
+            p.append(Problem(path="export.onnx_file", message="missing", fix="give the .onnx path to write (it must not exist yet)"))
+    if action in ("export", "evaluate", "inference") and metric and (spec.dataset.min_depth is None or spec.dataset.max_depth is None):
+        p.append(Problem(severity="warning", path="dataset.max_depth",
+                         message=f"metric {action} without the dataset depth block: TAO falls back to 0.001–10 m",
+                         fix="copy dataset.normalize_depth/min_depth/max_depth from the train spec"))
+    if action == "gen_trt_engine":
+        g = spec.gen_trt_engine
+        if not g.onnx_file:
+            p.append(Problem(path="gen_trt_engine.onnx_file", message="missing", fix="give the exported .onnx file"))
+        if not g.trt_engine:
+            p.append(Problem(path="gen_trt_engine.trt_engine", message="missing", fix="give the engine path to write"))
+        if g.tensorrt.data_type == "FP16":
+            p.append(Problem(
+                severity="error" if spec.model.encoder in ("vitl", "vitg") else "warning",
+                path="gen_trt_engine.tensorrt.data_type",
+                message=f"FP16 overflows in the {spec.model.encoder} mono backbone's attention and gives NaN/garbage depth",
+                fix="use FP32, or BF16 on an SM80+ GPU"))
+        if g.tensorrt.data_type == "BF16":
+            p.append(Problem(severity="warning", path="gen_trt_engine.tensorrt.data_type",
+                             message="BF16 engines need an SM80+ GPU (A100, H100, L40, RTX 30/40)", fix="use FP32 on older GPUs"))
+    if action == "quantize":
+        if not spec.dataset.quant_calibration_dataset.images_dir:
+            p.append(Problem(path="dataset.quant_calibration_dataset.images_dir", message="missing",
+                             fix="give a folder of calibration RGB images"))
+        if not spec.quantize.model_path:
+            p.append(Problem(path="quantize.model_path", message="missing", fix="give the trained .pth checkpoint to quantise"))
+    if action == "train":
+        if spec.train.precision == "bf16":
+            p.append(Problem(severity="warning", path="train.precision", message="bf16 needs an SM80+ GPU (A100, H100, L40, RTX 30/40) and TAO >= 7.3.0",
+                             fix="use fp32 on older GPUs"))
+        if spec.train.precision == "fp16":
+            p.append(Problem(severity="warning", path="train.precision", message="fp16 can overflow in ViT attention and give a NaN loss",
+                             fix="prefer fp32 (or bf16 on SM80+)"))
+        if len(spec.train.gpu_ids) != spec.train.num_gpus:
+            p.append(Problem(severity="warning", path="train.gpu_ids",
+                             message=f"{len(spec.train.gpu_ids)} gpu_ids for num_gpus {spec.train.num_gpus}",
+                             fix="make train.gpu_ids list exactly num_gpus devices"))
+    return p
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    return [x for x in problems if x.severity == "error"]

@@ -1,0 +1,119 @@
+"""Fine-tune recipes: editable defaults, each value with the one-line reason the UI shows."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from specgen.spec.catalog import METRIC_MODEL
+
+RecipeName = Literal["finetune", "sanity", "plain"]
+RECIPES: tuple[str, ...] = ("finetune", "sanity", "plain")
+
+NYU_MIN_DEPTH = 0.001
+NYU_MAX_DEPTH = 10.0
+
+
+class RecipeValue(BaseModel):
+    path: str
+    value: Any
+    reason: str
+
+
+class Recipe(BaseModel):
+    name: str
+    title: str
+    summary: str
+    values: list[RecipeValue]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {v.path: v.value for v in self.values}
+
+
+_FINETUNE = [
+    RecipeValue(path="train.optim.lr", value=5e-6,
+                reason="Depth Anything V2 is already trained: a small lr adapts it without wrecking the features."),
+    RecipeValue(path="train.optim.lr_scheduler", value="LambdaLR",
+                reason="Warm-up then polynomial decay, the schedule the DA-V2 fine-tunes use."),
+    RecipeValue(path="train.clip_grad_norm", value=0.1,
+                reason="Clipping stops one bad batch from blowing up a pretrained model."),
+    RecipeValue(path="train.optim.warmup_steps", value=20,
+                reason="A short warm-up keeps the first updates gentle while the optimizer's statistics settle."),
+    RecipeValue(path="train.optim.weight_decay", value=1e-4,
+                reason="Mild regularisation; larger values pull pretrained weights toward zero."),
+    RecipeValue(path="train.precision", value="fp32",
+                reason="fp32 is the safe default: fp16 can overflow in the ViT attention and give NaN losses."),
+]
+
+
+def metric_depth_block(min_depth: float = NYU_MIN_DEPTH, max_depth: float = NYU_MAX_DEPTH) -> list[RecipeValue]:
+    """The dataset depth block a metric run needs in train, evaluate, inference *and* export."""
+    return [
+        RecipeValue(path="dataset.normalize_depth", value=False,
+                    reason="Metric depth must stay in metres; per-map normalisation would also turn +inf into NaN."),
+        RecipeValue(path="dataset.min_depth", value=min_depth,
+                    reason="Pixels nearer than this are ignored (invalid readings are 0)."),
+        RecipeValue(path="dataset.max_depth", value=max_depth,
+                    reason="Pixels farther than this are ignored; must cover your scenes' depth range."),
+    ]
+
+
+_SANITY = [
+    RecipeValue(path="train.num_epochs", value=1, reason="One epoch is enough to see whether the loss is finite."),
+    RecipeValue(path="train.log_every_n_steps", value=1, reason="Log every step so the first loss shows at once."),
+    RecipeValue(path="train.validation_interval", value=1, reason="Validate after the single epoch."),
+    RecipeValue(path="train.checkpoint_interval", value=1, reason="Prove that checkpoints are written."),
+    RecipeValue(path="dataset.train_dataset.batch_size", value=1, reason="Smallest batch: fits any GPU, starts fastest."),
+    RecipeValue(path="dataset.train_dataset.workers", value=2, reason="Fewer loader processes start quicker."),
+    RecipeValue(path="dataset.val_dataset.batch_size", value=1, reason="Smallest batch for the quick validation."),
+    RecipeValue(path="dataset.val_dataset.workers", value=2, reason="Fewer loader processes start quicker."),
+]
+
+
+def get_recipe(name: str, model_type: str, min_depth: float | None = None, max_depth: float | None = None) -> Recipe:
+    """The recipe for a model type. Metric recipes carry the depth block; relative ones must not."""
+    metric = model_type == METRIC_MODEL
+    block = metric_depth_block(min_depth or NYU_MIN_DEPTH, max_depth or NYU_MAX_DEPTH) if metric else []
+    kind = "metric" if metric else "relative"
+    if name == "finetune":
+        return Recipe(name="finetune", title=f"{kind.capitalize()} fine-tune",
+                      summary=f"Fine-tune Depth Anything V2 on your data ({kind} depth).",
+                      values=[*_FINETUNE, *block])
+    if name == "sanity":
+        return Recipe(name="sanity", title="Sanity run",
+                      summary="The fine-tune settings, one short epoch, logged every step: see a finite loss fast.",
+                      values=[*_FINETUNE, *block, *_SANITY])
+    if name == "plain":
+        return Recipe(name="plain", title="Plain TAO defaults",
+                      summary="TAO's own defaults (lr 1e-4, MultiStepLR) plus only what a mono run needs.",
+                      values=list(block))
+    raise ValueError(f"unknown recipe {name!r}; use one of {', '.join(RECIPES)}")
+
+
+class PrecisionChoice(BaseModel):
+    value: str
+    available: bool
+    reason: str
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+
+
+def precision_choices(tao_version: str = "7.3.0", sm: int | None = None) -> list[PrecisionChoice]:
+    """fp32 always; fp16 always (risky); bf16 only on TAO >= 7.3.0 *and* an SM80+ GPU (A100, H100, L40 …)."""
+    bf16_tao = _version_tuple(tao_version) >= (7, 3)
+    bf16_gpu = sm is None or sm >= 80
+    if not bf16_tao:
+        bf16_reason = f"TAO {tao_version} accepts only fp32/fp16 (bf16 arrived in 7.3.0)."
+    elif sm is not None and sm < 80:
+        bf16_reason = f"your GPU is SM{sm}; bf16 needs SM80 or newer (A100, H100, L40, RTX 30/40)."
+    else:
+        bf16_reason = "Half the memory of fp32 with fp32's range; needs an SM80+ GPU."
+    return [
+        PrecisionChoice(value="fp32", available=True, reason="Recommended: exact, never overflows."),
+        PrecisionChoice(value="fp16", available=True,
+                        reason="Saves memory but can overflow in ViT attention → NaN loss; use with care."),
+        PrecisionChoice(value="bf16", available=bf16_tao and bf16_gpu, reason=bf16_reason),
+    ]
