@@ -3,29 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from specgen.job.builders import BuildRequest, SpecError, build_spec
-from specgen.spec.problems import Problem
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
 from tui.screens.base import STEP_TITLES, WizardScreen
-from tui.screens.convert import ConvertScreen
-from tui.screens.data_check import DataCheckScreen
-from tui.screens.data_root import DataRootScreen
-from tui.screens.model import ModelScreen
-from tui.screens.recipe import RecipeScreen
-from tui.screens.spec import SpecScreen
 from tui.screens.welcome import WelcomeScreen
 from tui.state import WizardState
 
-STEPS: dict[str, type[WizardScreen]] = {
-    "data_root": DataRootScreen, "convert": ConvertScreen, "data_check": DataCheckScreen,
-    "model": ModelScreen, "recipe": RecipeScreen, "spec": SpecScreen,
-}
+if TYPE_CHECKING:
+    from specgen.job.builders import BuildRequest
+
+#: The wizard's steps in order. Each screen is imported when first shown: start-up pays only for Welcome.
+STEPS = tuple(STEP_TITLES)
+
+
+def step_screen(step: str) -> WizardScreen:
+    """A fresh screen for ``step`` (imports stay explicit, so the import graph shows every arrow)."""
+    if step == "data_root":
+        from tui.screens.data_root import DataRootScreen as Step
+    elif step == "convert":
+        from tui.screens.convert import ConvertScreen as Step
+    elif step == "data_check":
+        from tui.screens.data_check import DataCheckScreen as Step
+    elif step == "model":
+        from tui.screens.model import ModelScreen as Step
+    elif step == "recipe":
+        from tui.screens.recipe import RecipeScreen as Step
+    elif step == "spec":
+        from tui.screens.spec import SpecScreen as Step
+    else:
+        raise KeyError(step)
+    return Step()
 
 
 class DepthnetApp(App[None]):
@@ -57,7 +69,7 @@ class DepthnetApp(App[None]):
     def goto(self, step: str) -> None:
         self.state.step = step
         self._save()
-        screen = STEPS[step]()
+        screen = step_screen(step)
         if isinstance(self.screen, (WizardScreen, WelcomeScreen)):
             self.switch_screen(screen)
         else:
@@ -85,6 +97,8 @@ class DepthnetApp(App[None]):
     # ------------------------------------------------------------------ spec from state
 
     def build_request(self, action: str | None = None) -> BuildRequest:
+        from specgen.job.builders import BuildRequest
+
         s = self.state
         act = action or s.action
         metric = s.model_type == "MetricDepthAnything"
@@ -98,10 +112,15 @@ class DepthnetApp(App[None]):
         )
 
     def build_spec(self, action: str | None = None):
+        from specgen.job.builders import build_spec
+
         return build_spec(self.build_request(action))
 
     def check_override(self, key: str, value: Any) -> str | None:
         """The first problem an override would cause, or None."""
+        from specgen.job.builders import SpecError, build_spec
+        from specgen.spec.problems import Problem
+
         req = self.build_request("train")
         req.overrides = {**req.overrides, key: value}
         try:

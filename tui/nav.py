@@ -5,11 +5,12 @@ which bubbles to the app; the app, at the top of the import graph, knows every s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from specgen.engine.backends import RunRecord
+if TYPE_CHECKING:
+    from specgen.engine.backends import RunRecord
 
 
 class OpenRun(Message):

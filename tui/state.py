@@ -1,16 +1,17 @@
-"""The wizard's state: one pydantic model, saved atomically to ``<output>/.depthnet/session.json``.
+"""The wizard's state: one dataclass, saved atomically to ``<output>/.depthnet/session.json``.
 
-Every screen reads from and writes to it, so quitting, a dropped SSH session or back/next loses nothing.
+Every screen reads from and writes to it, so quitting, a dropped SSH session or back/next loses nothing. Plain
+dataclasses with a checked loader (not pydantic): the Welcome screen reads them, and start-up should not pay for
+building validators.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, Field, ValidationError
+from typing import Any, TypeVar
 
 from specgen.spec.atomicio import write_text_atomic
 
@@ -23,12 +24,13 @@ def config_dir() -> Path:
     return Path(base) / "depthnet-tui"
 
 
-class WizardState(BaseModel):
+@dataclass
+class WizardState:
     step: str = "data_root"
     data_root: str = ""
     output_dir: str = ""
-    image_patterns: list[str] = Field(default_factory=lambda: ["rgb_"])
-    depth_patterns: list[str] = Field(default_factory=lambda: ["sync_depth_"])
+    image_patterns: list[str] = field(default_factory=lambda: ["rgb_"])
+    depth_patterns: list[str] = field(default_factory=lambda: ["sync_depth_"])
     image_extension: str = ".jpg"
     depth_extension: str = ".png"
     split_ratio: float = 0.8
@@ -42,13 +44,13 @@ class WizardState(BaseModel):
     dataset_chosen: bool = False
     encoder: str = "vitl"
     recipe: str = "finetune"
-    overrides: dict[str, Any] = Field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
     min_depth: float | None = None
     max_depth: float | None = None
     action: str = "train"
     checkpoint: str = ""
     full_spec: bool = False
-    saved_specs: dict[str, str] = Field(default_factory=dict)
+    saved_specs: dict[str, str] = field(default_factory=dict)
     run_backend: str = ""  # "" = docker when an engine answers, else local, else a script
     run_image: str = ""  # "" = the TAO image for the action
     run_gpus: str = "0"
@@ -70,7 +72,7 @@ class WizardState(BaseModel):
     def save(self) -> Path | None:
         if not self.output_dir:
             return None
-        path = write_text_atomic(self.session_path, self.model_dump_json(indent=2) + "\n", overwrite=True)
+        path = write_text_atomic(self.session_path, _dump(self) + "\n", overwrite=True)
         remember_session(path, self.data_root)
         return path
 
@@ -80,22 +82,23 @@ class WizardState(BaseModel):
         if p.is_dir():
             p = p / SESSION_DIR / SESSION_FILE
         try:
-            return cls.model_validate_json(p.read_text(encoding="utf-8"))
+            return _load(cls, json.loads(p.read_text(encoding="utf-8")))
         except FileNotFoundError:
             raise FileNotFoundError(f"{p}: no saved session there") from None
-        except (ValidationError, ValueError) as exc:
+        except (ValueError, TypeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{p}: not a readable depthnet-tui session ({exc.__class__.__name__}); start a new setup") from None
 
 
-class Recent(BaseModel):
+@dataclass
+class Recent:
     last_session: str | None = None
-    roots: list[str] = Field(default_factory=list)
+    roots: list[str] = field(default_factory=list)
 
 
 def load_recent() -> Recent:
     try:
-        return Recent.model_validate(json.loads((config_dir() / "recent.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError, ValidationError):
+        return _load(Recent, json.loads((config_dir() / "recent.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
         return Recent()
 
 
@@ -105,6 +108,32 @@ def remember_session(session_path: Path, data_root: str) -> None:
     if data_root:
         recent.roots = [data_root, *[r for r in recent.roots if r != data_root]][:8]
     try:
-        write_text_atomic(config_dir() / "recent.json", recent.model_dump_json(indent=2), overwrite=True)
+        write_text_atomic(config_dir() / "recent.json", _dump(recent), overwrite=True)
     except OSError:
         pass  # a read-only home must not break the wizard
+
+
+T = TypeVar("T")
+_KINDS = {"str": (str,), "bool": (bool,), "int": (int,), "float": (int, float), "float | None": (int, float, type(None)),
+          "str | None": (str, type(None)), "list[str]": (list,), "dict[str, Any]": (dict,), "dict[str, str]": (dict,)}
+
+
+def _load(cls: type[T], data: Any) -> T:
+    """``cls`` from parsed JSON; a wrong type names the key (unknown keys, from newer versions, are ignored)."""
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    values = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        if f.name not in data:
+            continue
+        value, kinds = data[f.name], _KINDS[str(f.type)]
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            raise ValueError(f"{f.name}: expected {f.type}, found {type(value).__name__}")
+        if f.type == "list[str]" and not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{f.name}: expected a list of strings")
+        values[f.name] = float(value) if f.type.startswith("float") and value is not None else value
+    return cls(**values)
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(asdict(obj), indent=2)

@@ -9,7 +9,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown
+from textual.widgets import Button, Input, Label
 
 
 class HelpScreen(ModalScreen[None]):
@@ -21,6 +21,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box", classes="modal-box"):
+            from textual.widgets import Markdown  # markdown-it costs ~40 ms: only when help is shown
+
             yield Markdown(self.markdown)
             yield Label("[dim]Esc to close[/]")
 

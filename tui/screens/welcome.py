@@ -10,16 +10,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Markdown, OptionList
+from textual.widgets import Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from specgen.data.sample_data import make_sample_dataset
 from tui.state import WizardState, load_recent
 
 INTRO = """\
-# depthnet-tui
-From a folder of RGB images and depth maps to a correctly configured TAO **depth_net** job
-(Depth Anything V2, metric or relative) — with TAO's silent traps caught *before* GPU hours are spent.
+[b]depthnet-tui[/b]
+
+From a folder of RGB images and depth maps to a correctly configured TAO [b]depth_net[/b] job
+(Depth Anything V2, metric or relative) — with TAO's silent traps caught [i]before[/i] GPU hours are spent.
 """
 
 
@@ -29,7 +29,7 @@ class WelcomeScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="welcome"):
-            yield Markdown(INTRO, id="intro")
+            yield Static(INTRO, id="intro")
             recent = load_recent()
             resume = recent.last_session if recent.last_session and Path(recent.last_session).is_file() else None
             options = [Option("New setup — choose a data root", id="new")]
@@ -66,6 +66,8 @@ class WelcomeScreen(Screen[None]):
 
     @work(thread=True, exclusive=True)
     def make_sample(self, folder: str) -> None:
+        from specgen.data.sample_data import make_sample_dataset
+
         target = Path(os.path.expanduser(folder)).resolve()
         try:
             data = make_sample_dataset(target / "data")
