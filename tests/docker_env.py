@@ -13,12 +13,28 @@ import tarfile
 from pathlib import Path
 
 EMULATOR = Path(__file__).parent / "emulator" / "depth_net"
+PLANS = EMULATOR.parent / "plans"
+FIXTURES = Path(__file__).parent / "fixtures" / "tao-7.3.0"
+#: What the replay reads of each capture.
+REPLAYED = ("console.log", "status.json", "events.out.tfevents.")
 APPLETS = ("sh", "echo", "cat", "sleep", "printf", "ls", "mkdir", "date", "sed", "head", "dirname", "kill", "ln", "grep",
-           "true", "false", "rm", "env", "cp")
+           "true", "false", "rm", "env", "cp", "tail", "awk", "readlink", "basename")
+
+
+def _payload() -> list[tuple[Path, str]]:
+    """(file, path in the image): the emulator, its plans and the captured files it replays."""
+    files = [(EMULATOR, "emu/emulator/depth_net")]
+    files += [(p, f"emu/emulator/plans/{p.name}") for p in sorted(PLANS.glob("*.plan"))]
+    files += [(p, f"emu/fixtures/tao-7.3.0/{p.relative_to(FIXTURES).as_posix()}") for p in sorted(FIXTURES.rglob("*"))
+              if p.is_file() and any(p.name.startswith(r) for r in REPLAYED)]
+    return files
 
 
 def emulator_tag() -> str:
-    return "depthnet-emu:" + hashlib.sha256(EMULATOR.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256()
+    for path, arcname in _payload():
+        digest.update(arcname.encode() + path.read_bytes())
+    return "depthnet-emu:" + digest.hexdigest()[:12]
 
 
 def busybox_path() -> str | None:
@@ -32,7 +48,7 @@ def busybox_path() -> str | None:
 def rootfs_tar(busybox: str) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        for d in ("bin", "usr", "usr/local", "usr/local/bin", "tmp", "etc"):
+        for d in ("bin", "usr", "usr/local", "usr/local/bin", "tmp", "etc", "emu"):
             info = tarfile.TarInfo(d)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
             tar.addfile(info)
@@ -41,7 +57,11 @@ def rootfs_tar(busybox: str) -> bytes:
             link = tarfile.TarInfo(f"bin/{name}")
             link.type, link.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(link)
-        tar.add(str(EMULATOR), arcname="usr/local/bin/depth_net")
+        for path, arcname in _payload():
+            tar.add(str(path), arcname=arcname)
+        link = tarfile.TarInfo("usr/local/bin/depth_net")
+        link.type, link.linkname = tarfile.SYMTYPE, "/emu/emulator/depth_net"
+        tar.addfile(link)
         passwd = b"root:x:0:0:root:/:/bin/sh\n"
         info = tarfile.TarInfo("etc/passwd")
         info.size = len(passwd)

@@ -9,8 +9,21 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-#: The per-step train losses the emulator prints for a healthy train run (tests/emulator/depth_net).
-EMU_LOSSES = [0.912, 0.804, 0.733, 0.651, 0.598, 0.552, 0.517, 0.489]
+FIXTURES = Path(__file__).parent / "fixtures" / "tao-7.3.0"
+
+
+def capture_losses(case: str = "train_tb") -> list[float]:
+    """The per-step ``train_loss_step`` values a real TAO run wrote to its TensorBoard file (the emulator replays it)."""
+    from specgen.engine.tensorboard import EventFileReader
+
+    (path,) = (FIXTURES / case / "lightning_logs" / "version_1").glob("events.out.tfevents.*")
+    return [s.value for s in EventFileReader(path).read_new() if s.tag == "train_loss_step"]
+
+
+#: The per-step train losses of the healthy capture with per-step logging (what our recipes set): 12 points.
+EMU_LOSSES = capture_losses()
+#: The losses logged before the emulator's EMU_MODE=killed SIGKILL (right after epoch 0's checkpoint).
+EMU_KILLED_LOSSES = EMU_LOSSES[:6]
 
 
 def depthnet(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -65,3 +78,8 @@ def verdict(evs: list[dict]) -> dict:
 
 def all_nan(values: list[float]) -> bool:
     return bool(values) and all(math.isnan(v) for v in values)
+
+
+#: What the real evaluate capture reported (the emulator replays it unless EMU_ABS_REL / EMU_D1 are set).
+EVAL_ABS_REL = 0.28098368644714355
+EVAL_D1 = 0.2643404006958008

@@ -42,7 +42,7 @@ async def test_train_then_evaluate_then_metrics_then_inference_viewer(tmp_path, 
         await pilot.press("ctrl+n")
         nxt = await next_screen_ready(pilot, app)
         assert nxt.derived.action == "evaluate"
-        ckpt = str(Path(app.state.results_dir) / "train" / "model_epoch_001_step_00008.pth")
+        ckpt = str(Path(app.state.results_dir) / "train" / "model_epoch_001_step_00024.pth")
         assert nxt.derived.spec.evaluate.checkpoint == ckpt
         assert f"checkpoint: {ckpt}" in str(nxt.query_one("#next-notes", Static).render())
         spec_path = nxt.query_one("#next-path", Input).value
@@ -58,7 +58,7 @@ async def test_train_then_evaluate_then_metrics_then_inference_viewer(tmp_path, 
         await wait_for(pilot, lambda: isinstance(app.screen, MetricsScreen))
         table = app.screen.query_one("#metrics", DataTable)
         rows = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1]) for i in range(table.row_count)}
-        assert rows["AbsRel"] == "0.1100" and rows["δ1 (<1.25)"] == "0.8300"
+        assert rows["AbsRel"] == "0.2810" and rows["δ1 (<1.25)"] == "0.2643"
         await pilot.press("escape", "escape")
         # Back on the train run: the next step is inference; its depth maps open with v.
         await wait_for(pilot, lambda: app.screen is train)

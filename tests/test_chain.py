@@ -188,7 +188,7 @@ def _run_id(done) -> str:
 
 
 def test_cli_next_chain_evaluate_compare_and_refuse_a_nan_run(local_project, tao_config):
-    from runkit import depthnet, events, verdict
+    from runkit import EVAL_ABS_REL, depthnet, events, verdict
 
     p = local_project
     trained = _run(p.spec("train", "train.yaml"), "train")
@@ -198,20 +198,20 @@ def test_cli_next_chain_evaluate_compare_and_refuse_a_nan_run(local_project, tao
     assert done.returncode == 0, done.stderr
     spec = p.out / "results" / "specs" / "evaluate.yaml"
     assert done.stdout.splitlines() == [f"wrote {spec}", f"next: depthnet run evaluate -e {spec}"]
-    assert "checkpoint: " + str(p.out / "results/train/model_epoch_001_step_00008.pth") in done.stderr
+    assert "checkpoint: " + str(p.out / "results/train/model_epoch_001_step_00024.pth") in done.stderr
     tao_merge(tao_config[0], spec.read_text())
     first = _run(spec, "evaluate")
-    assert first.returncode == 0 and verdict(events(first.stdout))["kpi"]["val/abs_rel"] == 0.11
+    assert first.returncode == 0 and verdict(events(first.stdout))["kpi"]["val/abs_rel"] == EVAL_ABS_REL
     # A second evaluation gets its own folder and spec name; its metrics are compared side by side.
     done = depthnet("next", run_id, "evaluate")
     spec2 = p.out / "results" / "specs" / "evaluate_2.yaml"
     assert done.returncode == 0 and f"wrote {spec2}" in done.stdout
     assert f"{p.out}/results/evaluate already holds a run: writing to {p.out}/results/evaluate_2" in done.stderr
-    second = _run(spec2, "evaluate", "--env", "EMU_ABS_REL=0.09", "--env", "EMU_D1=0.80")
+    second = _run(spec2, "evaluate", "--env", "EMU_ABS_REL=0.26098368644714355", "--env", "EMU_D1=0.2343404006958008")
     assert second.returncode == 0
     table = json.loads(depthnet("metrics", _run_id(first), _run_id(second), "--json").stdout)
     rows = {r["key"]: r for r in table["rows"]}
-    assert rows["val/abs_rel"]["values"] == [0.11, 0.09] and rows["val/abs_rel"]["best"] == 1
+    assert rows["val/abs_rel"]["values"] == [EVAL_ABS_REL, 0.26098368644714355] and rows["val/abs_rel"]["best"] == 1
     assert rows["val/d1"]["best"] == 0 and round(rows["val/d1"]["deltas"][1], 4) == -0.03
     human = depthnet("metrics", _run_id(first), _run_id(second)).stdout
     assert "AbsRel" in human and "-0.0200▲ *" in human and "-0.0300▼" in human
@@ -225,7 +225,7 @@ def test_cli_next_chain_evaluate_compare_and_refuse_a_nan_run(local_project, tao
     assert bad.returncode == 1
     refused = depthnet("next", _run_id(bad), "evaluate")
     assert refused.returncode == 1
-    assert f"run {_run_id(bad)} failed: train_loss is NaN from step 1" in refused.stderr
+    assert f"run {_run_id(bad)} failed: train_loss is NaN in the kpi train_loss, val/loss" in refused.stderr
     assert "--allow-failed" in refused.stderr
     assert depthnet("next", _run_id(bad), "evaluate", "--allow-failed", "-o", "-").returncode == 0
     # Unknown run and wrong follower are one-line errors.

@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 from depthgen import write_pfm
-from runkit import depthnet, events, make_project, verdict
+from runkit import EVAL_ABS_REL, depthnet, events, make_project, verdict
 from test_run_docker import _container, run
 
 from specgen.spec.docker_cmd import DEPLOY_IMAGE
@@ -44,10 +44,10 @@ def test_evaluate_and_inference_derived_from_a_docker_train_run(trained, emu_ima
     done = run(project, "evaluate", spec, emu_image)
     assert done.returncode == 0, done.stderr
     v = verdict(events(done.stdout))
-    assert v["passed"] and v["kpi"]["val/abs_rel"] == 0.11
+    assert v["passed"] and v["kpi"]["val/abs_rel"] == EVAL_ABS_REL
     c = _container(docker_client, run_id_of(done))
     assert c.attrs["Config"]["Cmd"] == ["depth_net", "evaluate", "-e", spec]
-    assert json.loads(depthnet("metrics", run_id_of(done), "--json").stdout)["rows"][0]["values"] == [0.11]
+    assert json.loads(depthnet("metrics", run_id_of(done), "--json").stdout)["rows"][0]["values"] == [EVAL_ABS_REL]
 
     # Inference: the emulator copies a real depth map (metres) as its "prediction"; we read it back from the PFM.
     truth = np.linspace(0.5, 6.0, 48 * 64, dtype=np.float32).reshape(48, 64)
@@ -104,4 +104,4 @@ def test_export_refusal_free_name_and_the_tensorrt_chain(trained, emu_image):
     done = run(project, "evaluate", trt_spec, emu_image)
     assert done.returncode == 0, done.stderr
     assert (results / "evaluate_trt" / "status.json").is_file()
-    assert verdict(events(done.stdout))["kpi"]["val/abs_rel"] == 0.11
+    assert verdict(events(done.stdout))["kpi"]["val/abs_rel"] == EVAL_ABS_REL

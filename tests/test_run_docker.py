@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from runkit import EMU_LOSSES, all_nan, depthnet, events, make_project, step_losses, verdict
+from runkit import EMU_KILLED_LOSSES, EMU_LOSSES, all_nan, depthnet, events, make_project, step_losses, verdict
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 
@@ -41,11 +41,14 @@ def test_healthy_train_chart_points_equal_the_emitted_losses(project, emu_image,
     assert done.returncode == 0, done.stderr
     evs = events(done.stdout)
     assert step_losses(evs) == EMU_LOSSES
-    epochs = [e["data"]["kpi"]["train_loss"] for e in evs if e["kind"] == "status" and "epoch" in e["data"]]
-    assert epochs == [0.775, 0.539]
+    # The real capture: train_loss arrives on "Train metrics generated." lines, val/* on the epoch lines.
+    epochs = [e["data"]["kpi"]["train_loss"] for e in evs
+              if e["kind"] == "status" and e["data"].get("message") == "Train metrics generated."]
+    assert [round(x, 4) for x in epochs] == [7.5029, 0.1652]
     v = verdict(evs)
-    assert v["passed"] and v["exit_code"] == 0 and v["tao_status"] == "PASS"
-    assert v["reason"].startswith("train finished with train_loss 0.539")
+    assert v["passed"] and v["exit_code"] == 0 and v["tao_status"] == "PASS" and v["epochs_completed"] == 2
+    assert v["reason"].startswith("train finished with val/loss 0.09538") and "train_loss 0.1652" in v["reason"]
+    assert round(v["kpi"]["val/abs_rel"], 4) == 0.2712  # kpi merged by key: val/* kept after the train_loss line
     # The container was launched as the seed prescribes.
     run_id = done.stderr.split("run ", 1)[1].split()[0]
     c = _container(docker_client, run_id)
@@ -71,26 +74,27 @@ def test_nan_train_that_prints_pass_fails_with_the_reason_and_an_alert(project, 
     done = run(project, "train", spec, emu_image, "--env", "EMU_MODE=nan")
     assert done.returncode == 1
     evs = events(done.stdout)
-    assert all_nan(step_losses(evs)) and len(step_losses(evs)) == 8
-    kinds = [e["kind"] for e in evs]
-    first_step = kinds.index("step_loss")
-    assert kinds[first_step + 1] == "alert"  # raised at once, not at the end
+    # The real NaN capture logged no per-step point (TAO's default log_every_n_steps 500): status.json tells.
+    first_nan = next(i for i, e in enumerate(evs) if e["kind"] == "status"
+                     and all_nan([v for v in e["data"].get("kpi", {}).values()]))
+    assert evs[first_nan + 1]["kind"] == "alert"  # raised at once, not at the end
     v = verdict(evs)
-    assert v["tao_status"] == "PASS" and v["exit_code"] == 0 and not v["passed"]
-    assert v["reason"].startswith("train_loss is NaN from step 1 although TAO printed PASS: MetricMonoDataset reads")
+    assert v["tao_status"] == "PASS" and v["exit_code"] == 0 and not v["passed"] and v["nan"]
+    assert v["reason"].startswith("train_loss is NaN in the kpi train_loss, val/loss although TAO printed PASS: "
+                                  "MetricMonoDataset reads")
     assert "valid mask is empty; use NYUDV2" in v["reason"]
     assert math.isnan(v["kpi"]["train_loss"])
 
 
 def test_stop_on_nan_stops_the_container(project, emu_image):
     spec = project.spec("train", "bad.yaml", dataset="MetricMonoDataset")
-    done = run(project, "train", spec, emu_image, "--env", "EMU_MODE=nan", "--env", "EMU_DELAY=1", "--stop-on-nan")
+    done = run(project, "train", spec, emu_image, "--env", "EMU_MODE=nan", "--env", "EMU_SPEED=0.2", "--stop-on-nan")
     assert done.returncode == 1
     assert "(--stop-on-nan)" in done.stderr
     evs = events(done.stdout)
-    assert len(step_losses(evs)) < 8  # it did not run to the end
+    assert not [e for e in evs if e["kind"] == "status" and e["data"].get("epoch") == 1]  # it did not run to the end
     v = verdict(evs)
-    assert v["exit_code"] == 143 and v["reason"].startswith("train_loss is NaN from step 1")
+    assert v["exit_code"] == 143 and v["reason"].startswith("train_loss is NaN in the kpi train_loss, val/loss")
 
 
 def test_killed_mid_run_is_reported_as_137(project, emu_image):
@@ -99,7 +103,7 @@ def test_killed_mid_run_is_reported_as_137(project, emu_image):
     assert done.returncode == 1
     v = verdict(events(done.stdout))
     assert v["exit_code"] == 137 and "killed (exit 137), most likely out of memory" in v["reason"]
-    assert step_losses(events(done.stdout)) == EMU_LOSSES[:5]
+    assert step_losses(events(done.stdout)) == EMU_KILLED_LOSSES
 
 
 def test_export_overwrite_refused_before_launch_and_tao_error_reported(project, emu_image, docker_client):
@@ -136,7 +140,7 @@ def test_export_overwrite_refused_before_launch_and_tao_error_reported(project, 
 def test_reattach_after_the_monitor_is_killed_rebuilds_everything(project, emu_image, docker_client):
     spec = project.spec("train", "train.yaml")
     proc = subprocess.Popen([sys.executable, "-m", "specgen.cli", "run", "train", "-e", str(spec), "--image", emu_image,
-                             "--gpus", "none", "--network", "none", "--json-events", "--env", "EMU_DELAY=0.4"],
+                             "--gpus", "none", "--network", "none", "--json-events", "--env", "EMU_SPEED=0.04"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = proc.stdout.readline()
     while '"step_loss"' not in first:
@@ -161,7 +165,7 @@ def test_reattach_after_the_monitor_is_killed_rebuilds_everything(project, emu_i
 def test_stop_is_graceful_then_final(project, emu_image, docker_client):
     spec = project.spec("train", "train.yaml")
     started = depthnet("run", "train", "-e", str(spec), "--image", emu_image, "--gpus", "none", "--network", "none",
-                       "--env", "EMU_DELAY=2", "--detach")
+                       "--env", "EMU_SPEED=0.3", "--detach")
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.strip()
     assert _container(docker_client, run_id).status == "running"

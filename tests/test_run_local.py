@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from runkit import EMU_LOSSES, depthnet, events, make_project, step_losses, verdict
+from runkit import EMU_KILLED_LOSSES, EMU_LOSSES, depthnet, events, make_project, step_losses, verdict
 
 
 @pytest.fixture()
@@ -29,17 +29,19 @@ def test_local_kill_is_137(project):
     spec = project.spec("train", "train.yaml")
     done = depthnet("run", "train", "-e", str(spec), "--backend", "local", "--json-events", "--env", "EMU_MODE=killed")
     assert done.returncode == 1
-    v = verdict(events(done.stdout))
+    evs = events(done.stdout)
+    v = verdict(evs)
     assert v["exit_code"] == 137 and "out of memory" in v["reason"]
+    assert step_losses(evs) == EMU_KILLED_LOSSES
 
 
 def test_local_reattach_learns_the_exit_code_of_a_process_it_did_not_start(project):
     spec = project.spec("train", "bad.yaml", dataset="MetricMonoDataset")
     proc = subprocess.Popen([sys.executable, "-m", "specgen.cli", "run", "train", "-e", str(spec), "--backend", "local",
-                             "--json-events", "--env", "EMU_DELAY=0.3", "--env", "EMU_MODE=nan"],
+                             "--json-events", "--env", "EMU_SPEED=0.1", "--env", "EMU_MODE=nan"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
-    while '"step_loss"' not in line:
+    while '"alert"' not in line:  # the NaN capture's first epoch line (status.json), read while it runs
         line = proc.stdout.readline()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -48,8 +50,8 @@ def test_local_reattach_learns_the_exit_code_of_a_process_it_did_not_start(proje
     assert done.returncode == 1
     v = verdict(events(done.stdout))
     assert v["exit_code"] == 0 and v["tao_status"] == "PASS"  # from the wrapper's exit file
-    assert "NaN from step 1 although TAO printed PASS" in v["reason"] and "use NYUDV2" in v["reason"]
-    assert len(step_losses(events(done.stdout))) == 8
+    assert "train_loss is NaN in the kpi train_loss, val/loss although TAO printed PASS" in v["reason"]
+    assert "use NYUDV2" in v["reason"] and v["nan"] and v["epochs_completed"] == 2
 
 
 def test_script_backend_writes_the_exact_docker_command(project):

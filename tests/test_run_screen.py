@@ -80,7 +80,7 @@ async def test_launch_from_the_spec_step_on_docker_and_watch_it_pass(tmp_path, e
 
 
 async def test_nan_alert_offers_stop_and_runs_screen_reopens(tmp_path, monkeypatch, depth_net_on_path):
-    monkeypatch.setenv("EMU_DELAY", "0.5")
+    monkeypatch.setenv("EMU_SPEED", "0.1")
     app = DepthnetApp(spec_state(tmp_path, "MetricMonoDataset"))  # raw NYU millimetres: the emulator gives NaN
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, 0.3)

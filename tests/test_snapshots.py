@@ -75,7 +75,7 @@ def finished_run(tmp_data_home: Path):
     spec.write_text(f"results_dir: {BASE / 'run' / 'results'}\n")
     emulator = Path(__file__).parent / "emulator" / "depth_net"
     log = subprocess.run(["sh", str(emulator), "train", "-e", str(spec)], capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin", "EMU_DELAY": "0"}, check=True).stdout
+                         env={"PATH": "/usr/bin:/bin", "EMU_SPEED": "0"}, check=True).stdout
     folder = registry.run_dir(RUN_ID)
     folder.mkdir(parents=True)
     (folder / "log.txt").write_text(log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -109,8 +110,9 @@ class DockerBackend:
         for m in user_tao.get("Mounts", []) or []:
             if isinstance(m, dict) and m.get("source") and m.get("destination"):
                 volumes.setdefault(m["source"], {"bind": m["destination"], "mode": "rw"})
-        env = {e["variable"]: e["value"] for e in user_tao.get("Envs", []) or []
-               if isinstance(e, dict) and "variable" in e}
+        env = {"PYTHONUNBUFFERED": "1"}  # TAO's child prints through a pipe: unbuffered, or output comes in bursts
+        env.update({e["variable"]: e["value"] for e in user_tao.get("Envs", []) or []
+                    if isinstance(e, dict) and "variable" in e})
         env.update(req.env)
         device_requests = None
         if req.gpus != "none":
@@ -212,7 +214,7 @@ class LocalBackend:
         exit_file = log_path.parent / "exit_code"
         exit_file.unlink(missing_ok=True)
         log = open(log_path, "wb")  # noqa: SIM115 - handed to the child, which outlives us
-        env = {**os.environ, **req.env}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **req.env}
         argv = ["/bin/sh", "-c", self.WRAPPER, str(exit_file), str(self.exe), *req.command[1:]]
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                 start_new_session=True)
@@ -237,21 +239,55 @@ class LocalBackend:
             return proc.poll() is None
         return record.pid is not None and _pid_alive(record.pid)
 
-    def stop(self, record: RunRecord, timeout: int = 10) -> None:
+    def stop(self, record: RunRecord, timeout: int = 10) -> list[int]:
+        """SIGTERM to the run's whole process group (TAO's entrypoint alone dies silently and leaves its training
+        child on the GPU), SIGKILL after ``timeout``; then make sure nothing of the group is left. Returns the pids
+        that had to be killed after the grace period."""
         import signal
         import time
 
-        if record.pid is None:
-            return
+        if record.pid is None or record.pid <= 1:
+            return []
         try:
             os.killpg(record.pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self.is_running(record):
-                time.sleep(0.1)
-            if self.is_running(record):
-                os.killpg(record.pid, signal.SIGKILL)
         except ProcessLookupError:
-            pass
+            return []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and group_members(record.pid):
+            time.sleep(0.1)
+        left = group_members(record.pid)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for _ in range(50):
+            if not group_members(record.pid):
+                break
+            time.sleep(0.1)
+        proc = self._procs.get(record.run_id)
+        if proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=1)
+        return left
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, from /proc: the orphaned training child included."""
+    out = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return out
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            out.append(int(name))
+    return out
 
 
 def _pid_alive(pid: int) -> bool:

@@ -27,6 +27,27 @@ class StepLoss(BaseModel):
         return math.isfinite(self.loss)
 
 
+class Metric(BaseModel):
+    """One scalar from the TensorBoard event file Lightning writes (``train_loss_step``, ``train/lr``, ``val/*``…)."""
+
+    kind: Literal["metric"] = "metric"
+    tag: str
+    step: int  # Lightning's global step, 1-based like status.json's ``step``
+    value: float
+
+
+class ConsoleMetrics(BaseModel):
+    """Values printed on the console: Lightning's final Rich bar frame (``bar``) or Rich's "Test metric" table."""
+
+    kind: Literal["console_metrics"] = "console_metrics"
+    source: Literal["bar", "table"]
+    values: dict[str, float]
+    epoch: int | None = None
+    max_epoch: int | None = None
+    step: int | None = None
+    steps: int | None = None
+
+
 class StatusLine(BaseModel):
     kind: Literal["status"] = "status"
     data: dict[str, Any]
@@ -49,7 +70,11 @@ class Verdict(BaseModel):
     reason: str
     exit_code: int | None
     tao_status: str | None = None  # what TAO itself printed (PASS/FAIL), for contrast
-    kpi: dict[str, Any] = Field(default_factory=dict)
+    kpi: dict[str, Any] = Field(default_factory=dict)  # the latest value of each key over the whole run
+    reasons: list[str] = Field(default_factory=list)  # every reason found, the headline first
+    epochs_completed: int | None = None
+    nan: bool = False
+    interrupted: bool = False
 
     @property
     def tao_note(self) -> str:
@@ -57,4 +82,4 @@ class Verdict(BaseModel):
         return f" (TAO printed {self.tao_status})" if self.tao_status and "TAO printed" not in self.reason else ""
 
 
-Event = LogLine | StepLoss | StatusLine | Alert | Verdict
+Event = LogLine | StepLoss | Metric | ConsoleMetrics | StatusLine | Alert | Verdict

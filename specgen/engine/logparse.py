@@ -1,25 +1,57 @@
-"""TAO's stdout, as its entrypoint relays it: progress updates arrive as '\\r' + line with no newline until the
-next ordinary line, so we split on both. Lightning's bar carries ``train_loss_step=…`` per step."""
+"""TAO's console, as its entrypoint relays it (checked against real TAO 7.3.0 captures in tests/fixtures).
+
+- The entrypoint re-prints every child line that contains ``\\r`` or matches ``\\[.*\\]`` — every TAO-logger line
+  of the child — as ``"\\r" + line`` with **no newline**, so the next output is glued on:
+  ``\\r\\x1b[38;20m… (export.py:440)\\x1b[0mInput batch size: 1\\n``. We split on ``\\r`` and ``\\n`` and cut a glued
+  TAO-logger line after its colour reset. Such lines are ordinary lines, not progress updates.
+- There is no live progress bar in a pipe: Lightning's Rich bar prints only its final frame
+  (``Epoch 1/1 ━━━ 12/12 0:00:01 • 0:00:00 8.72it/s v_num: 1.000`` then ``key: value`` continuation lines padded
+  to 80 columns), and ``evaluate`` prints a Rich "Test metric" table. Both are parsed into ``ConsoleMetrics``.
+- A tqdm bar (``\\rEpoch 0: 50%|###  | 2/4 [..., train_loss_step=0.80]``), as a container with tqdm instead of Rich
+  prints it, is still read per step: a handled variant, not the main path.
+- ``Command was interrupted`` (Ctrl-C) is remembered: TAO then prints ``Execution status: PASS`` and exits 0.
+
+Every pattern here runs in time linear in the line (no nested quantifiers over untrusted text).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from specgen.engine.events import LogLine, StepLoss
+from specgen.engine.events import ConsoleMetrics, LogLine, StepLoss
 
+TQDM_BAR = re.compile(r"\d+%\|[^|]*\|")  # any tqdm bar (train, validation): a progress update, not a log line
 EPOCH_RE = re.compile(r"Epoch (\d+):\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)\b")
 LOSS_RE = re.compile(r"train_loss_step=([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf|NaN|Inf))")
 STATUS_RE = re.compile(r"Execution status: (PASS|FAIL)")
-RESULTS_RE = re.compile(r"(\w[\w ]*) results will be saved at: (\S+)")
+SAVED_AT = "results will be saved at: "
+INTERRUPTED = "Command was interrupted"
+#: A TAO-logger line ends ``(file.py:123)`` + colour reset; whatever follows was glued on by the entrypoint.
+TAO_LINE_END = re.compile(r"\(\w+\.py:\d+\)\x1b\[0m")
+RICH_FRAME = re.compile(r"^Epoch (\d+)/(\d+) +\S+ (\d+)/(\d+) ")
+KEY_VALUE = re.compile(r"([A-Za-z_][\w/]*): ([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))")
+TABLE_ROW = re.compile(r"^[│┃] +([\w/]+) +[│┃] +([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf)) +[│┃]$")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: A Rich frame is a few hundred characters; more is not one (and is not scanned).
+FRAME_MAX = 8000
+#: Longest line shown on screen; the log file keeps every byte.
+DISPLAY_MAX = 2000
+
+
+def display(text: str) -> str:
+    """A line as a terminal may show it: colours and control bytes removed, very long lines shortened."""
+    text = CONTROL.sub("", ANSI.sub("", text))
+    return text if len(text) <= DISPLAY_MAX else text[:DISPLAY_MAX] + f" … ({len(text) - DISPLAY_MAX} more characters)"
 
 
 class LineSplitter:
-    """Feed text chunks; get complete lines, each marked as a progress update or an ordinary line."""
+    """Feed text chunks; get complete lines, each marked as relayed with a leading ``\\r`` or not."""
 
     def __init__(self) -> None:
         self._buf = ""
-        self._progress = False
+        self._cr = False
 
     def feed(self, chunk: str) -> Iterator[tuple[str, bool]]:
         buf = self._buf + chunk
@@ -32,40 +64,49 @@ class LineSplitter:
                 break
             start = pos
             piece, sep, pos = buf[pos:cut], buf[cut], cut + 1
-            if sep == "\r" and pos < n and buf[pos] == "\n":  # a CRLF ends an ordinary line
+            if sep == "\r" and pos < n and buf[pos] == "\n":  # a CRLF ends an ordinary line (a terminal's output)
                 pos += 1
                 sep = "\n"
             elif sep == "\r" and pos == n:  # a lone \r at the end may be the start of a CRLF: wait for more
                 pos = start
                 break
-            was_progress = self._progress
-            self._progress = sep == "\r"
+            after_cr = self._cr
+            self._cr = sep == "\r"
             if piece:
-                out.append((piece, was_progress))
+                out.extend(_unglue(piece, after_cr))
         self._buf = buf[pos:]
         return iter(out)
 
     @property
     def pending_progress(self) -> str | None:
-        """A progress update not yet terminated (TAO sends the next '\r' only with the next step)."""
-        return self._buf if self._progress and self._buf.endswith("]") else None
+        """A tqdm update not yet terminated (its next ``\\r`` comes only with the next step)."""
+        return self._buf if self._cr and self._buf.endswith("]") and EPOCH_RE.search(self._buf) else None
 
     def flush(self) -> Iterator[tuple[str, bool]]:
         piece, self._buf = self._buf.strip("\r"), ""  # a held-back lone \r ends nothing
         if piece:
-            yield piece, self._progress
+            yield from _unglue(piece, self._cr)
+
+
+def _unglue(piece: str, after_cr: bool) -> list[tuple[str, bool]]:
+    """A ``\\r``-relayed TAO-logger line with the next output glued on → two lines."""
+    if after_cr and (m := TAO_LINE_END.search(piece)) is not None and m.end() < len(piece):
+        return [(piece[:m.end()], True), (piece[m.end():], False)]
+    return [(piece, after_cr)]
 
 
 class LogParser:
-    """Turn the stream into LogLine and StepLoss events; remember TAO's own verdict line."""
+    """Turn the stream into events; remember TAO's own verdict line, its results folder and an interruption."""
 
     def __init__(self) -> None:
         self.splitter = LineSplitter()
         self.tao_status: str | None = None
         self.results_dir: str | None = None
+        self.interrupted = False
         self._last_step: tuple[int, int] | None = None
+        self._frame: list[str] | None = None  # a Rich final frame being collected (its lines are wrapped)
 
-    def feed(self, chunk: str) -> list[LogLine | StepLoss]:
+    def feed(self, chunk: str) -> list[LogLine | StepLoss | ConsoleMetrics]:
         out = self._handle(self.splitter.feed(chunk))
         pending = self.splitter.pending_progress
         if pending is not None:
@@ -74,22 +115,50 @@ class LogParser:
                 out.append(step)
         return out
 
-    def flush(self) -> list[LogLine | StepLoss]:
-        return self._handle(self.splitter.flush())
-
-    def _handle(self, pieces) -> list[LogLine | StepLoss]:
-        out: list[LogLine | StepLoss] = []
-        for text, progress in pieces:
-            is_bar = bool(EPOCH_RE.search(text))
-            out.append(LogLine(text=text, progress=progress or is_bar))
-            if (m := STATUS_RE.search(text)) is not None:
-                self.tao_status = m.group(1)
-            if (m := RESULTS_RE.search(text)) is not None:
-                self.results_dir = m.group(2)
-            event = self._step_event(text)
-            if event is not None:
-                out.append(event)
+    def flush(self) -> list[LogLine | StepLoss | ConsoleMetrics]:
+        out = self._handle(self.splitter.flush())
+        if self._frame is not None:
+            out.extend(self._end_frame())
         return out
+
+    def _handle(self, pieces: Iterable[tuple[str, bool]]) -> list[LogLine | StepLoss | ConsoleMetrics]:
+        out: list[LogLine | StepLoss | ConsoleMetrics] = []
+        for text, after_cr in pieces:
+            if self._frame is not None:
+                if text.startswith("      ") and not after_cr:  # a continuation line of the wrapped frame
+                    self._frame.append(text)
+                    out.append(LogLine(text=text))
+                    continue
+                out.extend(self._end_frame())
+            is_bar = after_cr and TQDM_BAR.search(text) is not None
+            out.append(LogLine(text=text, progress=is_bar))
+            if "Execution status: " in text and (m := STATUS_RE.search(text)) is not None:
+                self.tao_status = m.group(1)
+            if SAVED_AT in text and self.results_dir is None:
+                rest = text.split(SAVED_AT, 1)[1].split()
+                self.results_dir = rest[0] if rest else None
+            if INTERRUPTED in text:
+                self.interrupted = True
+            if text.startswith("Epoch ") and RICH_FRAME.match(text):
+                self._frame = [text]
+            elif text.startswith(("│", "┃")) and (row := TABLE_ROW.match(text.rstrip())) is not None:
+                out.append(ConsoleMetrics(source="table", values={row.group(1): float(row.group(2))}))
+            elif is_bar:
+                event = self._step_event(text)
+                if event is not None:
+                    out.append(event)
+        return out
+
+    def _end_frame(self) -> list[ConsoleMetrics]:
+        lines, self._frame = self._frame or [], None
+        m = RICH_FRAME.match(lines[0]) if lines else None
+        if m is None:
+            return []
+        joined = " ".join(part.strip() for part in lines)[:FRAME_MAX]
+        values = {k: float(v) for k, v in KEY_VALUE.findall(joined)}
+        values.pop("v_num", None)
+        return [ConsoleMetrics(source="bar", values=values, epoch=int(m.group(1)), max_epoch=int(m.group(2)),
+                               step=int(m.group(3)), steps=int(m.group(4)))]
 
     def _step_event(self, text: str) -> StepLoss | None:
         step = parse_step(text)
@@ -101,7 +170,7 @@ class LogParser:
 
 
 def parse_step(text: str) -> tuple[int, int, int, float] | None:
-    """(epoch, step, steps, loss) from one progress update, or None."""
+    """(epoch, step, steps, loss) from one tqdm progress update, or None."""
     bar = EPOCH_RE.search(text)
     loss = LOSS_RE.search(text)
     if bar is None or loss is None:

@@ -1,4 +1,6 @@
-"""Follow a run: its log stream, its status.json (watchfiles), its exit — as events, ending in the verdict.
+"""Follow a run: its log stream, its status.json (watchfiles), its TensorBoard event file (Lightning's per-step
+``train_loss_step`` and ``train/lr``: TAO 7.3.0 prints no live progress on the console), its exit — as events,
+ending in the verdict.
 
 Used by ``depthnet run/attach`` and the Run screen alike. Attaching again replays from the start (the
 container log and status.json hold everything), so a chart is rebuilt exactly after an SSH drop.
@@ -9,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import math
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -17,16 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from specgen.engine.backends import DockerBackend, LocalBackend, RunRecord, read_exit_file
-from specgen.engine.events import Alert, Event, LogLine, StatusLine, StepLoss, Verdict
+from specgen.engine.events import Alert, Event, Metric, StatusLine, StepLoss, Verdict
 from specgen.engine.logparse import LogParser
 from specgen.engine.status import watch_status
-from specgen.engine.verdict import judge, missing_output
+from specgen.engine.tensorboard import EventDirReader
+from specgen.engine.verdict import RunFacts, judge_facts, missing_output
 
 EventSink = Callable[[Event], None]
 #: The complete log lags the live attach stream by at most Docker's 16 KiB line buffer (~100 progress updates).
 SEEN_WINDOW = 20_000
 #: Bytes per hand-over to the event loop: bounds the time one parse takes on the UI thread.
 CHUNK = 16 * 1024
+#: How often the TensorBoard event file is read (Lightning flushes it every few seconds or 10 events).
+TB_POLL = 0.5
 
 
 def nan_hint(spec_path: str, action: str) -> str | None:
@@ -69,10 +73,13 @@ class Monitor:
         self._seen_steps: set[int] = set()  # global steps, pruned to a window: memory stays flat on long runs
         self._seen_max = 0
         self.received = 0  # bytes of the complete log seen
-        self.first_bad: StepLoss | None = None  # the earliest NaN/inf step (all the verdict needs of the steps)
-        self.kpi: dict[str, Any] = {}
-        self.failure: str | None = None
+        self.facts = RunFacts()  # kpi merged by key, the first NaN step, epochs, failure, interruption
         self.alerted = False
+        self.tb = EventDirReader(record.results_dir, since=_started(record))
+
+    @property
+    def kpi(self) -> dict[str, Any]:
+        return self.facts.kpi
 
     @property
     def status_path(self) -> Path:
@@ -81,7 +88,6 @@ class Monitor:
     # ------------------------------------------------------------------ event intake
 
     def _emit(self, event: Event) -> None:
-        alert: str | None = None
         if isinstance(event, StepLoss):
             if event.global_step in self._seen_steps or event.global_step <= self._seen_max - SEEN_WINDOW:
                 return
@@ -90,20 +96,7 @@ class Monitor:
                 self._seen_max = event.global_step
                 if len(self._seen_steps) > 2 * SEEN_WINDOW:
                     self._seen_steps = {g for g in self._seen_steps if g > self._seen_max - SEEN_WINDOW}
-            if not event.finite and (self.first_bad is None or event.global_step < self.first_bad.global_step):
-                self.first_bad = event
-            if not event.finite:
-                alert = f"train_loss is {event.loss} at step {event.global_step} (epoch {event.epoch})"
-        elif isinstance(event, StatusLine):
-            if event.kpi:
-                self.kpi = dict(event.kpi)
-                bad = [k for k, v in self.kpi.items() if isinstance(v, float) and not math.isfinite(v) and "loss" in k]
-                if bad:
-                    alert = f"{', '.join(bad)} is not finite in status.json"
-            if event.data.get("status") == "FAILURE" and event.data.get("message"):
-                self.failure = str(event.data["message"])
-        elif isinstance(event, LogLine) and "Error" in event.text and not event.progress and self.failure is None:
-            self.failure = event.text.strip()
+        alert = self.facts.add(event)
         self.sink(event)
         if alert is not None:
             self._alert(alert)
@@ -126,6 +119,15 @@ class Monitor:
     def feed_status(self, batch: list[dict[str, Any]]) -> None:
         for data in batch:
             self._emit(StatusLine(data=data))
+
+    def feed_scalars(self) -> None:
+        """New TensorBoard scalars: each as a Metric, ``train_loss_step`` also as the chart's StepLoss."""
+        for scalar in self.tb.read_new():
+            metric = Metric(tag=scalar.tag, step=scalar.step + 1, value=scalar.value)
+            self._emit(metric)
+            step = self.facts.add_metric(metric)
+            if step is not None:
+                self._emit(step)
 
     # ------------------------------------------------------------------ sources
 
@@ -211,7 +213,15 @@ class Monitor:
             async for batch in watch_status(self.status_path, stop, force_polling=self.force_polling):
                 self.feed_status(batch)
 
+        async def watch_events() -> None:
+            while not stop.is_set():
+                self.feed_scalars()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), TB_POLL)
+            self.feed_scalars()
+
         watcher = asyncio.create_task(watch())
+        tb_watcher = asyncio.create_task(watch_events())
         if self.backend is None:  # finished local run from an earlier session: replay the saved log
             exit_code: int | None = (self.record.verdict or {}).get("exit_code")
             if exit_code is None:
@@ -230,20 +240,36 @@ class Monitor:
         await asyncio.sleep(0.15)  # let the last status.json write be seen
         stop.set()
         await watcher
+        await tb_watcher
         if exit_code in (-1, None):
             # Unknown (the process was not ours and left no exit file): TAO's entrypoint prints PASS exactly when
             # its child returned 0, so its last line stands in for the exit code.
             exit_code = None if self.parser.tao_status is None else (0 if self.parser.tao_status == "PASS" else 1)
-            if exit_code is None and self.failure is None:
-                self.failure = "the process ended without an exit code or a TAO verdict line (stopped or killed)"
-        hint = nan_hint(self.record.spec_path, self.record.action) if self.first_bad is not None or any(
-            isinstance(v, float) and not math.isfinite(v) for v in self.kpi.values()) else None
-        verdict = judge(self.record.action, exit_code, [self.first_bad] if self.first_bad else [], self.kpi, tao_status=self.parser.tao_status,
-                        failure_message=self.failure, hint=hint,
-                        missing=missing_output(self.record.action, self.record.spec_path, self.record.results_dir)
-                        if exit_code == 0 else None)
+            if exit_code is None and self.facts.failure is None:
+                self.facts.failure = "the process ended without an exit code or a TAO verdict line (stopped or killed)"
+        verdict = verdict_for(self.record.action, self.facts, exit_code, self.parser, self.record.spec_path,
+                              self.record.results_dir)
         self.sink(verdict)
         return verdict
+
+
+def verdict_for(action: str, facts: RunFacts, exit_code: int | None, parser: LogParser, spec_path: str | None,
+                results_dir: str) -> Verdict:
+    """The verdict from what was seen, with the data doctor's reason when a loss went NaN."""
+    hint = nan_hint(spec_path, action) if spec_path and facts.nan else None
+    missing = missing_output(action, spec_path, results_dir) if exit_code == 0 else None
+    return judge_facts(action, facts, exit_code, tao_status=parser.tao_status, interrupted=parser.interrupted,
+                       hint=hint, missing=missing)
+
+
+def _started(record: RunRecord) -> float | None:
+    """The run's start as a timestamp: event files older than that belong to an earlier run in the same folder."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(record.started).timestamp() - 5
+    except (TypeError, ValueError):
+        return None
 
 
 def in_daemon_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
@@ -274,3 +300,44 @@ def env_force_polling() -> bool | None:
     """DEPTHNET_FORCE_POLLING=1 for network filesystems where inotify sees nothing."""
     value = os.environ.get("DEPTHNET_FORCE_POLLING")
     return None if value is None else value not in ("0", "false", "")
+
+
+def judge_results(results_dir: str, action: str, *, log_bytes: bytes | None = None, exit_code: int | None = None,
+                  spec_path: str | None = None) -> Verdict:
+    """The verdict the Run screen would give for a run made anywhere (CI, Slurm, by hand), from what it left:
+    status.json, the TensorBoard event files, the console log if kept, the exit code if known. Without an exit code,
+    TAO's own last line stands in — but never for an interruption, which TAO reports as PASS."""
+    from specgen.engine.status import StatusReader
+    from specgen.engine.tensorboard import EventDirReader
+
+    facts, parser = RunFacts(), LogParser()
+    if log_bytes is not None:
+        for event in [*parser.feed(log_bytes.decode("utf-8", errors="replace")), *parser.flush()]:
+            facts.add(event)
+    for data in StatusReader(Path(results_dir) / "status.json").read_new():
+        facts.add(StatusLine(data=data))
+    for scalar in EventDirReader(results_dir).read_new():
+        step = facts.add_metric(Metric(tag=scalar.tag, step=scalar.step + 1, value=scalar.value))
+        if step is not None:
+            facts.add(step)
+    if exit_code is None:
+        if parser.tao_status is not None:
+            exit_code = 0 if parser.tao_status == "PASS" else 1
+        elif facts.failure is None and log_bytes is None:
+            last = _last_status_message(Path(results_dir) / "status.json")
+            if last and last.endswith("finished successfully."):
+                exit_code = 0
+            elif facts.failure is None:
+                facts.failure = ("no exit code, no console log and no final status line: pass --exit-code and --log, "
+                                 "or the run has not finished")
+    if spec_path is None and (Path(results_dir) / "experiment.yaml").is_file():
+        spec_path = str(Path(results_dir) / "experiment.yaml")  # what TAO resolved, written into the results folder
+    return verdict_for(action, facts, exit_code, parser, spec_path, results_dir)
+
+
+def _last_status_message(path: Path) -> str | None:
+    from specgen.engine.status import StatusReader
+
+    lines = StatusReader(path).read_new()
+    message = lines[-1].get("message") if lines else None
+    return message if isinstance(message, str) else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from specgen.engine.events import Alert, Event, LogLine, StatusLine, StepLoss, Verdict
+from specgen.engine.events import Alert, ConsoleMetrics, Event, LogLine, Metric, StatusLine, StepLoss, Verdict
 
 MAX_POINTS = 4096  # per-step points kept for the chart; beyond, neighbours are merged (a terminal shows fewer)
 
@@ -18,6 +18,8 @@ class RunProgress:
         self.step_loss: dict[int, float] = {}  # global step → per-step train loss
         self.epoch_train: dict[int, float] = {}  # global step at the epoch's end → epoch mean train_loss
         self.epoch_val: dict[int, float] = {}  # same, for val/loss
+        self.lr: dict[int, float] = {}  # global step → learning rate (TensorBoard ``train/lr``)
+        self.console: dict[str, float] = {}  # values printed on the console (Rich bar frame, Test metric table)
         self.epoch: int | None = None
         self.max_epoch: int | None = None
         self.step = 0  # global steps done (from the progress bar, or status.json)
@@ -29,6 +31,7 @@ class RunProgress:
         self.first_bad: StepLoss | None = None
         self.alerts: list[Alert] = []
         self.verdict: Verdict | None = None
+        self._epoch_step: int | None = None
 
     def apply(self, event: Event) -> str:
         """Fold one event in; return which part changed ('chart', 'kpi', 'status', 'log', 'alert', 'verdict')."""
@@ -42,6 +45,17 @@ class RunProgress:
             if not event.finite and (self.first_bad is None or event.global_step < self.first_bad.global_step):
                 self.first_bad = event
             return "chart"
+        if isinstance(event, Metric):
+            if event.tag == "train/lr":
+                self.lr[event.step] = event.value
+                if len(self.lr) > MAX_POINTS:
+                    self.lr = dict(sorted(self.lr.items())[::2])
+            return "status"
+        if isinstance(event, ConsoleMetrics):
+            self.console.update(event.values)
+            if event.source == "table":
+                self.kpi.update({k: v for k, v in event.values.items() if k not in self.kpi})
+            return "kpi"
         if isinstance(event, StatusLine):
             return self._status(event.data)
         if isinstance(event, LogLine):
@@ -76,15 +90,25 @@ class RunProgress:
         kpi = data.get("kpi")
         changed = "status"
         if isinstance(kpi, dict) and kpi:
-            self.kpi = dict(kpi)
+            self.kpi.update(kpi)  # by key: "Train metrics generated." carries only train_loss, val/* come apart
             changed = "kpi"
-            if "epoch" in data:  # an end-of-epoch line: one point per epoch on the chart
-                at = data["step"] if isinstance(data.get("step"), int) else self.step
+            # One point per epoch: val/loss arrives on "Eval metrics generated." (and again on the epoch's
+            # "Training loop in progress" line), train_loss on the "Train metrics generated." line after it.
+            at = self._epoch_end_step(data)
+            if at is not None:
                 for key, series in (("train_loss", self.epoch_train), ("val/loss", self.epoch_val)):
                     if isinstance(kpi.get(key), (int, float)):
                         series[at] = float(kpi[key])
-                changed = "chart"
+                        changed = "chart"
         return changed
+
+    def _epoch_end_step(self, data: dict[str, Any]) -> int | None:
+        """The global step an epoch's kpi belongs to: the epoch line's own step; "Train metrics generated." (which
+        follows the epoch line and alone carries train_loss) belongs to the epoch line before it."""
+        if isinstance(data.get("epoch"), int) and isinstance(data.get("step"), int):
+            self._epoch_step = data["step"]
+            return self._epoch_step
+        return self._epoch_step if data.get("message") == "Train metrics generated." else None
 
     # ------------------------------------------------------------------ for drawing
 

@@ -1,12 +1,19 @@
-"""The honest verdict: PASS only when the exit code is 0, the action's kpi is there, and no loss is NaN/inf."""
+"""The honest verdict. PASS means the action ran to its end — exit 0, not interrupted, every epoch done, its outputs
+present, its kpi reported — with no NaN/inf loss at any step or epoch, whatever TAO printed (TAO prints
+``Execution status: PASS`` for a NaN run and for Ctrl-C).
+
+``RunFacts`` folds a run's events (console, status.json, TensorBoard) into what the verdict needs; the live monitor
+and ``depthnet verdict`` (a run made anywhere, judged after the fact) share it.
+"""
 
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
-from specgen.engine.events import StepLoss, Verdict
+from specgen.engine.events import ConsoleMetrics, Event, LogLine, Metric, StatusLine, StepLoss, Verdict
 from specgen.spec.keypaths import get_path_or_none as get_path
 
 EXPECTED_KPI: dict[str, tuple[str, ...]] = {
@@ -14,6 +21,7 @@ EXPECTED_KPI: dict[str, tuple[str, ...]] = {
     "evaluate": ("val/abs_rel",),
 }
 LOSS_KEYS = ("train_loss", "val/loss")
+STEP_LOSS_TAGS = ("train_loss_step",)
 
 
 def _bad(value: Any) -> bool:
@@ -24,53 +32,159 @@ def first_bad_step(steps: list[StepLoss]) -> StepLoss | None:
     return min((s for s in steps if not s.finite), key=lambda s: s.global_step, default=None)
 
 
-def missing_output(action: str, spec_path: str, results_dir: str) -> str | None:
+class RunFacts:
+    """What a run has shown so far. Memory stays flat: kpi by key, the first bad step, counters."""
+
+    def __init__(self) -> None:
+        self.kpi: dict[str, Any] = {}  # latest value of each key: kpi is not sticky across kinds of status lines
+        self.first_bad: StepLoss | None = None
+        self.bad_kpi: dict[str, float] = {}  # the first non-finite value seen per loss key, even if later finite
+        self.epochs_done: set[int] = set()
+        self.max_epoch: int | None = None
+        self.failure: str | None = None
+        self.interrupted = False
+        self.console: dict[str, float] = {}
+        self.steps_per_epoch: int | None = None
+
+    def add(self, event: Event) -> str | None:
+        """Fold one event in; returns an alert text when this event shows a NaN/inf loss."""
+        if isinstance(event, StepLoss):
+            if not event.finite and (self.first_bad is None or event.global_step < self.first_bad.global_step):
+                self.first_bad = event
+                return f"train_loss is {event.loss} at step {event.global_step} (epoch {event.epoch})"
+        elif isinstance(event, StatusLine):
+            return self._status(event.data)
+        elif isinstance(event, ConsoleMetrics):
+            self.console.update(event.values)
+        elif isinstance(event, LogLine) and not event.progress and self.failure is None and _looks_failed(event.text):
+            self.failure = event.text.strip()
+        return None
+
+    def _status(self, data: dict[str, Any]) -> str | None:
+        if isinstance(data.get("epoch"), int):
+            self.epochs_done.add(data["epoch"])
+        if isinstance(data.get("max_epoch"), int):
+            self.max_epoch = data["max_epoch"]
+            if isinstance(data.get("max_step"), int) and data["max_epoch"] >= 0:
+                self.steps_per_epoch = data["max_step"] // (data["max_epoch"] + 1) or None
+        message = data.get("message")
+        if isinstance(message, str) and "was interrupted" in message:
+            self.interrupted = True
+        if data.get("status") == "FAILURE" and isinstance(message, str) and message:
+            self.failure = message
+        kpi = data.get("kpi")
+        if not isinstance(kpi, dict):
+            return None
+        self.kpi.update(kpi)
+        bad = [k for k, v in kpi.items() if _bad(v) and "loss" in k and k not in self.bad_kpi]
+        for k in bad:
+            self.bad_kpi[k] = kpi[k]
+        return f"{', '.join(bad)} is not finite in status.json" if bad else None
+
+    def add_metric(self, metric: Metric) -> StepLoss | None:
+        """A TensorBoard scalar; ``train_loss_step`` becomes the chart's per-step point."""
+        if metric.tag not in STEP_LOSS_TAGS:
+            return None
+        per = self.steps_per_epoch
+        epoch = (metric.step - 1) // per if per else 0
+        return StepLoss(epoch=epoch, step=metric.step - epoch * per if per else metric.step, steps=per or 0,
+                        loss=metric.value, global_step=metric.step)
+
+    @property
+    def epochs_completed(self) -> int | None:
+        return len(self.epochs_done) if self.epochs_done or self.max_epoch is not None else None
+
+    @property
+    def nan(self) -> bool:
+        return self.first_bad is not None or bool(self.bad_kpi) or any(_bad(v) for k, v in self.kpi.items()
+                                                                          if k in LOSS_KEYS)
+
+
+def _looks_failed(text: str) -> bool:
+    return ("Error" in text and "UserWarning" not in text and "FutureWarning" not in text
+            and "[Error]: nvidia_tao_core.telemetry" not in text)
+
+
+def missing_output(action: str, spec_path: str | None, results_dir: str) -> str | None:
     """What the action should have written and did not (None when it is there or cannot be known)."""
     from specgen.spec.render import SpecFileError, read_yaml
 
     if action == "inference":
         images = Path(results_dir) / "inference_images"
         return None if images.is_dir() and any(p.is_file() for p in images.rglob("*")) else f"no image in {images}"
+    if action == "train":
+        folder = Path(results_dir)
+        if folder.is_dir() and not any(folder.glob("*.pth")):
+            return f"no checkpoint (.pth) in {folder}"
+        return None
     key = {"export": "export.onnx_file", "gen_trt_engine": "gen_trt_engine.trt_engine"}.get(action)
-    if key is None:
+    if key is None or not spec_path:
         return None
     try:
         target = get_path(read_yaml(spec_path), key)
     except SpecFileError:
         return None
-    return None if not target or Path(target).is_file() else f"no {key} at {target}"
+    if not target:
+        return None
+    if Path(target).is_file():
+        return None
+    return f"no {key} at {target}"
+
+
+def onnx_files(path: str) -> list[str]:
+    """An exported model as its files: the graph, and its external weights when torch wrote them beside it."""
+    return [path] + ([path + ".data"] if os.path.isfile(path + ".data") else [])
 
 
 def judge(action: str, exit_code: int | None, steps: list[StepLoss], kpi: dict[str, Any], *,
           tao_status: str | None = None, failure_message: str | None = None, hint: str | None = None,
-          missing: str | None = None) -> Verdict:
-    def verdict(passed: bool, reason: str) -> Verdict:
-        return Verdict(passed=passed, reason=reason, exit_code=exit_code, tao_status=tao_status, kpi=kpi)
-
+          missing: str | None = None, interrupted: bool = False, epochs_completed: int | None = None,
+          max_epoch: int | None = None, bad_kpi: dict[str, float] | None = None) -> Verdict:
+    reasons: list[str] = []
     bad = first_bad_step(steps)
-    bad_kpi = [k for k in LOSS_KEYS if _bad(kpi.get(k))]
+    bad_keys = sorted({*(bad_kpi or {}), *(k for k in LOSS_KEYS if _bad(kpi.get(k)))})
+    nan = bad is not None or bool(bad_keys)
+    pass_note = " although TAO printed PASS" if tao_status == "PASS" else ""
     if exit_code == 137:
-        return verdict(False, "the container was killed (exit 137), most likely out of memory: lower the batch "
-                              "size or the encoder, or enable train.activation_checkpoint")
-    if bad is not None or bad_kpi:
+        reasons.append("the container was killed (exit 137), most likely out of memory: lower the batch size or the "
+                       "encoder, or enable train.activation_checkpoint")
+    if interrupted:
+        reasons.append(f"the run was interrupted (Ctrl-C) before it finished{pass_note}: its outputs are incomplete")
+    if nan:
         where = f"from step {bad.global_step}" if bad is not None and bad.global_step == 1 else (
-            f"at step {bad.global_step} (epoch {bad.epoch})" if bad is not None else f"in the kpi {', '.join(bad_kpi)}")
-        value = "NaN" if (bad is not None and math.isnan(bad.loss)) or any(
-            isinstance(kpi.get(k), float) and math.isnan(kpi[k]) for k in bad_kpi) else "infinite"
-        pass_note = " although TAO printed PASS" if tao_status == "PASS" else ""
-        return verdict(False, f"train_loss is {value} {where}{pass_note}" + (f": {hint}" if hint else
-                              ": check the dataset class against your depth files (`depthnet doctor`)"))
+            f"at step {bad.global_step} (epoch {bad.epoch})" if bad is not None else f"in the kpi {', '.join(bad_keys)}")
+        values = [bad.loss] if bad is not None else [(bad_kpi or {}).get(k, kpi.get(k)) for k in bad_keys]
+        value = "NaN" if any(isinstance(v, float) and math.isnan(v) for v in values) else "infinite"
+        reasons.append(f"train_loss is {value} {where}{pass_note}" + (
+            f": {hint}" if hint else ": check the dataset class against your depth files (`depthnet doctor`)"))
     if exit_code == 143:
-        return verdict(False, "the run was stopped (SIGTERM, exit 143) before it finished")
-    if exit_code is None:
-        return verdict(False, failure_message or "the run has not finished")
-    if exit_code != 0:
+        reasons.append("the run was stopped (SIGTERM, exit 143) before it finished")
+    elif exit_code is None and not interrupted:
+        reasons.append(failure_message or "the run has not finished")
+    elif exit_code not in (0, 137, 143, None):
         why = f": {failure_message}" if failure_message else ""
-        return verdict(False, f"{action} failed with exit code {exit_code}{why}")
-    absent = [k for k in EXPECTED_KPI.get(action, ()) if k not in kpi]
-    if absent:
-        return verdict(False, f"{action} exited 0 but reported no {', '.join(absent)}: it did not really run")
-    if missing:
-        return verdict(False, f"{action} exited 0 but wrote nothing: {missing}")
+        reasons.append(f"{action} failed with exit code {exit_code}{why}")
+    if exit_code == 0 and not interrupted:
+        if action == "train" and max_epoch is not None and epochs_completed is not None \
+                and epochs_completed < max_epoch + 1:
+            reasons.append(f"train ended after {epochs_completed} of {max_epoch + 1} epochs{pass_note}")
+        absent = [k for k in EXPECTED_KPI.get(action, ()) if k not in kpi]
+        if absent:
+            reasons.append(f"{action} exited 0 but reported no {', '.join(absent)}: it did not really run")
+        if missing:
+            reasons.append(f"{action} exited 0 but wrote nothing: {missing}")
+    if reasons:
+        return Verdict(passed=False, reason=reasons[0], reasons=reasons, exit_code=exit_code, tao_status=tao_status,
+                       kpi=kpi, epochs_completed=epochs_completed, nan=nan, interrupted=interrupted)
     shown = ", ".join(f"{k} {v:.4g}" for k, v in kpi.items() if isinstance(v, (int, float)))
-    return verdict(True, f"{action} finished" + (f" with {shown}" if shown else ""))
+    reason = f"{action} finished" + (f" with {shown}" if shown else "")
+    return Verdict(passed=True, reason=reason, reasons=[reason], exit_code=exit_code, tao_status=tao_status, kpi=kpi,
+                   epochs_completed=epochs_completed, nan=False, interrupted=False)
+
+
+def judge_facts(action: str, facts: RunFacts, exit_code: int | None, *, tao_status: str | None,
+                interrupted: bool, hint: str | None, missing: str | None) -> Verdict:
+    return judge(action, exit_code, [facts.first_bad] if facts.first_bad else [], facts.kpi, tao_status=tao_status,
+                 failure_message=facts.failure, hint=hint, missing=missing,
+                 interrupted=interrupted or facts.interrupted, epochs_completed=facts.epochs_completed,
+                 max_epoch=facts.max_epoch, bad_kpi=facts.bad_kpi)

@@ -98,6 +98,9 @@ def build_data(req: BuildRequest) -> dict[str, Any]:
         if req.checkpoint:
             set_path(data, "export.checkpoint", req.checkpoint)
         set_path(data, "export.onnx_file", req.onnx_file or posixpath.join(results, "export", f"{req.model_type.lower()}_{req.encoder}.onnx"))
+        # TAO's default 544 is not a multiple of the ViT patch (14): its export fails under torch 2.11
+        set_path(data, "export.input_height", 518)
+        set_path(data, "export.input_width", 518)
     if act == "gen_trt_engine":
         onnx = req.onnx_file or posixpath.join(results, "export", f"{req.model_type.lower()}_{req.encoder}.onnx")
         set_path(data, "gen_trt_engine.onnx_file", onnx)

@@ -25,7 +25,7 @@ from specgen.spec.keypaths import set_path
 from specgen.spec.paths import action_results_dir, free_path, free_results_dir
 from specgen.spec.problems import Problem, from_validation_error
 from specgen.spec.render import SpecFileError, read_yaml, render
-from specgen.spec.schema import ExperimentSpec
+from specgen.spec.schema import STEREO_ONLY, ExperimentSpec
 
 #: What may follow each action. TensorRT evaluate/inference follow gen_trt_engine (and run in the deploy image).
 NEXT_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -184,7 +184,8 @@ def _checkpoint_for(source: Source, choices: Choices) -> str:
 
 def _base(source: Source) -> dict[str, Any]:
     """What every derived spec shares with its source: results root, model, the depth block."""
-    model = copy.deepcopy(source.data.get("model") or {})
+    # TAO's experiment.yaml holds every key of the schema, the stereo pipeline's too: only mono keys carry over.
+    model = {k: v for k, v in copy.deepcopy(source.data.get("model") or {}).items() if k not in STEREO_ONLY["model"]}
     backbone = model.get("mono_backbone") or {}
     backbone.pop("pretrained_path", None)  # the trained checkpoint replaces the public weights
     if backbone:
@@ -199,6 +200,21 @@ def _base(source: Source) -> dict[str, Any]:
     if "wandb" in source.data:
         out["wandb"] = copy.deepcopy(source.data["wandb"])
     return out
+
+
+PATCH = 14  # the ViT patch: torch.export refuses an input size that is not a multiple (seen on the real TAO 7.3.0)
+
+
+def export_size(source: Source, notes: list[str]) -> dict[str, int]:
+    """The export input size: the training crop (a multiple of 14), never TAO's default 544 — TAO 7.3.0's export
+    fails with "Input image height 544 is not a multiple of patch height 14" under torch 2.11."""
+    crop = (source.data.get("dataset") or {}).get("train_dataset", {}) or {}
+    size = (crop.get("augmentation") or {}).get("crop_size") if isinstance(crop, dict) else None
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v % PATCH == 0 for v in size)):
+        size = [518, 518]
+    notes.append(f"export input {size[0]}×{size[1]} (the training crop; TAO's default 544 is not a multiple of "
+                 f"the ViT patch {PATCH} and its export fails)")
+    return {"input_height": size[0], "input_width": size[1]}
 
 
 def _data_block(source: Source, action: str, choices: Choices, notes: list[str]) -> dict[str, Any]:
@@ -266,7 +282,7 @@ def derive(source: Source, action: str, choices: Choices | None = None) -> Deriv
                              [Problem(path="export.onnx_file", message=f"{choices.onnx_file} already exists",
                                       fix=f"use {free_path(choices.onnx_file)}")])
         onnx = choices.onnx_file or free_path(default_onnx)
-        data["export"] = {"checkpoint": ckpt, "onnx_file": onnx}
+        data["export"] = {"checkpoint": ckpt, "onnx_file": onnx, **export_size(source, notes)}
         notes.append(f"checkpoint: {ckpt}")
         notes.append(f"onnx_file: {onnx}" + (f" ({default_onnx} exists and TAO refuses to overwrite it)"
                                              if onnx != default_onnx and not choices.onnx_file else ""))

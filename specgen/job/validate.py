@@ -142,6 +142,13 @@ def _check_action(spec: ExperimentSpec, action: str) -> list[Problem]:
             p.append(Problem(path="export.checkpoint", message="missing", fix="give the trained .pth checkpoint"))
         if not spec.export.onnx_file:
             p.append(Problem(path="export.onnx_file", message="missing", fix="give the .onnx path to write (it must not exist yet)"))
+        for key in ("input_height", "input_width"):
+            value = getattr(spec.export, key)
+            if value % 14:
+                near = max(14, round(value / 14) * 14)
+                p.append(Problem(path=f"export.{key}", message=f"{value} is not a multiple of the ViT patch size 14: "
+                                 "TAO 7.3.0's export fails (torch.export: \"not a multiple of patch height 14\")",
+                                 fix=f"use {near} (or the training crop size)"))
     if action in ("export", "evaluate", "inference") and metric and (spec.dataset.min_depth is None or spec.dataset.max_depth is None):
         p.append(Problem(severity="warning", path="dataset.max_depth",
                          message=f"metric {action} without the dataset depth block: TAO falls back to 0.001–10 m",

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# GPU end to end (not CI): the product's own `depthnet run --backend local` driving the REAL TAO 7.3.0 depth_net on a
+# GPU machine: train → evaluate → inference → export on the Redwood RGB-D samples, plus the NaN trap
+# (MetricMonoDataset on millimetre PNGs). Each must get the expected verdict; the live chart must get per-step
+# points from the TensorBoard event file. Prints the time to the first chart point and the monitor's CPU per GPU step.
+#
+#   benchmarks/gpu_e2e.sh SITE WHEELS REDWOOD OUT
+#     SITE     the TAO site built by ../shared/tao-gpu/build-site.sh (NVIDIA's code: git-ignored, never committed)
+#     WHEELS   folder of wheels for what our CLI needs and the GPU image lacks (pydantic, PyYAML, watchfiles …)
+#     REDWOOD  folder with rgb_0000N.jpg + sync_depth_0000N.png (../shared/realdata/redwood/scene_a)
+#     OUT      where logs, events and the summary go
+# Needs python3 with torch, pytorch-lightning, timm, opencv, matplotlib (the device image has them).
+set -uo pipefail
+SITE=$(readlink -f "$1"); WHEELS=$(readlink -f "$2"); REDWOOD=$(readlink -f "$3"); OUT=$(readlink -f "$4")
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$OUT" /tmp/dn-site
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/dn-site "$WHEELS"/*.whl || exit 1
+export PYTHONPATH="$REPO:/tmp/dn-site:$SITE" PYTHONUNBUFFERED=1 XDG_DATA_HOME=$OUT/xdg
+command -v python >/dev/null || ln -s "$(command -v python3)" /usr/local/bin/python
+printf '#!%s\nimport sys\nfrom nvidia_tao_pytorch.cv.depth_net.entrypoint.depth_net import main\nsys.exit(main())\n' \
+  "$(command -v python3)" > /usr/local/bin/depth_net && chmod +x /usr/local/bin/depth_net
+dn() { python3 -m specgen.cli "$@"; }
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+
+# Data as TAO wants it: 12 train pairs (each Redwood pair 4×, new names) and the 3 originals for validation.
+D=/data/redwood; rm -rf $D; mkdir -p $D/train/scene $D/val/scene
+for i in 0 1 2; do
+  cp "$REDWOOD/rgb_0000$i.jpg" "$REDWOOD/sync_depth_0000$i.png" $D/val/scene/
+  for k in 0 1 2 3; do
+    cp "$REDWOOD/rgb_0000$i.jpg" $D/train/scene/rgb_$k$i.jpg; cp "$REDWOOD/sync_depth_0000$i.png" $D/train/scene/sync_depth_$k$i.png
+  done
+done
+W=/tmp/dn-work; rm -rf $W; mkdir -p $W  # checkpoints are 300 MB each: kept out of OUT
+dn convert --data-root $D/train --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_train >/dev/null
+dn convert --data-root $D/val --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_val >/dev/null
+RANDOM_INIT=(--set model.mono_backbone.pretrained_path=null --set train.pretrained_model_path=null
+             --set train.num_epochs=2 --set train.checkpoint_interval=1 --set train.validation_interval=1
+             --set dataset.train_dataset.batch_size=1 --set dataset.val_dataset.batch_size=1 --set train.seed=1234)
+for name in healthy:NYUDV2 nan:MetricMonoDataset; do
+  dn spec train --encoder vits --recipe sanity --dataset-name ${name#*:} --data-file $W/ann_train/test.txt \
+    --val-data-file $W/ann_val/test.txt --results-dir $W/${name%%:*} "${RANDOM_INIT[@]}" -o $W/${name%%:*}.yaml --force \
+    || exit 1
+done
+
+# Run one action through the product; record each event line with its arrival time and sample our CPU time.
+run() {  # run NAME ACTION SPEC
+  python3 - "$@" <<'PY'
+import subprocess, sys, time, os, json
+name, action, spec = sys.argv[1:4]
+out = os.environ["OUT"]
+t0 = time.time()
+p = subprocess.Popen([sys.executable, "-m", "specgen.cli", "run", action, "-e", spec, "--backend", "local",
+                      "--json-events"], stdout=subprocess.PIPE, stderr=open(f"{out}/{name}.stderr", "w"), text=True)
+cpu, first, steps, lines = 0.0, None, 0, []
+tick = os.sysconf("SC_CLK_TCK")
+for line in p.stdout:
+    now = time.time() - t0
+    lines.append(f"{now:.3f}\t{line}")
+    if '"step_loss"' in line:
+        steps += 1
+        first = first if first is not None else now
+    try:
+        with open(f"/proc/{p.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+    except OSError:
+        pass
+p.wait()
+open(f"{out}/{name}.events.tsv", "w").writelines(lines)
+verdict = next((json.loads(l.split("\t", 1)[1]) for l in reversed(lines) if '"verdict"' in l), {})
+summary = {"name": name, "action": action, "exit": p.returncode, "wall_s": round(time.time() - t0, 1),
+           "verdict": "PASS" if verdict.get("passed") else "FAIL", "reason": verdict.get("reason"),
+           "chart_points": steps, "first_point_s": first, "monitor_cpu_s": round(cpu, 2),
+           "monitor_cpu_ms_per_step": round(1000 * cpu / steps, 1) if steps else None,
+           "kpi": verdict.get("kpi"), "epochs_completed": verdict.get("epochs_completed")}
+print(json.dumps(summary))
+PY
+}
+export OUT
+run nan train $W/nan.yaml > $OUT/nan.json &
+NANPID=$!
+run train train $W/healthy.yaml > $OUT/train.json
+RUN=$(python3 -c "import json,sys; print(json.load(open('$OUT/train.json'))['name'])")
+TRAIN_ID=$(ls "$OUT/xdg/depthnet-tui/runs" | grep -- -train- | head -n 1)
+for a in evaluate inference export; do
+  dn next $W/healthy/train $a -o $W/$a.yaml >/dev/null 2>"$OUT/next_$a.err" || cat "$OUT/next_$a.err"
+done
+run evaluate evaluate $W/evaluate.yaml > $OUT/evaluate.json &
+run inference inference $W/inference.yaml > $OUT/inference.json &
+run export export $W/export.yaml > $OUT/export.json &
+wait
+for r in healthy/train nan/train; do dn verdict $W/$r --json > "$OUT/verdict_${r%%/*}.json"; echo "verdict $r exit $?"; done
+echo "== summary"; cat $OUT/train.json $OUT/nan.json $OUT/evaluate.json $OUT/inference.json $OUT/export.json
+cat "$OUT"/verdict_*.json
+ls -la $W/healthy/train $W/healthy/train/lightning_logs/* 2>/dev/null | head -30
+find $W -name '*.onnx*' | xargs ls -la 2>/dev/null
