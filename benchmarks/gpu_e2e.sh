@@ -88,9 +88,27 @@ done
 run evaluate evaluate $W/evaluate.yaml > $OUT/evaluate.json &
 run inference inference $W/inference.yaml > $OUT/inference.json &
 run export export $W/export.yaml > $OUT/export.json &
+# Ctrl-C (SIGINT to the process group, as a terminal sends it) and `depthnet stop`, on real training runs.
+for c in interrupt stop; do
+  dn spec train --encoder vits --recipe sanity --dataset-name NYUDV2 --data-file $W/ann_train/test.txt \
+    --val-data-file $W/ann_val/test.txt --results-dir $W/$c "${RANDOM_INIT[@]}" --set train.num_epochs=20 -o $W/$c.yaml --force >/dev/null 2>&1
+  dn run train -e $W/$c.yaml --backend local --detach 2>"$OUT/$c.launch"
+done
+INT_ID=$(sed -n 's/^run \([^ ]*\) started.*/\1/p' "$OUT/interrupt.launch"); STOP_ID=$(sed -n 's/^run \([^ ]*\) started.*/\1/p' "$OUT/stop.launch")
+sleep 75
+INT_PID=$(python3 -c "import json; print(json.load(open('$XDG_DATA_HOME/depthnet-tui/runs/$INT_ID/run.json'))['pid'])")
+STOP_PID=$(python3 -c "import json; print(json.load(open('$XDG_DATA_HOME/depthnet-tui/runs/$STOP_ID/run.json'))['pid'])")
+kill -INT -- -"$INT_PID"; echo "SIGINT sent to group $INT_PID"
+( time dn stop "$STOP_ID" ) > "$OUT/stop.txt" 2>&1
+echo "left in the stopped run's group: $(ps -o pid= -g "$STOP_PID" | wc -l)" >> "$OUT/stop.txt"
+timeout 120 python3 -m specgen.cli attach "$INT_ID" --json-events | tail -n 1 > "$OUT/interrupt.verdict.json"
+timeout 60 python3 -m specgen.cli attach "$STOP_ID" --json-events | tail -n 1 > "$OUT/stop.verdict.json"
+tail -c 1500 "$OUT/xdg/depthnet-tui/runs/$INT_ID/log.txt" > "$OUT/interrupt.log.tail"
 wait
 for r in healthy/train nan/train; do dn verdict $W/$r --json > "$OUT/verdict_${r%%/*}.json"; echo "verdict $r exit $?"; done
 echo "== summary"; cat $OUT/train.json $OUT/nan.json $OUT/evaluate.json $OUT/inference.json $OUT/export.json
+echo "== interrupt"; cat $OUT/interrupt.verdict.json; cat -v $OUT/interrupt.log.tail | tail -n 12
+echo "== stop"; cat $OUT/stop.txt $OUT/stop.verdict.json; ps -ef | grep -c "[d]epth_net/scripts/train.py" || true
 cat "$OUT"/verdict_*.json
 ls -la $W/healthy/train $W/healthy/train/lightning_logs/* 2>/dev/null | head -30
 find $W -name '*.onnx*' | xargs ls -la 2>/dev/null

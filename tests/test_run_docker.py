@@ -14,7 +14,16 @@ import sys
 import time
 
 import pytest
-from runkit import EMU_KILLED_LOSSES, EMU_LOSSES, all_nan, depthnet, events, make_project, step_losses, verdict
+from runkit import (
+    EMU_KILLED_LOSSES,
+    EMU_LOSSES,
+    all_nan,
+    depthnet,
+    events,
+    make_project,
+    step_losses,
+    verdict,
+)
 
 pytestmark = pytest.mark.usefixtures("docker_client")
 

@@ -143,9 +143,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_stop(args: argparse.Namespace) -> int:
     try:
         record = registry.load(args.run_id)
-        stop(record, timeout=args.timeout)
+        left = stop(record, timeout=args.timeout)
     except (FileNotFoundError, LaunchError) as exc:
         _err(str(exc))
         return 2
-    print(f"stopped {record.run_id}")
+    extra = (f"; {len(left)} process(es) of its group ignored SIGTERM for {args.timeout} s and were killed "
+             f"({', '.join(map(str, left))})" if left else "; nothing of it is left running")
+    print(f"stopped {record.run_id}" + (extra if record.backend == "local" else ""))
     return 0

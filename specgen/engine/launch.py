@@ -96,9 +96,12 @@ def backend_for(record: RunRecord) -> Backend | None:
     return None
 
 
-def stop(record: RunRecord, timeout: int = 10) -> None:
-    backend: Backend = DockerBackend() if record.backend == "docker" else LocalBackend.attached()
-    backend.stop(record, timeout=timeout)
+def stop(record: RunRecord, timeout: int = 10) -> list[int]:
+    """Stop a run; for a local run, the pids of its process group that outlived SIGTERM (then killed)."""
+    if record.backend == "docker":
+        DockerBackend().stop(record, timeout=timeout)
+        return []
+    return LocalBackend.attached().stop(record, timeout=timeout)
 
 
 def listing() -> list[dict[str, Any]]:

@@ -45,6 +45,8 @@ class RunFacts:
         self.interrupted = False
         self.console: dict[str, float] = {}
         self.steps_per_epoch: int | None = None
+        self._merging = False
+        self._merge_error: str | None = None
 
     def add(self, event: Event) -> str | None:
         """Fold one event in; returns an alert text when this event shows a NaN/inf loss."""
@@ -56,9 +58,23 @@ class RunFacts:
             return self._status(event.data)
         elif isinstance(event, ConsoleMetrics):
             self.console.update(event.values)
-        elif isinstance(event, LogLine) and not event.progress and self.failure is None and _looks_failed(event.text):
-            self.failure = event.text.strip()
+        elif isinstance(event, LogLine) and not event.progress:
+            self._log(event.text)
         return None
+
+    def _log(self, text: str) -> None:
+        stripped = text.strip()
+        if stripped.startswith("full_key: ") and self._merge_error:
+            # Hydra's spec errors: "Error merging …" / what is wrong / "full_key: train.num_epoch"
+            self.failure = f"spec error at {stripped[10:]}: {self._merge_error} (TAO rejected the spec; " \
+                           "`depthnet validate` names such keys before launch)"
+            self._merge_error = None
+        elif self._merging:
+            self._merge_error, self._merging = stripped, False
+        elif stripped.startswith("Error merging "):
+            self._merging = True
+        elif self.failure is None and _looks_failed(text):
+            self.failure = stripped
 
     def _status(self, data: dict[str, Any]) -> str | None:
         if isinstance(data.get("epoch"), int):

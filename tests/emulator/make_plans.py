@@ -88,7 +88,13 @@ def plan(name: str) -> str:
         t0 = (start - utc).total_seconds()  # the capture machine's clock was UTC (the file name says so)
         for off, n, wall in _tb_records(tb):
             ops.append((max(0, round((wall - t0) * 1000)), 2, f"t {off} {n}"))
-    for row in (case / "tree.txt").read_text().splitlines():
+    rows = (case / "tree.txt").read_text().splitlines()
+    if rows and not rows[0].startswith("#"):  # the tty capture's listing: "size ./train/name", links unmarked
+        names = [r.split()[1].split("/", 2)[2] for r in rows if r.count("/") == 2 and r.endswith(".pth")]
+        ckpts = sorted(n for n in names if n.startswith("model_epoch_"))
+        rows = [f"f - /results/x/train/{n}" for n in ckpts]
+        rows += [f"l - /results/x/train/{n} -> {ckpts[-1]}" for n in names if not n.startswith("model_epoch_")]
+    for row in rows:
         m = re.match(r"^([fl])\s+\S+\s+/results/[^/]+/[^/]+/(\S+)(?: -> (\S+))?$", row)
         if not m or not m.group(2).endswith(".pth"):
             continue
