@@ -123,7 +123,7 @@ async def test_failed_run_asks_before_anything_is_built_on_it(tmp_path, depth_ne
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         question = str(app.screen.query_one("#question").render())
-        assert "failed: train_loss is NaN from step 1" in question and "waste GPU time" in question
+        assert "failed: train_loss is NaN in the kpi" in question and "waste GPU time" in question
         await pilot.press("n")
         await pilot.pause(0.2)
         assert isinstance(app.screen, RunScreen)

@@ -8,6 +8,7 @@ import sys
 from specgen.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
+    EXIT_USAGE,
     _err,
     _parse_sets,
     _print_json,
@@ -191,7 +192,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_recipes)
 
-    ref = sub.add_parser("references", help="regenerate the generated files in references/")
-    ref.add_argument("--dir", default="references")
+    ref = sub.add_parser("references", help="write the generated reference files into a folder you name",
+                         description="Writes (or with --check compares) the generated files — spec templates, the "
+                                     "parameter table, the train schema — only into --dir.")
+    ref.add_argument("--dir", required=True, help="the folder to write into (a checkout's references/ to refresh it)")
     ref.add_argument("--check", action="store_true", help="exit 1 when a generated file is stale")
     ref.set_defaults(func=cmd_references)
+
+    h = sub.add_parser("help", help="read a help topic (the same text as F1 in the app); no topic lists them")
+    h.add_argument("topic", nargs="?", help="a topic name, e.g. finetuning, troubleshooting, after-training")
+    h.set_defaults(func=cmd_help)
+
+
+def cmd_help(args: argparse.Namespace) -> int:
+    from specgen.job.help import help_text, topics
+
+    names = topics()
+    if not names:
+        _err("no help topics are installed with this copy of depthnet-tui (references/ is missing)")
+        return EXIT_PROBLEM
+    if args.topic is None:
+        print("Help topics (depthnet help TOPIC):")
+        for name, title in names.items():
+            print(f"  {name:<18} {title}")
+        return EXIT_OK
+    topic = args.topic.removesuffix(".md")
+    if topic not in names:
+        _err(f"no help topic {args.topic!r}; topics: {', '.join(names)}")
+        return EXIT_USAGE
+    print(help_text(f"{topic}.md"))
+    return EXIT_OK

@@ -62,6 +62,28 @@ def _source(data_file: str, dataset_name: str) -> list[dict[str, str]]:
     return [{"data_file": data_file, "dataset_name": dataset_name}]
 
 
+def _log_every(data: dict[str, Any], req: BuildRequest) -> int | None:
+    """Per-step chart points: from the run's length (lines in the train file, batch, GPUs, epochs)."""
+    import math
+
+    from specgen.spec.keypaths import get_path_or_none
+    from specgen.spec.recipes import log_every_for
+    from specgen.spec.schema import SplitDataset, TrainConfig
+
+    try:
+        with open(req.data_file or "", "rb") as f:
+            lines = sum(1 for line in f if line.strip())
+    except OSError:
+        return None
+    batch = get_path_or_none(data, "dataset.train_dataset.batch_size") or SplitDataset.model_fields["batch_size"].default
+    gpus = get_path_or_none(data, "train.num_gpus") or TrainConfig.model_fields["num_gpus"].default
+    epochs = req.overrides.get("train.num_epochs") or get_path_or_none(data, "train.num_epochs") \
+        or TrainConfig.model_fields["num_epochs"].default
+    if not all(isinstance(v, int) and v > 0 for v in (batch, gpus, epochs)) or not lines:
+        return None
+    return log_every_for(epochs * math.ceil(lines / (batch * gpus)), req.encoder)
+
+
 def build_data(req: BuildRequest) -> dict[str, Any]:
     """The spec as a plain dict, before validation (so overrides can still touch any key)."""
     data: dict[str, Any] = {
@@ -84,6 +106,10 @@ def build_data(req: BuildRequest) -> dict[str, Any]:
         val = req.val_data_file or (default_val_file(req.data_file) if req.data_file else None)
         if val:
             set_path(data, "dataset.val_dataset.data_sources", _source(val, req.dataset_name))
+        if req.data_file and "train.log_every_n_steps" not in req.overrides:
+            every = _log_every(data, req)
+            if every is not None:
+                set_path(data, "train.log_every_n_steps", every)
     elif act == "evaluate" and req.data_file:
         set_path(data, "dataset.test_dataset.data_sources", _source(req.data_file, req.dataset_name))
     elif act == "inference" and req.data_file:

@@ -22,6 +22,7 @@ from specgen.engine import registry
 from specgen.engine.backends import RunRecord
 from specgen.engine.events import Alert, Event, LogLine
 from specgen.engine.launch import Backend
+from specgen.engine.logparse import display
 from specgen.engine.monitor import Monitor, env_force_polling
 from specgen.engine.progress import RunProgress
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs
@@ -101,7 +102,7 @@ class RunScreen(Screen[None]):
         """Called on the UI thread for every event; drawing waits for the next tick."""
         part = self.progress.apply(event)
         if isinstance(event, LogLine) and not event.progress:
-            self._pending_log.append(event.text)
+            self._pending_log.append(display(event.text))  # no raw control bytes to the terminal, long lines cut
         elif isinstance(event, Alert):
             self.raise_alert(event)
         self._dirty.add(part)
