@@ -66,12 +66,12 @@ async def test_launch_from_the_spec_step_on_docker_and_watch_it_pass(tmp_path, e
         assert banner.startswith("PASS — train finished with val/loss 0.09538")
         assert any(line.endswith("Execution status: PASS (entrypoint.py:518)") for line in run.query_one("#log", Log).lines)
         assert run.query_one("#kpi", DataTable).row_count == 6
-        assert "step 8/8" in str(run.query_one("#run-progress-line", Static).render())
+        assert "step 24/24" in str(run.query_one("#run-progress-line", Static).render())
         spec_file = Path(app.state.output_dir) / "specs" / "train.yaml"
         assert spec_file.is_file() and app.state.last_run_id == run.record.run_id
         # Search the log.
         await pilot.press("slash")
-        for ch in "validation":
+        for ch in "validated":  # Hydra: "… is validated against ConfigStore schema …"
             await pilot.press(ch)
         await pilot.press("enter")
         assert run.query_one("#search", Input).border_subtitle.startswith("line ")
