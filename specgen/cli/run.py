@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import threading
 from typing import Any
@@ -13,7 +14,8 @@ from specgen.cli.common import _err
 from specgen.engine import registry
 from specgen.engine.backends import DockerBackend, LaunchError, LocalBackend, RunRecord
 from specgen.engine.events import Alert, Event, LogLine, StatusLine, StepLoss, Verdict
-from specgen.engine.launch import RunOptions, backend_for, listing, prepare, start, stop
+from specgen.engine.launch import RunOptions, backend_for, listing, prepare, release, start, stop
+from specgen.engine.logparse import display
 from specgen.engine.monitor import Monitor, env_force_polling
 
 ACTIONS = ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine")
@@ -64,7 +66,7 @@ class Printer:
             print(json.dumps(doc, allow_nan=True), flush=True)
             return
         if isinstance(event, LogLine) and not event.progress:
-            print(event.text, flush=True)
+            print(display(event.text), flush=True)  # never raw control bytes from the container to the terminal
         elif isinstance(event, StepLoss):
             print(f"  step {event.global_step} (epoch {event.epoch} {event.step}/{event.steps}) train_loss {event.loss:.4g}", flush=True)
         elif isinstance(event, StatusLine) and event.kpi and "epoch" in event.data:
@@ -87,7 +89,19 @@ def follow(record: RunRecord, backend: DockerBackend | LocalBackend | None, as_j
 
     monitor = Monitor(record, backend, sink, log_path=registry.run_dir(record.run_id) / "log.txt",
                       force_polling=env_force_polling())
-    verdict = asyncio.run(monitor.run())
+
+    def interrupted(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        verdict = asyncio.run(monitor.run())
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM of this CLI: the run itself goes on
+        print(f"depthnet: stopped following; run {record.run_id} goes on — follow it again with "
+              f"`depthnet attach {record.run_id}`, stop it with `depthnet stop {record.run_id}`", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     record.verdict = verdict.model_dump()
     registry.save(record)
     return 0 if verdict.passed else 1
@@ -103,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for problem in prepared.problems:
             _err(problem)
         if prepared.problems:
+            release(prepared.request.run_id)
             return 2
         record, backend = start(prepared.request, args.backend)
     except LaunchError as exc:

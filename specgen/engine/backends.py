@@ -53,6 +53,7 @@ class RunRecord(BaseModel):
     started: str
     container_id: str | None = None
     pid: int | None = None
+    pid_start: int | None = None  # the process's start time (/proc/PID/stat field 22): a reused pid is not ours
     image: str | None = None
     script: str | None = None
     exit_file: str | None = None  # local backend: where the wrapper shell leaves the exit code for a later attach
@@ -209,7 +210,7 @@ class LocalBackend:
     #: file, so a monitor started later — after an SSH drop — still learns how the run ended.
     WRAPPER = '"$@"; code=$?; echo "$code" > "$0.tmp" && mv "$0.tmp" "$0"; exit "$code"'
 
-    def launch(self, req: LaunchRequest, log_path: Path) -> RunRecord:
+    def launch(self, req: LaunchRequest, log_path: Path, keep_fds: tuple[int, ...] = ()) -> RunRecord:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         exit_file = log_path.parent / "exit_code"
         exit_file.unlink(missing_ok=True)
@@ -217,11 +218,12 @@ class LocalBackend:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **req.env}
         argv = ["/bin/sh", "-c", self.WRAPPER, str(exit_file), str(self.exe), *req.command[1:]]
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
+                                start_new_session=True, pass_fds=keep_fds)
         log.close()
         self._procs[req.run_id] = proc
         return RunRecord(run_id=req.run_id, backend="local", action=req.action, spec_path=req.spec_path,
-                         results_dir=req.results_dir, started=_now(), pid=proc.pid, exit_file=str(exit_file))
+                         results_dir=req.results_dir, started=_now(), pid=proc.pid, pid_start=process_start(proc.pid),
+                         exit_file=str(exit_file))
 
     def wait(self, record: RunRecord) -> int:
         proc = self._procs.get(record.run_id)
@@ -230,14 +232,14 @@ class LocalBackend:
             if code >= 0:
                 return code
             return read_exit_file(record.exit_file, 128 - code)  # killed by a signal: -9 → 137, like a container
-        _wait_pid(record.pid)
+        _wait_pid(record)
         return read_exit_file(record.exit_file, -1)
 
     def is_running(self, record: RunRecord) -> bool:
         proc = self._procs.get(record.run_id)
         if proc is not None:
             return proc.poll() is None
-        return record.pid is not None and _pid_alive(record.pid)
+        return is_ours(record) and _pid_alive(record.pid)  # type: ignore[arg-type]
 
     def stop(self, record: RunRecord, timeout: int = 10) -> list[int]:
         """SIGTERM to the run's whole process group (TAO's entrypoint alone dies silently and leaves its training
@@ -246,7 +248,7 @@ class LocalBackend:
         import signal
         import time
 
-        if record.pid is None or record.pid <= 1:
+        if not is_ours(record):
             return []
         try:
             os.killpg(record.pid, signal.SIGTERM)
@@ -268,6 +270,29 @@ class LocalBackend:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)
         return left
+
+
+def process_start(pid: int) -> int | None:
+    """A process's start time in clock ticks since boot (/proc/PID/stat field 22), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def is_ours(record: RunRecord) -> bool:
+    """The run's recorded process is still the one we started: same pid, same start time, leading its own group.
+    A pid ≤ 1, a record without a start time, or a pid reused by another process is never signalled."""
+    pid = record.pid
+    if pid is None or pid <= 1 or record.pid_start is None:
+        return False
+    if process_start(pid) != record.pid_start:
+        return False
+    try:
+        return os.getpgid(pid) == pid
+    except OSError:
+        return False
 
 
 def group_members(pgid: int) -> list[int]:
@@ -304,10 +329,10 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def _wait_pid(pid: int | None) -> None:
+def _wait_pid(record: RunRecord) -> None:
     import time
 
-    while pid is not None and _pid_alive(pid):
+    while is_ours(record) and _pid_alive(record.pid):  # type: ignore[arg-type]
         time.sleep(0.2)
 
 
@@ -333,12 +358,14 @@ class ScriptBackend:
         from specgen.spec.atomicio import write_text_atomic
 
         argv = docker_argv(req.action, req.spec_path, data_roots=req.data_roots, output_dir=req.output_dir,
-                           image=req.image, gpus=req.gpus)
+                           image=req.image, gpus=req.gpus, env={"PYTHONUNBUFFERED": "1", **req.env})
         argv.insert(3, f"--label={LABEL}={req.run_id}")
+        names = ", ".join(req.env) or "none"
         body = ("#!/bin/sh\n# Written by depthnet-tui: run this on the GPU machine.\n"
+                f"# Environment passed to the container: {names} (values below; this file is readable by you only).\n"
                 "# --user keeps outputs owned by you (otherwise they are nobody:nogroup).\nset -e\n" + join(argv) + "\n")
-        script = write_text_atomic(folder / "run.sh", body, overwrite=True)
-        os.chmod(script, 0o755)
+        # it may hold --env values (tokens): the owner's only, from the moment it exists
+        script = write_text_atomic(folder / "run.sh", body, overwrite=True, mode=0o700)
         return RunRecord(run_id=req.run_id, backend="script", action=req.action, spec_path=req.spec_path,
                          results_dir=req.results_dir, started=_now(), script=str(script))
 

@@ -16,7 +16,8 @@ from specgen.engine.backends import (
     RunRecord,
     choose_backend,
 )
-from specgen.engine.preflight import PreflightProblem, default_data_roots, problems
+from specgen.engine.lock import FolderBusy, ResultsLock
+from specgen.engine.preflight import PreflightProblem, default_data_roots, inside, problems, system_folder
 
 Backend = DockerBackend | LocalBackend
 
@@ -58,29 +59,63 @@ def prepare(opts: RunOptions) -> Prepared:
     results = action_results_dir(spec, opts.action)
     output_dir = os.path.abspath(opts.output_dir or spec.results_dir or os.path.dirname(results))
     roots = [os.path.abspath(r) for r in (opts.data_roots or default_data_roots(spec, opts.action))]
+    run_id = registry.new_run_id(opts.action)
+    if inside(results, [output_dir]) and system_folder(output_dir) is None and system_folder(results) is None:
+        # Taken before the check for an earlier run in the folder, so two starts cannot both pass it.
+        try:
+            _LOCKS[run_id] = ResultsLock(results).acquire(run_id)
+        except FolderBusy as exc:
+            raise LaunchError(str(exc)) from None
+        except OSError as exc:
+            raise LaunchError(f"cannot create the results folder {results} ({exc.strerror}); choose another") from None
     issues: list[PreflightProblem] = problems(spec, opts.action, data_roots=roots, output_dir=output_dir,
                                               force=opts.force)
-    req = LaunchRequest(run_id=registry.new_run_id(opts.action), action=opts.action,
+    req = LaunchRequest(run_id=run_id, action=opts.action,
                         spec_path=os.path.abspath(opts.spec), results_dir=results, data_roots=roots,
                         output_dir=output_dir, image=opts.image or image_for_spec(opts.action, spec), gpus=opts.gpus, network=opts.network, env=opts.env)
     return Prepared(request=req, problems=[str(p) for p in issues],
                     confirmable=bool(issues) and all(p.confirmable for p in issues))
 
 
+#: Results-folder locks taken by ``prepare``, by run id, until the run is started (or given up).
+_LOCKS: dict[str, ResultsLock] = {}
+
+
+def release(run_id: str) -> None:
+    """Give up the results folder of a prepared run that was not started (or whose follower ends)."""
+    lock = _LOCKS.pop(run_id, None)
+    if lock is not None:
+        lock.release()
+
+
 def start(req: LaunchRequest, backend_name: str | None) -> tuple[RunRecord, Backend | None]:
-    """Launch with the chosen backend (or the best available); the record is saved before this returns."""
-    chosen = choose_backend(backend_name)
-    folder = registry.run_dir(req.run_id)
-    backend: Backend | None = None
-    if isinstance(chosen, DockerBackend):
-        chosen.preflight(req)
-        record = chosen.launch(req)
-        backend = chosen
-    elif isinstance(chosen, LocalBackend):
-        record = chosen.launch(req, folder / "log.txt")
-        backend = chosen
-    else:
-        record = chosen.launch(req, folder)
+    """Launch with the chosen backend (or the best available); the record is saved before this returns.
+    A local run's process inherits the results-folder lock, so the folder stays taken exactly as long as it runs;
+    for a container the lock lives as long as this process follows it."""
+    lock = _LOCKS.get(req.run_id)
+    if lock is None:  # prepared elsewhere (another process): take it now
+        try:
+            lock = _LOCKS[req.run_id] = ResultsLock(req.results_dir).acquire(req.run_id)
+        except FolderBusy as exc:
+            raise LaunchError(str(exc)) from None
+    try:
+        chosen = choose_backend(backend_name)
+        folder = registry.run_dir(req.run_id)
+        backend: Backend | None = None
+        if isinstance(chosen, DockerBackend):
+            chosen.preflight(req)
+            record = chosen.launch(req)
+            backend = chosen
+        elif isinstance(chosen, LocalBackend):
+            record = chosen.launch(req, folder / "log.txt", keep_fds=(lock.fd,) if lock.fd is not None else ())
+            backend = chosen
+            release(req.run_id)  # the child holds it now
+        else:
+            record = chosen.launch(req, folder)
+            release(req.run_id)  # written, not started
+    except BaseException:
+        release(req.run_id)
+        raise
     registry.save(record)
     return record, backend
 
@@ -98,10 +133,21 @@ def backend_for(record: RunRecord) -> Backend | None:
 
 def stop(record: RunRecord, timeout: int = 10) -> list[int]:
     """Stop a run; for a local run, the pids of its process group that outlived SIGTERM (then killed)."""
+    if record.verdict is not None:
+        raise LaunchError(f"run {record.run_id} has already finished ({'PASS' if record.verdict.get('passed') else 'FAIL'}"
+                          "): nothing to stop")
     if record.backend == "docker":
         DockerBackend().stop(record, timeout=timeout)
         return []
-    return LocalBackend.attached().stop(record, timeout=timeout)
+    if record.backend == "local":
+        from specgen.engine.backends import is_ours
+
+        if not is_ours(record):
+            raise LaunchError(f"run {record.run_id} is not running: its process {record.pid} has ended (the pid may "
+                              "belong to another program now, which is left alone)")
+        return LocalBackend.attached().stop(record, timeout=timeout)
+    raise LaunchError(f"run {record.run_id} was written as a script ({record.script}) and never started here: "
+                      "nothing to stop")
 
 
 def listing() -> list[dict[str, Any]]:

@@ -107,6 +107,10 @@ class Monitor:
             self.sink(Alert(code="NAN_LOSS", message=message + " — the run will learn nothing; stop it "
                             f"(depthnet stop {self.record.run_id}) and check the data (depthnet doctor)"))
 
+    def emit_all(self, events: list[Event]) -> None:
+        for event in events:
+            self._emit(event)
+
     def feed_log(self, chunk: str) -> None:
         for event in self.parser.feed(chunk):
             self._emit(event)
@@ -164,7 +168,7 @@ class Monitor:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         docker = isinstance(self.backend, DockerBackend)
 
-        def hand_over(fn: Callable[[str], None], text: str) -> None:
+        def hand_over(fn: Callable[[Any], None], text: Any) -> None:
             """Run ``fn(text)`` on the loop and wait for it: a flood queues one chunk, never thousands."""
             done = threading.Event()
 
@@ -192,7 +196,9 @@ class Monitor:
                     for i in range(0, len(chunk), CHUNK):
                         text = decoder.decode(chunk[i:i + CHUNK])
                         if text:
-                            hand_over(self.feed_log, text)
+                            # Parsed here, in the reader's thread: the loop only folds the events (a flood of log
+                            # lines must not stall the screen).
+                            hand_over(self.emit_all, self.parser.feed(text))
 
                 for chunk in chunks:
                     take(chunk)
@@ -207,7 +213,7 @@ class Monitor:
             with contextlib.suppress(Exception):  # live steps are a bonus; the complete log still has them all
                 for chunk in self.backend.live(self.record):
                     if text := live_decoder.decode(chunk):
-                        hand_over(self.feed_live, text)
+                        hand_over(self.emit_all, [e for e in self.live_parser.feed(text) if isinstance(e, StepLoss)])
 
         async def watch() -> None:
             async for batch in watch_status(self.status_path, stop, force_polling=self.force_polling):

@@ -106,6 +106,49 @@ def default_data_roots(spec: ExperimentSpec, action: str) -> list[str]:
     return sorted(roots)
 
 
+#: Folders a run must never mount or write into (nor anything that resolves to them through ``..`` or links).
+SYSTEM_DIRS = ("/", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot", "/proc", "/sys", "/dev",
+               "/var", "/root", "/run", "/home", "/opt", "/srv", "/tmp")
+#: ... and under these, nothing at all.
+SYSTEM_TREES = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot", "/proc", "/sys", "/dev")
+
+
+def _homes() -> set[str]:
+    import pwd
+
+    homes = {os.path.realpath(os.path.expanduser("~"))}
+    try:
+        homes.update(os.path.realpath(e.pw_dir) for e in pwd.getpwall() if e.pw_dir not in ("", "/"))
+    except OSError:
+        pass
+    return homes
+
+
+def system_folder(path: str) -> str | None:
+    """Why ``path`` may not be mounted or written (it is /, a system folder, a home folder itself, or inside a
+    system tree, after resolving ``..`` and symlinks), or None."""
+    real = os.path.realpath(os.path.abspath(path))
+    if real in SYSTEM_DIRS:
+        return f"{path} is {'the root folder' if real == '/' else 'the system folder ' + real}"
+    if real in _homes():
+        return f"{path} is a home folder itself ({real})"
+    for tree in SYSTEM_TREES:
+        if PurePosixPath(real).is_relative_to(tree):
+            return f"{path} lies in the system folder {tree}" + (f" (it resolves to {real})" if real != path else "")
+    return None
+
+
+def _line_of(data_file: str, target: str) -> int | None:
+    try:
+        with open(data_file, encoding="utf-8", errors="replace") as f:
+            for n, line in enumerate(f, start=1):
+                if target in line.split():
+                    return n
+    except OSError:
+        return None
+    return None
+
+
 def inside(path: str, roots: list[str]) -> bool:
     p = PurePosixPath(os.path.normpath(os.path.abspath(path)))
     return any(p.is_relative_to(os.path.normpath(os.path.abspath(r))) for r in roots)
@@ -136,8 +179,11 @@ def _annotation_problems(key: str, data_file: str, mounts: list[str]) -> list[Pr
                                     f"({_examples(missing)}); run `depthnet convert` again", key=key))
     outside = [f for f in files if not inside(f, mounts)]
     if outside:
-        out.append(PreflightProblem(f"{data_file} lists files outside every mount ({_examples(outside)}): the "
-                                    "container cannot see them; add their folder with --data-root", key=key))
+        line = _line_of(data_file, outside[0])
+        where = f"{data_file}" + (f", line {line}," if line else "")
+        out.append(PreflightProblem(f"{where} lists files outside the data roots ({_examples(outside)}): the "
+                                    "container cannot see them and nothing else is mounted for them; move the files "
+                                    "under the data root or name their folder with --data-root", key=key))
     return out
 
 
@@ -146,6 +192,14 @@ def problems(spec: ExperimentSpec, action: str, *, data_roots: list[str], output
     """Everything that would make the run fail or damage something, worst first."""
     mounts = [*data_roots, output_dir]
     found: list[PreflightProblem] = []
+    for folder, role in [(output_dir, "the output folder (mounted read-write)"),
+                         *((r, "a data root (mounted read-only)") for r in data_roots)]:
+        why = system_folder(folder)
+        if why:
+            found.append(PreflightProblem(f"{why}: refusing it as {role}; choose a folder of your project, e.g. "
+                                          "~/depthnet/results", key="results_dir"))
+    if found:
+        return found
     paths = spec_paths(spec, action)
     for key, path in paths.items():
         if not os.path.isabs(path):

@@ -16,7 +16,7 @@ class RefusedOverwrite(FileExistsError):
         self.path = path
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> Path:
+def write_text_atomic(path: str | os.PathLike[str], text: str, *, overwrite: bool = False, mode: int = 0o644) -> Path:
     """Write via a temp file in the same folder, then rename; readers never see half a file.
 
     Without ``overwrite`` the final step is a hard link, which fails if the name appeared meanwhile.
@@ -31,7 +31,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, overwrite: boo
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)  # set before the name appears: a private file is never readable by others
         if overwrite:
             os.replace(tmp, target)
         else:

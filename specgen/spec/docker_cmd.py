@@ -46,7 +46,8 @@ def mounts(spec_path: str, *, data_roots: Iterable[str], output_dir: str) -> lis
 
 
 def docker_argv(action: str, spec_path: str, *, data_roots: Iterable[str], output_dir: str, image: str | None = None,
-                gpus: str = "0", uid: int | None = None, gid: int | None = None, shm_size: str = "16G") -> list[str]:
+                gpus: str = "0", uid: int | None = None, gid: int | None = None, shm_size: str = "16G",
+                env: dict[str, str] | None = None) -> list[str]:
     """Argument list (never a shell string built from paths): read-only data, read-write output, same paths inside."""
     uid = os.getuid() if uid is None else uid
     gid = os.getgid() if gid is None else gid
@@ -54,6 +55,8 @@ def docker_argv(action: str, spec_path: str, *, data_roots: Iterable[str], outpu
     if gpus != "none":
         argv += ["--gpus", "all" if gpus == "all" else f"device={gpus}"]
     argv += ["--shm-size", shm_size, "--ipc", "host", "--user", f"{uid}:{gid}"]
+    for name, value in (env or {}).items():
+        argv += ["-e", f"{name}={value}"]
     for folder, read_only in mounts(spec_path, data_roots=data_roots, output_dir=output_dir):
         argv += ["-v", f"{folder}:{folder}:ro" if read_only else f"{folder}:{folder}"]
     argv += [image or default_image(action), "depth_net", action, "-e", os.path.abspath(spec_path)]

@@ -117,8 +117,12 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not key:
         raise ValueError(f"--set {text!r}: the key path is empty")
+    from specgen.spec.safeyaml import YamlLimitError, load_text
+
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_text(raw, key) if raw.strip() else ""
+    except YamlLimitError as exc:
+        raise ValueError(f"--set {key}: {exc}") from None
     except yaml.YAMLError:
         value = raw
     if isinstance(value, str) and _looks_numeric(value):

@@ -76,19 +76,31 @@ class SpecFileError(ValueError):
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
+    from specgen.spec.safeyaml import YamlLimitError, read_text_bounded
+
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text_bounded(p)
     except FileNotFoundError:
         raise SpecFileError(f"{p}: no such file; check the path") from None
+    except NotADirectoryError:
+        raise SpecFileError(f"{p}: a folder on the way is a file; check the path") from None
+    except YamlLimitError as exc:
+        raise SpecFileError(str(exc)) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise SpecFileError(f"{p}: cannot be read ({exc.__class__.__name__}); give a readable YAML file") from None
+        raise SpecFileError(f"{p}: cannot be read ({exc.__class__.__name__}); give a readable UTF-8 YAML file") from None
+    except OSError as exc:
+        raise SpecFileError(f"{p}: cannot be read ({exc.strerror or exc.__class__.__name__})") from None
     return parse_yaml(text, str(p))
 
 
 def parse_yaml(text: str, source: str = "<spec>") -> dict[str, Any]:
+    from specgen.spec.safeyaml import YamlLimitError, load_text
+
     try:
-        data = yaml.safe_load(text)
+        data = load_text(text, source)
+    except YamlLimitError as exc:
+        raise SpecFileError(str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -35,10 +35,30 @@ STEREO_ONLY: dict[str, tuple[str, ...]] = {
 }
 
 
+def _numeric(annotation: Any) -> bool:
+    """int/float, alone or in an Optional/Union (bool itself excluded)."""
+    import typing
+
+    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, __import__("types").UnionType) \
+        else (annotation,)
+    return any(a in (int, float) for a in args) and bool not in args
+
+
 class Section(BaseModel):
     """Base of every spec section: unknown keys are errors, assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_yes_for_numbers(cls, data: Any) -> Any:
+        """YAML reads yes/no/on/off as booleans; pydantic would take them as 1/0 where a number is meant."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if isinstance(value, bool) and field is not None and _numeric(field.annotation):
+                    raise ValueError(f"{name}: {str(value).lower()} is a yes/no, not a number; write the number")
+        return data
 
 
 class StereoTolerantSection(Section):

@@ -21,7 +21,7 @@ Launched = tuple[Choice | None, RunRecord | None, Backend | None]
 async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice) -> Launched:
     """The options the person chose (None when cancelled), the started run and its backend (None when not started,
     or when only a script was written)."""
-    from specgen.engine.launch import RunOptions, prepare, start
+    from specgen.engine.launch import RunOptions, prepare, release, start
 
     choice = await app.push_screen_wait(RunOptionsScreen(*defaults))
     if choice is None:
@@ -32,11 +32,13 @@ async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice) -
     try:
         prepared = await asyncio.to_thread(prepare, opts)
         if prepared.problems:
+            release(prepared.request.run_id)  # the results folder is not held while the person reads
             if not await app.push_screen_wait(ProblemsScreen("Before launch", prepared.problems, prepared.confirmable)):
                 return choice, None, None
             opts.force = True
             prepared = await asyncio.to_thread(prepare, opts)
             if prepared.problems:
+                release(prepared.request.run_id)
                 await app.push_screen_wait(ProblemsScreen("Before launch", prepared.problems, False))
                 return choice, None, None
         record, run_backend = await asyncio.to_thread(start, prepared.request, opts.backend)

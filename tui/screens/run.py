@@ -7,6 +7,7 @@ the run: the container or process is detached and ``depthnet attach`` / the Runs
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
@@ -82,7 +83,13 @@ class RunScreen(Screen[None]):
         plt.title("loss")
         plt.xlabel("step")
         self.set_interval(TICK, self.flush)
+        # A full (generation 2) garbage collection walks every object of the app: 40–50 ms with a screen this size,
+        # the largest stall under a log flood. What exists now lives as long as the screen: keep it out of those walks.
+        gc.freeze()
         self.follow()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # objects of a closed screen may be collected again
 
     # ------------------------------------------------------------------ the monitor
 
@@ -109,7 +116,7 @@ class RunScreen(Screen[None]):
 
     def flush(self) -> None:
         if self._pending_log:
-            lines, self._pending_log = self._pending_log, []
+            lines, self._pending_log = self._pending_log[-LOG_LINES:], []  # the pane keeps no more anyway
             self.query_one("#log", Log).write_lines(lines)
         dirty, self._dirty = self._dirty, set()
         if dirty & {"chart", "kpi", "status"}:
