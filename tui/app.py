@@ -173,6 +173,19 @@ class DepthnetApp(App[None]):
 
         self.run_worker(open_outputs(self, message.record), group="after")
 
+    def _handle_exception(self, error: Exception) -> None:
+        """An unexpected error: the app still exits (Textual's rule), with one line and a saved report instead of a
+        traceback on the screen."""
+        from rich.text import Text
+
+        from specgen.engine.crash import one_line
+
+        self._return_code = 1
+        if self._exception is None:  # tests (Pilot) re-raise it
+            self._exception = error
+            self._exception_event.set()
+        self.panic(Text(f"depthnet-tui stopped: {one_line(error, 'depthnet-tui')}"))
+
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 

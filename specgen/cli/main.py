@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from specgen.cli import after, convert, doctor, run, spec, verdict
-from specgen.cli.common import EXIT_OK, EXIT_USAGE, _err
+from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err
 from specgen.spec.problems import UsageError
 
 #: Sub-command groups, in the order ``depthnet --help`` lists them.
@@ -38,6 +38,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # a path the user gave: a file where a folder should be, no permission, a full disk …
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"{where}{exc.strerror or exc}; check the path and its permissions")
+        return EXIT_PROBLEM
+    except Exception as exc:  # never a traceback on the screen
+        from specgen.engine.crash import one_line
+
+        _err(one_line(exc, f"depthnet {args.command}"))
+        return EXIT_PROBLEM
 
 
 

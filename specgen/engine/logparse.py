@@ -36,6 +36,8 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 #: A Rich frame is a few hundred characters; more is not one (and is not scanned).
 FRAME_MAX = 8000
+#: Longest piece held while waiting for a line's end; a longer line is passed on in pieces of this size.
+MAX_LINE = 1 << 20
 #: Longest line shown on screen; the log file keeps every byte.
 DISPLAY_MAX = 2000
 
@@ -75,6 +77,9 @@ class LineSplitter:
             if piece:
                 out.extend(_unglue(piece, after_cr))
         self._buf = buf[pos:]
+        if len(self._buf) > MAX_LINE:  # an endless line: hand it on in pieces, memory stays bounded
+            out.append((self._buf, self._cr))
+            self._buf = ""
         return iter(out)
 
     @property

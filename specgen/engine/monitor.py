@@ -313,15 +313,16 @@ def judge_results(results_dir: str, action: str, *, log_bytes: bytes | None = No
     """The verdict the Run screen would give for a run made anywhere (CI, Slurm, by hand), from what it left:
     status.json, the TensorBoard event files, the console log if kept, the exit code if known. Without an exit code,
     TAO's own last line stands in — but never for an interruption, which TAO reports as PASS."""
-    from specgen.engine.status import StatusReader
+    from specgen.engine.status import StatusReader, drain
     from specgen.engine.tensorboard import EventDirReader
 
     facts, parser = RunFacts(), LogParser()
     if log_bytes is not None:
         for event in [*parser.feed(log_bytes.decode("utf-8", errors="replace")), *parser.flush()]:
             facts.add(event)
-    for data in StatusReader(Path(results_dir) / "status.json").read_new():
-        facts.add(StatusLine(data=data))
+    for batch in drain(StatusReader(Path(results_dir) / "status.json")):
+        for data in batch:
+            facts.add(StatusLine(data=data))
     for scalar in EventDirReader(results_dir).read_new():
         step = facts.add_metric(Metric(tag=scalar.tag, step=scalar.step + 1, value=scalar.value))
         if step is not None:
@@ -342,8 +343,10 @@ def judge_results(results_dir: str, action: str, *, log_bytes: bytes | None = No
 
 
 def _last_status_message(path: Path) -> str | None:
-    from specgen.engine.status import StatusReader
+    from specgen.engine.status import StatusReader, drain
 
-    lines = StatusReader(path).read_new()
-    message = lines[-1].get("message") if lines else None
+    last: dict[str, Any] = {}
+    for batch in drain(StatusReader(path)):
+        last = batch[-1]
+    message = last.get("message")
     return message if isinstance(message, str) else None

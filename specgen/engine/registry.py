@@ -37,7 +37,27 @@ def load(run_id: str) -> RunRecord:
         else:
             hint = f"; did you mean one of: {', '.join(matches[:5])}" if matches else "; `depthnet runs` lists them"
             raise FileNotFoundError(f"no run {run_id!r}{hint}")
-    return RunRecord.model_validate_json(path.read_text(encoding="utf-8"))
+    return read_record(path)
+
+
+def read_record(path: Path) -> RunRecord:
+    """A run.json; a damaged one (truncated, not UTF-8, wrong shape, a FIFO) is one clear LaunchError."""
+    import stat
+
+    from specgen.engine.backends import LaunchError
+
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise LaunchError(f"{path}: not a regular file; remove it")
+        if path.stat().st_size > 1 << 20:
+            raise LaunchError(f"{path}: too large to be a run record; remove the run folder {path.parent}")
+        return RunRecord.model_validate_json(path.read_bytes())
+    except LaunchError:
+        raise
+    except (ValueError, OSError) as exc:
+        why = exc.__class__.__name__ if not isinstance(exc, OSError) else (exc.strerror or "unreadable")
+        raise LaunchError(f"{path}: not a readable run record ({why}); fix it or remove the run folder "
+                          f"{path.parent}") from None
 
 
 def all_records() -> list[RunRecord]:
@@ -45,7 +65,7 @@ def all_records() -> list[RunRecord]:
     if runs_home().is_dir():
         for p in sorted(runs_home().glob("*/run.json")):
             try:
-                out.append(RunRecord.model_validate_json(p.read_text(encoding="utf-8")))
-            except ValueError:
+                out.append(read_record(p))
+            except Exception:  # noqa: BLE001 - a damaged record is skipped in listings; `attach` names it
                 continue
     return out

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from specgen.engine import registry
 from specgen.engine.backends import RunRecord
-from specgen.engine.status import StatusReader
+from specgen.engine.status import StatusReader, drain
 from specgen.job.chain import ChainError, Source
 
 ACTIONS = ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine")
@@ -30,7 +30,7 @@ class RunRef(BaseModel):
 
 
 def status_lines(results_dir: str) -> list[dict[str, Any]]:
-    return StatusReader(Path(results_dir) / "status.json").read_new()
+    return [line for batch in drain(StatusReader(Path(results_dir) / "status.json")) for line in batch]
 
 
 def final_kpi(lines: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,25 @@ class StatusReader:
         self.lines = 0
         self._inode: int | None = None
         self._head = b""  # the file's first bytes: a recreated file that reuses the inode still differs here
+        self.more = False
+        self._skipping = False
+
+    #: Bytes read per call: a status.json that grows by 100 MB at once is taken in bounded bites (memory stays flat).
+    CHUNK = 1 << 20
+    #: Longest line kept waiting for its newline; beyond, it is garbage (an endless line must not grow memory).
+    MAX_LINE = 1 << 20
 
     def read_new(self) -> list[dict[str, Any]]:
+        """The complete lines appended since the last call, at most ``CHUNK`` bytes of them; call again while it
+        returns lines (``more`` says whether unread bytes remain)."""
         try:
             st = self.path.stat()
-        except FileNotFoundError:
+        except OSError:
             return []
+        import stat as stat_mod
+
+        if not stat_mod.S_ISREG(st.st_mode):
+            return []  # a FIFO or device in place of status.json is never opened
         with open(self.path, "rb") as f:
             if self._inode is not None and (st.st_ino != self._inode or st.st_size < self.offset
                                             or f.read(len(self._head)) != self._head):
@@ -45,12 +58,20 @@ class StatusReader:
             if st.st_size == self.offset:
                 return []
             f.seek(self.offset)
-            data = f.read()
+            data = f.read(self.CHUNK)
+            self.more = self.offset + len(data) < st.st_size
         if len(self._head) < 64:
             self._head = (self._head + data)[:64]
         self.offset += len(data)
         data = self.partial + data
         *complete, self.partial = data.split(b"\n")
+        if len(self.partial) > self.MAX_LINE:  # an endless line: drop it, count it, resync at the next newline
+            self.garbage += 1
+            self.partial = b""
+            self._skipping = True
+        if self._skipping and complete:
+            complete = complete[1:]  # the tail of the dropped line
+            self._skipping = False
         out = []
         for raw in complete:
             if not raw.strip():
@@ -79,18 +100,25 @@ async def watch_status(path: str | os.PathLike[str], stop: asyncio.Event, *, for
         if stop.is_set():
             return
         await asyncio.sleep(0.1)
-    first = reader.read_new()
-    if first:
-        yield first
+    for batch in drain(reader):
+        yield batch
     # watchfiles' poller compares modification times, which a fast appender can leave unchanged between polls;
     # so with polling (and, as a safety net, every second with inotify) we also read on each timeout.
     timeout = poll_delay_ms if force_polling else 1000
     async for _changes in awatch(folder, stop_event=stop, force_polling=force_polling, poll_delay_ms=poll_delay_ms,
                                  debounce=50, step=20, recursive=False, rust_timeout=timeout, yield_on_timeout=True,
                                  watch_filter=None):
+        for batch in drain(reader):
+            yield batch
+    for batch in drain(reader):
+        yield batch
+
+
+def drain(reader: StatusReader) -> Iterator[list[dict[str, Any]]]:
+    """Every batch available now, one bounded bite at a time."""
+    while True:
         batch = reader.read_new()
         if batch:
             yield batch
-    final = reader.read_new()
-    if final:
-        yield final
+        if not reader.more:
+            return

@@ -125,7 +125,12 @@ def _walk(data_root: str, cancel: threading.Event | None, progress: ProgressFn |
             except OSError:
                 is_dir = False
             if not is_dir:
-                append(entry.path)  # == os.path.join(folder, name), as os.walk forms it
+                try:
+                    regular = entry.is_file()
+                except OSError:
+                    regular = False
+                if regular:  # FIFOs, sockets and devices are never data (and opening a FIFO hangs)
+                    append(entry.path)  # == os.path.join(folder, name), as os.walk forms it
             elif entry.is_symlink():
                 index.symlink_dirs_skipped.append(entry.path)
             else:

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from specgen.data.convert.planner import SPLIT_FILES, Plan
-from specgen.spec.atomicio import RefusedOverwrite, write_text_atomic
+from specgen.spec.atomicio import RefusedOverwrite, write_set
 from specgen.spec.render import render
 from specgen.spec.schema import ConvertSpec
 
@@ -51,15 +51,9 @@ def write_annotations(plan: Plan, out_dir: str | os.PathLike[str], *, seed: int 
         raise RefusedOverwrite(existing[0])
     opts = plan.options
     splits = split_pairs(plan.pairs, opts.split_ratio, seed)
-    counts: dict[str, int] = {}
-    for name, rows in splits.items():
-        write_text_atomic(out / name, "".join(f"{i} {d}\n" for i, d in rows), overwrite=force)
-        counts[name] = len(rows)
-    removed = []
-    for name in SPLIT_FILES:
-        if name not in splits and (out / name).exists():
-            (out / name).unlink()
-            removed.append(name)
+    counts = {name: len(rows) for name, rows in splits.items()}
+    texts = {name: "".join(f"{i} {d}\n" for i, d in rows) for name, rows in splits.items()}
+    removed = [name for name in SPLIT_FILES if name not in splits and (out / name).exists()]
     spec = ConvertSpec(
         data_root=plan.data_root, results_dir=str(out), image_dir_pattern=opts.image_patterns,
         depth_dir_pattern=opts.depth_patterns, image_extension=opts.image_extension,
@@ -67,7 +61,7 @@ def write_annotations(plan: Plan, out_dir: str | os.PathLike[str], *, seed: int 
     )
     header = ("Equivalent TAO convert spec: depth_net convert -e convert_spec.yaml\n"
               "TAO's own convert shuffles without a seed and appends: run it into an empty results_dir.")
-    write_text_atomic(out / SPEC, render(spec, full=True, header=header), overwrite=force)
+    texts[SPEC] = render(spec, full=True, header=header)
     report = {
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seed": seed,
@@ -79,5 +73,7 @@ def write_annotations(plan: Plan, out_dir: str | os.PathLike[str], *, seed: int 
         "data_root": plan.data_root,
         "pitfalls": [p.code for p in plan.pitfalls],
     }
-    write_text_atomic(out / REPORT, json.dumps(report, indent=2) + "\n", overwrite=force)
+    texts[REPORT] = json.dumps(report, indent=2) + "\n"
+    # One unit: a kill at any moment leaves the old set or the new one (an old test.txt goes with the old set).
+    write_set(out, texts, drop=tuple(removed))
     return WriteResult(out_dir=str(out), files=counts, seed=seed, removed=removed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,19 +19,22 @@ class UnreadableFile(ValueError):
 def read_pfm(path: str | Path) -> np.ndarray:
     """PFM (Pf grey / PF colour), either endianness; returned top-down (TAO flips bottom-up PFMs)."""
     p = Path(path)
+    require_regular(p)
     with open(p, "rb") as f:
-        header = f.readline().rstrip()
+        header = f.readline(16).rstrip()
         if header not in (b"PF", b"Pf"):
             raise UnreadableFile(f"{p}: not a PFM file (header {header[:8]!r}, expected PF or Pf)")
-        dims = f.readline()
+        dims = f.readline(256)
         while dims.startswith(b"#"):
-            dims = f.readline()
+            dims = f.readline(256)
         m = re.match(rb"^\s*(\d+)\s+(\d+)\s*$", dims)
         if not m:
             raise UnreadableFile(f"{p}: malformed PFM size line {dims[:20]!r}")
         width, height = int(m.group(1)), int(m.group(2))
+        if width * height > Image.MAX_IMAGE_PIXELS:
+            raise UnreadableFile(f"{p}: declares {width}×{height} values; a decompression bomb, not a depth map")
         try:
-            scale = float(f.readline().strip())
+            scale = float(f.readline(64).strip())
         except ValueError:
             raise UnreadableFile(f"{p}: malformed PFM scale line") from None
         channels = 3 if header == b"PF" else 1
@@ -44,6 +48,7 @@ def read_pfm(path: str | Path) -> np.ndarray:
 
 
 def read_npy(path: str | Path) -> np.ndarray:
+    require_regular(path)
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
@@ -55,11 +60,28 @@ def read_npy(path: str | Path) -> np.ndarray:
     return arr
 
 
+def require_regular(path: str | Path) -> None:
+    """Refuse FIFOs, sockets and devices before opening them (opening a FIFO waits forever for a writer)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise UnreadableFile(f"{path}: file does not exist") from None
+    except OSError as exc:
+        raise UnreadableFile(f"{path}: cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise UnreadableFile(f"{path}: not a regular file (a folder, FIFO, socket or device); TAO cannot read it")
+
+
 @contextmanager
 def _pillow_errors(path: str | Path) -> Iterator[None]:
     """Pillow's many failure types, as one UnreadableFile naming the file and what is wrong with it."""
+    require_regular(path)
     try:
         yield
+    except Image.DecompressionBombError as exc:
+        raise UnreadableFile(f"{path}: declares an enormous image ({exc}); a decompression bomb, not a photo") from None
     except FileNotFoundError:
         raise UnreadableFile(f"{path}: file does not exist") from None
     except UnidentifiedImageError:

@@ -73,7 +73,11 @@ class DoctorReport(BaseModel):
 
 def read_annotation(path: str) -> list[tuple[str, str | None]]:
     """TAO's line format: split on single spaces; 1 column = image only, 2 = image depth, 3 = left right depth."""
+    import stat
+
     try:
+        if not stat.S_ISREG(Path(path).stat().st_mode):
+            raise OSError(f"{path}: not a regular file (a folder, FIFO or device); give the annotation file itself")
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such annotation file; run `depthnet convert` first or check the path") from None
@@ -161,9 +165,13 @@ def diagnose(data_file: str, dataset_name: str, model_type: str | None = None, *
         valid_ratios.append(res.valid_ratio)
         has_inf = has_inf or bool(np.isinf(dec.values).any())
 
+    if not rows:
+        findings.append(Finding(code="EMPTY_FILE", severity="error",
+                                message=f"{data_file} lists no image: TAO's loader would have nothing to read",
+                                fix="write the annotation files again (depthnet convert) and check its report"))
     unreadable = [r for r in results if r.error]
-    if unreadable:
-        findings.append(Finding(code="UNREADABLE", severity="error" if len(unreadable) == len(results) else "warning",
+    if unreadable:  # one unreadable file stops TAO's data loader: an error, however few
+        findings.append(Finding(code="UNREADABLE", severity="error",
                                 message=f"{len(unreadable)} of {len(results)} sampled pair(s) cannot be read as TAO would",
                                 examples=[r.error or "" for r in unreadable[:3]], fix="replace or remove those files, then re-run convert"))
     if unsupported:
