@@ -32,7 +32,8 @@ TAO_LINE_END = re.compile(r"\(\w+\.py:\d+\)\x1b\[0m")
 RICH_FRAME = re.compile(r"^Epoch (\d+)/(\d+) +\S+ (\d+)/(\d+) ")
 KEY_VALUE = re.compile(r"([A-Za-z_][\w/]*): ([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))")
 TABLE_ROW = re.compile(r"^[│┃] +([\w/]+) +[│┃] +([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf)) +[│┃]$")
-ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+#: Terminal escape sequences: CSI (colours, cursor), OSC (titles, hyperlinks; ended by BEL or ST), and the rest.
+ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 #: A Rich frame is a few hundred characters; more is not one (and is not scanned).
 FRAME_MAX = 8000

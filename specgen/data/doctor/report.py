@@ -18,7 +18,8 @@ from specgen.spec.catalog import METRIC_MODEL, RELATIVE_MODEL, check_pair, looku
 
 DEFAULT_SAMPLE = 32
 LOW_VALID = 0.05
-FAILING = frozenset({"EMPTY_MASK", "ENCODING_MISMATCH", "PAIRING"})
+#: Findings that mean TAO would crash, train on nothing or learn the wrong thing.
+FAILING = frozenset({"EMPTY_MASK", "ENCODING_MISMATCH", "PAIRING", "UNREADABLE", "EMPTY_FILE", "UNSUPPORTED_EXT"})
 
 
 class Finding(BaseModel):
