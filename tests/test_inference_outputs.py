@@ -85,14 +85,17 @@ def test_metric_rows_best_and_deltas():
 
 
 def test_verdict_requires_the_outputs_an_action_promises(tmp_path):
-    spec = tmp_path / "export.yaml"
-    spec.write_text(f"export:\n  onnx_file: {tmp_path}/m.onnx\n")
-    missing = missing_output("export", str(spec), str(tmp_path / "export"))
+    from specgen.engine.runspec import RunSpec
+    from specgen.spec.schema import ExperimentSpec
+
+    run = RunSpec(action="export", path=str(tmp_path / "export.yaml"),
+                  spec=ExperimentSpec.model_validate({"export": {"onnx_file": f"{tmp_path}/m.onnx"}}))
+    missing = missing_output("export", run, str(tmp_path / "export"))
     assert missing == f"no export.onnx_file at {tmp_path}/m.onnx"
     v = judge("export", 0, [], {}, tao_status="PASS", missing=missing)
     assert not v.passed and v.reason == f"export exited 0 but wrote nothing: no export.onnx_file at {tmp_path}/m.onnx"
     (tmp_path / "m.onnx").write_text("x")
-    assert missing_output("export", str(spec), str(tmp_path)) is None
-    assert missing_output("inference", str(spec), str(tmp_path / "inference")).startswith("no image in")
+    assert missing_output("export", run, str(tmp_path)) is None
+    assert missing_output("inference", run, str(tmp_path / "inference")).startswith("no image in")
     rgb(tmp_path / "inference" / "inference_images" / "x" / "a.jpg", 8, 8)
-    assert missing_output("inference", str(spec), str(tmp_path / "inference")) is None
+    assert missing_output("inference", run, str(tmp_path / "inference")) is None

@@ -208,3 +208,33 @@ def test_stop_ends_the_whole_process_group(project):
     done = depthnet("stop", run_id)
     assert done.returncode == 0 and "nothing of it is left running" in done.stdout
     assert group_members(pid) == []
+
+
+@pytest.mark.parametrize("action", ["train", "evaluate", "inference", "export", "quantize", "gen_trt_engine"])
+def test_builders_never_write_a_mandatory_key_empty(action, tmp_path):
+    """TAO 7.3.0 dies on `evaluate.checkpoint:` present but empty — for every action, train included (captured in
+    spec_error/empty_mandatory_checkpoint). Our specs leave such keys out or fill them."""
+    import yaml
+
+    from specgen.job.builders import BuildRequest, build_spec
+    from specgen.spec.render import TAO_MISSING_KEYS, render
+
+    req = BuildRequest(action=action, data_file=str(tmp_path / "t.txt"), val_data_file=str(tmp_path / "v.txt"),
+                       results_dir=str(tmp_path / "r"),
+                       checkpoint=str(tmp_path / "m.pth"), onnx_file=str(tmp_path / "m.onnx"),
+                       trt_engine=str(tmp_path / "m.engine"), calibration_images_dir=str(tmp_path))
+    spec, _ = build_spec(req, check_files=False)
+    for full in (False, True):
+        data = yaml.safe_load(render(spec, full=full))
+        for key in TAO_MISSING_KEYS:
+            node = data
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            assert node != "" and not (node is None and _present(data, key)), (action, full, key)
+
+
+def _present(data: dict, key: str) -> bool:
+    *parents, last = key.split(".")
+    for part in parents:
+        data = data.get(part) if isinstance(data, dict) else None
+    return isinstance(data, dict) and last in data

@@ -203,5 +203,5 @@ def test_missing_image_and_paths_outside_mounts_are_preflight_errors(project, em
     assert "image depthnet-emu:no-such-tag is not on this machine; pull it first" in missing.stderr
     narrow = run(project, "train", spec, emu_image, "--data-root", str(project.data / "kitchen"))
     assert narrow.returncode == 2
-    assert "lists files outside every mount" in narrow.stderr and "add their folder with --data-root" in narrow.stderr
+    assert "lists files outside the data roots" in narrow.stderr and "name their folder with --data-root" in narrow.stderr
     assert "Traceback" not in narrow.stderr

@@ -14,7 +14,7 @@ from specgen.cli.common import _err
 from specgen.engine import registry
 from specgen.engine.backends import DockerBackend, LaunchError, LocalBackend, RunRecord
 from specgen.engine.events import Alert, Event, LogLine, StatusLine, StepLoss, Verdict
-from specgen.engine.launch import RunOptions, backend_for, listing, prepare, release, start, stop
+from specgen.engine.launch import RunOptions, backend_for, listing, prepare, release, run_spec_of, start, stop
 from specgen.engine.logparse import display
 from specgen.engine.monitor import Monitor, env_force_polling
 
@@ -88,7 +88,7 @@ def follow(record: RunRecord, backend: DockerBackend | LocalBackend | None, as_j
             threading.Thread(target=backend.stop, args=(record, 5), daemon=True).start()
 
     monitor = Monitor(record, backend, sink, log_path=registry.run_dir(record.run_id) / "log.txt",
-                      force_polling=env_force_polling())
+                      force_polling=env_force_polling(), run_spec=run_spec_of(record.run_id))
 
     def interrupted(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt

@@ -18,6 +18,7 @@ from specgen.engine.backends import (
 )
 from specgen.engine.lock import FolderBusy, ResultsLock
 from specgen.engine.preflight import PreflightProblem, default_data_roots, inside, problems, system_folder
+from specgen.engine.runspec import RunSpec, SpecUnusable, load_run_spec
 
 Backend = DockerBackend | LocalBackend
 
@@ -44,21 +45,15 @@ class Prepared(BaseModel):
 def prepare(opts: RunOptions) -> Prepared:
     """Read and validate the spec, work out the mounts, run the preflight checks. Raises LaunchError when the spec
     itself is unusable; preflight findings come back as messages for the caller to show."""
-    from specgen.job.validate import errors, validate_data
     from specgen.spec.docker_cmd import image_for_spec
-    from specgen.spec.paths import action_results_dir
-    from specgen.spec.render import SpecFileError, read_yaml
 
     try:
-        data = read_yaml(opts.spec)
-    except SpecFileError as exc:
+        run_spec = load_run_spec(opts.spec, opts.action)
+    except SpecUnusable as exc:
         raise LaunchError(str(exc)) from None
-    spec, found = validate_data(data, opts.action)
-    if spec is None or errors(found):
-        raise LaunchError("\n".join(p.line() for p in (errors(found) or found)))
-    results = action_results_dir(spec, opts.action)
+    spec, results = run_spec.spec, run_spec.results_dir
     output_dir = os.path.abspath(opts.output_dir or spec.results_dir or os.path.dirname(results))
-    roots = [os.path.abspath(r) for r in (opts.data_roots or default_data_roots(spec, opts.action))]
+    roots = [os.path.abspath(r) for r in (opts.data_roots or default_data_roots(run_spec))]
     run_id = registry.new_run_id(opts.action)
     if inside(results, [output_dir]) and system_folder(output_dir) is None and system_folder(results) is None:
         # Taken before the check for an earlier run in the folder, so two starts cannot both pass it.
@@ -68,13 +63,21 @@ def prepare(opts: RunOptions) -> Prepared:
             raise LaunchError(str(exc)) from None
         except OSError as exc:
             raise LaunchError(f"cannot create the results folder {results} ({exc.strerror}); choose another") from None
-    issues: list[PreflightProblem] = problems(spec, opts.action, data_roots=roots, output_dir=output_dir,
-                                              force=opts.force)
+    issues: list[PreflightProblem] = problems(run_spec, data_roots=roots, output_dir=output_dir, force=opts.force)
     req = LaunchRequest(run_id=run_id, action=opts.action,
                         spec_path=os.path.abspath(opts.spec), results_dir=results, data_roots=roots,
                         output_dir=output_dir, image=opts.image or image_for_spec(opts.action, spec), gpus=opts.gpus, network=opts.network, env=opts.env)
+    _SPECS[run_id] = run_spec  # handed to the monitor of the run this starts: no second read of the file
     return Prepared(request=req, problems=[str(p) for p in issues],
                     confirmable=bool(issues) and all(p.confirmable for p in issues))
+
+
+#: The typed spec of each prepared run, by run id (the engine's one parse of the file).
+_SPECS: dict[str, RunSpec] = {}
+
+
+def run_spec_of(run_id: str) -> RunSpec | None:
+    return _SPECS.get(run_id)
 
 
 #: Results-folder locks taken by ``prepare``, by run id, until the run is started (or given up).

@@ -20,6 +20,7 @@ from typing import Any
 from specgen.engine.backends import DockerBackend, LocalBackend, RunRecord, read_exit_file
 from specgen.engine.events import Alert, Event, Metric, StatusLine, StepLoss, Verdict
 from specgen.engine.logparse import LogParser
+from specgen.engine.runspec import RunSpec, try_load
 from specgen.engine.status import watch_status
 from specgen.engine.tensorboard import EventDirReader
 from specgen.engine.verdict import RunFacts, judge_facts, missing_output
@@ -33,20 +34,16 @@ CHUNK = 16 * 1024
 TB_POLL = 0.5
 
 
-def nan_hint(spec_path: str, action: str) -> str | None:
+def nan_hint(run: RunSpec) -> str | None:
     """Why a loss may be NaN, from the data itself: the data doctor on the spec's training data."""
     try:
         from specgen.data.doctor import diagnose
-        from specgen.spec.render import read_yaml
-        from specgen.spec.schema import ExperimentSpec
 
-        spec = ExperimentSpec.model_validate(read_yaml(spec_path))
-        split = spec.dataset.train_dataset if action == "train" else spec.dataset.test_dataset
-        src = (split.data_sources or [None])[0]
-        if src is None or not Path(src.data_file).is_file():
+        source = run.first_source
+        if source is None or not Path(source[0]).is_file():
             return None
-        report = diagnose(src.data_file, src.dataset_name, spec.model.model_type, min_depth=spec.dataset.min_depth,
-                          max_depth=spec.dataset.max_depth, sample=8)
+        report = diagnose(source[0], source[1], run.spec.model.model_type, min_depth=run.spec.dataset.min_depth,
+                          max_depth=run.spec.dataset.max_depth, sample=8)
     except Exception:  # the hint is a courtesy: never let it break the verdict
         return None
     empty = next((f for f in report.findings if f.code in ("EMPTY_MASK", "ENCODING_MISMATCH")), None)
@@ -62,8 +59,9 @@ class Monitor:
     """Collects what the run reports and decides the verdict."""
 
     def __init__(self, record: RunRecord, backend: DockerBackend | LocalBackend | None, sink: EventSink, *,
-                 log_path: Path, force_polling: bool | None = None) -> None:
+                 log_path: Path, force_polling: bool | None = None, run_spec: RunSpec | None = None) -> None:
         self.record = record
+        self._run_spec = run_spec
         self.backend = backend
         self.sink = sink
         self.log_path = log_path
@@ -80,6 +78,13 @@ class Monitor:
     @property
     def kpi(self) -> dict[str, Any]:
         return self.facts.kpi
+
+    @property
+    def run_spec(self) -> RunSpec | None:
+        """The launch's typed spec; for a run attached later, its file read once (None when unreadable now)."""
+        if self._run_spec is None:
+            self._run_spec = try_load(self.record.spec_path, self.record.action)
+        return self._run_spec
 
     @property
     def status_path(self) -> Path:
@@ -253,17 +258,17 @@ class Monitor:
             exit_code = None if self.parser.tao_status is None else (0 if self.parser.tao_status == "PASS" else 1)
             if exit_code is None and self.facts.failure is None:
                 self.facts.failure = "the process ended without an exit code or a TAO verdict line (stopped or killed)"
-        verdict = verdict_for(self.record.action, self.facts, exit_code, self.parser, self.record.spec_path,
+        verdict = verdict_for(self.record.action, self.facts, exit_code, self.parser, self.run_spec,
                               self.record.results_dir)
         self.sink(verdict)
         return verdict
 
 
-def verdict_for(action: str, facts: RunFacts, exit_code: int | None, parser: LogParser, spec_path: str | None,
+def verdict_for(action: str, facts: RunFacts, exit_code: int | None, parser: LogParser, run: RunSpec | None,
                 results_dir: str) -> Verdict:
     """The verdict from what was seen, with the data doctor's reason when a loss went NaN."""
-    hint = nan_hint(spec_path, action) if spec_path and facts.nan else None
-    missing = missing_output(action, spec_path, results_dir) if exit_code == 0 else None
+    hint = nan_hint(run) if run is not None and facts.nan else None
+    missing = missing_output(action, run, results_dir) if exit_code == 0 else None
     return judge_facts(action, facts, exit_code, tao_status=parser.tao_status, interrupted=parser.interrupted,
                        hint=hint, missing=missing)
 
@@ -339,7 +344,7 @@ def judge_results(results_dir: str, action: str, *, log_bytes: bytes | None = No
                                  "or the run has not finished")
     if spec_path is None and (Path(results_dir) / "experiment.yaml").is_file():
         spec_path = str(Path(results_dir) / "experiment.yaml")  # what TAO resolved, written into the results folder
-    return verdict_for(action, facts, exit_code, parser, spec_path, results_dir)
+    return verdict_for(action, facts, exit_code, parser, try_load(spec_path, action), results_dir)
 
 
 def _last_status_message(path: Path) -> str | None:

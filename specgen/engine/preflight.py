@@ -7,16 +7,10 @@ import os
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
-from specgen.spec.paths import action_results_dir, free_path
+from specgen.engine.runspec import RunSpec
+from specgen.spec.paths import free_path
 from specgen.spec.schema import ExperimentSpec
 
-#: Which dataset splits each action reads (the others may be left in the spec and are not checked).
-SPLITS: dict[str, tuple[str, ...]] = {
-    "train": ("train_dataset", "val_dataset"),
-    "evaluate": ("test_dataset",),
-    "inference": ("infer_dataset",),
-    "quantize": ("train_dataset", "val_dataset"),
-}
 #: Model files each action loads (must exist before launch).
 CHECKPOINTS: dict[str, tuple[str, ...]] = {
     "train": ("train.pretrained_model_path", "model.mono_backbone.pretrained_path"),
@@ -45,17 +39,10 @@ def _get(spec: ExperimentSpec, dotted: str) -> str | None:
     return obj if isinstance(obj, str) and obj else None
 
 
-def data_files(spec: ExperimentSpec, action: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for split in SPLITS.get(action, ()):
-        for i, src in enumerate(getattr(spec.dataset, split).data_sources or []):
-            out[f"dataset.{split}.data_sources[{i}].data_file"] = src.data_file
-    return out
-
-
-def spec_paths(spec: ExperimentSpec, action: str) -> dict[str, str]:
+def spec_paths(run: RunSpec) -> dict[str, str]:
     """Every filesystem path the action will touch, by key."""
-    out = data_files(spec, action)
+    spec, action = run.spec, run.action
+    out = dict(run.data_files)
     for key in CHECKPOINTS.get(action, ()):
         if (value := _get(spec, key)) is not None:
             out[key] = value
@@ -86,11 +73,11 @@ def _annotation_rows(path: str, _mtime_ns: int, _size: int) -> tuple[str, ...]:
     return tuple(p for row in read_annotation(path) for p in row if p)
 
 
-def default_data_roots(spec: ExperimentSpec, action: str) -> list[str]:
+def default_data_roots(run: RunSpec) -> list[str]:
     """What to mount read-only when the user names nothing: the annotation folders and the folder holding the
     files they list (their common parent, or each file's folder when they share only ``/``)."""
     roots: set[str] = set()
-    for path in data_files(spec, action).values():
+    for path in run.data_files.values():
         roots.add(os.path.dirname(os.path.abspath(path)))
         try:
             files = [os.path.abspath(p) for p in annotation_rows(path)]
@@ -187,9 +174,9 @@ def _annotation_problems(key: str, data_file: str, mounts: list[str]) -> list[Pr
     return out
 
 
-def problems(spec: ExperimentSpec, action: str, *, data_roots: list[str], output_dir: str,
-             force: bool = False) -> list[PreflightProblem]:
+def problems(run: RunSpec, *, data_roots: list[str], output_dir: str, force: bool = False) -> list[PreflightProblem]:
     """Everything that would make the run fail or damage something, worst first."""
+    spec, action = run.spec, run.action
     mounts = [*data_roots, output_dir]
     found: list[PreflightProblem] = []
     for folder, role in [(output_dir, "the output folder (mounted read-write)"),
@@ -200,7 +187,7 @@ def problems(spec: ExperimentSpec, action: str, *, data_roots: list[str], output
                                           "~/depthnet/results", key="results_dir"))
     if found:
         return found
-    paths = spec_paths(spec, action)
+    paths = spec_paths(run)
     for key, path in paths.items():
         if not os.path.isabs(path):
             found.append(PreflightProblem(f"{key} = {path} is relative: inside the container it resolves against "
@@ -209,7 +196,7 @@ def problems(spec: ExperimentSpec, action: str, *, data_roots: list[str], output
             found.append(PreflightProblem(f"{key} = {path} lies outside every mount ({', '.join(mounts)}): the "
                                           "container cannot see it; put it under the data root or the output folder, "
                                           "or add its folder with --data-root", key=key))
-    for key, path in data_files(spec, action).items():
+    for key, path in run.data_files.items():
         if not Path(path).is_file():
             found.append(PreflightProblem(f"{key} = {path} does not exist; write the annotation files first "
                                           "(depthnet convert)", key=key))
@@ -220,7 +207,7 @@ def problems(spec: ExperimentSpec, action: str, *, data_roots: list[str], output
         if value and os.path.isabs(value) and not Path(value).exists():
             found.append(PreflightProblem(f"{key} = {value} does not exist; point it at the file "
                                           "(a train run's .pth is under <results_dir>/train/)", key=key))
-    results = action_results_dir(spec, action)
+    results = run.results_dir
     if not inside(results, [output_dir]):
         found.append(PreflightProblem(f"{action} writes to {results}, outside the output folder {output_dir} (mounted "
                                       "read-write); set results_dir inside it", key="results_dir"))

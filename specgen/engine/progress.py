@@ -139,6 +139,8 @@ class RunProgress:
             parts.append(f"step {self.step}" + (f"/{self.total_steps}" if self.total_steps else ""))
         if self.eta:
             parts.append(f"ETA {self.eta}")
+        if self.lr:
+            parts.append(f"lr {self.lr[max(self.lr)]:.2g}")  # from TensorBoard's train/lr
         if self.first_bad is not None:
             parts.append(f"loss NaN/inf from step {self.first_bad.global_step}")
         return " · ".join(parts) or (self.message or "waiting for the first step…")

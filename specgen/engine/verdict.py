@@ -9,12 +9,11 @@ and ``depthnet verdict`` (a run made anywhere, judged after the fact) share it.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from specgen.engine.events import ConsoleMetrics, Event, LogLine, Metric, StatusLine, StepLoss, Verdict
-from specgen.spec.keypaths import get_path_or_none as get_path
+from specgen.engine.runspec import RunSpec
 
 EXPECTED_KPI: dict[str, tuple[str, ...]] = {
     "train": ("train_loss",),
@@ -121,10 +120,8 @@ def _looks_failed(text: str) -> bool:
             and "[Error]: nvidia_tao_core.telemetry" not in text)
 
 
-def missing_output(action: str, spec_path: str | None, results_dir: str) -> str | None:
+def missing_output(action: str, run: RunSpec | None, results_dir: str) -> str | None:
     """What the action should have written and did not (None when it is there or cannot be known)."""
-    from specgen.spec.render import SpecFileError, read_yaml
-
     if action == "inference":
         images = Path(results_dir) / "inference_images"
         return None if images.is_dir() and any(p.is_file() for p in images.rglob("*")) else f"no image in {images}"
@@ -133,23 +130,10 @@ def missing_output(action: str, spec_path: str | None, results_dir: str) -> str 
         if folder.is_dir() and not any(folder.glob("*.pth")):
             return f"no checkpoint (.pth) in {folder}"
         return None
-    key = {"export": "export.onnx_file", "gen_trt_engine": "gen_trt_engine.trt_engine"}.get(action)
-    if key is None or not spec_path:
+    target = run.output_target if run is not None else None
+    if target is None or Path(target[1]).is_file():
         return None
-    try:
-        target = get_path(read_yaml(spec_path), key)
-    except SpecFileError:
-        return None
-    if not target:
-        return None
-    if Path(target).is_file():
-        return None
-    return f"no {key} at {target}"
-
-
-def onnx_files(path: str) -> list[str]:
-    """An exported model as its files: the graph, and its external weights when torch wrote them beside it."""
-    return [path] + ([path + ".data"] if os.path.isfile(path + ".data") else [])
+    return f"no {target[0]} at {target[1]}"
 
 
 def judge(action: str, exit_code: int | None, steps: list[StepLoss], kpi: dict[str, Any], *,

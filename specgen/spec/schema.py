@@ -37,9 +37,10 @@ STEREO_ONLY: dict[str, tuple[str, ...]] = {
 
 def _numeric(annotation: Any) -> bool:
     """int/float, alone or in an Optional/Union (bool itself excluded)."""
+    import types
     import typing
 
-    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, __import__("types").UnionType) \
+    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) \
         else (annotation,)
     return any(a in (int, float) for a in args) and bool not in args
 

@@ -22,7 +22,7 @@ from textual_plotext import PlotextPlot
 from specgen.engine import registry
 from specgen.engine.backends import RunRecord
 from specgen.engine.events import Alert, Event, LogLine
-from specgen.engine.launch import Backend
+from specgen.engine.launch import Backend, run_spec_of
 from specgen.engine.logparse import display
 from specgen.engine.monitor import Monitor, env_force_polling
 from specgen.engine.progress import RunProgress
@@ -97,6 +97,7 @@ class RunScreen(Screen[None]):
     async def follow(self) -> None:
         log_path = registry.run_dir(self.record.run_id) / "log.txt"
         monitor = Monitor(self.record, self.backend, self.on_run_event, log_path=log_path,
+                          run_spec=run_spec_of(self.record.run_id),
                           force_polling=env_force_polling())
         verdict = await monitor.run()
         self.record.verdict = verdict.model_dump()
