@@ -7,7 +7,7 @@ from specgen.job.references import check_references, generated_files
 
 def test_generated_references_are_current():
     stale = check_references(REPO / "references")
-    assert stale == [], f"stale generated references: {stale}; run `depthnet references`"
+    assert stale == [], f"stale generated references: {stale}; run `depthnet references --dir references`"
 
 
 def test_handwritten_references_exist():

@@ -131,7 +131,7 @@ def cmd_references(args: argparse.Namespace) -> int:
     if args.check:
         stale = check_references(args.dir)
         for name in stale:
-            _err(f"{name} is stale; run `depthnet references` to regenerate")
+            _err(f"{name} is stale; run `depthnet references --dir {args.dir}` to regenerate")
         return EXIT_PROBLEM if stale else EXIT_OK
     for path in write_references(args.dir):
         print(f"wrote {path}")

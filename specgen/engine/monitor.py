@@ -116,15 +116,6 @@ class Monitor:
         for event in events:
             self._emit(event)
 
-    def feed_log(self, chunk: str) -> None:
-        for event in self.parser.feed(chunk):
-            self._emit(event)
-
-    def feed_live(self, chunk: str) -> None:
-        for event in self.live_parser.feed(chunk):
-            if isinstance(event, StepLoss):
-                self._emit(event)
-
     def feed_status(self, batch: list[dict[str, Any]]) -> None:
         for data in batch:
             self._emit(StatusLine(data=data))

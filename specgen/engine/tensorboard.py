@@ -8,7 +8,6 @@ MB, for ~100 lines): TFRecord framing (``u64 length · u32 crc · data · u32 cr
 
 from __future__ import annotations
 
-import math
 import os
 import struct
 from dataclasses import dataclass
@@ -182,7 +181,3 @@ class EventDirReader:
                 self.readers[path] = EventFileReader(path)
             out.extend(self.readers[path].read_new())
         return out
-
-
-def finite(value: float) -> bool:
-    return math.isfinite(value)

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from specgen.engine.events import ConsoleMetrics, Event, LogLine, Metric, StatusLine, StepLoss, Verdict
+from specgen.engine.events import Event, LogLine, Metric, StatusLine, StepLoss, Verdict
 from specgen.engine.runspec import RunSpec
 
 EXPECTED_KPI: dict[str, tuple[str, ...]] = {
@@ -42,7 +42,6 @@ class RunFacts:
         self.max_epoch: int | None = None
         self.failure: str | None = None
         self.interrupted = False
-        self.console: dict[str, float] = {}
         self.steps_per_epoch: int | None = None
         self._merging = False
         self._merge_error: str | None = None
@@ -55,8 +54,6 @@ class RunFacts:
                 return f"train_loss is {event.loss} at step {event.global_step} (epoch {event.epoch})"
         elif isinstance(event, StatusLine):
             return self._status(event.data)
-        elif isinstance(event, ConsoleMetrics):
-            self.console.update(event.values)
         elif isinstance(event, LogLine) and not event.progress:
             self._log(event.text)
         return None
