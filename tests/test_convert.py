@@ -300,3 +300,33 @@ def test_written_pairs_equal_tao_semantics(tmp_path_factory, scenes, frames, dro
             if (out / n).exists():
                 written |= {tuple(line.split(" ")) for line in (out / n).read_text().splitlines()}
         assert written == set(p.pairs)
+
+
+_NAME = st.sampled_from(["rgb_1.jpg", "rgb_2.jpg", "sync_depth_1.png", "sync_depth_2.png", "rgb_rgb_3.jpg",
+                         "a b.jpg", "rgb_4.JPG", "x.jpg.jpg", "sync_depth_4.JPG", "rgb_5.png", "sync_depth_5.png"])
+_FOLDER = st.sampled_from(["s1", "rgb_scene", "s 2", "x.jpg", "sync_depth_s", "deep/er"])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tree=st.dictionaries(_FOLDER, st.lists(_NAME, max_size=6, unique=True), max_size=4),
+       pats=st.sampled_from([(["rgb_"], ["sync_depth_"]), (["rgb"], ["sync_depth"]), (["_"], ["-"]),
+                             (["rgb_", "1"], ["sync_depth_", "1"]), (["g"], ["x"])]),
+       exts=st.sampled_from([(".jpg", ".png"), (".JPG", ".png"), (".jpg", ".jpg"), (".png", ".png"), ("jpg", "png")]))
+def test_per_folder_plan_equals_the_whole_path_plan(tmp_path_factory, tree, pats, exts):
+    """The fast path (per folder, short names) answers exactly as the whole-path route, or defers to it."""
+    from specgen.data.convert.planner import _plan, _plan_by_folder, _separable
+
+    root = tmp_path_factory.mktemp("tree")
+    for folder, names in tree.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (root / folder / name).write_text("")
+    o = ConvertOptions(image_patterns=pats[0], depth_patterns=pats[1], image_extension=exts[0], depth_extension=exts[1])
+    index = build_index(str(root))
+    slow = _plan(index, o)
+    fast = _plan_by_folder(index, o) if _separable(o) else None
+    if fast is None:
+        return
+    assert fast.pairs == slow.pairs and fast.missing == slow.missing and fast.images_matched == slow.images_matched
+    assert [p.model_dump() for p in fast.pitfalls] == [p.model_dump() for p in slow.pitfalls]
+    assert fast.pair_count == len(slow.pairs) and fast.head(2) == slow.pairs[:2]

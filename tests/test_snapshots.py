@@ -167,6 +167,12 @@ def test_inference_viewer_on_real_rgb(snap_compare, monkeypatch, size):
         await settle(pilot, 0.3)
         await pilot.press("down")  # the second sample: the viewer follows the cursor
         await settle(pilot, 0.3)
+        screen = pilot.app.screen
+        for _ in range(50):  # under load the swap can take longer than a fixed pause: wait for it, then draw
+            if screen.current == 1 and screen.query("#infer-preview DepthPreview") and \
+                    screen.items[1].input in str(screen.query_one("#infer-caption").render()):
+                break
+            await pilot.pause(0.1)
         await pilot.pause(0.3)
 
     assert snap_compare(DepthnetApp(WizardState(step="spec")), terminal_size=size, run_before=open_viewer)

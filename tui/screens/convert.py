@@ -155,14 +155,16 @@ class ConvertScreen(WizardScreen):
 
     def show(self, p: Plan) -> None:
         root = p.data_root.rstrip(os.sep) + os.sep
+        missing = p.images_matched - p.pair_count
         counts = (f"[b]{p.files_indexed}[/] files · [b]{p.images_matched}[/] images matched · "
-                  f"[b green]{len(p.pairs)}[/] complete pairs · "
-                  f"[b {'red' if p.missing else 'green'}]{len(p.missing)}[/] depth missing")
+                  f"[b green]{p.pair_count}[/] complete pairs · "
+                  f"[b {'red' if missing else 'green'}]{missing}[/] depth missing")
         self.query_one("#counts", Static).update(counts)
         table = self.query_one("#samples", DataTable)
         table.clear()
-        for image, depth in (p.pairs[:8] + p.missing[:4]):
-            mark = "" if (image, depth) in p.pairs[:8] else "✗ "
+        complete = p.head(8)  # the preview builds no more paths than it shows
+        for image, depth in complete + (p.missing[:4] if missing else []):
+            mark = "" if (image, depth) in complete else "✗ "
             table.add_row(image.removeprefix(root), mark + depth.removeprefix(root))
         lines = []
         for i, pit in enumerate(p.pitfalls):

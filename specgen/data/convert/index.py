@@ -39,7 +39,9 @@ class WalkCancelled(Exception):
 @dataclass
 class FileIndex:
     data_root: str
-    files: list[str] = field(default_factory=list)
+    #: (folder, names of its regular files) in walk order: TAO's paths are ``folder + "/" + name``. Kept per folder
+    #: so a re-match works on short names and builds full paths only for what it shows or writes.
+    dirs: list[tuple[str, list[str]]] = field(default_factory=list)
     top_level_files: list[str] = field(default_factory=list)
     top_level_dirs: list[str] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
@@ -47,6 +49,27 @@ class FileIndex:
     walk_seconds: float = 0.0
     _lookup: set[str] | None = field(default=None, repr=False)
     _by_suffix: dict[str, list[str]] | None = field(default=None, repr=False)  # suffix → files
+    _files: list[str] | None = field(default=None, repr=False)
+    _names: dict[str, list[str] | set[str]] | None = field(default=None, repr=False)
+    count: int = 0  # files seen (without building their paths)
+
+    @property
+    def files(self) -> list[str]:
+        """Every file path TAO's walk sees (built on first use)."""
+        if self._files is None:
+            self._files = [f"{folder}/{name}" for folder, names in self.dirs for name in names]
+        return self._files
+
+    def names_in(self, folder: str) -> set[str]:
+        """The file names of one walked folder (empty for any other path)."""
+        if self._names is None:
+            self._names = dict(self.dirs)  # a set is made for a folder only when a derived path points there
+        names = self._names.get(folder)
+        if names is None:
+            return _EMPTY
+        if not isinstance(names, set):
+            names = self._names[folder] = set(names)
+        return names
 
     @property
     def lookup(self) -> set[str]:
@@ -68,7 +91,10 @@ class FileIndex:
         return cached
 
     def __len__(self) -> int:
-        return len(self.files)
+        return self.count
+
+
+_EMPTY: frozenset[str] = frozenset()  # type: ignore[assignment]
 
 
 ProgressFn = Callable[[int, int], None]  # (folders done, files seen)
@@ -93,8 +119,7 @@ def _walk(data_root: str, cancel: threading.Event | None, progress: ProgressFn |
     except PermissionError:
         raise PermissionError(f"{data_root}: permission denied; choose a folder you can read") from None
 
-    files = index.files
-    append = files.append
+    add_folder = index.dirs.append
     stack: list[str] = []
     for entry in top:
         path = os.path.join(data_root, entry.name)
@@ -119,26 +144,31 @@ def _walk(data_root: str, cancel: threading.Event | None, progress: ProgressFn |
         except OSError as exc:
             index.unreadable.append((folder, exc.strerror or exc.__class__.__name__))
             continue
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                is_dir = False
-            if not is_dir:
+        try:  # one C-speed pass for the common case; is_file() alone settles a file (FIFOs, devices: never data)
+            names = [e.name for e in entries if e.is_file()]  # its path is folder + "/" + name, as os.walk forms it
+            subdirs = [e for e in entries if not e.is_file() and e.is_dir()] if len(names) < len(entries) else []
+        except OSError:  # an entry whose type needs a stat that fails: the careful way
+            names, subdirs = [], []
+            for entry in entries:
                 try:
-                    regular = entry.is_file()
+                    if entry.is_file():
+                        names.append(entry.name)
+                    elif entry.is_dir():
+                        subdirs.append(entry)
                 except OSError:
-                    regular = False
-                if regular:  # FIFOs, sockets and devices are never data (and opening a FIFO hangs)
-                    append(entry.path)  # == os.path.join(folder, name), as os.walk forms it
-            elif entry.is_symlink():
+                    continue
+        for entry in subdirs:
+            if entry.is_symlink():
                 index.symlink_dirs_skipped.append(entry.path)
             else:
                 stack.append(entry.path)
+        if names:
+            add_folder((folder, names))
+            index.count += len(names)
         done += 1
         if progress is not None and done % progress_every == 0:
-            progress(done, len(files))
+            progress(done, index.count)
     if progress is not None:
-        progress(done, len(files))
+        progress(done, index.count)
     index.walk_seconds = time.perf_counter() - start
     return index

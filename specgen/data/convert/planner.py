@@ -45,23 +45,59 @@ class Pitfall(BaseModel):
     autofix: dict[str, Any] | None = None
 
 
+#: One walked folder's share of a plan: (folder, image names, derived folder, derived names, depth found per image).
+Group = tuple[str, list[str], str, list[str], list[bool]]
+
+
 @dataclass
 class Plan:
-    """The outcome of one re-match (a plain dataclass: it holds up to millions of pairs, validated by construction)."""
+    """The outcome of one re-match (a plain dataclass: it holds up to millions of pairs, validated by construction).
+
+    On the fast path the pairs are kept per folder and their full paths are built only when asked for (writing
+    them, or a preview): a pattern edit on a million files costs the matching, not a million string joins."""
 
     data_root: str
     options: ConvertOptions
     files_indexed: int
     images_matched: int
-    pairs: list[tuple[str, str]]
-    missing: list[tuple[str, str]]
+    _pairs: list[tuple[str, str]] | None
+    _missing: list[tuple[str, str]] | None
     pitfalls: list[Pitfall]
     seconds: float
+    groups: list[Group] | None = None
+    pair_count: int = 0
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        if self._pairs is None:
+            self._pairs = [(f"{f}/{i}", f"{df}/{d}") for f, images, df, derived, found in self.groups or ()
+                           for i, d, ok in zip(images, derived, found, strict=True) if ok]
+        return self._pairs
+
+    @property
+    def missing(self) -> list[tuple[str, str]]:
+        if self._missing is None:
+            self._missing = [(f"{f}/{i}", f"{df}/{d}") for f, images, df, derived, found in self.groups or ()
+                             for i, d, ok in zip(images, derived, found, strict=True) if not ok]
+        return self._missing
+
+    def head(self, n: int) -> list[tuple[str, str]]:
+        """The first ``n`` complete pairs, without building the rest."""
+        if self._pairs is not None or self.groups is None:
+            return self.pairs[:n]
+        out: list[tuple[str, str]] = []
+        for f, images, df, derived, found in self.groups:
+            for i, d, ok in zip(images, derived, found, strict=True):
+                if ok:
+                    out.append((f"{f}/{i}", f"{df}/{d}"))
+                    if len(out) == n:
+                        return out
+        return out
 
     @property
     def usable(self) -> bool:
         """Something worth writing: complete pairs and no pitfall that makes them wrong."""
-        return bool(self.pairs) and not any(p.severity == "error" for p in self.pitfalls)
+        return self.pair_count > 0 and not any(p.severity == "error" for p in self.pitfalls)
 
     def summary(self, samples: int = 10) -> dict[str, Any]:
         """The ``--preview --json`` document."""
@@ -69,9 +105,9 @@ class Plan:
             "data_root": self.data_root,
             "files_indexed": self.files_indexed,
             "images_matched": self.images_matched,
-            "pairs_complete": len(self.pairs),
-            "depth_missing": len(self.missing),
-            "samples": [{"image": i, "depth": d} for i, d in self.pairs[:samples]],
+            "pairs_complete": self.pair_count,
+            "depth_missing": self.images_matched - self.pair_count,
+            "samples": [{"image": i, "depth": d} for i, d in self.head(samples)],
             "missing_samples": [{"image": i, "depth": d} for i, d in self.missing[:samples]],
             "warnings": [p.model_dump(exclude_none=True) for p in self.pitfalls],
             "timings": {"plan_ms": round(self.seconds * 1000, 2)},
@@ -136,19 +172,86 @@ def match_images(files: list[str] | FileIndex, opts: ConvertOptions) -> list[str
 
 def plan(index: FileIndex, opts: ConvertOptions) -> Plan:
     with gc_paused():
-        return _plan(index, opts)
+        start = time.perf_counter()
+        fast = _plan_by_folder(index, opts) if _separable(opts) else None
+        out = fast if fast is not None else _plan(index, opts)
+        out.seconds = time.perf_counter() - start
+        return out
+
+
+def _separable(opts: ConvertOptions) -> bool:
+    """TAO matches and replaces over the whole path; when no pattern or extension holds a '/' (nor is empty), that
+    equals doing it on the folder and on the name apart — the per-folder fast path. Otherwise, the whole paths."""
+    texts = [*opts.image_patterns, *opts.depth_patterns, opts.image_extension, opts.depth_extension]
+    return (len(opts.image_extension) > 1 and len(opts.image_patterns) == len(opts.depth_patterns)
+            and all(x and "/" not in x and "\n" not in x for x in texts))
 
 
 def _plan(index: FileIndex, opts: ConvertOptions) -> Plan:
-    start = time.perf_counter()
     matched = match_images(index, opts)
     depths, joined_images, joined_depths = derive_all(matched, opts)
     found = list(map(index.lookup.__contains__, depths))
     pairs = list(compress(zip(matched, depths, strict=False), found))
     missing = list(compress(zip(matched, depths, strict=False), [not f for f in found])) if len(pairs) < len(matched) else []
     pitfalls = find_pitfalls(index, opts, matched, depths, pairs, missing, joined_images, joined_depths)
-    return Plan(data_root=index.data_root, options=opts, files_indexed=len(index.files), images_matched=len(matched),
-                pairs=pairs, missing=missing, pitfalls=pitfalls, seconds=time.perf_counter() - start)
+    return Plan(data_root=index.data_root, options=opts, files_indexed=len(index), images_matched=len(matched),
+                _pairs=pairs, _missing=missing, pitfalls=pitfalls, seconds=0.0, pair_count=len(pairs))
+
+
+def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
+    """The same plan worked out per folder on short names. None when a per-path pitfall shows up (a pattern or the
+    extension repeated in a path, a depth path equal to its image, unsupported extensions, spaces): those rare cases
+    take the whole-path route, which names them."""
+    ie, pats = opts.image_extension, opts.image_patterns
+    groups: list[Group] = []
+    matched = found_total = 0
+    for folder, names in index.dirs:
+        in_name = [p for p in pats if p not in folder]  # a pattern in the folder matches every file in it
+        if len(in_name) == 1:
+            only = in_name[0]
+            cand = [n for n in names if n.endswith(ie) and only in n]
+        else:
+            cand = [n for n in names if n.endswith(ie)]
+            for p in in_name:
+                cand = [n for n in cand if p in n]
+        if not cand:
+            continue
+        dfolder = derive_depth(folder, opts)
+        joined = "\n".join(cand)
+        derived_joined = derive_depth(joined, opts)
+        if joined.count(ie) > len(cand) or ie in folder or any(
+                joined.count(p) + folder.count(p) * len(cand) > len(cand) for p in pats):
+            return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
+        if " " in joined or " " in derived_joined or " " in folder or " " in dfolder:
+            return None  # SPACE_IN_PATH
+        de = opts.depth_extension
+        if de not in DEPTH_EXTS or derived_joined.count(de + "\n") != len(cand) - 1 or not derived_joined.endswith(de):
+            return None  # UNSUPPORTED_DEPTH_EXT (some derived name does not end with it): the whole-path route
+        derived = derived_joined.split("\n")
+        if dfolder == folder and any(map(str.__eq__, cand, derived)):
+            return None  # DEPTH_IS_IMAGE
+        present = index.names_in(dfolder)
+        found = list(map(present.__contains__, derived))
+        groups.append((folder, cand, dfolder, derived, found))
+        matched += len(cand)
+        found_total += sum(found)
+    if not matched:
+        return None  # NO_MATCH / ROOT_IS_SCENE: named by the whole-path route
+    if not (ie in IMAGE_EXTS and "." not in ie[1:]):
+        return None  # UNSUPPORTED_IMAGE_EXT
+    out = Plan(data_root=index.data_root, options=opts, files_indexed=len(index), images_matched=matched,
+               _pairs=None, _missing=None, pitfalls=[], seconds=0.0, groups=groups, pair_count=found_total)
+    sample = f"{groups[0][0]}/{groups[0][1][0]}"
+    out.pitfalls = _extension_pitfalls(opts, sample) + _location_pitfalls(index, opts, matched > 0)
+    if found_total < matched:
+        missing = []
+        for f, images, df, derived, found in groups:
+            missing += [(f"{f}/{i}", f"{df}/{d}") for i, d, ok in zip(images, derived, found, strict=True) if not ok]
+            if len(missing) >= EXAMPLES:
+                break
+        out.pitfalls.append(_missing_pitfall(matched - found_total, matched, found_total > 0, missing))
+    out.pitfalls.extend(_output_pitfalls(opts))
+    return out
 
 
 # --------------------------------------------------------------------------- pitfalls
@@ -167,36 +270,7 @@ def find_pitfalls(index: FileIndex, opts: ConvertOptions, matched: list[str], de
     all_pairs = pairs + missing
     sample_image = matched[0] if matched else os.path.join(index.data_root, "scene", "rgb_00001.jpg")
 
-    # Extensions ------------------------------------------------------------
-    if ie == "" and de != "":
-        out.append(Pitfall(
-            code="EXT_EMPTY_SWAP", severity="error",
-            message=(f"image_extension is empty: TAO replaces '' with {de!r}, which inserts {de!r} between every "
-                     "character of every path, and no extension filter is applied"),
-            examples=[f"{sample_image} → {derive_depth(sample_image, opts)[:120]}"],
-            fix="set image_extension to your images' extension with its dot, e.g. .jpg",
-            autofix={"image_extension": ".jpg"}))
-    elif len(ie) == 1:
-        out.append(Pitfall(
-            code="EXT_EMPTY_SWAP", severity="error",
-            message=(f"image_extension {ie!r} has one character: TAO ignores it as a filter but still replaces every "
-                     f"{ie!r} in the path with {de!r}"),
-            examples=[f"{sample_image} → {derive_depth(sample_image, opts)}"],
-            fix="give the full extension with its dot, e.g. .jpg"))
-    no_dot = [(name, ext) for name, ext in (("image_extension", ie), ("depth_extension", de)) if ext and not ext.startswith(".")]
-    if no_dot:
-        mixed = len(no_dot) == 1 and bool(ie) and bool(de)
-        autofix = {name: _with_dot(ext) for name, ext in no_dot}
-        example = f"{sample_image} → {derive_depth(sample_image, opts)}"
-        if mixed:
-            msg = (f"{no_dot[0][0]} {no_dot[0][1]!r} has no leading dot while the other has one: "
-                   f"{ie!r} → {de!r} turns every name into a broken one")
-        else:
-            msg = (f"extensions without a leading dot ({', '.join(repr(e) for _, e in no_dot)}): the swap also hits the "
-                   "text anywhere in the path and the filter matches names that merely end with those letters")
-        out.append(Pitfall(code="EXT_NO_DOT", severity="error" if mixed else "warning", message=msg,
-                           examples=[example], fix="write extensions with their dot: " +
-                           ", ".join(f"{n}: {_with_dot(e)}" for n, e in no_dot), autofix=autofix))
+    out += _extension_pitfalls(opts, sample_image)
     # One C-level scan of the joined paths answers "does any path …?" before any per-path loop.
     joined = "\n".join(matched) if joined is None else joined
     joined_depths = "\n".join(depths) if joined_depths is None else joined_depths
@@ -227,42 +301,11 @@ def find_pitfalls(index: FileIndex, opts: ConvertOptions, matched: list[str], de
                 examples=[f"{i} → {derive_depth(i, opts)}" for i in repeated[:EXAMPLES]],
                 fix=f"make the pattern specific to the file or folder name (e.g. include a '/' : '/{pat}')"))
 
-    # Where the files are ---------------------------------------------------
-    top_hits = match_images(index.top_level_files, opts)
-    if top_hits:
-        parent = os.path.dirname(os.path.normpath(index.data_root))
-        if not matched:
-            out.append(Pitfall(
-                code="ROOT_IS_SCENE", severity="error",
-                message=(f"data_root holds {len(top_hits)} image(s) directly, and TAO only walks its sub-folders: "
-                         "data_root looks like one scene, not the parent of scene folders"),
-                examples=top_hits[:EXAMPLES], fix=f"use the parent folder as data_root: {parent}",
-                autofix={"data_root": parent}))
-        else:
-            out.append(Pitfall(
-                code="TOP_LEVEL_FILES_IGNORED", severity="warning",
-                message=f"{len(top_hits)} matching file(s) sit directly in data_root; TAO never sees them",
-                examples=top_hits[:EXAMPLES], fix="move them into a scene sub-folder"))
-    elif not matched:
-        out.append(_no_match(index, opts))
-    if index.symlink_dirs_skipped:
-        out.append(Pitfall(
-            code="SYMLINK_DIR_SKIPPED", severity="warning",
-            message=f"{len(index.symlink_dirs_skipped)} symlinked folder(s) inside the scenes: TAO's walk does not follow them",
-            examples=index.symlink_dirs_skipped[:EXAMPLES], fix="replace the links by real folders or bind mounts"))
-    if index.unreadable:
-        out.append(Pitfall(
-            code="UNREADABLE_DIR", severity="warning",
-            message=f"{len(index.unreadable)} folder(s) could not be read and were skipped (TAO skips them silently)",
-            examples=[f"{p}: {why}" for p, why in index.unreadable[:EXAMPLES]], fix="fix their permissions"))
+    out += _location_pitfalls(index, opts, bool(matched))
 
     # Pairs -----------------------------------------------------------------
     if missing:
-        out.append(Pitfall(
-            code="DEPTH_MISSING", severity="warning" if pairs else "error",
-            message=f"{len(missing)} of {len(all_pairs)} derived depth path(s) do not exist (TAO would still write them)",
-            examples=[f"{i} → {d}" for i, d in missing[:EXAMPLES]],
-            fix="check the depth pattern and extension; depthnet writes only complete pairs"))
+        out.append(_missing_pitfall(len(missing), len(all_pairs), bool(pairs), missing))
     same = [i for i, d in zip(matched, depths, strict=False) if i == d] if any(map(str.__eq__, matched, depths)) else []
     if same:
         out.append(Pitfall(
@@ -296,15 +339,96 @@ def find_pitfalls(index: FileIndex, opts: ConvertOptions, matched: list[str], de
             message=f"{len(spaced)} pair(s) have a space in a path: TAO splits annotation lines on spaces, so they break",
             examples=spaced[:EXAMPLES], fix="rename the folders/files to remove spaces"))
 
-    # Output ----------------------------------------------------------------
-    if opts.results_dir:
-        existing = [os.path.join(opts.results_dir, n) for n in SPLIT_FILES if os.path.exists(os.path.join(opts.results_dir, n))]
-        if existing:
-            out.append(Pitfall(
-                code="OUTPUT_EXISTS", severity="warning",
-                message="split files already exist: TAO's convert appends to them and duplicates every line",
-                examples=existing, fix="write into an empty folder, or confirm replacing them (--force)"))
+    out += _output_pitfalls(opts)
     return out
+
+
+def _extension_pitfalls(opts: ConvertOptions, sample_image: str) -> list[Pitfall]:
+    out: list[Pitfall] = []
+    ie, de = opts.image_extension, opts.depth_extension
+    if ie == "" and de != "":
+        out.append(Pitfall(
+            code="EXT_EMPTY_SWAP", severity="error",
+            message=(f"image_extension is empty: TAO replaces '' with {de!r}, which inserts {de!r} between every "
+                     "character of every path, and no extension filter is applied"),
+            examples=[f"{sample_image} → {derive_depth(sample_image, opts)[:120]}"],
+            fix="set image_extension to your images' extension with its dot, e.g. .jpg",
+            autofix={"image_extension": ".jpg"}))
+    elif len(ie) == 1:
+        out.append(Pitfall(
+            code="EXT_EMPTY_SWAP", severity="error",
+            message=(f"image_extension {ie!r} has one character: TAO ignores it as a filter but still replaces every "
+                     f"{ie!r} in the path with {de!r}"),
+            examples=[f"{sample_image} → {derive_depth(sample_image, opts)}"],
+            fix="give the full extension with its dot, e.g. .jpg"))
+    no_dot = [(name, ext) for name, ext in (("image_extension", ie), ("depth_extension", de)) if ext and not ext.startswith(".")]
+    if no_dot:
+        mixed = len(no_dot) == 1 and bool(ie) and bool(de)
+        autofix = {name: _with_dot(ext) for name, ext in no_dot}
+        example = f"{sample_image} → {derive_depth(sample_image, opts)}"
+        if mixed:
+            msg = (f"{no_dot[0][0]} {no_dot[0][1]!r} has no leading dot while the other has one: "
+                   f"{ie!r} → {de!r} turns every name into a broken one")
+        else:
+            msg = (f"extensions without a leading dot ({', '.join(repr(e) for _, e in no_dot)}): the swap also hits the "
+                   "text anywhere in the path and the filter matches names that merely end with those letters")
+        out.append(Pitfall(code="EXT_NO_DOT", severity="error" if mixed else "warning", message=msg,
+                           examples=[example], fix="write extensions with their dot: " +
+                           ", ".join(f"{n}: {_with_dot(e)}" for n, e in no_dot), autofix=autofix))
+    return out
+
+
+def _location_pitfalls(index: FileIndex, opts: ConvertOptions, matched: bool) -> list[Pitfall]:
+    """Where the files are: top-level files, a data root that is one scene, links and unreadable folders."""
+    out: list[Pitfall] = []
+    top_hits = match_images(index.top_level_files, opts)
+    if top_hits:
+        parent = os.path.dirname(os.path.normpath(index.data_root))
+        if not matched:
+            out.append(Pitfall(
+                code="ROOT_IS_SCENE", severity="error",
+                message=(f"data_root holds {len(top_hits)} image(s) directly, and TAO only walks its sub-folders: "
+                         "data_root looks like one scene, not the parent of scene folders"),
+                examples=top_hits[:EXAMPLES], fix=f"use the parent folder as data_root: {parent}",
+                autofix={"data_root": parent}))
+        else:
+            out.append(Pitfall(
+                code="TOP_LEVEL_FILES_IGNORED", severity="warning",
+                message=f"{len(top_hits)} matching file(s) sit directly in data_root; TAO never sees them",
+                examples=top_hits[:EXAMPLES], fix="move them into a scene sub-folder"))
+    elif not matched:
+        out.append(_no_match(index, opts))
+    if index.symlink_dirs_skipped:
+        out.append(Pitfall(
+            code="SYMLINK_DIR_SKIPPED", severity="warning",
+            message=f"{len(index.symlink_dirs_skipped)} symlinked folder(s) inside the scenes: TAO's walk does not follow them",
+            examples=index.symlink_dirs_skipped[:EXAMPLES], fix="replace the links by real folders or bind mounts"))
+    if index.unreadable:
+        out.append(Pitfall(
+            code="UNREADABLE_DIR", severity="warning",
+            message=f"{len(index.unreadable)} folder(s) could not be read and were skipped (TAO skips them silently)",
+            examples=[f"{p}: {why}" for p, why in index.unreadable[:EXAMPLES]], fix="fix their permissions"))
+
+    return out
+
+
+def _missing_pitfall(n_missing: int, n_total: int, have_pairs: bool, examples: list[tuple[str, str]]) -> Pitfall:
+    return Pitfall(
+        code="DEPTH_MISSING", severity="warning" if have_pairs else "error",
+        message=f"{n_missing} of {n_total} derived depth path(s) do not exist (TAO would still write them)",
+        examples=[f"{i} → {d}" for i, d in examples[:EXAMPLES]],
+        fix="check the depth pattern and extension; depthnet writes only complete pairs")
+
+
+def _output_pitfalls(opts: ConvertOptions) -> list[Pitfall]:
+    if not opts.results_dir:
+        return []
+    existing = [os.path.join(opts.results_dir, n) for n in SPLIT_FILES if os.path.exists(os.path.join(opts.results_dir, n))]
+    if not existing:
+        return []
+    return [Pitfall(code="OUTPUT_EXISTS", severity="warning",
+                    message="split files already exist: TAO's convert appends to them and duplicates every line",
+                    examples=existing, fix="write into an empty folder, or confirm replacing them (--force)")]
 
 
 def _ext_counts(paths: list[str], top: int = 4) -> str:

@@ -68,7 +68,7 @@ def write_annotations(plan: Plan, out_dir: str | os.PathLike[str], *, seed: int 
         "split_ratio": opts.split_ratio,
         "counts": counts,
         "images_matched": plan.images_matched,
-        "depth_missing_dropped": len(plan.missing),
+        "depth_missing_dropped": plan.images_matched - plan.pair_count,
         "options": opts.model_dump(),
         "data_root": plan.data_root,
         "pitfalls": [p.code for p in plan.pitfalls],
