@@ -42,6 +42,8 @@ class Project:
         args = ["spec", action, "--results-dir", str(self.out / results), "-o", str(path), *extra]
         if action == "train":
             args += ["--dataset-name", dataset, "--data-file", str(self.out / "ann" / "train.txt"), "--recipe", "sanity"]
+            if dataset == "MetricMonoDataset":  # the NaN trap, built on purpose: the door needs the explicit override
+                args.append("--allow-known-failure")
         done = depthnet(*args)
         assert done.returncode == 0, done.stderr
         return path

@@ -23,9 +23,11 @@ def spec_state(tmp_path: Path, dataset_name: str = "NYUDV2") -> WizardState:
     out = tmp_path / "work"
     opts = ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])
     write_annotations(plan(build_index(str(data)), opts), out / "annotations")
+    # MetricMonoDataset on these millimetre PNGs is the NaN trap: as if the override had been typed at the Model step
     return WizardState(step="spec", data_root=str(data), output_dir=str(out), dataset_name=dataset_name,
                        recipe="sanity", train_file=str(out / "annotations/train.txt"),
-                       val_file=str(out / "annotations/val.txt"))
+                       val_file=str(out / "annotations/val.txt"),
+                       allow_known_failure=dataset_name == "MetricMonoDataset")
 
 
 async def wait_for(pilot, predicate, seconds: float = 30.0) -> None:

@@ -84,6 +84,48 @@ async def test_nyu_warning_from_the_files_and_its_one_key_fix(tmp_path):
         assert not app.screen.query_one("#nyu-warning").has_class("alert")
 
 
+async def test_the_door_holds_a_known_nan_run_until_the_override_is_typed(tmp_path):
+    """The Model step knows the loss will be NaN: ctrl+n asks for a typed override; a wrong word keeps you there;
+    NAN lets you on and is remembered; the spec then carries the risk as a warning, and a launch passes it on."""
+    from textual.widgets import Input
+
+    from tui.screens.modals import TypedConfirmScreen
+
+    data = make_sample_dataset(tmp_path / "nyu")
+    out = tmp_path / "work"
+    from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
+
+    write_annotations(plan(build_index(str(data)), ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])), out / "annotations")
+    state = WizardState(data_root=str(data), output_dir=str(out), step="model", dataset_name="MetricMonoDataset",
+                        train_file=str(out / "annotations/train.txt"), val_file=str(out / "annotations/val.txt"))
+    app = DepthnetApp(state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, 0.5)
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, TypedConfirmScreen)
+        assert "EMPTY_MASK" in str(app.screen.query_one("#question").render())
+        app.screen.query_one("#typed", Input).focus()
+        for ch in "nan":
+            await pilot.press(ch)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, TypedConfirmScreen) and not app.state.allow_known_failure  # case matters
+        await pilot.press("escape")
+        await settle(pilot, 0.3)
+        assert app.state.step == "model" and not app.state.allow_known_failure
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.5)
+        app.screen.query_one("#typed", Input).focus()
+        for ch in "NAN":
+            await pilot.press(ch)
+        await pilot.press("enter")
+        await settle(pilot, 0.5)
+        assert app.state.allow_known_failure and app.state.step == "recipe"
+        spec, problems = app.build_spec("train")
+        assert any(p.known_failure and p.severity == "warning" for p in problems)
+
+
 async def test_fast_typing_never_blocks_and_stale_previews_are_discarded(tmp_path):
     data = make_sample_dataset(tmp_path / "nyu")
     app = DepthnetApp(WizardState(data_root=str(data), output_dir=str(tmp_path / "w"), step="convert"))

@@ -109,6 +109,7 @@ class DepthnetApp(App[None]):
             checkpoint=(s.checkpoint or None) if act != "train" else None,
             min_depth=s.min_depth if metric else None, max_depth=s.max_depth if metric else None,
             calibration_images_dir=s.data_root if act == "quantize" else None, overrides=dict(s.overrides),
+            allow_known_failure=s.allow_known_failure,
         )
 
     def build_spec(self, action: str | None = None):

@@ -56,6 +56,8 @@ class WizardState:
     run_gpus: str = "0"
     run_network: str = ""
     last_run_id: str = ""
+    #: The person typed the override at the Model step: the data says the loss will be NaN, and they run it anyway.
+    allow_known_failure: bool = False
 
     @property
     def annotations_dir(self) -> Path:

@@ -58,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def next_spec(ref: str, action: str, choices: Choices, *, allow_failed: bool = False) -> tuple[RunRef, Derived]:
+    if allow_failed:  # building on a failed run knowingly: its data's known failure is accepted with it
+        choices = choices.model_copy(update={"allow_known_failure": True})
     run = resolve(ref)
     why = failure(run)
     if why and not allow_failed:

@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     r.add_argument("--detach", action="store_true", help="launch and return; follow later with depthnet attach")
     r.add_argument("--force", action="store_true", help="reuse a results folder that holds another run")
+    r.add_argument("--allow-known-failure", action="store_true",
+                   help="launch although the data check says the loss will be NaN (e.g. an empty valid mask)")
     r.add_argument("--json-events", action="store_true", help="one JSON object per event on stdout")
     r.add_argument("--stop-on-nan", action="store_true", help="stop the run at the first NaN/inf loss")
     r.set_defaults(func=cmd_run)
@@ -111,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     env = dict(item.split("=", 1) for item in args.env if "=" in item)
     opts = RunOptions(action=args.action, spec=args.spec, backend=args.backend, image=args.image, gpus=args.gpus,
                       data_roots=args.data_root or [], output_dir=args.output_dir, network=args.network, env=env,
-                      force=args.force)
+                      force=args.force, allow_known_failure=args.allow_known_failure)
     try:
         prepared = prepare(opts)
         for problem in prepared.problems:

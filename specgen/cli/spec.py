@@ -36,7 +36,7 @@ def cmd_spec(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint, encoder=args.encoder, recipe=args.recipe,
         min_depth=args.min_depth, max_depth=args.max_depth, onnx_file=args.onnx_file,
         trt_engine=args.trt_engine, calibration_images_dir=args.calibration_images_dir,
-        overrides=_parse_sets(args.set),
+        overrides=_parse_sets(args.set), allow_known_failure=args.allow_known_failure,
     )
     try:
         spec, warnings = build_spec(req)
@@ -91,7 +91,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except SpecFileError as exc:
         _err(str(exc))
         return EXIT_PROBLEM
-    _spec, problems = validate_data(data, args.action, check_files=not args.no_file_check)
+    _spec, problems = validate_data(data, args.action, check_files=not args.no_file_check,
+                                    allow_known_failure=args.allow_known_failure)
     if args.json:
         _print_json({"file": args.spec, "action": args.action, "ok": not any(p.severity == "error" for p in problems),
                      "problems": [p.model_dump() for p in problems]})
@@ -162,6 +163,8 @@ def _add_spec_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--full", action="store_true", help="write every key, not only what differs from TAO's defaults")
     p.add_argument("-o", "--output", required=True, help="spec file to write ('-' for stdout)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
+    p.add_argument("--allow-known-failure", action="store_true",
+                   help="write the spec although the data check says its loss will be NaN")
     conv = p.add_argument_group("convert only")
     conv.add_argument("--data-root")
     conv.add_argument("--image-pattern", action="append")
@@ -180,6 +183,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--action", choices=ACTIONS)
     v.add_argument("--json", action="store_true")
     v.add_argument("--no-file-check", action="store_true", help="do not look for data files on this machine")
+    v.add_argument("--allow-known-failure", action="store_true",
+                   help="report a run the data says will produce NaN as a warning, not an error")
     v.set_defaults(func=cmd_validate)
 
     pr = sub.add_parser("pairs", help="the model_type ↔ dataset_name table")

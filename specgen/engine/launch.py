@@ -34,6 +34,7 @@ class RunOptions(BaseModel):
     network: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
     force: bool = False
+    allow_known_failure: bool = False  # launch although the data says the loss will be NaN (explicit only)
 
 
 class Prepared(BaseModel):
@@ -48,7 +49,7 @@ def prepare(opts: RunOptions) -> Prepared:
     from specgen.spec.docker_cmd import image_for_spec
 
     try:
-        run_spec = load_run_spec(opts.spec, opts.action)
+        run_spec = load_run_spec(opts.spec, opts.action, allow_known_failure=opts.allow_known_failure)
     except SpecUnusable as exc:
         raise LaunchError(str(exc)) from None
     spec, results = run_spec.spec, run_spec.results_dir

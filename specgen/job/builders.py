@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from specgen.job.validate import check_spec, errors
+from specgen.job.validate import accept_known_failures, check_spec, errors
 from specgen.spec.catalog import METRIC_MODEL
 from specgen.spec.keypaths import set_path
 from specgen.spec.problems import Problem, from_validation_error
@@ -48,6 +48,7 @@ class BuildRequest(BaseModel):
     trt_engine: str | None = None
     calibration_images_dir: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
+    allow_known_failure: bool = False  # write it although the data says the loss will be NaN (explicit only)
 
 
 def default_val_file(data_file: str) -> str | None:
@@ -150,6 +151,8 @@ def build_spec(req: BuildRequest, *, check_files: bool = True) -> tuple[Experime
     except ValidationError as err:
         raise SpecError(from_validation_error(err, ExperimentSpec)) from None
     problems = check_spec(spec, req.action, check_files=check_files)
+    if req.allow_known_failure:
+        problems = accept_known_failures(problems)
     if errors(problems):
         raise SpecError(errors(problems))
     return spec, problems

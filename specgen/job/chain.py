@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from specgen.job.validate import check_spec, errors
+from specgen.job.validate import accept_known_failures, check_spec, errors
 from specgen.spec.docker_cmd import DEPLOY_IMAGE, TRAIN_IMAGE
 from specgen.spec.keypaths import get_path_or_none as get_path
 from specgen.spec.keypaths import set_path
@@ -84,6 +84,8 @@ class Choices(BaseModel):
     calibration_images_dir: str | None = None
     results_dir: str | None = None  # the new action's own folder (``<action>.results_dir``)
     overrides: dict[str, Any] = Field(default_factory=dict)
+    #: The data says the derived run's loss/metrics will be NaN, and the person goes on anyway (explicit only).
+    allow_known_failure: bool = False
 
 
 class Derived(BaseModel):
@@ -327,6 +329,8 @@ def derive(source: Source, action: str, choices: Choices | None = None) -> Deriv
         probs = from_validation_error(err, ExperimentSpec)
         raise ChainError("\n".join(p.line() for p in probs), probs) from None
     problems = check_spec(spec, action)
+    if choices.allow_known_failure:
+        problems = accept_known_failures(problems)
     if errors(problems):
         raise ChainError("\n".join(p.line() for p in errors(problems)), errors(problems))
     return Derived(action=action, spec=spec, problems=problems, notes=notes, image=image, parent=source.spec_path)

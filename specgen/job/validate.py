@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ ACTION_SPLITS: dict[str, tuple[str, ...]] = {
 def sample_depth_paths(data_file: str, limit: int = 20) -> list[str]:
     """A few depth paths from an annotation file, when it is readable here (for the raw-NYU hint)."""
     try:
+        if not Path(data_file).is_file():  # never open a FIFO or a device
+            return []
         with open(data_file, encoding="utf-8", errors="replace") as handle:
             lines = [next(handle, "") for _ in range(limit)]
     except OSError:
@@ -34,13 +37,60 @@ def sample_depth_paths(data_file: str, limit: int = 20) -> list[str]:
     return [parts[-1] for line in lines if len(parts := line.split()) >= 2]
 
 
-def validate_data(data: dict[str, Any], action: str | None = None, *, check_files: bool = True) -> tuple[ExperimentSpec | None, list[Problem]]:
-    """Validate a parsed spec dict. Returns the model (None when the schema fails) and every problem."""
+def validate_data(data: dict[str, Any], action: str | None = None, *, check_files: bool = True,
+                  allow_known_failure: bool = False) -> tuple[ExperimentSpec | None, list[Problem]]:
+    """Validate a parsed spec dict. Returns the model (None when the schema fails) and every problem. A known
+    failure (the data says the loss will be NaN) is an error unless ``allow_known_failure``."""
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as err:
         return None, from_validation_error(err, ExperimentSpec)
-    return spec, check_spec(spec, action, check_files=check_files)
+    found = check_spec(spec, action, check_files=check_files)
+    return spec, accept_known_failures(found) if allow_known_failure else found
+
+
+def accept_known_failures(problems: list[Problem]) -> list[Problem]:
+    """The explicit override: what the data says will fail stays in the list, as a warning."""
+    return [q.model_copy(update={"severity": "warning"}) if q.known_failure else q for q in problems]
+
+
+#: Doctor findings that mean the run cannot learn: TAO trains on, prints PASS, and every loss is NaN.
+KNOWN_FAILURES = ("EMPTY_MASK", "ENCODING_MISMATCH")
+
+
+def known_failures(spec: ExperimentSpec, action: str | None) -> list[Problem]:
+    """The data doctor on (a small sample of) the files the action reads, when they are on this machine."""
+    out: list[Problem] = []
+    splits = ACTION_SPLITS.get(action or "train", ())[:1]  # where the loss comes from: train, test or infer data
+    for split in splits:
+        for i, src in enumerate(_sources(getattr(spec.dataset, split))[:2]):
+            if not Path(src.data_file).is_file():
+                continue
+            for code, message, fix in _doctor_alerts(src.data_file, src.dataset_name, spec.model.model_type,
+                                                     spec.dataset.min_depth, spec.dataset.max_depth):
+                out.append(Problem(path=f"dataset.{split}.data_sources[{i}].dataset_name", known_failure=True,
+                                   message=f"{code}: {message} — this run's loss will be NaN", fix=fix))
+    return out
+
+
+def _doctor_alerts(data_file: str, dataset_name: str, model_type: str, min_depth: float | None,
+                   max_depth: float | None) -> list[tuple[str, str, str]]:
+    st = Path(data_file).stat()
+    return list(_doctor_cached(data_file, st.st_mtime_ns, st.st_size, dataset_name, model_type, min_depth, max_depth))
+
+
+@lru_cache(maxsize=32)
+def _doctor_cached(data_file: str, _mtime: int, _size: int, dataset_name: str, model_type: str,
+                   min_depth: float | None, max_depth: float | None) -> tuple[tuple[str, str, str], ...]:
+    """Once per version of the annotation file and choice of class: the wizard validates often."""
+    from specgen.data.doctor import diagnose
+
+    try:
+        report = diagnose(data_file, dataset_name, model_type, min_depth=min_depth, max_depth=max_depth, sample=8)
+    except (OSError, ValueError):
+        return ()
+    return tuple((f.code, f.message, f.fix) for f in report.findings
+                 if f.code in KNOWN_FAILURES and f.severity == "error")
 
 
 def _sources(split: SplitDataset) -> list[Any]:
@@ -92,6 +142,8 @@ def check_spec(spec: ExperimentSpec, action: str | None = None, *, check_files: 
                          message="a metric run with normalize_depth rescales every map to [0, 1]: metres are lost and +inf (missing depth) becomes NaN",
                          fix="set dataset.normalize_depth: false for metric depth"))
 
+    if check_files and mt in (METRIC_MODEL, RELATIVE_MODEL):
+        p += known_failures(spec, action)
     if action is not None:
         p += _check_action(spec, action)
     if action == "inference" and spec.inference.save_raw_pfm and check_files:

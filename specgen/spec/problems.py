@@ -18,10 +18,15 @@ class Problem(BaseModel):
     path: str
     message: str
     fix: str = ""
+    #: The data says this run will fail or learn nothing (an empty valid mask → NaN loss): an error that only an
+    #: explicit override (--allow-known-failure, or a typed confirmation in the wizard) lets through.
+    known_failure: bool = False
 
     def line(self) -> str:
         head = f"{self.path}: {self.message}"
         tail = f": {self.fix}" if self.fix else ""
+        if self.known_failure and self.severity == "error":
+            tail += " (to run it anyway: --allow-known-failure)"
         prefix = "" if self.severity == "error" else "warning: "
         return prefix + head + tail
 

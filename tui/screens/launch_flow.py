@@ -18,7 +18,8 @@ Choice = tuple[str, str, str, str]  # backend, image, gpus, network
 Launched = tuple[Choice | None, RunRecord | None, Backend | None]
 
 
-async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice) -> Launched:
+async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice, *,
+                      allow_known_failure: bool = False) -> Launched:
     """The options the person chose (None when cancelled), the started run and its backend (None when not started,
     or when only a script was written)."""
     from specgen.engine.launch import RunOptions, prepare, release, start
@@ -28,7 +29,7 @@ async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice) -
         return None, None, None
     backend, image, gpus, network = choice
     opts = RunOptions(action=action, spec=spec_path, backend=backend or None, image=image or None, gpus=gpus or "0",
-                      network=network or None)
+                      network=network or None, allow_known_failure=allow_known_failure)
     try:
         prepared = await asyncio.to_thread(prepare, opts)
         if prepared.problems:

@@ -50,6 +50,32 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+class TypedConfirmScreen(ModalScreen[bool]):
+    """An override that must be typed, not pressed: for going on with a run the data says will fail."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, word: str) -> None:
+        super().__init__()
+        self.question, self.word = question, word
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box"):
+            yield Label(self.question, id="question")
+            yield Label(f"Type [b]{self.word}[/] and Enter to go on anyway; Esc to go back and fix it.")
+            yield Input(placeholder=self.word, id="typed")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip() == self.word:
+            self.dismiss(True)
+        else:
+            event.input.value = ""
+            self.notify(f"Type {self.word} exactly, or Esc to go back.", severity="warning")
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
 async def save_confirmed(app: App, path: Path, text: str) -> Literal["saved", "unchanged", ""]:
     """Write ``text`` atomically; ask before replacing a different file. "" when nothing was saved (refused or
     failed, already said). Call from a worker (the question waits for the answer)."""

@@ -9,9 +9,11 @@ from textual.containers import VerticalScroll
 from textual.widgets import Label, Select, Static
 
 from specgen.data.doctor import DoctorReport
+from specgen.job.validate import KNOWN_FAILURES
 from specgen.spec.catalog import classes_for, lookup_dataset
 from tui.screens.base import WizardScreen
 from tui.screens.doctoring import ALERT_CODES, annotation_file, findings_markup, run_doctor
+from tui.screens.modals import TypedConfirmScreen
 
 ENCODER_NOTES = {
     "vits": "ViT-S, ~25M params: fits any GPU; fastest, least accurate",
@@ -119,6 +121,30 @@ class ModelScreen(WizardScreen):
         warning.set_class(bool(text), "alert")
         warning.update(f"[b]From your files:[/]\n{text}" if text else "[green]✓ the files match this class[/]")
 
+    def _known_failure(self) -> str | None:
+        """The doctor's finding that this run's loss will be NaN (None when the data is fine or not checked yet)."""
+        if self.report is None:
+            return None
+        found = next((f for f in self.report.findings if f.code in KNOWN_FAILURES and f.severity == "error"), None)
+        return f"{found.code}: {found.message}" if found else None
+
+    def action_next(self) -> None:
+        """The door holds: a class the data says gives a NaN loss needs the fix (ctrl+f) or a typed override."""
+        why = self._known_failure()
+        if why and not self.state.allow_known_failure:
+            self.confirm_known_failure(why)
+            return
+        super().action_next()
+
+    @work(exclusive=True, group="door")
+    async def confirm_known_failure(self, why: str) -> None:
+        question = (f"{why}\n\nThis run's loss will be NaN and TAO will still print PASS. Fix it with ctrl+f "
+                    "(the class that reads your files), or go on knowingly.")
+        if await self.app.push_screen_wait(TypedConfirmScreen(question, "NAN")):
+            self.state.allow_known_failure = True  # remembered in the session
+            self.notify("Going on with a run the data says will produce NaN.", severity="warning")
+            super().action_next()
+
     def _fix(self) -> dict | None:
         if not self.report:
             return None
@@ -135,6 +161,7 @@ class ModelScreen(WizardScreen):
             self.query_one("#dataset-name", Select).set_options(self._class_options(self.state.model_type))
         name = fix.get("dataset_name", self.state.dataset_name)
         self.state.dataset_name, self.state.dataset_chosen = name, True
+        self.state.allow_known_failure = False  # fixed: no override stands for a later choice
         self.query_one("#dataset-name", Select).value = name
         self._describe()
         self.notify(f"dataset_name → {name}", title="Fixed")

@@ -128,7 +128,8 @@ class SpecScreen(WizardScreen):
             return
         s = self.state
         choice, record, backend = await launch_spec(self.app, s.action, str(self.spec_path()),
-                                                    (s.run_backend, s.run_image, s.run_gpus, s.run_network))
+                                                    (s.run_backend, s.run_image, s.run_gpus, s.run_network),
+                                                    allow_known_failure=s.allow_known_failure)
         if choice is not None:
             s.run_backend, s.run_image, s.run_gpus, s.run_network = choice
         if record is not None:
