@@ -85,3 +85,11 @@ def test_spec_convert(cli, tmp_path):
               "--results-dir", "/data/nyu", "-o", "-")
     assert out.returncode == 0
     assert "image_extension: .jpg" in out.stdout and "split_ratio: 0.8" in out.stdout
+
+
+def test_version_and_recipe_list(cli):
+    done = cli("--version")
+    assert done.returncode == 0 and done.stdout.startswith("depthnet ")
+    listing = cli("recipes")
+    assert listing.returncode == 0 and [line.split()[0] for line in listing.stdout.splitlines()] == [
+        "finetune", "sanity", "plain"]

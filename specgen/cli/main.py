@@ -16,8 +16,18 @@ from specgen.spec.problems import UsageError
 COMMAND_GROUPS = (spec, convert, doctor, run, verdict, after)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("depthnet-tui")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="depthnet", description="Configure, check and run TAO depth_net (mono) jobs.")
+    parser.add_argument("--version", action="version", version=f"depthnet {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in COMMAND_GROUPS:
         group.register(sub)

@@ -98,6 +98,7 @@ def follow(record: RunRecord, backend: DockerBackend | LocalBackend | None, as_j
     previous = signal.signal(signal.SIGTERM, interrupted)
     try:
         verdict = asyncio.run(monitor.run())
+        release(record.run_id)  # the results folder is free again (a container run held it while followed)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM of this CLI: the run itself goes on
         print(f"depthnet: stopped following; run {record.run_id} goes on — follow it again with "
               f"`depthnet attach {record.run_id}`, stop it with `depthnet stop {record.run_id}`", file=sys.stderr)

@@ -116,6 +116,15 @@ def cmd_pairs(args: argparse.Namespace) -> int:
 
 
 def cmd_recipes(args: argparse.Namespace) -> int:
+    if args.name is None:
+        recipes = [get_recipe(name, args.model_type) for name in RECIPES]
+        if args.json:
+            _print_json([{"name": name, "title": r.title, "summary": r.summary} for name, r in zip(RECIPES, recipes,
+                                                                                                   strict=True)])
+        else:
+            for name, r in zip(RECIPES, recipes, strict=True):
+                print(f"{name:<10} {r.title}: {r.summary}")
+        return EXIT_OK
     recipe = get_recipe(args.name, args.model_type)
     if args.json:
         _print_json(recipe.model_dump())
@@ -191,8 +200,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=cmd_pairs)
 
-    r = sub.add_parser("recipes", help="show a recipe's values and reasons")
-    r.add_argument("name", choices=RECIPES)
+    r = sub.add_parser("recipes", help="list the recipes, or show one's values and reasons")
+    r.add_argument("name", nargs="?", choices=RECIPES, help="a recipe; none: the list")
     r.add_argument("--model-type", default="MetricDepthAnything", choices=MONO_MODEL_TYPES)
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_recipes)

@@ -61,7 +61,7 @@ def metric_depth_block(min_depth: float = NYU_MIN_DEPTH, max_depth: float = NYU_
 
 _SANITY = [
     RecipeValue(path="train.num_epochs", value=1, reason="One epoch is enough to see whether the loss is finite."),
-    RecipeValue(path="train.log_every_n_steps", value=1, reason="Log every step so the first loss shows at once."),
+    RecipeValue(path="train.log_every_n_steps", value=1, reason="Log often so the first loss shows at once (the builders set the interval from the run length: ~200 chart points, at most ~2 a second)."),
     RecipeValue(path="train.validation_interval", value=1, reason="Validate after the single epoch."),
     RecipeValue(path="train.checkpoint_interval", value=1, reason="Prove that checkpoints are written."),
     RecipeValue(path="dataset.train_dataset.batch_size", value=1, reason="Smallest batch: fits any GPU, starts fastest."),
@@ -82,7 +82,7 @@ def get_recipe(name: str, model_type: str, min_depth: float | None = None, max_d
                       values=[*_FINETUNE, *block])
     if name == "sanity":
         return Recipe(name="sanity", title="Sanity run",
-                      summary="The fine-tune settings, one short epoch, logged every step: see a finite loss fast.",
+                      summary="The fine-tune settings, one short epoch, logged often: see a finite loss fast.",
                       values=[*_FINETUNE, *block, *_SANITY])
     if name == "plain":
         return Recipe(name="plain", title="Plain TAO defaults",

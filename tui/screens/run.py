@@ -22,7 +22,7 @@ from textual_plotext import PlotextPlot
 from specgen.engine import registry
 from specgen.engine.backends import RunRecord
 from specgen.engine.events import Alert, Event, LogLine
-from specgen.engine.launch import Backend, run_spec_of
+from specgen.engine.launch import Backend, release, run_spec_of
 from specgen.engine.logparse import display
 from specgen.engine.monitor import Monitor, env_force_polling
 from specgen.engine.progress import RunProgress
@@ -100,6 +100,7 @@ class RunScreen(Screen[None]):
                           run_spec=run_spec_of(self.record.run_id),
                           force_polling=env_force_polling())
         verdict = await monitor.run()
+        release(self.record.run_id)  # the results folder is free again (a container run held it while followed)
         self.record.verdict = verdict.model_dump()
         try:
             registry.save(self.record)
