@@ -62,15 +62,19 @@ async def test_walk_from_data_root_to_saved_spec(tmp_path, tao_config):
     assert session.step == "spec" and session.saved_specs["train"] == str(spec_file)
 
 
-async def test_nyu_warning_from_the_files_and_its_one_key_fix(tmp_path):
-    data = make_sample_dataset(tmp_path / "nyu")
-    out = tmp_path / "work"
+def _nan_trap_at_the_model_step(tmp_path) -> WizardState:
+    """NYU-like millimetre PNGs with the generic metric class chosen: the doctor's EMPTY_MASK case."""
     from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
 
+    data = make_sample_dataset(tmp_path / "nyu")
+    out = tmp_path / "work"
     write_annotations(plan(build_index(str(data)), ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])), out / "annotations")
-    state = WizardState(data_root=str(data), output_dir=str(out), step="model", dataset_name="MetricMonoDataset",
-                        train_file=str(out / "annotations/train.txt"), val_file=str(out / "annotations/val.txt"))
-    app = DepthnetApp(state)
+    return WizardState(data_root=str(data), output_dir=str(out), step="model", dataset_name="MetricMonoDataset",
+                       train_file=str(out / "annotations/train.txt"), val_file=str(out / "annotations/val.txt"))
+
+
+async def test_nyu_warning_from_the_files_and_its_one_key_fix(tmp_path):
+    app = DepthnetApp(_nan_trap_at_the_model_step(tmp_path))
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot, 0.5)
         warning = str(app.screen.query_one("#nyu-warning").render())
@@ -91,14 +95,7 @@ async def test_the_door_holds_a_known_nan_run_until_the_override_is_typed(tmp_pa
 
     from tui.screens.modals import TypedConfirmScreen
 
-    data = make_sample_dataset(tmp_path / "nyu")
-    out = tmp_path / "work"
-    from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
-
-    write_annotations(plan(build_index(str(data)), ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])), out / "annotations")
-    state = WizardState(data_root=str(data), output_dir=str(out), step="model", dataset_name="MetricMonoDataset",
-                        train_file=str(out / "annotations/train.txt"), val_file=str(out / "annotations/val.txt"))
-    app = DepthnetApp(state)
+    app = DepthnetApp(_nan_trap_at_the_model_step(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, 0.5)
         await pilot.press("ctrl+n")
