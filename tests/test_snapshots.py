@@ -41,6 +41,13 @@ def state_for(step: str, data: Path, out: Path) -> WizardState:
 
 async def _settle(pilot) -> None:
     await settle(pilot, 0.3)
+    screen = pilot.app.screen
+    if hasattr(screen, "shown_generation"):  # the Convert step: index worker → debounce timer → plan worker
+        for _ in range(100):  # under load that chain outlasts a fixed pause: wait until the latest plan is shown
+            if getattr(screen, "latest", None) is not None and screen.shown_generation == screen.generation:
+                break
+            await pilot.pause(0.05)
+        await settle(pilot, 0.1)
     await pilot.pause(0.3)
 
 
