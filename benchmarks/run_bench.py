@@ -108,6 +108,17 @@ def memory(lines: int) -> tuple[float, float]:
     return peaks[0], peaks[-1]
 
 
+async def largest_stall(screen, tick: float) -> float:
+    """Sleep ``tick`` at a time until the run's verdict; the largest overshoot (ms) is the loop's worst stall."""
+    worst, last = 0.0, time.perf_counter()
+    while screen.progress.verdict is None:
+        await asyncio.sleep(tick)
+        now = time.perf_counter()
+        worst = max(worst, (now - last - tick) * 1000)
+        last = now
+    return worst
+
+
 async def ui_stall(lines: int) -> tuple[float, float]:
     """Replay a ``lines``-line log into the Run screen; return (lines/s absorbed, largest loop stall in ms)."""
     import os
@@ -135,12 +146,7 @@ async def ui_stall(lines: int) -> tuple[float, float]:
             screen = RunScreen(record, None)
             t0 = time.perf_counter()
             app.push_screen(screen)
-            last = time.perf_counter()
-            while screen.progress.verdict is None:
-                await asyncio.sleep(0.01)
-                now = time.perf_counter()
-                worst = max(worst, (now - last - 0.01) * 1000)
-                last = now
+            worst = await largest_stall(screen, 0.01)
             took = time.perf_counter() - t0
         return lines / took, worst
 
@@ -202,12 +208,7 @@ async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0) -> tuple[flo
             await pilot.pause(0.3)
             t0 = time.perf_counter()
             threading.Thread(target=writer, daemon=True).start()
-            worst, last = 0.0, time.perf_counter()
-            while screen.progress.verdict is None:
-                await asyncio.sleep(0.005)
-                now = time.perf_counter()
-                worst = max(worst, (now - last - 0.005) * 1000)
-                last = now
+            worst = await largest_stall(screen, 0.005)
             took = time.perf_counter() - t0
         return total / took, worst, total
 

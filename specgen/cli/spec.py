@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from specgen.cli.common import (
     EXIT_OK,
@@ -47,11 +48,16 @@ def cmd_spec(args: argparse.Namespace) -> int:
     for problem in warnings:
         _err(problem.line())
     header = f"depth_net {args.action} spec — written by depthnet-tui ({args.recipe} recipe)\nrun: depth_net {args.action} -e <this file>"
-    if args.output == "-":
-        sys.stdout.write(render(spec, full=args.full, header=header))
+    return _write_out(args.output, spec, full=args.full, force=args.force, header=header)
+
+
+def _write_out(output: str, spec: Any, *, full: bool, force: bool, header: str) -> int:
+    """To stdout for '-', else atomically to the file, never over an existing one without --force."""
+    if output == "-":
+        sys.stdout.write(render(spec, full=full, header=header))
         return EXIT_OK
     try:
-        path = write_spec(args.output, spec, full=args.full, overwrite=args.force, header=header)
+        path = write_spec(output, spec, full=full, overwrite=force, header=header)
     except RefusedOverwrite as exc:
         _err(str(exc))
         return EXIT_PROBLEM
@@ -70,16 +76,7 @@ def _cmd_spec_convert(args: argparse.Namespace) -> int:
         split_ratio=args.split_ratio,
     ))
     header = "depth_net convert spec — written by depthnet-tui\nrun: depth_net convert -e <this file>"
-    if args.output == "-":
-        sys.stdout.write(render(spec, full=True, header=header))
-        return EXIT_OK
-    try:
-        path = write_spec(args.output, spec, full=True, overwrite=args.force, header=header)
-    except RefusedOverwrite as exc:
-        _err(str(exc))
-        return EXIT_PROBLEM
-    print(f"wrote {path}")
-    return EXIT_OK
+    return _write_out(args.output, spec, full=True, force=args.force, header=header)
 
 
 # --------------------------------------------------------------------------- validate / pairs / recipes

@@ -78,7 +78,8 @@ _SPECS: dict[str, RunSpec] = {}
 
 
 def run_spec_of(run_id: str) -> RunSpec | None:
-    return _SPECS.get(run_id)
+    """The typed spec ``prepare`` made for this run, handed over once (a long-lived app keeps none behind)."""
+    return _SPECS.pop(run_id, None)
 
 
 #: Results-folder locks taken by ``prepare``, by run id, until the run is started (or given up).

@@ -34,8 +34,13 @@ def status_lines(results_dir: str) -> list[dict[str, Any]]:
 
 
 def final_kpi(lines: list[dict[str, Any]]) -> dict[str, Any]:
-    """The last kpi object of status.json lines (TAO repeats it on later lines until replaced)."""
-    return next((line["kpi"] for line in reversed(lines) if isinstance(line.get("kpi"), dict)), {})
+    """The latest value of each kpi key over status.json lines: TAO's kpi is not sticky across kinds of lines
+    ("Train metrics generated." carries only train_loss, val/* come on other lines)."""
+    merged: dict[str, Any] = {}
+    for line in lines:
+        if isinstance(line.get("kpi"), dict):
+            merged.update(line["kpi"])
+    return merged
 
 
 def _action_of_folder(folder: Path) -> str | None:
