@@ -13,7 +13,7 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 
@@ -41,7 +41,7 @@ class FileIndex:
     data_root: str
     #: (folder, names of its regular files) in walk order: TAO's paths are ``folder + "/" + name``. Kept per folder
     #: so a re-match works on short names and builds full paths only for what it shows or writes.
-    dirs: list[tuple[str, list[str]]] = field(default_factory=list)
+    dirs: list[tuple[str, Sequence[str]]] = field(default_factory=list)
     top_level_files: list[str] = field(default_factory=list)
     top_level_dirs: list[str] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
@@ -50,7 +50,7 @@ class FileIndex:
     _lookup: set[str] | None = field(default=None, repr=False)
     _by_suffix: dict[str, list[str]] | None = field(default=None, repr=False)  # suffix → files
     _files: list[str] | None = field(default=None, repr=False)
-    _names: dict[str, list[str] | set[str]] | None = field(default=None, repr=False)
+    _names: dict[str, Sequence[str]] | None = field(default=None, repr=False)
     count: int = 0  # files seen (without building their paths)
 
     @property
@@ -60,16 +60,12 @@ class FileIndex:
             self._files = [f"{folder}/{name}" for folder, names in self.dirs for name in names]
         return self._files
 
-    def names_in(self, folder: str) -> set[str]:
-        """The file names of one walked folder (empty for any other path)."""
+    def names_in(self, folder: str) -> set[str] | frozenset[str]:
+        """The file names of one walked folder (empty for any other path); a fresh set, not kept (see Group)."""
         if self._names is None:
-            self._names = dict(self.dirs)  # a set is made for a folder only when a derived path points there
+            self._names = dict(self.dirs)
         names = self._names.get(folder)
-        if names is None:
-            return _EMPTY
-        if not isinstance(names, set):
-            names = self._names[folder] = set(names)
-        return names
+        return _EMPTY if names is None else set(names)
 
     @property
     def lookup(self) -> set[str]:
@@ -94,7 +90,7 @@ class FileIndex:
         return self.count
 
 
-_EMPTY: frozenset[str] = frozenset()  # type: ignore[assignment]
+_EMPTY: frozenset[str] = frozenset()
 
 
 ProgressFn = Callable[[int, int], None]  # (folders done, files seen)
@@ -162,8 +158,8 @@ def _walk(data_root: str, cancel: threading.Event | None, progress: ProgressFn |
                 index.symlink_dirs_skipped.append(entry.path)
             else:
                 stack.append(entry.path)
-        if names:
-            add_folder((folder, names))
+        if names:  # a tuple of str: the GC untracks it at its first pass and never walks it again
+            add_folder((folder, tuple(names)))
             index.count += len(names)
         done += 1
         if progress is not None and done % progress_every == 0:
