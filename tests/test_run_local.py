@@ -74,3 +74,28 @@ def test_preflight_relative_annotation_paths_are_caught(project, tmp_path):
     assert done.returncode == 2
     assert f"{ann} lists relative paths (data/kitchen/rgb_00000.jpg" in done.stderr
     assert "write the annotation files again with an absolute data root" in done.stderr
+
+
+def test_two_gpus_give_the_run_a_consistent_spec_copy_and_steps_count_once(project):
+    """--gpus 0,1: the run reads a copy with num_gpus 2 / gpu_ids [0, 1] (the user's file untouched), TAO's strategy
+    choice is said before launch, and two ranks printing into one console do not double the steps (the stand-in
+    replays the real two-H100 DDP capture for num_gpus 2)."""
+    from runkit import capture_losses
+
+    spec = project.spec("train", "train.yaml")
+    before = spec.read_bytes()
+    done = depthnet("run", "train", "-e", str(spec), "--backend", "local", "--gpus", "0,1", "--json-events")
+    assert done.returncode == 0, done.stderr
+    assert "train.num_gpus: 2, train.gpu_ids: [0, 1]" in done.stderr
+    assert "ddp_find_unused_parameters_true" in done.stderr
+    assert spec.read_bytes() == before
+    evs = events(done.stdout)
+    assert step_losses(evs) == capture_losses("train_ddp2")
+    v = verdict(evs)
+    assert v["passed"] and v["epochs_completed"] == 2
+
+
+def test_bad_gpu_list_is_refused_with_the_fix(project):
+    spec = project.spec("train", "train.yaml")
+    done = depthnet("run", "train", "-e", str(spec), "--backend", "local", "--gpus", "0,0")
+    assert done.returncode == 2 and "distinct GPU indices" in done.stderr and "Traceback" not in done.stderr

@@ -8,15 +8,17 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from specgen.cli.common import _err
 from specgen.engine import registry
 from specgen.engine.backends import DockerBackend, LaunchError, LocalBackend, RunRecord
-from specgen.engine.events import Alert, Event, LogLine, StatusLine, StepLoss, Verdict
+from specgen.engine.events import Alert, Event, JobState, LogLine, StatusLine, StepLoss, Verdict
 from specgen.engine.launch import RunOptions, backend_for, listing, prepare, release, run_spec_of, start, stop
 from specgen.engine.logparse import display
 from specgen.engine.monitor import Monitor, env_force_polling
+from specgen.engine.slurm import SlurmBackend, SlurmOptions
 
 ACTIONS = ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine")
 
@@ -25,9 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("run", help="launch a depth_net action and follow it to an honest verdict")
     r.add_argument("action", choices=ACTIONS)
     r.add_argument("-e", "--spec", required=True)
-    r.add_argument("--backend", choices=("docker", "local", "script"))
-    r.add_argument("--image")
-    r.add_argument("--gpus", default="0", help="0,1 | all | none")
+    r.add_argument("--backend", choices=("docker", "local", "script", "slurm"),
+                   help="where it runs (default: docker when an engine answers, else local, else a script)")
+    r.add_argument("--image", help="container image (default: the TAO image for the action)")
+    r.add_argument("--gpus", default="0",
+                   help="GPU indices (0,1), all or none; the run's spec copy gets num_gpus/gpu_ids to match")
     r.add_argument("--data-root", action="append", help="mounted read-only (default: the folders of the spec's data files)")
     r.add_argument("--output-dir", help="mounted read-write (default: the spec's results_dir)")
     r.add_argument("--network", help="docker network mode (e.g. none)")
@@ -38,6 +42,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="launch although the data check says the loss will be NaN (e.g. an empty valid mask)")
     r.add_argument("--json-events", action="store_true", help="one JSON object per event on stdout")
     r.add_argument("--stop-on-nan", action="store_true", help="stop the run at the first NaN/inf loss")
+    s = r.add_argument_group("slurm", "with --backend slurm (the job's files must be on a filesystem the nodes share)")
+    s.add_argument("--partition", help="sbatch --partition")
+    s.add_argument("--account", help="sbatch --account")
+    s.add_argument("--nodes", type=int, default=1, help="nodes (one task each; TAO's multi-node env is set)")
+    s.add_argument("--gpus-per-node", type=int, default=None, help="GPUs per node (default: those of --gpus)")
+    s.add_argument("--time", help="time limit, e.g. 2:00:00")
+    s.add_argument("--container-runtime", choices=("pyxis", "apptainer", "none"), default="pyxis",
+                   help="pyxis (srun --container-image), apptainer exec --nv, or none (depth_net on the nodes)")
+    s.add_argument("--sbatch-arg", action="append", default=[], metavar="ARG",
+                   help="one more sbatch option, e.g. --sbatch-arg=--mem=64G (repeatable)")
+    s.add_argument("--dry-run", action="store_true", help="print the sbatch script, submit nothing")
     r.set_defaults(func=cmd_run)
 
     ls = sub.add_parser("runs", help="list runs (running or finished)")
@@ -75,11 +90,13 @@ class Printer:
             print(f"  epoch {event.data['epoch']}: " + ", ".join(f"{k} {v}" for k, v in event.kpi.items()), flush=True)
         elif isinstance(event, Alert):
             print(f"ALERT {event.code}: {event.message}", file=sys.stderr, flush=True)
+        elif isinstance(event, JobState):
+            print(event.words, file=sys.stderr, flush=True)
         elif isinstance(event, Verdict):
             print(f"verdict: {'PASS' if event.passed else 'FAIL'} — {event.reason}{event.tao_note}", flush=True)
 
 
-def follow(record: RunRecord, backend: DockerBackend | LocalBackend | None, as_json: bool,
+def follow(record: RunRecord, backend: DockerBackend | LocalBackend | SlurmBackend | None, as_json: bool,
            stop_on_nan: bool = False) -> int:
     printer = Printer(as_json)
 
@@ -89,7 +106,7 @@ def follow(record: RunRecord, backend: DockerBackend | LocalBackend | None, as_j
             print(f"stopping {record.run_id} (--stop-on-nan)", file=sys.stderr, flush=True)
             threading.Thread(target=backend.stop, args=(record, 5), daemon=True).start()
 
-    monitor = Monitor(record, backend, sink, log_path=registry.run_dir(record.run_id) / "log.txt",
+    monitor = Monitor(record, backend, sink, log_path=registry.log_path(record),
                       force_polling=env_force_polling(), run_spec=run_spec_of(record.run_id))
 
     def interrupted(signum: int, frame: Any) -> None:
@@ -110,19 +127,56 @@ def follow(record: RunRecord, backend: DockerBackend | LocalBackend | None, as_j
     return 0 if verdict.passed else 1
 
 
+def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
+    if args.backend != "slurm":
+        return None
+    per_node = args.gpus_per_node
+    if per_node is None:
+        per_node = 0 if args.gpus == "none" else len([g for g in args.gpus.split(",") if g.strip()]) or 1
+    try:
+        opts = SlurmOptions(partition=args.partition, account=args.account, nodes=args.nodes, gpus_per_node=per_node,
+                            time=args.time, container_runtime=args.container_runtime, image=args.image,
+                            sbatch_args=args.sbatch_arg)
+    except ValueError as exc:
+        raise LaunchError(f"slurm options: {exc}") from None
+    opts.check()
+    return opts
+
+
+def _forget(folder: Path) -> None:
+    """A dry run leaves nothing behind: the run folder prepare made for the spec copy goes again."""
+    if folder.is_dir() and {p.name for p in folder.iterdir()} <= {"spec.yaml"}:
+        (folder / "spec.yaml").unlink(missing_ok=True)
+        folder.rmdir()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     env = dict(item.split("=", 1) for item in args.env if "=" in item)
-    opts = RunOptions(action=args.action, spec=args.spec, backend=args.backend, image=args.image, gpus=args.gpus,
-                      data_roots=args.data_root or [], output_dir=args.output_dir, network=args.network, env=env,
-                      force=args.force, allow_known_failure=args.allow_known_failure)
     try:
+        slurm = slurm_options(args)
+        opts = RunOptions(action=args.action, spec=args.spec, backend=args.backend, image=args.image, gpus=args.gpus,
+                          data_roots=args.data_root or [], output_dir=args.output_dir, network=args.network, env=env,
+                          force=args.force, allow_known_failure=args.allow_known_failure, slurm=slurm)
         prepared = prepare(opts)
         for problem in prepared.problems:
             _err(problem)
         if prepared.problems:
             release(prepared.request.run_id)
             return 2
-        record, backend = start(prepared.request, args.backend)
+        for note in prepared.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if args.dry_run:
+            release(prepared.request.run_id)
+            if slurm is None:
+                _err("--dry-run shows the sbatch script: use it with --backend slurm")
+                return 2
+            from specgen.engine.slurm import render_script
+
+            folder = registry.run_dir(prepared.request.run_id)
+            print(render_script(prepared.request, slurm, folder), end="")
+            _forget(folder)
+            return 0
+        record, backend = start(prepared.request, args.backend, slurm=slurm)
     except LaunchError as exc:
         for line in str(exc).splitlines():
             _err(line)
@@ -131,7 +185,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"no Docker engine and no depth_net here: wrote {record.script}; run it on the GPU machine "
               f"(sh {record.script}), then `depthnet runs`")
         return 0
-    print(f"run {record.run_id} started ({record.backend}); results in {record.results_dir}", file=sys.stderr)
+    where = f"Slurm job {record.job_id}" if record.backend == "slurm" else record.backend
+    print(f"run {record.run_id} started ({where}); results in {record.results_dir}", file=sys.stderr)
     if args.detach:
         print(record.run_id)
         return 0
@@ -165,6 +220,9 @@ def cmd_stop(args: argparse.Namespace) -> int:
     except (FileNotFoundError, LaunchError) as exc:
         _err(str(exc))
         return 2
+    if isinstance(left, str):  # a Slurm job: the state it ended in
+        print(f"stopped {record.run_id}: {left}")
+        return 0
     extra = (f"; {len(left)} process(es) of its group ignored SIGTERM for {args.timeout} s and were killed "
              f"({', '.join(map(str, left))})" if left else "; nothing of it is left running")
     print(f"stopped {record.run_id}" + (extra if record.backend == "local" else ""))

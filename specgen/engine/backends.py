@@ -46,7 +46,7 @@ class RunRecord(BaseModel):
     """What ``depthnet runs`` / ``attach`` need to find a run again (saved as run.json in its folder)."""
 
     run_id: str
-    backend: Literal["docker", "local", "script"]
+    backend: Literal["docker", "local", "script", "slurm"]
     action: str
     spec_path: str
     results_dir: str
@@ -56,7 +56,11 @@ class RunRecord(BaseModel):
     pid_start: int | None = None  # the process's start time (/proc/PID/stat field 22): a reused pid is not ours
     image: str | None = None
     script: str | None = None
-    exit_file: str | None = None  # local backend: where the wrapper shell leaves the exit code for a later attach
+    exit_file: str | None = None  # local/slurm: where the wrapper leaves the exit code for a later attach
+    job_id: str | None = None  # slurm: the job id sbatch gave
+    log_file: str | None = None  # where the console goes when not the run folder's log.txt
+    gpus: str | None = None  # what the run was given (--gpus), for the Run screen's telemetry
+    notes: list[str] = Field(default_factory=list)  # what was decided at launch (device keys, strategy)
     verdict: dict[str, Any] | None = None
 
 

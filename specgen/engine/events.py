@@ -82,4 +82,69 @@ class Verdict(BaseModel):
         return f" (TAO printed {self.tao_status})" if self.tao_status and "TAO printed" not in self.reason else ""
 
 
-Event = LogLine | StepLoss | Metric | ConsoleMetrics | StatusLine | Alert | Verdict
+#: Job states after which nothing more happens (squeue's long names).
+TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
+                      "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"})
+#: Plain words for the way Slurm ended a job, the headline of its verdict.
+ENDINGS = {
+    "CANCELLED": "Slurm cancelled the job (CANCELLED: scancel, `depthnet stop` or an administrator) before it finished",
+    "TIMEOUT": "the job reached its time limit and Slurm ended it (TIMEOUT{limit}): ask for more time with --time, "
+               "or train fewer epochs",
+    "OUT_OF_MEMORY": "the job ran out of host memory (OUT_OF_MEMORY): ask for more with --sbatch-arg=--mem=…, or "
+                     "lower dataset.train_dataset.workers / the batch size",
+    "NODE_FAIL": "a node of the job failed (NODE_FAIL): submit it again; tell the cluster admins if it repeats",
+    "PREEMPTED": "a higher-priority job preempted this one (PREEMPTED): submit it again, or use a partition without "
+                 "preemption",
+    "BOOT_FAIL": "the job's node failed to boot (BOOT_FAIL): submit it again",
+    "DEADLINE": "the job missed its deadline (DEADLINE)",
+    "REVOKED": "the job was revoked by a federated cluster (REVOKED)",
+}
+#: Why a job waits, in words (squeue's %r); others are shown as Slurm names them.
+PENDING_WORDS = {
+    "Resources": "waiting for free nodes/GPUs (Resources)",
+    "Priority": "other jobs go first (Priority)",
+    "QOSMaxGRESPerUser": "you already use the most GPUs your QOS allows (QOSMaxGRESPerUser)",
+    "ReqNodeNotAvail": "a requested node is not available (ReqNodeNotAvail)",
+    "PartitionTimeLimit": "--time is longer than the partition allows (PartitionTimeLimit): ask for less",
+    "AssocGrpGRES": "your account's GPU limit is reached (AssocGrpGRES)",
+    "BeginTime": "it may not start yet (BeginTime)",
+    "Dependency": "it waits for another job (Dependency)",
+}
+
+
+class JobState(BaseModel):
+    """One look at a job: Slurm's state name, its reason, and the exit code once it ended."""
+
+    kind: Literal["job_state"] = "job_state"
+    job_id: str
+    state: str
+    reason: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    time_limit: str | None = None
+    nodes: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL
+
+    @property
+    def words(self) -> str:
+        """What the user reads while waiting or after the end."""
+        if self.state == "PENDING":
+            reason = PENDING_WORDS.get(self.reason or "", self.reason or "no reason given")
+            return f"Slurm job {self.job_id} is pending: {reason}"
+        if self.state == "RUNNING":
+            return f"Slurm job {self.job_id} is running" + (f" on {self.nodes}" if self.nodes else "")
+        return f"Slurm job {self.job_id} ended: {self.state}"
+
+    @property
+    def ending(self) -> str | None:
+        """The verdict's headline for a job Slurm ended (None for COMPLETED/FAILED: the exit code tells those)."""
+        text = ENDINGS.get(self.state)
+        if text is None:
+            return None
+        return text.format(limit=f", limit {self.time_limit}" if self.time_limit else "")
+
+
+Event = LogLine | StepLoss | Metric | ConsoleMetrics | StatusLine | Alert | JobState | Verdict

@@ -19,8 +19,9 @@ from specgen.engine.backends import (
 from specgen.engine.lock import FolderBusy, ResultsLock
 from specgen.engine.preflight import PreflightProblem, default_data_roots, inside, problems, system_folder
 from specgen.engine.runspec import RunSpec, SpecUnusable, load_run_spec
+from specgen.engine.slurm import SlurmBackend, SlurmOptions
 
-Backend = DockerBackend | LocalBackend
+Backend = DockerBackend | LocalBackend | SlurmBackend
 
 
 class RunOptions(BaseModel):
@@ -35,12 +36,14 @@ class RunOptions(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     force: bool = False
     allow_known_failure: bool = False  # launch although the data says the loss will be NaN (explicit only)
+    slurm: SlurmOptions | None = None  # --backend slurm: partition, nodes, GPUs per node, runtime…
 
 
 class Prepared(BaseModel):
     request: LaunchRequest
     problems: list[str]
     confirmable: bool  # every problem can be overridden with an explicit yes (--force)
+    notes: list[str] = Field(default_factory=list)  # decided for the user, said before launch (device keys, strategy)
 
 
 def prepare(opts: RunOptions) -> Prepared:
@@ -65,12 +68,53 @@ def prepare(opts: RunOptions) -> Prepared:
         except OSError as exc:
             raise LaunchError(f"cannot create the results folder {results} ({exc.strerror}); choose another") from None
     issues: list[PreflightProblem] = problems(run_spec, data_roots=roots, output_dir=output_dir, force=opts.force)
+    spec_path, env, notes = _job_spec(opts, run_spec, run_id)
     req = LaunchRequest(run_id=run_id, action=opts.action,
-                        spec_path=os.path.abspath(opts.spec), results_dir=results, data_roots=roots,
-                        output_dir=output_dir, image=opts.image or image_for_spec(opts.action, spec), gpus=opts.gpus, network=opts.network, env=opts.env)
+                        spec_path=spec_path, results_dir=results, data_roots=roots,
+                        output_dir=output_dir, image=opts.image or image_for_spec(opts.action, spec), gpus=opts.gpus,
+                        network=opts.network, env={**env, **opts.env})
     _SPECS[run_id] = run_spec  # handed to the monitor of the run this starts: no second read of the file
+    _NOTES[run_id] = notes
     return Prepared(request=req, problems=[str(p) for p in issues],
-                    confirmable=bool(issues) and all(p.confirmable for p in issues))
+                    confirmable=bool(issues) and all(p.confirmable for p in issues), notes=notes)
+
+
+def _job_spec(opts: RunOptions, run: RunSpec, run_id: str) -> tuple[str, dict[str, str], list[str]]:
+    """The spec file the job reads, the environment for its GPUs, and what was decided. The user's file is used as
+    it is unless the GPUs chosen need other device keys, or the job runs on Slurm (TAO rewrites the spec in place on
+    multi-node): then a copy in the run folder, with the keys set, is what the job reads."""
+    import copy
+
+    from specgen.job.gpus import apply, device_keys, parse_gpus
+    from specgen.spec.atomicio import write_text_atomic
+    from specgen.spec.render import dump_yaml
+
+    try:
+        ids = parse_gpus(opts.gpus)
+    except ValueError as exc:
+        raise LaunchError(str(exc)) from None
+    env: dict[str, str] = {}
+    if opts.backend == "slurm":
+        slurm = opts.slurm or SlurmOptions()
+        per_node, nodes = slurm.gpus_per_node, slurm.nodes
+    elif isinstance(ids, list):
+        per_node, nodes = len(ids), 1  # a local run gets CUDA_VISIBLE_DEVICES at start: it sees 0..n-1, as in Docker
+    else:
+        per_node, nodes = 0, 1  # all / none: the spec's own keys stand
+    changes, notes = device_keys(run.data, opts.action, per_node, nodes)
+    if not changes and opts.backend != "slurm":
+        return os.path.abspath(opts.spec), env, notes
+    data = apply(copy.deepcopy(run.data), changes)
+    said = ", ".join(f"{k}: {v}" for k, v in changes.items()) or "no key changed"
+    header = f"# The spec run {run_id} reads: a copy of {os.path.abspath(opts.spec)} ({said}).\n"
+    path = write_text_atomic(registry.run_dir(run_id) / "spec.yaml", dump_yaml(data, header), overwrite=True)
+    if changes:
+        notes.insert(0, f"the run reads a copy of the spec with {said} ({path})")
+    return str(path), env, notes
+
+
+#: What prepare decided for each run (device keys, strategy), kept in its record.
+_NOTES: dict[str, list[str]] = {}
 
 
 #: The typed spec of each prepared run, by run id (the engine's one parse of the file).
@@ -93,7 +137,8 @@ def release(run_id: str) -> None:
         lock.release()
 
 
-def start(req: LaunchRequest, backend_name: str | None) -> tuple[RunRecord, Backend | None]:
+def start(req: LaunchRequest, backend_name: str | None,
+          slurm: SlurmOptions | None = None) -> tuple[RunRecord, Backend | None]:
     """Launch with the chosen backend (or the best available); the record is saved before this returns.
     A local run's process inherits the results-folder lock, so the folder stays taken exactly as long as it runs;
     for a container the lock lives as long as this process follows it."""
@@ -104,14 +149,20 @@ def start(req: LaunchRequest, backend_name: str | None) -> tuple[RunRecord, Back
         except FolderBusy as exc:
             raise LaunchError(str(exc)) from None
     try:
-        chosen = choose_backend(backend_name)
         folder = registry.run_dir(req.run_id)
         backend: Backend | None = None
-        if isinstance(chosen, DockerBackend):
+        chosen = SlurmBackend(slurm) if backend_name == "slurm" else choose_backend(backend_name)
+        if isinstance(chosen, SlurmBackend):
+            record = chosen.launch(req, folder)
+            backend = chosen
+            release(req.run_id)  # the job runs elsewhere: the results folder is marked by its run record
+        elif isinstance(chosen, DockerBackend):
             chosen.preflight(req)
             record = chosen.launch(req)
             backend = chosen
         elif isinstance(chosen, LocalBackend):
+            if req.gpus not in ("all", "none") and "CUDA_VISIBLE_DEVICES" not in req.env:
+                req = req.model_copy(update={"env": {**req.env, "CUDA_VISIBLE_DEVICES": req.gpus}})
             record = chosen.launch(req, folder / "log.txt", keep_fds=(lock.fd,) if lock.fd is not None else ())
             backend = chosen
             release(req.run_id)  # the child holds it now
@@ -121,6 +172,8 @@ def start(req: LaunchRequest, backend_name: str | None) -> tuple[RunRecord, Back
     except BaseException:
         release(req.run_id)
         raise
+    record.gpus = req.gpus
+    record.notes = _NOTES.pop(req.run_id, [])
     registry.save(record)
     return record, backend
 
@@ -133,11 +186,14 @@ def backend_for(record: RunRecord) -> Backend | None:
     if record.backend == "local":
         local = LocalBackend.attached()
         return local if local.is_running(record) else None
+    if record.backend == "slurm":
+        return SlurmBackend()  # asks Slurm how the job stands; a finished job answers at once
     return None
 
 
-def stop(record: RunRecord, timeout: int = 10) -> list[int]:
-    """Stop a run; for a local run, the pids of its process group that outlived SIGTERM (then killed)."""
+def stop(record: RunRecord, timeout: int = 10) -> list[int] | str:
+    """Stop a run; for a local run, the pids of its process group that outlived SIGTERM (then killed); for a Slurm
+    job, the words of the state it ended in."""
     if record.verdict is not None:
         raise LaunchError(f"run {record.run_id} has already finished ({'PASS' if record.verdict.get('passed') else 'FAIL'}"
                           "): nothing to stop")
@@ -151,6 +207,13 @@ def stop(record: RunRecord, timeout: int = 10) -> list[int]:
             raise LaunchError(f"run {record.run_id} is not running: its process {record.pid} has ended (the pid may "
                               "belong to another program now, which is left alone)")
         return LocalBackend.attached().stop(record, timeout=timeout)
+    if record.backend == "slurm":
+        backend = SlurmBackend()
+        st = backend.state(record)
+        if st.finished:
+            raise LaunchError(f"run {record.run_id}: Slurm job {record.job_id} has already ended ({st.state}): "
+                              "nothing to stop")
+        return backend.stop(record, timeout=timeout).words
     raise LaunchError(f"run {record.run_id} was written as a script ({record.script}) and never started here: "
                       "nothing to stop")
 
@@ -177,5 +240,7 @@ def listing() -> list[dict[str, Any]]:
         if row["backend"] == "local" and row["state"] == "unknown":
             row["state"] = "running" if LocalBackend.attached().is_running(records[row["run_id"]]) else "exited"
         if row["backend"] == "script" and row["state"] == "unknown":
-            row["state"] = "script"
+            row["state"] = "not started"  # written for the user to run: never "finished"
+        if row["backend"] == "slurm" and row["state"] == "unknown":
+            row["state"] = SlurmBackend().queue_state(records[row["run_id"]])
     return sorted(rows.values(), key=lambda r: r["run_id"])

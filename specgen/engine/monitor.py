@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from specgen.engine.backends import DockerBackend, LocalBackend, RunRecord, read_exit_file
-from specgen.engine.events import Alert, Event, Metric, StatusLine, StepLoss, Verdict
+from specgen.engine.events import Alert, Event, JobState, Metric, StatusLine, StepLoss, Verdict
 from specgen.engine.logparse import LogParser
 from specgen.engine.runspec import RunSpec, try_load
+from specgen.engine.slurm import SlurmBackend
 from specgen.engine.status import watch_status
 from specgen.engine.tensorboard import EventDirReader
 from specgen.engine.verdict import RunFacts, judge_facts, missing_output
@@ -58,14 +59,15 @@ def nan_hint(run: RunSpec) -> str | None:
 class Monitor:
     """Collects what the run reports and decides the verdict."""
 
-    def __init__(self, record: RunRecord, backend: DockerBackend | LocalBackend | None, sink: EventSink, *,
+    def __init__(self, record: RunRecord, backend: DockerBackend | LocalBackend | SlurmBackend | None, sink: EventSink, *,
                  log_path: Path, force_polling: bool | None = None, run_spec: RunSpec | None = None) -> None:
         self.record = record
         self._run_spec = run_spec
         self.backend = backend
         self.sink = sink
         self.log_path = log_path
-        self.force_polling = force_polling
+        # A Slurm job writes from another node: inotify would see nothing on NFS/Lustre, so poll.
+        self.force_polling = True if isinstance(backend, SlurmBackend) else force_polling
         self.parser = LogParser()
         self.live_parser = LogParser()  # docker attach stream: only its step losses are used
         self._seen_steps: set[int] = set()  # global steps, pruned to a window: memory stays flat on long runs
@@ -230,6 +232,22 @@ class Monitor:
                 exit_code = read_exit_file(self.record.exit_file, -1)
             exited.set()
             await in_daemon_thread(pump)
+        elif isinstance(self.backend, SlurmBackend):
+            log_task = in_daemon_thread(pump)
+
+            def heard(state: JobState) -> None:
+                with contextlib.suppress(RuntimeError):  # the loop closed: nobody listens any more
+                    loop.call_soon_threadsafe(self._emit, state)
+
+            job: JobState = await in_daemon_thread(self.backend.wait, self.record, heard)
+            exit_code = self.backend.exit_code(job, self.record)
+            if job.ending:
+                self.facts.ended_by = job.ending
+            elif job.state == "UNKNOWN":
+                self.facts.failure = job.reason
+            await asyncio.sleep(0.5)  # a shared filesystem shows the last writes late
+            exited.set()
+            await log_task
         else:
             if docker:
                 threading.Thread(target=live_pump, name="depthnet-live", daemon=True).start()

@@ -8,7 +8,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from specgen.engine.events import Alert, ConsoleMetrics, Event, LogLine, Metric, StatusLine, StepLoss, Verdict
+from specgen.engine.events import (
+    Alert,
+    ConsoleMetrics,
+    Event,
+    JobState,
+    LogLine,
+    Metric,
+    StatusLine,
+    StepLoss,
+    Verdict,
+)
 
 MAX_POINTS = 4096  # per-step points kept for the chart; beyond, neighbours are merged (a terminal shows fewer)
 
@@ -30,6 +40,7 @@ class RunProgress:
         self.message: str | None = None
         self.first_bad: StepLoss | None = None
         self.alerts: list[Alert] = []
+        self.job: JobState | None = None  # a Slurm job's latest state
         self.verdict: Verdict | None = None
         self._epoch_step: int | None = None
 
@@ -63,6 +74,9 @@ class RunProgress:
         if isinstance(event, Alert):
             self.alerts.append(event)
             return "alert"
+        if isinstance(event, JobState):
+            self.job = event
+            return "status"
         self.verdict = event
         return "verdict"
 

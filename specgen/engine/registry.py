@@ -24,6 +24,11 @@ def run_dir(run_id: str) -> Path:
     return runs_home() / run_id
 
 
+def log_path(record: RunRecord) -> Path:
+    """Where the run's console is kept: the run folder's log.txt, or what the backend chose (Slurm's --output)."""
+    return Path(record.log_file) if record.log_file else run_dir(record.run_id) / "log.txt"
+
+
 def save(record: RunRecord) -> Path:
     return write_text_atomic(run_dir(record.run_id) / "run.json", record.model_dump_json(indent=2) + "\n", overwrite=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from specgen.spec.paths import action_results_dir
 from specgen.spec.schema import ExperimentSpec
@@ -27,6 +28,7 @@ class RunSpec:
     action: str
     path: str  # absolute
     spec: ExperimentSpec
+    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the YAML as read (for a job copy)
     results_dir: str = field(init=False)
     data_files: dict[str, str] = field(init=False)  # dotted key → annotation file the action reads
 
@@ -68,7 +70,7 @@ def load_run_spec(path: str, action: str, *, allow_known_failure: bool = False) 
     spec, found = validate_data(data, action, allow_known_failure=allow_known_failure)
     if spec is None or errors(found):
         raise SpecUnusable("\n".join(p.line() for p in (errors(found) or found)))
-    return RunSpec(action=action, path=os.path.abspath(path), spec=spec)
+    return RunSpec(action=action, path=os.path.abspath(path), spec=spec, data=data)
 
 
 def try_load(path: str | None, action: str) -> RunSpec | None:

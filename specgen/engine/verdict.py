@@ -9,6 +9,7 @@ and ``depthnet verdict`` (a run made anywhere, judged after the fact) share it.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ EXPECTED_KPI: dict[str, tuple[str, ...]] = {
 }
 LOSS_KEYS = ("train_loss", "val/loss")
 STEP_LOSS_TAGS = ("train_loss_step",)
+RANK_PREFIX = re.compile(r"^\[rank:? ?(\d+)\]:? ?(.*)$")
 
 
 def _bad(value: Any) -> bool:
@@ -41,6 +43,7 @@ class RunFacts:
         self.epochs_done: set[int] = set()
         self.max_epoch: int | None = None
         self.failure: str | None = None
+        self.ended_by: str | None = None  # a scheduler ended the job (Slurm TIMEOUT, CANCELLED…), in plain words
         self.interrupted = False
         self.steps_per_epoch: int | None = None
         self._merging = False
@@ -60,6 +63,12 @@ class RunFacts:
 
     def _log(self, text: str) -> None:
         stripped = text.strip()
+        rank = RANK_PREFIX.match(stripped)
+        if rank is not None:  # torch's per-rank error lines under DDP: "[rank1]: RuntimeError: …"
+            rest = rank.group(2)
+            if self.failure is None and _looks_failed(rest) and not rest.startswith("Traceback"):
+                self.failure = f"rank {rank.group(1)}: {rest}"
+            return
         if stripped.startswith("full_key: ") and self._merge_error:
             # Hydra's spec errors: "Error merging …" / what is wrong / "full_key: train.num_epoch"
             self.failure = f"spec error at {stripped[10:]}: {self._merge_error} (TAO rejected the spec; " \
@@ -136,13 +145,14 @@ def missing_output(action: str, run: RunSpec | None, results_dir: str) -> str | 
 def judge(action: str, exit_code: int | None, steps: list[StepLoss], kpi: dict[str, Any], *,
           tao_status: str | None = None, failure_message: str | None = None, hint: str | None = None,
           missing: str | None = None, interrupted: bool = False, epochs_completed: int | None = None,
-          max_epoch: int | None = None, bad_kpi: dict[str, float] | None = None) -> Verdict:
-    reasons: list[str] = []
+          max_epoch: int | None = None, bad_kpi: dict[str, float] | None = None,
+          ended_by: str | None = None) -> Verdict:
+    reasons: list[str] = [ended_by] if ended_by else []
     bad = first_bad_step(steps)
     bad_keys = sorted({*(bad_kpi or {}), *(k for k in LOSS_KEYS if _bad(kpi.get(k)))})
     nan = bad is not None or bool(bad_keys)
     pass_note = " although TAO printed PASS" if tao_status == "PASS" else ""
-    if exit_code == 137:
+    if exit_code == 137 and not ended_by:
         reasons.append("the container was killed (exit 137), most likely out of memory: lower the batch size or the "
                        "encoder, or enable train.activation_checkpoint")
     if interrupted:
@@ -154,7 +164,9 @@ def judge(action: str, exit_code: int | None, steps: list[StepLoss], kpi: dict[s
         value = "NaN" if any(isinstance(v, float) and math.isnan(v) for v in values) else "infinite"
         reasons.append(f"train_loss is {value} {where}{pass_note}" + (
             f": {hint}" if hint else ": check the dataset class against your depth files (`depthnet doctor`)"))
-    if exit_code == 143:
+    if ended_by:
+        pass  # the scheduler's words say how it ended; the exit code it left says no more
+    elif exit_code == 143:
         reasons.append("the run was stopped (SIGTERM, exit 143) before it finished")
     elif exit_code is None and not interrupted:
         reasons.append(failure_message or "the run has not finished")
@@ -184,4 +196,4 @@ def judge_facts(action: str, facts: RunFacts, exit_code: int | None, *, tao_stat
     return judge(action, exit_code, [facts.first_bad] if facts.first_bad else [], facts.kpi, tao_status=tao_status,
                  failure_message=facts.failure, hint=hint, missing=missing,
                  interrupted=interrupted or facts.interrupted, epochs_completed=facts.epochs_completed,
-                 max_epoch=facts.max_epoch, bad_kpi=facts.bad_kpi)
+                 max_epoch=facts.max_epoch, bad_kpi=facts.bad_kpi, ended_by=facts.ended_by)

@@ -24,12 +24,13 @@ async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice, *
     or when only a script was written)."""
     from specgen.engine.launch import RunOptions, prepare, release, start
 
-    choice = await app.push_screen_wait(RunOptionsScreen(*defaults))
-    if choice is None:
+    picked = await app.push_screen_wait(RunOptionsScreen(*defaults))
+    if picked is None:
         return None, None, None
-    backend, image, gpus, network = choice
+    backend, image, gpus, network, slurm = picked
+    choice: Choice = (backend, image, gpus, network)
     opts = RunOptions(action=action, spec=spec_path, backend=backend or None, image=image or None, gpus=gpus or "0",
-                      network=network or None, allow_known_failure=allow_known_failure)
+                      network=network or None, allow_known_failure=allow_known_failure, slurm=slurm)
     try:
         prepared = await asyncio.to_thread(prepare, opts)
         if prepared.problems:
@@ -42,7 +43,9 @@ async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice, *
                 release(prepared.request.run_id)
                 await app.push_screen_wait(ProblemsScreen("Before launch", prepared.problems, False))
                 return choice, None, None
-        record, run_backend = await asyncio.to_thread(start, prepared.request, opts.backend)
+        for note in prepared.notes:
+            app.notify(note, title="Before launch", timeout=12)
+        record, run_backend = await asyncio.to_thread(start, prepared.request, opts.backend, slurm)
     except LaunchError as exc:
         await app.push_screen_wait(ProblemsScreen("Not launched", str(exc).splitlines(), False))
         return choice, None, None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -147,48 +147,125 @@ class ProblemsScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class RunOptionsScreen(ModalScreen["tuple[str, str, str, str] | None"]):
-    """Where and how to run: backend, image, GPUs, network. Returns them, or None when cancelled."""
+class RunOptionsScreen(ModalScreen["tuple[str, str, str, str, Any] | None"]):
+    """Where and how to run: backend, image, GPUs (picked from NVML's list when there is one), network, and the
+    Slurm choices when ``sbatch`` is here. Returns (backend, image, gpus, network, SlurmOptions | None), or None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     BACKENDS = [("auto: Docker if it answers, else local depth_net, else a script", ""), ("docker", "docker"),
                 ("local depth_net", "local"), ("script (run.sh to run by hand)", "script")]
+    SLURM = ("slurm: a batch job on this cluster (sbatch)", "slurm")
 
     def __init__(self, backend: str, image: str, gpus: str, network: str) -> None:
         super().__init__()
         self.values = (backend, image, gpus, network)
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Select
+        import shutil
+
+        from textual.widgets import Select, SelectionList
 
         backend, image, gpus, network = self.values
-        with Vertical(classes="modal-box", id="run-options"):
+        backends = [*self.BACKENDS, *([self.SLURM] if shutil.which("sbatch") else [])]
+        if backend not in {v for _, v in backends}:
+            backend = ""
+        with VerticalScroll(classes="modal-box", id="run-options"):
             yield Label("[b]Run[/b]")
             yield Label("Backend")
-            yield Select(self.BACKENDS, value=backend, allow_blank=False, id="opt-backend", compact=True)
+            yield Select(backends, value=backend, allow_blank=False, id="opt-backend", compact=True)
             yield Label("Image [dim](empty: the TAO image for the action)[/]")
             yield Input(image, id="opt-image", compact=True)
-            yield Label("GPUs [dim](0 | 0,1 | all | none)[/]")
+            yield Label("GPUs [dim](0 | 0,1 | all | none)[/]", id="opt-gpus-label")
             yield Input(gpus, id="opt-gpus", compact=True)
+            yield SelectionList[int](id="opt-gpu-list", classes="hidden", compact=True)
             yield Label("Docker network [dim](empty: default)[/]")
             yield Input(network, id="opt-network", compact=True)
+            with Vertical(id="slurm-opts", classes="hidden" if backend != "slurm" else ""):
+                yield Label("Slurm [dim](the run folder and results must be on a filesystem the nodes share)[/]")
+                with Horizontal(classes="fields"):
+                    yield Input(placeholder="partition", id="opt-partition", compact=True)
+                    yield Input(placeholder="time e.g. 2:00:00", id="opt-time", compact=True)
+                with Horizontal(classes="fields"):
+                    yield Input("1", placeholder="nodes", id="opt-nodes", compact=True, type="integer")
+                    yield Input("1", placeholder="GPUs per node", id="opt-gpn", compact=True, type="integer")
+                yield Select([("pyxis (srun --container-image)", "pyxis"), ("apptainer exec --nv", "apptainer"),
+                              ("none: depth_net installed on the nodes", "none")], value="pyxis", allow_blank=False,
+                             id="opt-runtime", compact=True)
             with Horizontal(classes="buttons"):
                 yield Button("Launch (enter)", id="launch", variant="success")
                 yield Button("Cancel (esc)", id="cancel", variant="primary")
 
-    def _result(self) -> tuple[str, str, str, str]:
+    def on_mount(self) -> None:
+        self.query_one("#opt-backend").focus()
+        self.run_worker(self._load_gpus, thread=True, exclusive=True, group="gpus")
+
+    def _load_gpus(self) -> None:
+        from specgen.engine import nvml
+
+        found = nvml.facts()
+        if found.gpus:
+            self.app.call_from_thread(self._show_gpus, found.gpus)
+
+    def _show_gpus(self, gpus: list[Any]) -> None:
+        """NVML knows the GPUs: a list to tick instead of typing indices (busy ones marked)."""
+        from textual.widgets import SelectionList
+
+        typed = self.query_one("#opt-gpus", Input).value.strip()
+        chosen = {g.index for g in gpus} if typed == "all" else {int(x) for x in typed.split(",") if x.strip().isdigit()}
+        picker = self.query_one("#opt-gpu-list", SelectionList)
+        picker.add_options([(g.label(), g.index, g.index in chosen) for g in gpus])
+        picker.remove_class("hidden")
+        self.query_one("#opt-gpus", Input).add_class("hidden")
+        self.query_one("#opt-gpus-label", Label).update("GPUs [dim](space ticks; none ticked: CPU only)[/]")
+
+    def on_select_changed(self, event: Any) -> None:
+        if event.select.id == "opt-backend":
+            self.query_one("#slurm-opts").set_class(event.value != "slurm", "hidden")
+
+    def _gpus(self) -> str:
+        from textual.widgets import SelectionList
+
+        picker = self.query_one("#opt-gpu-list", SelectionList)
+        if not picker.has_class("hidden"):
+            return ",".join(str(i) for i in sorted(picker.selected)) or "none"
+        return self.query_one("#opt-gpus", Input).value.strip() or "0"
+
+    def _result(self) -> tuple[str, str, str, str, Any] | None:
         from textual.widgets import Select
 
+        from specgen.engine.slurm import SlurmOptions
+
         backend = self.query_one("#opt-backend", Select).value
-        return (str(backend) if backend is not Select.BLANK else "", self.query_one("#opt-image", Input).value.strip(),
-                self.query_one("#opt-gpus", Input).value.strip() or "0",
-                self.query_one("#opt-network", Input).value.strip())
+        backend_name = str(backend) if backend is not Select.BLANK else ""
+        slurm = None
+        if backend_name == "slurm":
+            def text(widget_id: str) -> str:
+                return self.query_one(widget_id, Input).value.strip()
+
+            try:
+                slurm = SlurmOptions(partition=text("#opt-partition") or None, time=text("#opt-time") or None,
+                                     nodes=int(text("#opt-nodes") or 1), gpus_per_node=int(text("#opt-gpn") or 1),
+                                     container_runtime=self.query_one("#opt-runtime", Select).value,
+                                     image=text("#opt-image") or None)
+                slurm.check()
+            except Exception as exc:  # noqa: BLE001 - pydantic or LaunchError: one line, the dialog stays
+                self.notify(str(exc).splitlines()[0], title="Slurm options", severity="error")
+                return None
+        return (backend_name, self.query_one("#opt-image", Input).value.strip(), self._gpus(),
+                self.query_one("#opt-network", Input).value.strip(), slurm)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(self._result())
+        result = self._result()
+        if result is not None:
+            self.dismiss(result)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(self._result() if event.button.id == "launch" else None)
+        if event.button.id != "launch":
+            self.dismiss(None)
+            return
+        result = self._result()
+        if result is not None:
+            self.dismiss(result)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

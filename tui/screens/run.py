@@ -21,7 +21,7 @@ from textual_plotext import PlotextPlot
 
 from specgen.engine import registry
 from specgen.engine.backends import RunRecord
-from specgen.engine.events import Alert, Event, LogLine
+from specgen.engine.events import Alert, Event, JobState, LogLine
 from specgen.engine.launch import Backend, release, run_spec_of
 from specgen.engine.logparse import display
 from specgen.engine.monitor import Monitor, env_force_polling
@@ -95,7 +95,7 @@ class RunScreen(Screen[None]):
 
     @work(exclusive=True, group="monitor")
     async def follow(self) -> None:
-        log_path = registry.run_dir(self.record.run_id) / "log.txt"
+        log_path = registry.log_path(self.record)
         monitor = Monitor(self.record, self.backend, self.on_run_event, log_path=log_path,
                           run_spec=run_spec_of(self.record.run_id),
                           force_polling=env_force_polling())
@@ -114,6 +114,9 @@ class RunScreen(Screen[None]):
             self._pending_log.append(display(event.text))  # no raw control bytes to the terminal, long lines cut
         elif isinstance(event, Alert):
             self.raise_alert(event)
+        elif isinstance(event, JobState):  # a Slurm job: pending (with its reason), running, how it ended
+            self._pending_log.append(f"» {event.words}")
+            self.sub_title = event.words
         self._dirty.add(part)
 
     def flush(self) -> None:
@@ -260,4 +263,4 @@ class RunScreen(Screen[None]):
                 self.query_one("#search", Input).border_subtitle = f"line {i + 1}"
                 return
         self.notify(f"'{needle}' is not in the last {len(lines)} lines (the whole log: "
-                    f"{registry.run_dir(self.record.run_id) / 'log.txt'})", severity="warning")
+                    f"{registry.log_path(self.record)})", severity="warning")

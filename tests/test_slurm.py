@@ -1,0 +1,259 @@
+"""The Slurm backend on a real one-node cluster (started by .ci/slurm: slurmctld, slurmd, munged; two fake GPUs as
+a GRES), with the TAO stand-in as ``depth_net`` on PATH (``--container-runtime none``).
+
+A job that runs into its time limit takes Slurm a minute or more to end, so it is submitted first (module fixture)
+and judged last; the other tests run meanwhile on the node's other CPU and GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import require
+from runkit import EMU_LOSSES, depthnet, events, make_project, step_losses, verdict
+from textual.widgets import Input
+
+EXPECTED = Path(__file__).parent / "slurm_scripts"
+
+
+def _cluster_up() -> bool:
+    if not shutil.which("sbatch") or not shutil.which("sinfo"):
+        return False
+    done = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30)
+    return done.returncode == 0 and bool(re.search(r"idle|mix|alloc", done.stdout))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    require(_cluster_up(), "no Slurm cluster answers (start one with `. .ci/slurm`)")
+    base = tmp_path_factory.mktemp("slurm")
+    bin_dir = base / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "depth_net").symlink_to(Path(__file__).parent / "emulator" / "depth_net")
+    saved = {k: os.environ.get(k) for k in ("PATH", "XDG_DATA_HOME")}
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"  # sbatch exports it to the job
+    os.environ["XDG_DATA_HOME"] = str(base / "data-home")
+    project = make_project(base)
+    # the long one: 130 s of training at real speed against a one-minute limit
+    spec = project.spec("train", "long.yaml", results="long")
+    done = depthnet("run", "train", "-e", str(spec), "--backend", "slurm", "--container-runtime", "none",
+                    "--time", "0:01", "--env", "EMU_SPEED=1", "--detach")
+    assert done.returncode == 0, done.stderr
+    yield project, done.stdout.strip(), str(base / "data-home")
+    subprocess.run(["scancel", "--name=depthnet-train"], capture_output=True)  # nothing of ours stays queued
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _keep_cluster_env(cluster, monkeypatch):
+    """conftest gives each test its own XDG_DATA_HOME; here the runs folder is the cluster fixture's."""
+    monkeypatch.setenv("XDG_DATA_HOME", cluster[2])
+
+
+def slurm_run(spec: Path, *extra: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return depthnet("run", "train", "-e", str(spec), "--backend", "slurm", "--container-runtime", "none",
+                    "--json-events", *extra, timeout=timeout)
+
+
+def job_states(evs: list[dict]) -> list[dict]:
+    return [e for e in evs if e["kind"] == "job_state"]
+
+
+def test_healthy_job_passes_with_every_step_and_kpi(cluster):
+    project, *_ = cluster
+    spec = project.spec("train", "ok.yaml", results="ok")
+    done = slurm_run(spec)
+    assert done.returncode == 0, done.stderr
+    evs = events(done.stdout)
+    assert step_losses(evs) == EMU_LOSSES
+    v = verdict(evs)
+    assert v["passed"] and v["exit_code"] == 0 and v["kpi"]["val/abs_rel"] > 0 and v["epochs_completed"] == 2
+    assert job_states(evs)[-1]["state"] == "COMPLETED"
+    run_id = done.stderr.split("run ", 1)[1].split()[0]
+    assert re.search(r"started \(Slurm job \d+\)", done.stderr)
+    listed = depthnet("runs", "--json")
+    row = next(r for r in __import__("json").loads(listed.stdout) if r["run_id"] == run_id)
+    assert row["backend"] == "slurm" and row["verdict"] == "PASS"
+    # the job read our copy of the spec, with the device keys set, never the user's file
+    record = __import__("json").loads((Path(os.environ["XDG_DATA_HOME"]) / "depthnet-tui" / "runs" / run_id /
+                                       "run.json").read_text())
+    assert record["spec_path"].endswith(f"{run_id}/spec.yaml") and record["job_id"].isdigit()
+
+
+def test_nan_job_fails_although_tao_prints_pass(cluster):
+    project, *_ = cluster
+    spec = project.spec("train", "nan.yaml", dataset="MetricMonoDataset", results="nan")
+    done = slurm_run(spec, "--allow-known-failure")
+    assert done.returncode == 1, done.stderr
+    v = verdict(events(done.stdout))
+    assert v["nan"] and v["tao_status"] == "PASS" and "use NYUDV2" in v["reason"]
+
+
+def test_pending_job_shows_its_reason_and_stop_cancels_it(cluster):
+    project, long_run, _ = cluster
+    _wait_state(long_run, "running")  # it holds one of the two GPUs
+    spec = project.spec("train", "big.yaml", results="big")
+    done = depthnet("run", "train", "-e", str(spec), "--backend", "slurm", "--container-runtime", "none",
+                    "--gpus-per-node", "2", "--detach")
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    state = _wait_state(run_id, "pending (")  # the reason comes with the scheduler's first look
+    assert state == "pending (Resources)", state
+    follower = subprocess.Popen([*_cli(), "attach", run_id, "--json-events"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    stopped = depthnet("stop", run_id)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "CANCELLED" in stopped.stdout
+    out, _err = follower.communicate(timeout=120)
+    evs = events(out)
+    pending = [s for s in job_states(evs) if s["state"] == "PENDING"]
+    assert pending and pending[0]["reason"] == "Resources"
+    v = verdict(evs)
+    assert not v["passed"] and v["reason"].startswith("Slurm cancelled the job (CANCELLED")
+    assert follower.returncode == 1
+    again = depthnet("stop", run_id)
+    assert again.returncode == 2 and "already finished (FAIL): nothing to stop" in again.stderr
+
+
+def test_time_limit_ends_in_timeout_named_in_the_verdict(cluster):
+    _, run_id, _ = cluster
+    done = depthnet("attach", run_id, "--json-events", timeout=240)
+    assert done.returncode == 1, done.stderr
+    evs = events(done.stdout)
+    v = verdict(evs)
+    assert "TIMEOUT" in v["reason"] and "--time" in v["reason"], v
+    assert len(step_losses(evs)) < len(EMU_LOSSES) and not v["passed"]  # cut off before its end
+    assert any(e["kind"] == "log" and "Slurm job" in e["text"] for e in evs)  # its console was followed
+
+
+def test_dry_run_scripts_for_pyxis_and_apptainer(cluster, tmp_path):
+    project, *_ = cluster
+    spec = project.spec("train", "dry.yaml", results="dry")
+    common = ["run", "train", "-e", str(spec), "--backend", "slurm", "--dry-run", "--partition", "gpu",
+              "--account", "vision", "--nodes", "2", "--gpus-per-node", "8", "--time", "4:00:00",
+              "--sbatch-arg=--exclusive", "--image", "nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt",
+              "--data-root", str(project.data), "--output-dir", str(project.out)]
+    runs_before = _runs()
+    for runtime in ("pyxis", "apptainer"):
+        done = depthnet(*common, "--container-runtime", runtime)
+        assert done.returncode == 0, done.stderr
+        text = re.sub(r"\d{8}-\d{6}-train-[0-9a-f]{4}", "RUN_ID", done.stdout)
+        text = text.replace(os.environ["XDG_DATA_HOME"], "/DATA_HOME").replace(str(project.root), "/ROOT")
+        if os.environ.get("DEPTHNET_WRITE_EXPECTED"):  # after a deliberate change: write, read, commit
+            (EXPECTED / f"{runtime}.sbatch").write_text(text)
+        assert text == (EXPECTED / f"{runtime}.sbatch").read_text(), text
+        # the script is valid bash
+        script = tmp_path / f"{runtime}.sbatch"
+        script.write_text(done.stdout)
+        assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    assert _runs() == runs_before  # a dry run leaves nothing behind
+
+
+def test_multi_node_environment_for_two_nodes(cluster, tmp_path):
+    """The script's own lines, run as Slurm would run them on the second of two nodes: srun is a stand-in that runs
+    the task here, depth_net one that prints what TAO's entrypoint would read."""
+    project, *_ = cluster
+    spec = project.spec("train", "mn.yaml", results="mn")
+    done = depthnet("run", "train", "-e", str(spec), "--backend", "slurm", "--dry-run", "--nodes", "2",
+                    "--gpus-per-node", "4", "--container-runtime", "none")
+    assert done.returncode == 0, done.stderr
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "srun").write_text('#!/bin/bash\nwhile [[ "$1" == --* ]]; do shift; done\nexec "$@"\n')
+    (fake / "depth_net").write_text('#!/bin/bash\necho "MASTER_ADDR=$MASTER_ADDR MASTER_PORT=$MASTER_PORT '
+                                    'WORLD_SIZE=$WORLD_SIZE NUM_GPU_PER_NODE=$NUM_GPU_PER_NODE NODE_RANK=$NODE_RANK"\n')
+    for f in ("srun", "depth_net"):
+        (fake / f).chmod(0o755)
+    script = done.stdout.replace("> /", "> /dev/null; : /")  # its exit-code file belongs to a real job
+    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_NODELIST": "gpu-[07-08]",
+           "SLURM_JOB_NUM_NODES": "2", "SLURM_NODEID": "1", "SLURM_JOB_ID": "42"}
+    ran = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert ran.returncode == 0, ran.stderr
+    assert "MASTER_ADDR=gpu-07 MASTER_PORT=29500 WORLD_SIZE=2 NUM_GPU_PER_NODE=4 NODE_RANK=1" in ran.stdout
+
+
+def test_slurm_options_are_checked_before_anything_is_submitted(cluster):
+    project, *_ = cluster
+    spec = project.spec("train", "bad.yaml", results="bad")
+    done = depthnet("run", "train", "-e", str(spec), "--backend", "slurm", "--time", "two hours")
+    assert done.returncode == 2 and "--time 'two hours'" in done.stderr and "Traceback" not in done.stderr
+    done = depthnet("run", "train", "-e", str(spec), "--backend", "slurm", "--sbatch-arg", "-p gpu")
+    assert done.returncode == 2 and "one long option per flag" in done.stderr
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _cli() -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "specgen.cli"]
+
+
+def _runs() -> set[str]:
+    home = Path(os.environ["XDG_DATA_HOME"]) / "depthnet-tui" / "runs"
+    return {p.name for p in home.iterdir()} if home.is_dir() else set()
+
+
+def _wait_state(run_id: str, prefix: str, timeout: float = 60) -> str:
+    import json
+
+    deadline = time.monotonic() + timeout
+    state = ""
+    while time.monotonic() < deadline:
+        rows = json.loads(depthnet("runs", "--json").stdout)
+        state = next((r["state"] for r in rows if r["run_id"] == run_id), "")
+        if state.startswith(prefix):
+            return state
+        time.sleep(1)
+    raise AssertionError(f"run {run_id} never became {prefix} (last: {state!r})")
+
+
+async def test_launch_dialog_submits_to_slurm_and_the_run_screen_follows_the_job(cluster, tmp_path):
+    """As a person would: ctrl+r on the Spec step, backend slurm (offered because sbatch is here), runtime none,
+    Enter; the Run screen follows the job to PASS and says which Slurm job it was."""
+    from test_run_screen import spec_state, wait_for
+    from textual.widgets import Log, Select, Static
+
+    from tui.app import DepthnetApp
+    from tui.screens.modals import RunOptionsScreen
+    from tui.screens.run import RunScreen
+
+    app = DepthnetApp(spec_state(tmp_path))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunOptionsScreen))
+        dialog = app.screen
+        backends = [value for _, value in dialog.query_one("#opt-backend", Select)._options]
+        assert "slurm" in backends
+        assert dialog.query_one("#slurm-opts").has_class("hidden")
+        dialog.query_one("#opt-backend", Select).value = "slurm"
+        await pilot.pause(0.1)
+        assert not dialog.query_one("#slurm-opts").has_class("hidden")
+        dialog.query_one("#opt-runtime", Select).value = "none"
+        dialog.query_one("#opt-time", Input).value = "10:00"
+        dialog.query_one("#opt-time", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        run = app.screen
+        assert run.record.backend == "slurm" and run.record.job_id
+        await wait_for(pilot, lambda: run.progress.verdict is not None, seconds=90)
+        await pilot.pause(0.3)
+        assert run.progress.verdict.passed
+        assert str(run.query_one("#verdict", Static).render()).startswith("PASS")
+        lines = run.query_one("#log", Log).lines
+        assert any(f"Slurm job {run.record.job_id} ended: COMPLETED" in line for line in lines)
+        script = Path(run.record.script).read_text()
+        assert "#SBATCH --time=10:00" in script and "srun --nodes=1 --ntasks-per-node=1" in script
