@@ -45,7 +45,7 @@ class DepthnetApp(App[None]):
     TITLE = "depthnet-tui"
     SUB_TITLE = "TAO depth_net wizard"
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("ctrl+l", "toggle_theme", "Light/dark"),
-                Binding("f2", "runs", "Runs")]
+                Binding("f2", "runs", "Runs"), Binding("f3", "sweep", "Sweeps", show=False)]
 
     def __init__(self, state: WizardState | None = None) -> None:
         super().__init__()
@@ -139,6 +139,7 @@ class DepthnetApp(App[None]):
             yield SystemCommand(f"Go to: {title}", f"Jump to the {title} step", lambda s=step: self.goto(s))
         yield SystemCommand("Toggle light/dark theme", "Switch between light and dark", self.action_toggle_theme)
         yield SystemCommand("Runs", "Running and finished runs: re-attach, reopen (F2)", self.action_runs)
+        yield SystemCommand("Sweep", "A hyper-parameter sweep's trials, best so far, best spec (F3)", self.action_sweep)
         if isinstance(screen, WizardScreen):
             for binding in screen.BINDINGS:
                 if isinstance(binding, Binding) and binding.description:
@@ -150,6 +151,13 @@ class DepthnetApp(App[None]):
 
         if not isinstance(self.screen, RunsScreen):
             self.push_screen(RunsScreen())
+
+    def action_sweep(self) -> None:
+        from tui.screens.sweep import SweepScreen
+
+        if not isinstance(self.screen, SweepScreen):
+            last = getattr(self.state, "last_sweep", None)
+            self.push_screen(SweepScreen(last))
 
     # ------------------------------------------------------------------ navigation asked for by screens
 

@@ -8,12 +8,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from specgen.cli import after, convert, doctor, run, spec, verdict
+from specgen.cli import after, convert, doctor, run, spec, sweep, verdict
 from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err
 from specgen.spec.problems import UsageError
 
 #: Sub-command groups, in the order ``depthnet --help`` lists them.
-COMMAND_GROUPS = (spec, convert, doctor, run, verdict, after)
+COMMAND_GROUPS = (spec, convert, doctor, run, sweep, verdict, after)
 
 
 def _version() -> str:

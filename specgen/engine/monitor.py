@@ -36,7 +36,8 @@ TB_POLL = 0.5
 
 
 def nan_hint(run: RunSpec) -> str | None:
-    """Why a loss may be NaN, from the data itself: the data doctor on the spec's training data."""
+    """Why a loss may be NaN, from the data itself: the data doctor on the spec's training data. "" when the doctor
+    looked and found the data fine, None when it could not look."""
     try:
         from specgen.data.doctor import diagnose
 
@@ -49,7 +50,7 @@ def nan_hint(run: RunSpec) -> str | None:
         return None
     empty = next((f for f in report.findings if f.code in ("EMPTY_MASK", "ENCODING_MISMATCH")), None)
     if empty is None:
-        return None
+        return ""  # looked, and the data is not the cause
     fit = (empty.autofix or {}).get("dataset_name")
     enc = report.encoding.label if report.encoding else "these files"
     return (f"{report.dataset_name} reads {enc}, so the valid mask is empty" + (f"; use {fit}" if fit else "")
@@ -277,6 +278,10 @@ def verdict_for(action: str, facts: RunFacts, exit_code: int | None, parser: Log
                 results_dir: str) -> Verdict:
     """The verdict from what was seen, with the data doctor's reason when a loss went NaN."""
     hint = nan_hint(run) if run is not None and facts.nan else None
+    if hint == "" and run is not None and run.action == "train":
+        # the data check knows these files and finds no cause there: the optimiser, not the data
+        hint = (f"the data check finds nothing wrong with the depth files, so training most likely diverged: lower "
+                f"train.optim.lr (now {run.spec.train.optim.lr:g}) or keep train.precision fp32")
     missing = missing_output(action, run, results_dir) if exit_code == 0 else None
     return judge_facts(action, facts, exit_code, tao_status=parser.tao_status, interrupted=parser.interrupted,
                        hint=hint, missing=missing)

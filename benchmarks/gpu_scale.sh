@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Two GPUs (not CI): the REAL TAO 7.3.0 depth_net driven by the product on a two-GPU machine.
+#   1. NVML facts through specgen.engine.nvml (the present path: names, memory, compute capability, driver, CUDA);
+#   2. `depthnet run train --backend local --gpus 0,1`: the run's spec copy gets num_gpus 2 / gpu_ids [0, 1], TAO
+#      trains with DDP, both ranks print into one console; losses, epochs and the verdict must be right, and NVML
+#      (sampled at 2 Hz meanwhile) must show both GPUs busy;
+#   3. `depthnet sweep --trials 2 --gpus 0,1 --backend local`: two trials at once, one per GPU.
+#
+#   benchmarks/gpu_scale.sh SITE WHEELS REDWOOD OUT   (as gpu_e2e.sh; WHEELS also holds optuna and nvidia-ml-py)
+set -uo pipefail
+SITE=$(readlink -f "$1"); WHEELS=$(readlink -f "$2"); REDWOOD=$(readlink -f "$3"); OUT=$(readlink -f "$4")
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$OUT" /tmp/dn-site
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/dn-site "$WHEELS"/*.whl || exit 1
+export PYTHONPATH="$REPO:/tmp/dn-site:$SITE" PYTHONUNBUFFERED=1 XDG_DATA_HOME=$OUT/xdg OUT
+command -v python >/dev/null || ln -s "$(command -v python3)" /usr/local/bin/python
+printf '#!%s\nimport sys\nfrom nvidia_tao_pytorch.cv.depth_net.entrypoint.depth_net import main\nsys.exit(main())\n' \
+  "$(command -v python3)" > /usr/local/bin/depth_net && chmod +x /usr/local/bin/depth_net
+dn() { python3 -m specgen.cli "$@"; }
+nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+
+python3 - > "$OUT/nvml.json" <<'PY'
+import dataclasses, json
+from specgen.engine import nvml
+f = nvml.facts()
+print(json.dumps({"facts": dataclasses.asdict(f), "labels": [g.label() for g in f.gpus], "bf16": [g.bf16 for g in f.gpus],
+                  "sample": [s.line() for s in nvml.sample()]}, indent=1))
+PY
+
+D=/data/redwood; rm -rf $D; mkdir -p $D/train/scene $D/val/scene
+for i in 0 1 2; do
+  cp "$REDWOOD/rgb_0000$i.jpg" "$REDWOOD/sync_depth_0000$i.png" $D/val/scene/
+  for k in 0 1 2 3; do
+    cp "$REDWOOD/rgb_0000$i.jpg" $D/train/scene/rgb_$k$i.jpg; cp "$REDWOOD/sync_depth_0000$i.png" $D/train/scene/sync_depth_$k$i.png
+  done
+done
+W=/tmp/dn-work; rm -rf $W; mkdir -p $W
+dn convert --data-root $D/train --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_train >/dev/null
+dn convert --data-root $D/val --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_val >/dev/null
+dn spec train --encoder vits --recipe sanity --dataset-name NYUDV2 --data-file $W/ann_train/test.txt \
+  --val-data-file $W/ann_val/test.txt --results-dir $W/ddp --set model.mono_backbone.pretrained_path=null \
+  --set train.pretrained_model_path=null --set train.num_epochs=2 --set train.checkpoint_interval=1 \
+  --set train.validation_interval=1 --set dataset.train_dataset.batch_size=1 --set dataset.val_dataset.batch_size=1 \
+  --set train.seed=1234 -o $W/ddp.yaml --force || exit 1
+sed "s#$W/ddp#$W/sweepbase#" $W/ddp.yaml > $W/sweepbase.yaml
+
+# NVML at 2 Hz while the DDP run trains: the peak memory and utilisation of each GPU.
+python3 - > "$OUT/ddp_nvml.tsv" <<'PY' &
+import time
+from specgen.engine import nvml
+t0 = time.time()
+while time.time() - t0 < 200:
+    for s in nvml.sample([0, 1]):
+        print(f"{time.time() - t0:.1f}\t{s.index}\t{s.utilization}\t{s.memory_used}\t{s.power_w}", flush=True)
+    time.sleep(0.5)
+PY
+SAMPLER=$!
+T0=$(date +%s.%N)
+dn run train -e $W/ddp.yaml --backend local --gpus 0,1 --json-events > "$OUT/ddp.jsonl" 2> "$OUT/ddp.stderr"
+echo "ddp exit $? wall $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" | tee "$OUT/ddp.txt"
+kill $SAMPLER 2>/dev/null
+python3 - <<'PY' | tee -a "$OUT/ddp.txt"
+import json, os
+out = os.environ["OUT"]
+evs = [json.loads(l) for l in open(f"{out}/ddp.jsonl") if l.startswith("{")]
+steps = [e for e in evs if e["kind"] == "step_loss"]
+v = next(e for e in evs if e["kind"] == "verdict")
+ranks = sorted({l["text"].split("GLOBAL_RANK: ")[1].split(",")[0] for l in evs
+                if l["kind"] == "log" and "GLOBAL_RANK: " in l["text"]})
+peak = {}
+for line in open(f"{out}/ddp_nvml.tsv"):
+    t, i, util, mem, power = line.split("\t")
+    peak[i] = max(peak.get(i, (0, 0)), (int(mem), int(util) if util != "None" else 0))
+print(json.dumps({"verdict": "PASS" if v["passed"] else "FAIL", "reason": v["reason"], "epochs": v["epochs_completed"],
+                  "chart_points": len(steps), "distinct_steps": len({s["global_step"] for s in steps}),
+                  "losses": [round(s["loss"], 4) for s in steps], "ranks_seen": ranks,
+                  "peak_mem_gib_util": {i: (round(m / 2**30, 2), u) for i, (m, u) in peak.items()}}))
+PY
+grep -h "note:" "$OUT/ddp.stderr"
+
+T0=$(date +%s.%N)
+dn sweep -e $W/sweepbase.yaml --trials 2 --out $W/sweep --backend local --gpus 0,1 \
+  --param train.optim.lr=loguniform:1e-5:1e-3 --seed 1 2> "$OUT/sweep.stderr"
+echo "sweep exit $? wall $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" | tee "$OUT/sweep.txt"
+cat "$OUT/sweep.stderr"
+dn sweep status $W/sweep --json > "$OUT/sweep_status.json"; dn sweep status $W/sweep | tee -a "$OUT/sweep.txt"
+cat "$OUT/nvml.json"

@@ -1,0 +1,169 @@
+"""Sweeps on Optuna, for real: trials through the private Docker engine and the local backend, with the TAO
+stand-in whose val/loss follows the sampled lr (EMU_LR_LOSS), so TPE has something to find and the median pruner
+something to stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import tao_merge
+from runkit import depthnet, make_project
+
+
+@pytest.fixture()
+def project(tmp_path):
+    return make_project(tmp_path)
+
+
+def status(folder: Path) -> dict:
+    done = depthnet("sweep", "status", str(folder), "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_docker_sweep_of_six_trials_two_at_a_time_prunes_and_finds_the_best(project, emu_image, tao_config):
+    spec = project.spec("train", "train.yaml")
+    folder = project.root / "sweep"
+    done = depthnet("sweep", "-e", str(spec), "--trials", "6", "--out", str(folder), "--backend", "docker",
+                    "--image", emu_image, "--gpus", "none", "--network", "none", "--parallel", "2",
+                    "--env", "EMU_LR_LOSS=1", "--seed", "7", timeout=400)
+    assert done.returncode == 0, done.stderr
+    info = status(folder)
+    trials = info["trials"]
+    assert len(trials) == 6 and sorted(t["number"] for t in trials) == list(range(6))
+    states = [t["state"] for t in trials]
+    assert states.count("PRUNED") >= 1 and states.count("COMPLETE") >= 2, states
+    assert set(states) <= {"COMPLETE", "PRUNED"}
+    # every trial had its own results folder, and what Optuna recorded is what the trial's run reported
+    assert len({t["results_dir"] for t in trials}) == 6
+    for t in trials:
+        assert Path(t["results_dir"]).is_relative_to(folder.resolve() / "trials")
+        if t["state"] == "COMPLETE":
+            kpi = [json.loads(x).get("kpi", {}) for x in Path(t["results_dir"], "status.json").read_text().splitlines()]
+            assert t["value"] == [k["val/loss"] for k in kpi if "val/loss" in k][-1]
+    complete = [t for t in trials if t["state"] == "COMPLETE"]
+    best = min(complete, key=lambda t: t["value"])
+    assert info["best"]["number"] == best["number"]
+    # the best spec is the trial's, and TAO's own schema takes it
+    out = project.root / "best.yaml"
+    done = depthnet("sweep", "best", str(folder), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert text.startswith(f"# Best trial {best['number']} of sweep")
+    tao_merge(tao_config[0], text)
+    assert depthnet("validate", str(out), "--action", "train").returncode == 0
+    again = depthnet("sweep", "best", str(folder), "-o", str(out))
+    assert again.returncode == 1 and "--force" in again.stderr
+
+
+def test_kill_minus_9_then_resume_finishes_n_trials_without_a_duplicate(project, depth_net_on_path):
+    spec = project.spec("train", "train.yaml")
+    folder = project.root / "sweep"
+    argv = [sys.executable, "-m", "specgen.cli", "sweep", "-e", str(spec), "--trials", "5", "--out", str(folder),
+            "--backend", "local", "--gpus", "0,1", "--env", "EMU_LR_LOSS=1", "--env", "EMU_SPEED=0.04"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    deadline = time.monotonic() + 120
+    while "trial 2 started" not in seen and time.monotonic() < deadline:  # two finished, two running
+        seen += proc.stderr.readline()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = status(folder)["trials"]
+    assert any(t["state"] == "RUNNING" for t in before)  # left running by the killed sweep
+    done = depthnet("sweep", "resume", str(folder), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "re-attached to run" in done.stderr
+    trials = status(folder)["trials"]
+    assert sorted(t["number"] for t in trials) == list(range(5))
+    # a trial the kill caught between being sampled and being launched is lost: failed, with that reason
+    lost = [t for t in trials if t["state"] == "FAIL"]
+    assert all("before this trial's run was started" in t["reason"] or "lost" in t["reason"] for t in lost), lost
+    assert len(lost) <= 1 and sum(t["state"] in ("COMPLETE", "PRUNED") for t in trials) == 5 - len(lost)
+    ran = [t["run_id"] for t in trials if t["state"] != "FAIL"]
+    assert len(set(ran)) == len(ran)  # each trial ran once: resumed trials kept their run
+
+
+def test_nan_trials_fail_with_their_reason(project, depth_net_on_path):
+    spec = project.spec("train", "train.yaml")
+    folder = project.root / "sweep"
+    done = depthnet("sweep", "-e", str(spec), "--trials", "2", "--out", str(folder), "--backend", "local",
+                    "--env", "EMU_MODE=nan", "--param", "train.optim.lr=loguniform:1e-5:1e-3", timeout=200)
+    assert done.returncode == 1 and "no trial completed" in done.stderr
+    trials = status(folder)["trials"]
+    assert [t["state"] for t in trials] == ["FAIL", "FAIL"]
+    assert all("NaN" in t["reason"] and "diverged: lower train.optim.lr" in t["reason"] for t in trials)
+    plain = depthnet("sweep", "status", str(folder))
+    assert "FAIL" in plain.stdout and "NaN" in plain.stdout
+
+
+def test_sweep_input_errors_are_one_line_with_the_fix(project, tmp_path):
+    spec = project.spec("train", "train.yaml")
+    done = depthnet("sweep", "-e", str(spec), "--out", str(tmp_path / "s"))
+    assert done.returncode == 2 and "--trials" in done.stderr
+    done = depthnet("sweep", "-e", str(spec), "--trials", "2", "--out", str(tmp_path / "s"), "--param", "train.optim.lr=log:1:2")
+    assert done.returncode == 2 and "KEY=loguniform:LOW:HIGH" in done.stderr
+    done = depthnet("sweep", "status", str(tmp_path))
+    assert done.returncode == 1 and "not a sweep folder" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_default_space_is_tao_automl_ranges(tao_config):
+    """lr and weight_decay always, plus what the scheduler reads; the ranges are the real schema's."""
+    import dataclasses
+
+    from nvidia_tao_core.config.depth_net.train import OptimConfig
+
+    from specgen.engine.sweep import AUTOML_RANGES, default_space
+
+    meta = {f.name: f.metadata for f in dataclasses.fields(OptimConfig)}
+    for key, (_dist, low, high) in AUTOML_RANGES.items():
+        name = key.rsplit(".", 1)[1]
+        assert meta[name]["automl_enabled"] == "TRUE" and (meta[name]["valid_min"], meta[name]["valid_max"]) == (low, high)
+    keys = [p.key for p in default_space({"train": {"optim": {"lr_scheduler": "CosineAnnealingLR"}}})]
+    assert keys == ["train.optim.lr", "train.optim.weight_decay", "train.optim.min_lr"]
+    assert [p.key for p in default_space({})] == ["train.optim.lr", "train.optim.weight_decay", "train.optim.lr_decay"]
+
+
+async def test_sweep_screen_shows_trials_saves_the_best_and_opens_a_trial(project, depth_net_on_path):
+    """Driven as a person would: F3, the folder, Enter; the table fills from study.db; ctrl+s writes best.yaml;
+    Enter on a trial opens its run in the Run screen (replayed, with its verdict)."""
+    from test_run_screen import spec_state, wait_for
+    from textual.widgets import DataTable, Input
+
+    from tui.app import DepthnetApp
+    from tui.screens.run import RunScreen
+    from tui.screens.sweep import SweepScreen
+
+    spec = project.spec("train", "train.yaml")
+    folder = project.root / "sweep"
+    done = depthnet("sweep", "-e", str(spec), "--trials", "3", "--out", str(folder), "--backend", "local",
+                    "--gpus", "0", "--env", "EMU_LR_LOSS=1", "--seed", "3", timeout=200)
+    assert done.returncode == 0, done.stderr
+    app = DepthnetApp(spec_state(project.root / "wizard"))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.pause(0.3)
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen))
+        screen = app.screen
+        screen.query_one("#sweep-folder", Input).value = str(folder)
+        screen.query_one("#sweep-folder", Input).focus()
+        await pilot.press("enter")
+        table = screen.query_one("#trials", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 3)
+        assert "3/3 trials" in str(screen.query_one("#sweep-summary").render())
+        await pilot.press("p")  # the objective against the next parameter
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: (folder / "best.yaml").is_file())
+        assert (folder / "best.yaml").read_text().startswith("# Best trial")
+        table.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        run = app.screen
+        await wait_for(pilot, lambda: run.progress.verdict is not None)
+        assert run.record.results_dir.startswith(str(folder.resolve() / "trials"))

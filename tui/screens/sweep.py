@@ -1,0 +1,208 @@
+"""The Sweep screen: a sweep folder's trials as Optuna records them, refreshed every second from study.db — the
+trial table, the best value so far, the objective against one parameter; the best spec one key away (ctrl+s) and
+each trial's run in the normal Run screen (enter). The sweep itself runs in ``depthnet sweep`` (a terminal, tmux, a
+Slurm login node): this screen reads, so it can be opened, closed and reopened while trials go on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual_plotext import PlotextPlot
+
+from tui.nav import OpenRun
+
+POLL = 1.0
+
+
+class SweepScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("ctrl+s", "save_best", "Save best spec"),
+                Binding("p", "next_param", "Next parameter"), Binding("enter", "open_trial", "Open trial", show=False)]
+
+    def __init__(self, folder: str | None = None) -> None:
+        super().__init__()
+        self.folder = Path(folder) if folder else None
+        self.info: dict[str, Any] | None = None
+        self.param_index = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="sweep-body"):
+            yield Input(str(self.folder or ""), placeholder="sweep folder (holds study.db), Enter to open",
+                        id="sweep-folder", compact=True)
+            yield Static("", id="sweep-summary")
+            yield DataTable(id="trials", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="sweep-charts"):
+                yield PlotextPlot(id="best-chart")
+                yield PlotextPlot(id="param-chart")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Sweep"
+        table = self.query_one("#trials", DataTable)
+        table.add_columns("#", "state", "epochs", "objective", "parameters", "why")
+        if self.folder is not None:
+            table.focus()
+            self.poll()
+        else:
+            self.query_one("#sweep-folder", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.folder = Path(event.value.strip()).expanduser() if event.value.strip() else None
+        self.info = None
+        if self.folder is not None:
+            self.query_one("#trials", DataTable).focus()
+            self.poll()
+
+    @work(thread=True, exclusive=True, group="sweep-poll")
+    def poll(self) -> None:
+        """One reader of study.db (SQLite, read-only here), once a second while the screen is open."""
+        import time
+
+        from textual.worker import get_current_worker
+
+        from specgen.engine.backends import LaunchError
+        from specgen.engine.sweep import trial_rows
+
+        worker = get_current_worker()
+        folder = self.folder
+        while not worker.is_cancelled and folder is not None and folder == self.folder:
+            try:
+                info: dict[str, Any] | str = trial_rows(folder)
+            except LaunchError as exc:
+                info = str(exc)
+            except Exception as exc:  # noqa: BLE001 - a database being written: say so, look again
+                info = f"{folder}/study.db cannot be read now ({exc.__class__.__name__}); trying again"
+            self.app.call_from_thread(self.show, info)
+            time.sleep(POLL)
+
+    # ------------------------------------------------------------------ drawing
+
+    def show(self, info: dict[str, Any] | str) -> None:
+        summary = self.query_one("#sweep-summary", Static)
+        if isinstance(info, str):
+            summary.update(f"[b red]{info}[/]")
+            return
+        if info == self.info:
+            return
+        self.info = info
+        trials = info["trials"]
+        counts = {s: sum(t["state"] == s for t in trials) for s in ("COMPLETE", "RUNNING", "PRUNED", "FAIL")}
+        best = info["best"]
+        best_text = (f"best: trial {best['number']} {info['objective']} {best['value']:.5g}" if best else "no best yet")
+        summary.update(f"[b]{info['study']}[/]  {len(trials)}/{info['trials_asked']} trials  "
+                       + "  ".join(f"{n} {s.lower()}" for s, n in counts.items()) + f"  —  {best_text}")
+        table = self.query_one("#trials", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for t in trials:
+            value = f"{t['value']:.5g}" if isinstance(t["value"], float) else "-"
+            params = ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.3g}" if isinstance(v, float) else f"{k.rsplit('.', 1)[-1]}={v}"
+                               for k, v in t["params"].items())
+            why = (t["reason"] or "") if t["state"] == "FAIL" else ""
+            table.add_row(str(t["number"]), t["state"], str(t["epochs"]), value, params, why[:60], key=str(t["number"]))
+        if trials:
+            table.move_cursor(row=min(row, len(trials) - 1))
+        self.draw_charts()
+
+    def draw_charts(self) -> None:
+        info = self.info
+        if info is None:
+            return
+        done = [t for t in info["trials"] if t["state"] == "COMPLETE" and isinstance(t["value"], float)]
+        minimize = info["direction"] == "minimize"
+        chart = self.query_one("#best-chart", PlotextPlot)
+        plt = chart.plt
+        plt.clear_data()
+        plt.title(f"best {info['objective']} so far")
+        if done:
+            xs, ys, best = [], [], None
+            for t in sorted(done, key=lambda t: t["number"]):
+                best = t["value"] if best is None else (min(best, t["value"]) if minimize else max(best, t["value"]))
+                xs.append(t["number"])
+                ys.append(best)
+            plt.plot(xs, ys, marker="braille")
+        chart.refresh()
+        keys = sorted({k for t in info["trials"] for k in t["params"]})
+        pchart = self.query_one("#param-chart", PlotextPlot)
+        plt = pchart.plt
+        plt.clear_data()
+        if keys:
+            key = keys[self.param_index % len(keys)]
+            points = [(t["params"][key], t["value"]) for t in done
+                      if isinstance(t["params"].get(key), (int, float))]
+            plt.title(f"{info['objective']} vs {key.rsplit('.', 1)[-1]} (p: next)")
+            if points:
+                plt.scatter([p[0] for p in points], [p[1] for p in points])
+                if key.endswith(("lr", "weight_decay", "min_lr")) and all(p[0] > 0 for p in points):
+                    plt.xscale("log")
+                else:
+                    plt.xscale("linear")
+        pchart.refresh()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_next_param(self) -> None:
+        self.param_index += 1
+        self.draw_charts()
+
+    def action_open_trial(self) -> None:
+        """The highlighted trial's run, live or replayed, in the Run screen."""
+        from specgen.engine import registry
+        from specgen.engine.backends import LaunchError
+
+        if self.info is None or not self.info["trials"]:
+            return
+        table = self.query_one("#trials", DataTable)
+        trial = self.info["trials"][min(table.cursor_row, len(self.info["trials"]) - 1)]
+        if not trial.get("run_id"):
+            self.notify(f"trial {trial['number']} has no run ({trial.get('reason') or 'not started'})")
+            return
+        try:
+            record = registry.load(trial["run_id"])
+        except (FileNotFoundError, LaunchError) as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.open_run(record)
+
+    @work(thread=True, exclusive=True, group="sweep-open")
+    def open_run(self, record: Any) -> None:
+        from specgen.engine.backends import LaunchError
+        from specgen.engine.launch import backend_for
+
+        try:
+            backend = backend_for(record)
+        except LaunchError:
+            backend = None
+        self.app.call_from_thread(self.post_message, OpenRun(record, backend))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_trial()
+
+    def action_save_best(self) -> None:
+        self.save_best()
+
+    @work(exclusive=True, group="sweep-save")
+    async def save_best(self) -> None:
+        import asyncio
+
+        from specgen.engine.backends import LaunchError
+        from specgen.engine.sweep import best_spec_text
+        from tui.screens.modals import save_confirmed
+
+        if self.folder is None:
+            return
+        try:
+            text = await asyncio.to_thread(best_spec_text, self.folder)
+        except LaunchError as exc:
+            self.notify(str(exc), severity="warning", title="No best spec yet")
+            return
+        path = self.folder / "best.yaml"
+        if await save_confirmed(self.app, path, text):
+            self.notify(f"best trial's spec → {path}", title="Saved")
