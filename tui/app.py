@@ -47,10 +47,11 @@ class DepthnetApp(App[None]):
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("ctrl+l", "toggle_theme", "Light/dark"),
                 Binding("f2", "runs", "Runs"), Binding("f3", "sweep", "Sweeps", show=False)]
 
-    def __init__(self, state: WizardState | None = None) -> None:
+    def __init__(self, state: WizardState | None = None, *, show_setup: bool = False) -> None:
         super().__init__()
         self.state = state or WizardState()
         self._initial = state
+        self._show_setup = show_setup  # the first start: the environment check comes before anything else
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
@@ -58,6 +59,8 @@ class DepthnetApp(App[None]):
             self.start(self._initial, resume=True)
         else:
             self.push_screen(WelcomeScreen())
+        if self._show_setup:
+            self.action_setup()
 
     # ------------------------------------------------------------------ navigation
 
@@ -139,6 +142,8 @@ class DepthnetApp(App[None]):
             yield SystemCommand(f"Go to: {title}", f"Jump to the {title} step", lambda s=step: self.goto(s))
         yield SystemCommand("Toggle light/dark theme", "Switch between light and dark", self.action_toggle_theme)
         yield SystemCommand("Runs", "Running and finished runs: re-attach, reopen (F2)", self.action_runs)
+        yield SystemCommand("Setup", "Check this machine: Docker, NVIDIA runtime, GPUs, NGC login, images; pull",
+                            self.action_setup)
         yield SystemCommand("Sweep", "A hyper-parameter sweep's trials, best so far, best spec (F3)", self.action_sweep)
         if isinstance(screen, WizardScreen):
             for binding in screen.BINDINGS:
@@ -151,6 +156,12 @@ class DepthnetApp(App[None]):
 
         if not isinstance(self.screen, RunsScreen):
             self.push_screen(RunsScreen())
+
+    def action_setup(self) -> None:
+        from tui.screens.setup import SetupScreen
+
+        if not isinstance(self.screen, SetupScreen):
+            self.push_screen(SetupScreen())
 
     def action_sweep(self) -> None:
         from tui.screens.sweep import SweepScreen
@@ -218,7 +229,22 @@ def main() -> None:
             state = WizardState.load(args.resume)
         except (OSError, ValueError) as exc:
             parser.exit(1, f"depthnet-tui: {exc}\n")
-    DepthnetApp(state).run()
+    DepthnetApp(state, show_setup=first_start()).run()
+
+
+def first_start() -> bool:
+    """True once per user: the Setup screen greets a first start (a marker in the config folder remembers it)."""
+    from tui.state import config_dir
+
+    marker = config_dir() / "setup-seen"
+    if marker.exists():
+        return False
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        return False  # a read-only home: no greeting rather than one on every start
+    return True
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ raw-NYU encoding that shows the generic-class NaN trap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,15 +49,32 @@ def save_png16(path: Path, arr: np.ndarray) -> Path:
     return path
 
 
-def make_sample_dataset(root: str | Path, scenes: tuple[str, ...] = SCENES, per_scene: int = 4, seed: int = 0) -> Path:
-    """Write the dataset under ``root`` (created; refuses a non-empty folder so nothing is overwritten)."""
+def make_sample_dataset(root: str | Path, scenes: tuple[str, ...] = SCENES, per_scene: int = 4, seed: int = 0,
+                        progress: Callable[[int, int], None] | None = None) -> Path:
+    """Write the dataset under ``root`` (created; refuses a non-empty folder so nothing is overwritten).
+    ``progress(pairs done, pairs in all)`` after each pair, for a progress bar."""
     root = Path(root)
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} is not empty; choose a new folder for the sample data")
     k = seed
+    total = len(scenes) * per_scene
     for scene in scenes:
         for i in range(per_scene):
             save_rgb(root / scene / f"rgb_{i:05d}.jpg", rgb_image(seed=k))
             save_png16(root / scene / f"sync_depth_{i:05d}.png", depth_mm(seed=k))
             k += 1
+            if progress is not None:
+                progress(k - seed, total)
     return root
+
+
+def default_sample_folder() -> Path:
+    """A new folder under the user's data dir (platformdirs): never the current folder, never one in use."""
+    from platformdirs import user_data_path
+
+    base = user_data_path("depthnet-tui") / "sample"
+    candidate, n = base, 1
+    while candidate.exists() and any(candidate.iterdir()):
+        n += 1
+        candidate = base.with_name(f"sample-{n}")
+    return candidate

@@ -9,7 +9,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Input, Label, Static
 
 
 class HelpScreen(ModalScreen[None]):
@@ -127,14 +127,20 @@ class ProblemsScreen(ModalScreen[bool]):
         self.title_text, self.problems, self.confirmable = title, problems, confirmable
 
     def compose(self) -> ComposeResult:
+        from rich.text import Text
+
         with Vertical(classes="modal-box", id="problems-box"):
             yield Label(f"[b]{self.title_text}[/b]")
-            for problem in self.problems:
-                yield Label(f"[red]✗[/] {problem}", classes="problem")
+            with VerticalScroll(id="problems-list"):  # every word of every fix, wrapped; scrolls when long
+                for problem in self.problems:
+                    yield Static(Text.assemble(("✗ ", "red"), problem), classes="problem")
             with Horizontal(classes="buttons"):
                 if self.confirmable:
                     yield Button("Launch anyway (y)", id="yes", variant="warning")
                 yield Button("Back (esc)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()  # Enter takes the safe answer; launching anyway is an explicit y
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -196,7 +202,7 @@ class RunOptionsScreen(ModalScreen["tuple[str, str, str, str, Any] | None"]):
                 yield Button("Cancel (esc)", id="cancel", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one("#opt-backend").focus()
+        self.query_one("#launch", Button).focus()  # Enter launches, as its label says; Tab reaches the fields
         self.run_worker(self._load_gpus, thread=True, exclusive=True, group="gpus")
 
     def _load_gpus(self) -> None:

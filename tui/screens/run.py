@@ -65,6 +65,7 @@ class RunScreen(Screen[None]):
                 yield Static("waiting for the first step…", id="run-progress-line")
                 yield ProgressBar(id="run-progress", show_eta=False)
                 yield DataTable(id="kpi", cursor_type="none", zebra_stripes=True)
+                yield Static("", id="gpu-telemetry", classes="hidden")
         yield Log(id="log", max_lines=LOG_LINES, auto_scroll=True)
         yield Input(placeholder="search the log (Enter: next match, Esc: close)", id="search", classes="hidden")
         yield Static("", id="verdict")
@@ -87,6 +88,33 @@ class RunScreen(Screen[None]):
         # the largest stall under a log flood. What exists now lives as long as the screen: keep it out of those walks.
         gc.freeze()
         self.follow()
+        if self.record.backend in ("docker", "local") and self.backend is not None:
+            self.telemetry()
+
+    @work(thread=True, exclusive=True, group="gpu-telemetry")
+    def telemetry(self) -> None:
+        """The run's GPUs once a second from NVML: utilisation, memory, temperature, power. No NVML (or GPUs) here:
+        the line stays hidden and the worker ends — nothing is said, nothing fails."""
+        import time
+
+        from textual.worker import get_current_worker
+
+        from specgen.engine import nvml
+
+        worker = get_current_worker()
+        indices = nvml.run_gpus(self.record.gpus)
+        while not worker.is_cancelled and self.progress.verdict is None:
+            samples = nvml.sample(indices)
+            if not samples:
+                return
+            text = "\n".join(s.line() for s in samples)
+            self.app.call_from_thread(self._show_telemetry, text)
+            time.sleep(1.0)
+
+    def _show_telemetry(self, text: str) -> None:
+        line = self.query_one("#gpu-telemetry", Static)
+        line.update(text)
+        line.remove_class("hidden")
 
     def on_unmount(self) -> None:
         gc.unfreeze()  # objects of a closed screen may be collected again

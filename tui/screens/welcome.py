@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, OptionList, Static
+from textual.widgets import Footer, Header, Input, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from tui.state import WizardState, load_recent
@@ -24,7 +24,7 @@ From a folder of RGB images and depth maps to a correctly configured TAO [b]dept
 
 
 class WelcomeScreen(Screen[None]):
-    BINDINGS = [Binding("f1", "help", "Help")]
+    BINDINGS = [Binding("f1", "help", "Help"), Binding("s", "app.setup", "Setup")]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -38,7 +38,8 @@ class WelcomeScreen(Screen[None]):
             options.append(Option("Try it with sample data — generates a small NYU-like dataset", id="sample"))
             yield OptionList(*options, id="start")
             yield Label("Folder for the sample data (Enter to create):", id="sample-label", classes="hidden")
-            yield Input(os.path.join(os.getcwd(), "depthnet-sample"), id="sample-dir", classes="hidden", compact=True)
+            yield Input("", id="sample-dir", classes="hidden", compact=True)
+            yield ProgressBar(id="sample-progress", classes="hidden", show_eta=False)
         yield Footer()
 
     @property
@@ -57,9 +58,14 @@ class WelcomeScreen(Screen[None]):
                 return
             self.app.start(state, resume=True)  # type: ignore[attr-defined]
         elif choice == "sample":
+            from specgen.data.sample_data import default_sample_folder
+
+            box = self.query_one("#sample-dir", Input)
+            if not box.value:
+                box.value = str(default_sample_folder())
             for wid in ("#sample-label", "#sample-dir"):
                 self.query_one(wid).remove_class("hidden")
-            self.query_one("#sample-dir", Input).focus()
+            box.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.make_sample(event.value.strip())
@@ -69,8 +75,14 @@ class WelcomeScreen(Screen[None]):
         from specgen.data.sample_data import make_sample_dataset
 
         target = Path(os.path.expanduser(folder)).resolve()
+        bar = self.query_one("#sample-progress", ProgressBar)
+        self.app.call_from_thread(bar.remove_class, "hidden")
+
+        def step(done: int, total: int) -> None:
+            self.app.call_from_thread(bar.update, progress=done, total=total)
+
         try:
-            data = make_sample_dataset(target / "data")
+            data = make_sample_dataset(target / "data", progress=step)
         except (OSError, ValueError) as exc:
             self.app.call_from_thread(self.notify, f"{exc}", severity="error", title="Sample data not created")
             return

@@ -1,0 +1,120 @@
+"""The Setup screen, the first start, the sample data folder and a long-advice dialog, driven as a person would."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import settle
+from textual.widgets import DataTable, ProgressBar, Static
+
+from specgen.engine.setup import LOGIN_FIX, TOOLKIT_FIX, Check, Report
+from tui.app import DepthnetApp, first_start
+from tui.screens.modals import ProblemsScreen
+from tui.screens.setup import SetupScreen
+from tui.screens.welcome import WelcomeScreen
+
+#: What `depthnet setup` finds on an engine without the NVIDIA runtime or the TAO image (the CI engine), written out
+#: so the picture is the same on every machine (free disk and versions differ).
+CHECKS = [
+    Check(name="docker", status="ok", detail="Docker 20.10.24 at unix:///var/run/docker.sock (API 1.41)"),
+    Check(name="nvidia runtime", status="fail", detail="the engine has no NVIDIA runtime or CDI GPU devices (runtimes: "
+          "io.containerd.runc.v2, runc)", fix=TOOLKIT_FIX),
+    Check(name="image 6.26.3-pyt", status="warn", detail="nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt "
+          "(train/evaluate/inference/export) is not on this machine",
+          fix="depthnet setup --pull   # or: docker pull nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt", key="p"),
+    Check(name="gpus", status="warn", detail="no NVIDIA driver answers here (NVML: NVML Shared Library Not Found)",
+          fix="on a GPU machine: install the NVIDIA driver (nvidia-smi must work); elsewhere use Slurm"),
+    Check(name="ngc login", status="warn", detail="no nvcr.io login in ~/.docker/config.json: the TAO images cannot "
+          "be pulled", fix=LOGIN_FIX),
+    Check(name="disk", status="ok", detail="77.8 GiB free at /data; a run needs ~10.0 GiB"),
+]
+
+
+def fixed_checks(output_dir: str, on_check=None) -> Report:
+    for c in CHECKS:
+        if on_check is not None:
+            on_check(c)
+    return Report(checks=CHECKS)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_setup_screen_snapshot(snap_compare, size):
+    async def ready(pilot):
+        await pilot.pause(0.1)
+        await pilot.app.push_screen(SetupScreen(fixed_checks))
+        await settle(pilot, 0.3)
+
+    assert snap_compare(DepthnetApp(), terminal_size=size, run_before=ready)
+
+
+def test_long_advice_dialog_wraps_every_word_snapshot(snap_compare):
+    problems = [
+        "spec error at dataset.train_dataset.data_sources[0].data_file: /data/nyu/annotations/train.txt lists "
+        "/mnt/other-disk/nyu_depth_v2/sync/bedroom_0004/rgb_00045.jpg at line 17, outside every data root that would "
+        "be mounted: add --data-root /mnt/other-disk, or convert again with the data root that holds the files",
+        "MetricMonoDataset reads uint16 millimetres (raw NYU / ScanNet / Redwood-like) as metres, so every depth is "
+        "beyond max_depth and the valid mask is empty: this run's loss will be NaN — use NYUDV2",
+    ]
+
+    async def ready(pilot):
+        await pilot.pause(0.1)
+        pilot.app.push_screen(ProblemsScreen("Before launch", problems, True))
+        await settle(pilot, 0.3)
+
+    assert snap_compare(DepthnetApp(), terminal_size=(80, 24), run_before=ready)
+
+
+async def test_setup_screen_shows_each_fix_and_welcome_opens_it(docker_client):
+    """Against the private engine: the rows come from the real checks; the first failing one is highlighted with its
+    whole fix; `s` on Welcome opens the screen, Esc leaves it."""
+    app = DepthnetApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, WelcomeScreen)
+        await pilot.press("s")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, SetupScreen)
+        screen = app.screen
+        await settle(pilot, 0.3)
+        table = screen.query_one("#checks", DataTable)
+        names = [c.name for c in screen.checks]
+        assert names[:2] == ["docker", "nvidia runtime"] and table.row_count == len(names)
+        assert table.cursor_row == 1  # the first that is not ok
+        fix = str(screen.query_one("#setup-fix", Static).render())
+        assert "nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker" in fix
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, WelcomeScreen)
+
+
+async def test_first_start_greets_with_setup_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    assert first_start() is True and first_start() is False
+    app = DepthnetApp(show_setup=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, SetupScreen)
+
+
+async def test_sample_data_goes_to_the_users_data_folder_with_progress(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    monkeypatch.chdir(tmp_path)
+    app = DepthnetApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("end", "enter")  # "Try it with sample data"
+        await pilot.pause(0.1)
+        box = app.screen.query_one("#sample-dir")
+        assert box.value == str(tmp_path / "share" / "depthnet-tui" / "sample")
+        await pilot.press("enter")
+        for _ in range(100):
+            if app.state.data_root:
+                break
+            await pilot.pause(0.1)
+        assert app.state.data_root == str(tmp_path / "share" / "depthnet-tui" / "sample" / "data")
+        bars = [b for s in app.screen_stack for b in s.query(ProgressBar) if b.id == "sample-progress"]
+        assert not bars or bars[0].progress == bars[0].total
+    assert not any(p.name == "depthnet-sample" for p in Path(tmp_path).iterdir())  # nothing in the current folder
+    assert os.listdir(tmp_path / "share" / "depthnet-tui" / "sample" / "data")

@@ -1,0 +1,201 @@
+"""The Setup screen: can this machine run TAO depth_net? Each check's status, what it found and the fix that applies
+here (the whole text, wrapped, for the highlighted check); ``p`` pulls the missing TAO images with a progress bar per
+layer and one for the total (Esc cancels; the engine keeps finished layers, so pulling again resumes). Shown on the
+first start, from Welcome and from the command palette. The checks are ``depthnet setup``'s."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
+
+ICON = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[b red]fail[/]"}
+#: Progress is drawn at most this often (a pull stream says something for every chunk of every layer).
+DRAW_EVERY = 0.1
+
+
+class SetupScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "leave", "Back / cancel pull"), Binding("r", "recheck", "Check again"),
+                Binding("p", "pull", "Pull missing images"), Binding("c", "copy_fix", "Copy fix")]
+
+    def __init__(self, runner: Any = None) -> None:
+        """``runner(output_dir, on_check=…) -> Report``: the checks to run (``depthnet setup``'s by default)."""
+        super().__init__()
+        self.runner = runner
+        self.checks: list[Any] = []
+        self.cancel = threading.Event()
+        self.pulling = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="setup-body"):
+            yield Static("Checking this machine…", id="setup-summary")
+            yield DataTable(id="checks", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="setup-fix-box"):
+                yield Static("", id="setup-fix")
+            with Vertical(id="pull-panel", classes="hidden"):
+                yield Label("", id="pull-title")
+                yield ProgressBar(id="pull-total", show_eta=False)
+                yield Vertical(id="pull-layers")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Setup"
+        table = self.query_one("#checks", DataTable)
+        table.add_column("", width=4)
+        table.add_column("check", width=16)
+        table.add_column("found")
+        table.focus()
+        self.run_checks()
+
+    # ------------------------------------------------------------------ checks
+
+    @work(thread=True, exclusive=True, group="setup-checks")
+    def run_checks(self) -> None:
+        """The checks in a thread (docker info, NVML, disk): each row appears as it is done."""
+        from specgen.engine.setup import run_checks
+
+        self.app.call_from_thread(self._clear)
+        runner = self.runner or run_checks
+        report = runner(self._output_dir(), on_check=lambda c: self.app.call_from_thread(self._add, c))
+        self.app.call_from_thread(self._done, report)
+
+    def _output_dir(self) -> str:
+        state = getattr(self.app, "state", None)
+        return getattr(state, "output_dir", None) or "."
+
+    def _clear(self) -> None:
+        self.checks = []
+        self.query_one("#checks", DataTable).clear()
+        self.query_one("#setup-summary", Static).update("Checking this machine…")
+
+    def _add(self, check: Any) -> None:
+        self.checks.append(check)
+        self.query_one("#checks", DataTable).add_row(ICON[check.status], check.name, check.detail)
+        if len(self.checks) == 1:
+            self._show_fix(0)
+
+    def _done(self, report: Any) -> None:
+        fails = [c.name for c in report.checks if c.status == "fail"]
+        warns = [c.name for c in report.checks if c.status == "warn"]
+        if fails:
+            text = f"[b red]{len(fails)} check(s) fail[/]: {', '.join(fails)} — the fix is below each one"
+        elif warns:
+            text = f"[yellow]ready, with {len(warns)} warning(s)[/]: {', '.join(warns)}"
+        else:
+            text = "[green]this machine can run TAO depth_net[/]"
+        if any(c.key == "p" for c in report.checks):
+            text += "  ·  [b]p[/b] pulls the missing images"
+        self.query_one("#setup-summary", Static).update(text)
+        first_bad = next((i for i, c in enumerate(self.checks) if c.status != "ok"), 0)
+        self.query_one("#checks", DataTable).move_cursor(row=first_bad)
+        self._show_fix(first_bad)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_fix(event.cursor_row)
+
+    def _show_fix(self, row: int) -> None:
+        if not 0 <= row < len(self.checks):
+            return
+        c = self.checks[row]
+        from rich.text import Text
+
+        text = Text.assemble((f"{c.name}: ", "bold"), c.detail)
+        if c.fix:
+            text.append("\nfix: ", style="bold")
+            text.append(c.fix)
+            text.append("   (c copies it)", style="dim")
+        self.query_one("#setup-fix", Static).update(text)
+
+    def action_recheck(self) -> None:
+        if not self.pulling:
+            self.run_checks()
+
+    def action_copy_fix(self) -> None:
+        row = self.query_one("#checks", DataTable).cursor_row
+        if 0 <= row < len(self.checks) and self.checks[row].fix:
+            self.app.copy_to_clipboard(self.checks[row].fix)
+            self.notify("fix copied to the clipboard", timeout=3)
+
+    # ------------------------------------------------------------------ pull
+
+    def action_pull(self, images: list[str] | None = None) -> None:
+        if self.pulling:
+            return
+        from specgen.spec.docker_cmd import DEPLOY_IMAGE, TRAIN_IMAGE
+
+        wanted = images or [img for img in (TRAIN_IMAGE, DEPLOY_IMAGE)
+                            if any(c.key == "p" and img in c.detail for c in self.checks)]
+        if not wanted:
+            self.notify("every TAO image is already here (or the engine is not reachable: see the checks)")
+            return
+        self.cancel.clear()
+        self.pulling = True
+        self.query_one("#pull-panel").remove_class("hidden")
+        self.pull(wanted)
+
+    @work(thread=True, exclusive=True, group="setup-pull")
+    def pull(self, images: list[str]) -> None:
+        from specgen.engine.pull import PullError, PullState
+        from specgen.engine.pull import pull as pull_image
+        from specgen.engine.setup import docker_client
+
+        client, engine = docker_client()
+        if client is None:
+            self.app.call_from_thread(self._pull_end, f"cannot pull: {engine.detail}; {engine.fix}", True)
+            return
+        for image in images:
+            last = 0.0
+
+            def show(state: PullState, image: str = image) -> None:
+                nonlocal last
+                now = time.monotonic()
+                if now - last >= DRAW_EVERY or state.finished:
+                    last = now
+                    self.app.call_from_thread(self._draw_pull, image, state)
+
+            try:
+                state = pull_image(client, image, show, self.cancel)
+            except PullError as exc:
+                self.app.call_from_thread(self._pull_end, str(exc), True)
+                return
+            self.app.call_from_thread(self._draw_pull, image, state)
+            if self.cancel.is_set():
+                self.app.call_from_thread(self._pull_end, f"{image}: {state.status}", False)
+                return
+        self.app.call_from_thread(self._pull_end, "pulled: " + ", ".join(images), False)
+
+    def _draw_pull(self, image: str, state: Any) -> None:
+        self.query_one("#pull-title", Label).update(f"pulling [b]{image}[/]  ({state.status or 'starting'})  "
+                                                    "[dim]Esc cancels[/]")
+        self.query_one("#pull-total", ProgressBar).update(total=state.total or None, progress=state.current)
+        box = self.query_one("#pull-layers", Vertical)
+        for layer in state.layers.values():
+            wid = f"layer-{layer.id}"
+            found = box.query(f"#{wid}")
+            if not found:
+                box.mount(Label(f"{layer.id}  {layer.status}", id=f"{wid}-label"),
+                          ProgressBar(id=wid, show_eta=False, show_percentage=True))
+                continue
+            bar = found.first(ProgressBar)
+            bar.update(total=layer.total or None, progress=layer.current)
+            self.query_one(f"#{wid}-label", Label).update(f"{layer.id}  {layer.status}")
+
+    def _pull_end(self, message: str, failed: bool) -> None:
+        self.pulling = False
+        self.notify(message, severity="error" if failed else "information", title="Pull", timeout=15)
+        self.query_one("#pull-title", Label).update(message)
+        self.run_checks()
+
+    def action_leave(self) -> None:
+        if self.pulling:
+            self.cancel.set()  # the worker stops at the next stream message; finished layers stay
+            return
+        self.app.pop_screen()
