@@ -118,3 +118,32 @@ async def test_sample_data_goes_to_the_users_data_folder_with_progress(tmp_path,
         assert not bars or bars[0].progress == bars[0].total
     assert not any(p.name == "depthnet-sample" for p in Path(tmp_path).iterdir())  # nothing in the current folder
     assert os.listdir(tmp_path / "share" / "depthnet-tui" / "sample" / "data")
+
+
+async def test_no_engine_at_launch_lets_the_person_choose_and_a_script_is_not_started(tmp_path, monkeypatch):
+    """No engine: the launch dialog says where it looked and offers retry / local / run.sh; run.sh chosen, the Runs
+    screen lists that run as not started (never as a failed run)."""
+    from test_run_screen import fill_options, spec_state, wait_for
+
+    from tui.screens.modals import NoEngineScreen
+    from tui.screens.runs import RunsScreen
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent")
+    app = DepthnetApp(spec_state(tmp_path))
+    async with app.run_test(size=(100, 32)) as pilot:
+        await settle(pilot, 0.3)
+        await pilot.press("ctrl+r")
+        await fill_options(pilot, "")  # auto
+        await wait_for(pilot, lambda: isinstance(app.screen, NoEngineScreen))
+        text = " ".join(str(w.render()) for w in app.screen.query(".problem"))
+        assert "unix:///nonexistent" in text and "unset DOCKER_HOST" in text
+        assert app.screen.query_one("#local").disabled  # no depth_net here
+        await pilot.press("w")
+        await settle(pilot, 0.3)
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
+        await settle(pilot, 0.3)
+        table = app.screen.query_one("#runs", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        row = table.get_row_at(0)
+        assert row[2] == "script" and row[4] == "not started" and "FAIL" not in str(row[5])

@@ -1,8 +1,8 @@
 """The Slurm backend on a real one-node cluster (started by .ci/slurm: slurmctld, slurmd, munged; two fake GPUs as
 a GRES), with the TAO stand-in as ``depth_net`` on PATH (``--container-runtime none``).
 
-A job that runs into its time limit takes Slurm a minute or more to end, so it is submitted first (module fixture)
-and judged last; the other tests run meanwhile on the node's other CPU and GPU.
+A job that runs into its time limit takes Slurm a minute or more to end, so it is submitted when the session starts
+(tests/conftest.py) and judged here, after the fact; the pending test makes its own blocker.
 """
 
 from __future__ import annotations
@@ -40,12 +40,7 @@ def cluster(tmp_path_factory):
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"  # sbatch exports it to the job
     os.environ["XDG_DATA_HOME"] = str(base / "data-home")
     project = make_project(base)
-    # the long one: 130 s of training at real speed against a one-minute limit
-    spec = project.spec("train", "long.yaml", results="long")
-    done = depthnet("run", "train", "-e", str(spec), "--backend", "slurm", "--container-runtime", "none",
-                    "--time", "0:01", "--env", "EMU_SPEED=1", "--detach")
-    assert done.returncode == 0, done.stderr
-    yield project, done.stdout.strip(), str(base / "data-home")
+    yield project, "", str(base / "data-home")
     subprocess.run(["scancel", "--name=depthnet-train"], capture_output=True)  # nothing of ours stays queued
     for key, value in saved.items():
         if value is None:
@@ -100,7 +95,12 @@ def test_nan_job_fails_although_tao_prints_pass(cluster):
 
 
 def test_pending_job_shows_its_reason_and_stop_cancels_it(cluster):
-    project, long_run, _ = cluster
+    project, *_ = cluster
+    blocker = project.spec("train", "blocker.yaml", results="blocker")
+    done = depthnet("run", "train", "-e", str(blocker), "--backend", "slurm", "--container-runtime", "none",
+                    "--env", "EMU_SPEED=1", "--detach")
+    assert done.returncode == 0, done.stderr
+    long_run = done.stdout.strip()
     _wait_state(long_run, "running")  # it holds one of the two GPUs
     spec = project.spec("train", "big.yaml", results="big")
     done = depthnet("run", "train", "-e", str(spec), "--backend", "slurm", "--container-runtime", "none",
@@ -124,10 +124,18 @@ def test_pending_job_shows_its_reason_and_stop_cancels_it(cluster):
     assert follower.returncode == 1
     again = depthnet("stop", run_id)
     assert again.returncode == 2 and "already finished (FAIL): nothing to stop" in again.stderr
+    assert "CANCELLED" in depthnet("stop", long_run).stdout  # the blocker: a running job, stopped
 
 
-def test_time_limit_ends_in_timeout_named_in_the_verdict(cluster):
-    _, run_id, _ = cluster
+def test_time_limit_ends_in_timeout_named_in_the_verdict(cluster, monkeypatch):
+    """Submitted at session start with --time 0:01 and 130 s of training; judged now from what Slurm and the files
+    say (scontrol keeps the ended job; the log and status.json stayed on the shared filesystem)."""
+    from conftest import TIMEOUT_JOB
+
+    assert TIMEOUT_JOB, "the session-start job was not submitted (see tests/conftest.py pytest_sessionstart)"
+    monkeypatch.setenv("XDG_DATA_HOME", TIMEOUT_JOB["data_home"])
+    monkeypatch.setenv("PATH", TIMEOUT_JOB["path"])
+    run_id = TIMEOUT_JOB["run_id"]
     done = depthnet("attach", run_id, "--json-events", timeout=240)
     assert done.returncode == 1, done.stderr
     evs = events(done.stdout)

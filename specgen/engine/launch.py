@@ -69,6 +69,9 @@ def prepare(opts: RunOptions) -> Prepared:
             raise LaunchError(f"cannot create the results folder {results} ({exc.strerror}); choose another") from None
     issues: list[PreflightProblem] = problems(run_spec, data_roots=roots, output_dir=output_dir, force=opts.force)
     spec_path, env, notes = _job_spec(opts, run_spec, run_id)
+    memory = _memory_problem(opts, run_spec)
+    if memory is not None:
+        issues.append(PreflightProblem(memory, confirmable=True, key="dataset.train_dataset.batch_size"))
     req = LaunchRequest(run_id=run_id, action=opts.action,
                         spec_path=spec_path, results_dir=results, data_roots=roots,
                         output_dir=output_dir, image=opts.image or image_for_spec(opts.action, spec), gpus=opts.gpus,
@@ -111,6 +114,25 @@ def _job_spec(opts: RunOptions, run: RunSpec, run_id: str) -> tuple[str, dict[st
     if changes:
         notes.insert(0, f"the run reads a copy of the spec with {said} ({path})")
     return str(path), env, notes
+
+
+def _memory_problem(opts: RunOptions, run: RunSpec) -> str | None:
+    """A train run on this machine's GPUs: its estimated peak memory against their free memory (NVML). None when it
+    fits, when the GPUs are elsewhere (Slurm) or when NVML cannot tell."""
+    from specgen.engine import nvml
+    from specgen.job.memory_fit import fit_problem
+
+    if opts.action != "train" or opts.backend in ("slurm", "script") or opts.gpus == "none":
+        return None
+    facts = nvml.facts()
+    if not facts.gpus:
+        return None
+    wanted = nvml.run_gpus(opts.gpus)
+    chosen = [(g.index, g.memory_free / 2**30) for g in facts.gpus if wanted is None or g.index in wanted]
+    spec = run.spec
+    problem = fit_problem(spec.model.encoder, spec.dataset.train_dataset.augmentation.crop_size,
+                          spec.dataset.train_dataset.batch_size, spec.train.precision, chosen)
+    return None if problem is None else f"GPU memory: {problem} (--force launches anyway)"
 
 
 #: What prepare decided for each run (device keys, strategy), kept in its record.

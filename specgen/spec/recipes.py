@@ -110,7 +110,8 @@ def precision_choices(tao_version: str = "7.3.0", sm: int | None = None) -> list
     elif sm is not None and sm < 80:
         bf16_reason = f"your GPU is SM{sm}; bf16 needs SM80 or newer (A100, H100, L40, RTX 30/40)."
     else:
-        bf16_reason = "Half the memory of fp32 with fp32's range; needs an SM80+ GPU."
+        bf16_reason = ("Half the activation memory with fp32's range on SM80+ GPUs — but TAO 7.3.0's train crashes at "
+                       "its first validation with bf16 (measured on an H100): evaluate/export only.")
     return [
         PrecisionChoice(value="fp32", available=True, reason="Recommended: exact, never overflows."),
         PrecisionChoice(value="fp16", available=True,

@@ -28,6 +28,10 @@ async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice, *
     if picked is None:
         return None, None, None
     backend, image, gpus, network, slurm = picked
+    if backend in ("", "docker"):
+        backend = await _engine_or_choice(app, backend)
+        if backend is None:
+            return None, None, None
     choice: Choice = (backend, image, gpus, network)
     opts = RunOptions(action=action, spec=spec_path, backend=backend or None, image=image or None, gpus=gpus or "0",
                       network=network or None, allow_known_failure=allow_known_failure, slurm=slurm)
@@ -54,3 +58,21 @@ async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice, *
                    title="Script written", timeout=20)
         return choice, None, None
     return choice, record, run_backend
+
+
+async def _engine_or_choice(app: App, backend: str) -> str | None:
+    """Docker wanted (or auto) and no engine answers: the person chooses what happens instead (never a silent
+    fallback). The backend to use, or None when cancelled."""
+    import shutil
+
+    from specgen.engine.setup import docker_client
+    from tui.screens.modals import NoEngineScreen
+
+    while True:
+        client, check = await asyncio.to_thread(docker_client)
+        if client is not None:
+            return backend or "docker"
+        where = check.detail.removeprefix("no Docker engine answers at ")
+        answer = await app.push_screen_wait(NoEngineScreen(where, check.fix, shutil.which("depth_net") is not None))
+        if answer != "retry":
+            return answer or None

@@ -275,3 +275,51 @@ class RunOptionsScreen(ModalScreen["tuple[str, str, str, str, Any] | None"]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class NoEngineScreen(ModalScreen[str]):
+    """No Docker engine answers: say where we looked and let the person choose — start it (the command) and retry,
+    the local backend (when depth_net is here), or a run.sh to run elsewhere. Returns "retry", "local", "script" or
+    "" (cancel)."""
+
+    BINDINGS = [Binding("escape", "choose('')", "Cancel")]
+
+    def __init__(self, where: str, fix: str, local: bool) -> None:
+        super().__init__()
+        self.where, self.fix, self.local = where, fix, local
+
+    def compose(self) -> ComposeResult:
+        from rich.text import Text
+
+        with Vertical(classes="modal-box", id="no-engine"):
+            yield Label("[b]No Docker engine[/b]")
+            yield Static(Text(f"Nothing answers at {self.where}. Start it, then retry:"), classes="problem")
+            yield Static(Text(self.fix, style="bold"), classes="problem")
+            yield Static(Text("Or run without Docker: the local backend needs depth_net on PATH (inside the TAO "
+                              "container or a TAO venv)" + ("" if self.local else " — not found here") + "; a run.sh "
+                              "holds the exact docker command to run on a GPU machine (listed as not started)."),
+                         classes="problem")
+            with Horizontal(classes="buttons"):
+                yield Button("Retry (r)", id="retry", variant="primary")
+                yield Button("Local depth_net (l)", id="local", variant="success", disabled=not self.local)
+                yield Button("Write run.sh (w)", id="script", variant="default")
+                yield Button("Cancel (esc)", id="cancel", variant="default")
+
+    def on_mount(self) -> None:
+        self.query_one("#retry", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss("" if event.button.id == "cancel" else str(event.button.id))
+
+    def key_r(self) -> None:
+        self.dismiss("retry")
+
+    def key_l(self) -> None:
+        if self.local:
+            self.dismiss("local")
+
+    def key_w(self) -> None:
+        self.dismiss("script")
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)

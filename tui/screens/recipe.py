@@ -37,13 +37,48 @@ class RecipeScreen(WizardScreen):
             current = str(s.overrides.get("train.precision", "fp32"))
             yield Select([(c.value + ("" if c.available else " (not on this setup)"), c.value) for c in choices],
                          value=current, allow_blank=False, id="precision", compact=True)
-            yield Static("[dim]fp32 is recommended. bf16 halves memory but needs an SM80+ GPU (A100, H100, L40, RTX 30/40) "
-                         "and TAO 7.3.0 or newer; fp16 can overflow in ViT attention and turn the loss into NaN.[/]",
+            yield Static("[dim]fp32 is recommended. fp16 halves activation memory but can overflow in ViT attention "
+                         "and turn the loss into NaN. bf16 training crashes in TAO 7.3.0 at its first validation.[/]",
                          id="precision-note")
+            yield Static("", id="memory-estimate")
 
     def on_mount(self) -> None:
         self.query_one("#values", DataTable).add_columns("key", "value", "why")
+        self.free_gpus: list[tuple[int, float]] = []
         self.refresh_table()
+        self.load_gpus()
+
+    @work(thread=True, exclusive=True, group="recipe-gpus")
+    def load_gpus(self) -> None:
+        """NVML's free memory per GPU (none without a driver: the estimate is shown alone)."""
+        from specgen.engine import nvml
+
+        found = [(g.index, g.memory_free / 2**30) for g in nvml.facts().gpus]
+        if found:
+            self.app.call_from_thread(self._set_gpus, found)
+
+    def _set_gpus(self, gpus: list[tuple[int, float]]) -> None:
+        self.free_gpus = gpus
+        self.show_memory()
+
+    def show_memory(self) -> None:
+        """The run's peak GPU memory (fitted to real H100 runs), against the free memory of this machine's GPUs."""
+        from specgen.job.memory_fit import estimate, fit_problem
+
+        got = {k: v for k, v, _r, _e in self.values()}
+        crop = got.get("dataset.train_dataset.augmentation.crop_size", [518, 518])
+        crop = crop if isinstance(crop, list) and crop and all(isinstance(x, int) for x in crop) else [518, 518]
+        batch = got.get("dataset.train_dataset.batch_size", 1)
+        batch = batch if isinstance(batch, int) and batch > 0 else 1
+        precision = str(got.get("train.precision", "fp32"))
+        e = estimate(self.state.encoder, crop, batch, precision)
+        line = f"GPU memory: {e.text()} for {self.state.encoder}, crop {crop[0]}×{crop[-1]}, batch {batch}, {precision}"
+        problem = fit_problem(self.state.encoder, crop, batch, precision, self.free_gpus)
+        if problem:
+            line = f"[yellow]{line}: too much here — {problem.split(': ', 1)[-1]}[/]"
+        elif self.free_gpus:
+            line += f" [green](fits: {max(f for _, f in self.free_gpus):.0f} GiB free)[/]"
+        self.query_one("#memory-estimate", Static).update(line)
 
     def values(self) -> list[tuple[str, Any, str, bool]]:
         s = self.state
@@ -58,6 +93,7 @@ class RecipeScreen(WizardScreen):
         table.clear()
         for key, value, reason, edited in self.values():
             table.add_row(("✎ " if edited else "") + key, repr(value) if isinstance(value, str) else str(value), reason, key=key)
+        self.show_memory()
 
     @on(Select.Changed, "#recipe")
     def _recipe(self, event: Select.Changed) -> None:
@@ -70,7 +106,8 @@ class RecipeScreen(WizardScreen):
             return
         self.state.overrides["train.precision"] = str(event.value)
         if event.value == "bf16":
-            self.notify("bf16 needs an SM80+ GPU (A100, H100, L40, RTX 30/40).", severity="warning")
+            self.notify("bf16 training crashes in TAO 7.3.0 at its first validation (measured on an H100): the spec "
+                        "step will call it an error.", severity="warning")
         self.refresh_table()
 
     @on(DataTable.RowSelected, "#values")
