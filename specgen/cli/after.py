@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     n = sub.add_parser("next", help="derive the next action's spec from a finished run (prefilled: checkpoint, model, "
                                     "depth block, data)")
     n.add_argument("run", help="a run id from `depthnet runs`, or an action's results folder (holding experiment.yaml)")
-    n.add_argument("action", choices=FOLLOWERS)
+    n.add_argument("action", choices=FOLLOWERS, help="the action to derive a spec for")
     n.add_argument("-o", "--output", help="spec file to write ('-' = stdout; default <results_dir>/specs/<action>.yaml, "
                                           "a free name)")
     n.add_argument("--checkpoint", help="use this .pth instead of the run's latest")
@@ -32,11 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--images-dir", help="inference on a folder of your own images: writes a one-column list beside "
                                         "the spec and uses it")
     n.add_argument("--dataset-name", help="dataset class for --data-file (default: the run's)")
-    n.add_argument("--onnx-file")
-    n.add_argument("--trt-engine")
+    n.add_argument("--onnx-file", help="the ONNX file to export to or build from")
+    n.add_argument("--trt-engine", help="the TensorRT engine file to write or use")
     n.add_argument("--data-type", choices=("FP32", "BF16", "FP16"), help="TensorRT precision (FP16 is refused for "
                                                                         "vitl/vitg)")
-    n.add_argument("--calibration-images-dir")
+    n.add_argument("--calibration-images-dir", help="RGB images for INT8/quantize calibration")
     n.add_argument("--results-dir", help="the new action's own results folder")
     n.add_argument("--set", action="append", metavar="KEY=VALUE", help="any further spec value, e.g. export.opset_version=17")
     n.add_argument("--full", action="store_true", help="write every key")
@@ -47,13 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     m = sub.add_parser("metrics", help="evaluation metrics of one run, or several side by side")
     m.add_argument("runs", nargs="+", help="run ids or results folders of evaluate (or train) runs")
-    m.add_argument("--json", action="store_true")
+    m.add_argument("--json", action="store_true", help="print JSON")
     m.set_defaults(func=cmd_metrics)
 
     o = sub.add_parser("outputs", help="list what an inference run wrote (picture, input, raw PFM)")
     o.add_argument("run", help="a run id or an inference results folder")
     o.add_argument("--stats", action="store_true", help="read each PFM: predicted min/median/max")
-    o.add_argument("--json", action="store_true")
+    o.add_argument("--json", action="store_true", help="print JSON")
     o.set_defaults(func=cmd_outputs)
 
 

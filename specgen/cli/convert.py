@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -14,16 +15,17 @@ from specgen.spec.atomicio import RefusedOverwrite
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("convert", help="make train/val/test annotation files (TAO convert semantics, pitfalls flagged)")
-    p.add_argument("--data-root", required=True, help="the folder holding the scene folders")
+    p.add_argument("--data-root", required=True,
+                   help="the folder holding the scene folders (the annotation files list absolute paths)")
     p.add_argument("--image-pattern", action="append", required=True, help="substring every image path contains (repeatable)")
     p.add_argument("--depth-pattern", action="append", required=True, help="its replacement in the depth path (repeatable)")
-    p.add_argument("--image-ext", default=".jpg")
-    p.add_argument("--depth-ext", default=".png")
+    p.add_argument("--image-ext", default=".jpg", help="RGB extension, exactly as TAO compares it (default .jpg)")
+    p.add_argument("--depth-ext", default=".png", help="depth extension that replaces it (default .png)")
     p.add_argument("--split-ratio", type=float, default=0.8, help="train fraction; 0 or 1 writes test.txt only")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="split seed (TAO shuffles unseeded)")
     p.add_argument("--out", required=True, help="folder for the annotation files")
     p.add_argument("--preview", action="store_true", help="show what would be written; write nothing")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("--force", action="store_true", help="replace existing annotation files")
     p.set_defaults(func=cmd_convert)
 
@@ -46,6 +48,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
         print(f"depthnet: --split-ratio {args.split_ratio}: must be between 0 and 1", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
+    # the annotation files list absolute paths: relative ones resolve against the container's folder, not yours
+    args.data_root = os.path.abspath(args.data_root)
     try:
         index = build_index(args.data_root)
     except OSError as exc:

@@ -17,11 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-file", required=True, help="annotation file (train.txt …)")
     p.add_argument("--dataset-name", required=True, help=f"one of: {', '.join(d.name for d in DATASETS)}")
     p.add_argument("--model-type", choices=MONO_MODEL_TYPES, help="default: the model the class pairs with")
-    p.add_argument("--min-depth", type=float)
-    p.add_argument("--max-depth", type=float)
-    p.add_argument("--normalize-depth", action="store_true")
+    p.add_argument("--min-depth", type=float, help="dataset.min_depth to simulate (default: the class's)")
+    p.add_argument("--max-depth", type=float, help="dataset.max_depth to simulate (default: the class's)")
+    p.add_argument("--normalize-depth", action="store_true", help="simulate dataset.normalize_depth: true")
     p.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="pairs to read, spread across scenes")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_doctor)
 
 

@@ -8,12 +8,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from specgen.cli import after, convert, doctor, run, setup, spec, sweep, verdict
+from specgen.cli import after, convert, doctor, run, sample, setup, spec, sweep, verdict
 from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err
 from specgen.spec.problems import UsageError
 
 #: Sub-command groups, in the order ``depthnet --help`` lists them.
-COMMAND_GROUPS = (setup, spec, convert, doctor, run, sweep, verdict, after)
+COMMAND_GROUPS = (setup, sample, spec, convert, doctor, run, sweep, verdict, after)
 
 
 def _version() -> str:

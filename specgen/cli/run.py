@@ -25,8 +25,8 @@ ACTIONS = ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engi
 
 def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("run", help="launch a depth_net action and follow it to an honest verdict")
-    r.add_argument("action", choices=ACTIONS)
-    r.add_argument("-e", "--spec", required=True)
+    r.add_argument("action", choices=ACTIONS, help="the depth_net action")
+    r.add_argument("-e", "--spec", required=True, help="the experiment spec (YAML)")
     r.add_argument("--backend", choices=("docker", "local", "script", "slurm"),
                    help="where it runs (default: docker when an engine answers, else local, else a script)")
     r.add_argument("--image", help="container image (default: the TAO image for the action)")
@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--data-root", action="append", help="mounted read-only (default: the folders of the spec's data files)")
     r.add_argument("--output-dir", help="mounted read-write (default: the spec's results_dir)")
     r.add_argument("--network", help="docker network mode (e.g. none)")
-    r.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    r.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="environment for the run (repeatable; values never printed)")
     r.add_argument("--detach", action="store_true", help="launch and return; follow later with depthnet attach")
     r.add_argument("--force", action="store_true", help="reuse a results folder that holds another run")
     r.add_argument("--allow-known-failure", action="store_true",
@@ -56,18 +57,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=cmd_run)
 
     ls = sub.add_parser("runs", help="list runs (running or finished)")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=cmd_runs)
 
     a = sub.add_parser("attach", help="re-attach to a run: rebuild its history, follow it to the verdict")
-    a.add_argument("run_id")
-    a.add_argument("--json-events", action="store_true")
+    a.add_argument("run_id", help="a run id from `depthnet runs` (a unique part is enough)")
+    a.add_argument("--json-events", action="store_true", help="one JSON object per event on stdout")
     a.add_argument("--stop-on-nan", action="store_true", help="stop the run at the first NaN/inf loss")
     a.set_defaults(func=cmd_attach)
 
     s = sub.add_parser("stop", help="stop a run (graceful, then kill)")
-    s.add_argument("run_id")
-    s.add_argument("--timeout", type=int, default=10)
+    s.add_argument("run_id", help="a run id from `depthnet runs`")
+    s.add_argument("--timeout", type=int, default=10, help="seconds between SIGTERM and SIGKILL")
     s.set_defaults(func=cmd_stop)
 
 
