@@ -147,3 +147,29 @@ async def test_no_engine_at_launch_lets_the_person_choose_and_a_script_is_not_st
         await wait_for(pilot, lambda: table.row_count == 1)
         row = table.get_row_at(0)
         assert row[2] == "script" and row[4] == "not started" and "FAIL" not in str(row[5])
+
+
+async def test_each_step_opens_with_its_first_field_focused(tmp_path):
+    """At 80×24 every wizard step lands with the keyboard on its first field (nothing to click first), and the
+    footer keeps Quit, Help and Runs visible."""
+    from test_snapshots import STEPS, state_for
+
+    from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
+    from specgen.data.sample_data import make_sample_dataset
+
+    data = make_sample_dataset(tmp_path / "nyu")
+    out = tmp_path / "work"
+    write_annotations(plan(build_index(str(data)), ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])),
+                      out / "annotations")
+    for step in STEPS:
+        app = DepthnetApp(state_for(step, data, out))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot, 0.2)
+            from textual.widgets import Button, DataTable, Input, OptionList, Select, TextArea
+
+            fields = (Input, Select, DataTable, OptionList, Button, TextArea)
+            has_fields = any(isinstance(w, fields) and w.focusable for w in app.screen.query("*"))
+            assert app.focused is not None, step
+            assert isinstance(app.focused, fields) or not has_fields, (step, app.focused)  # a field, not a pane
+            footer = " ".join(str(k) for k in app.screen.active_bindings)
+            assert all(key in footer for key in ("ctrl+q", "f1", "f2")), (step, footer)

@@ -44,7 +44,7 @@ class DepthnetApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "depthnet-tui"
     SUB_TITLE = "TAO depth_net wizard"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("ctrl+l", "toggle_theme", "Light/dark"),
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("ctrl+l", "toggle_theme", "Light/dark", show=False),
                 Binding("f2", "runs", "Runs"), Binding("f3", "sweep", "Sweeps", show=False)]
 
     def __init__(self, state: WizardState | None = None, *, show_setup: bool = False) -> None:

@@ -83,10 +83,25 @@ class WizardScreen(Screen[None]):
         yield Header()
         yield StepBar(self.STEP)
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield from ()
+
+    def on_screen_resume(self) -> None:
+        self.call_after_refresh(self._focus_first_field)
+
+    def _focus_first_field(self) -> None:
+        """The keyboard lands on the step's first field (Textual's default can pick the scroll pane around it); a
+        field the step focused itself is kept."""
+        from textual.widgets import Button, DataTable, Input, OptionList, Select, SelectionList, TextArea
+
+        fields = (Input, Select, SelectionList, DataTable, OptionList, TextArea, Button)
+        if isinstance(self.focused, fields):
+            return
+        first = next((w for w in self.query("*") if isinstance(w, fields) and w.focusable and w.display), None)
+        if first is not None:
+            first.focus()
 
     def commit(self) -> bool:
         """Store the screen's values in the state; return False (after telling the user why) to stay."""

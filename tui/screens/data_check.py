@@ -29,7 +29,7 @@ def histogram_markup(p: PreviewImages, width: int = 30) -> str:
 class DataCheckScreen(WizardScreen):
     STEP = "data_check"
     HELP_TOPIC = "troubleshooting.md"
-    BINDINGS = [Binding("ctrl+f", "apply_suggestion", "Apply suggestion"), Binding("ctrl+r", "rerun", "Re-check")]
+    BINDINGS = [Binding("ctrl+f", "apply_suggestion", "Apply fix"), Binding("ctrl+r", "rerun", "Re-check")]
 
     report: DoctorReport | None = None
 

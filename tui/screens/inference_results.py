@@ -36,7 +36,7 @@ class InferenceResultsScreen(Screen[None]):
                 yield Static("", id="infer-caption")
                 yield Vertical(id="infer-preview")
                 yield Static("", id="infer-hist")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#infer-list", DataTable).add_columns("input", "raw")

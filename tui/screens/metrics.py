@@ -25,7 +25,7 @@ class MetricsScreen(Screen[None]):
         yield Static(f"[b]{what}[/] — * best; change against the first run, [green]▲ better[/] [red]▼ worse[/]",
                      id="metrics-title")
         yield DataTable(id="metrics", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#metrics", DataTable)

@@ -69,7 +69,7 @@ class NextStepScreen(Screen[None]):
                 yield Static("", id="next-problems")
             with VerticalScroll(id="next-yaml-pane"):
                 yield Static("", id="next-yaml")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         if not self.followers:

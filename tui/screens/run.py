@@ -37,13 +37,13 @@ CHART_POINTS = 600
 
 class RunScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape", "leave", "Back (run continues)"),
-        Binding("ctrl+x", "stop_run", "Stop run"),
-        Binding("slash", "search", "Search log"),
+        Binding("escape", "leave", "Back"),  # the run goes on (the screen says so when leaving)
+        Binding("ctrl+x", "stop_run", "Stop"),
+        Binding("slash", "search", "Search"),
         Binding("n", "next_match", "Next match", show=False),
-        Binding("ctrl+n", "next_step", "Next step"),
+        Binding("ctrl+n", "next_step", "Next"),
         Binding("m", "metrics", "Metrics"),
-        Binding("v", "outputs", "Depth maps"),
+        Binding("v", "outputs", "Depths"),
     ]
 
     def __init__(self, record: RunRecord, backend: Backend | None) -> None:
@@ -69,7 +69,7 @@ class RunScreen(Screen[None]):
         yield Log(id="log", max_lines=LOG_LINES, auto_scroll=True)
         yield Input(placeholder="search the log (Enter: next match, Esc: close)", id="search", classes="hidden")
         yield Static("", id="verdict")
-        yield Footer()
+        yield Footer(compact=True)
 
     def _title(self) -> str:
         r = self.record

@@ -28,7 +28,7 @@ class RunsScreen(Screen[None]):
         yield Static("[b]Runs[/] — Enter re-attaches or reopens · space marks evaluations to compare", id="runs-title")
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-empty")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#runs", DataTable).add_columns(" ", "run", "backend", "action", "state", "verdict", "reason")

@@ -22,8 +22,8 @@ DRAW_EVERY = 0.1
 
 
 class SetupScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "leave", "Back / cancel pull"), Binding("r", "recheck", "Check again"),
-                Binding("p", "pull", "Pull missing images"), Binding("c", "copy_fix", "Copy fix")]
+    BINDINGS = [Binding("escape", "leave", "Back"), Binding("r", "recheck", "Re-check"),
+                Binding("p", "pull", "Pull images"), Binding("c", "copy_fix", "Copy fix")]  # Esc also cancels a pull
 
     def __init__(self, runner: Any = None) -> None:
         """``runner(output_dir, on_check=…) -> Report``: the checks to run (``depthnet setup``'s by default)."""
@@ -44,7 +44,7 @@ class SetupScreen(Screen[None]):
                 yield Label("", id="pull-title")
                 yield ProgressBar(id="pull-total", show_eta=False)
                 yield Vertical(id="pull-layers")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = "Setup"

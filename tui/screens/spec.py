@@ -25,7 +25,7 @@ NEEDS_CHECKPOINT = {"evaluate", "inference", "export", "quantize"}
 class SpecScreen(WizardScreen):
     STEP = "spec"
     HELP_TOPIC = "parameters.md"
-    BINDINGS = [Binding("ctrl+s", "save", "Save spec"), Binding("ctrl+t", "toggle_full", "Minimal/full"),
+    BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("ctrl+t", "toggle_full", "Full"),
                 Binding("ctrl+r", "run", "Run")]
 
     def compose_body(self) -> ComposeResult:

@@ -41,7 +41,7 @@ class SweepScreen(Screen[None]):
             with Horizontal(id="sweep-charts"):
                 yield PlotextPlot(id="best-chart")
                 yield PlotextPlot(id="param-chart")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = "Sweep"

@@ -40,7 +40,7 @@ class WelcomeScreen(Screen[None]):
             yield Label("Folder for the sample data (Enter to create):", id="sample-label", classes="hidden")
             yield Input("", id="sample-dir", classes="hidden", compact=True)
             yield ProgressBar(id="sample-progress", classes="hidden", show_eta=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def resume_path(self) -> str | None:
