@@ -204,3 +204,35 @@ def test_pull_errors_in_plain_words():
     assert "cannot be reached" in explain("Get https://nvcr.io/v2/: dial tcp: lookup nvcr.io: no such host", "nvcr.io/a:1")
     assert "$oauthtoken" in explain("unauthorized: authentication required", "nvcr.io/nvidia/tao/tao-toolkit:6")
     assert "does not exist" in explain("manifest unknown", "nvcr.io/a/b:nope")
+
+
+async def test_setup_screen_pulls_with_a_bar_per_layer(registries, docker_client):
+    """The Setup screen's pull: a ProgressBar for the total and one per layer, filled when done; the image is there
+    afterwards (cancel and resume are the engine's, tested above with the same pull)."""
+    from textual.widgets import ProgressBar
+
+    from tui.app import DepthnetApp
+    from tui.screens.setup import SetupScreen
+
+    open_addr, _ = registries
+    tag = f"{open_addr}/depthnet/screen:1"
+    _push_and_forget(docker_client, tag)
+    app = DepthnetApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("s")
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, SetupScreen)
+        screen.action_pull([tag])
+        for _ in range(300):
+            await pilot.pause(0.05)
+            if not screen.pulling:
+                break
+        assert not screen.pulling
+        total = screen.query_one("#pull-total", ProgressBar)
+        layers = [b for b in screen.query("#pull-layers ProgressBar")]
+        assert layers and total.total and total.progress == total.total
+        assert all(b.total and b.progress == b.total for b in layers)
+        assert "pulled: " + tag in str(screen.query_one("#pull-title").render())
+    assert docker_client.images.get(tag)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from textual._context import NoActiveAppError
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -13,10 +12,11 @@ from textual.widgets import Footer, Header, Static
 
 from specgen.job.help import help_text
 from tui.screens.modals import HelpScreen
+from tui.state import WizardState
+from tui.threads import call_ui
 
 if TYPE_CHECKING:
     from specgen.spec.schema import ExperimentSpec
-    from tui.state import WizardState
 
 
 class Wizard(Protocol):
@@ -65,19 +65,7 @@ class WizardScreen(Screen[None]):
 
     def call_ui(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """From a thread worker: run ``fn`` on the UI thread, unless this screen has gone meanwhile."""
-        try:
-            app = self.app
-        except NoActiveAppError:
-            return
-
-        def guarded() -> None:
-            if self.is_attached:
-                fn(*args, **kwargs)
-
-        try:
-            app.call_from_thread(guarded)
-        except RuntimeError:  # the app is shutting down
-            pass
+        call_ui(self, fn, *args, **kwargs)
 
     def compose(self) -> ComposeResult:
         yield Header()

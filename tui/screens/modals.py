@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from tui.threads import call_ui
+
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
@@ -210,7 +212,7 @@ class RunOptionsScreen(ModalScreen["tuple[str, str, str, str, Any] | None"]):
 
         found = nvml.facts()
         if found.gpus:
-            self.app.call_from_thread(self._show_gpus, found.gpus)
+            call_ui(self, self._show_gpus, found.gpus)
 
     def _show_gpus(self, gpus: list[Any]) -> None:
         """NVML knows the GPUs: a list to tick instead of typing indices (busy ones marked)."""

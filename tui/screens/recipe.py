@@ -55,7 +55,7 @@ class RecipeScreen(WizardScreen):
 
         found = [(g.index, g.memory_free / 2**30) for g in nvml.facts().gpus]
         if found:
-            self.app.call_from_thread(self._set_gpus, found)
+            self.call_ui(self._set_gpus, found)
 
     def _set_gpus(self, gpus: list[tuple[int, float]]) -> None:
         self.free_gpus = gpus

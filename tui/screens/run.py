@@ -28,6 +28,7 @@ from specgen.engine.monitor import Monitor, env_force_polling
 from specgen.engine.progress import RunProgress
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs
 from tui.screens.modals import ConfirmScreen
+from tui.threads import call_ui
 
 LOG_LINES = 5000  # the log pane keeps the newest lines; the whole log is in the run folder
 TICK = 0.1
@@ -108,7 +109,7 @@ class RunScreen(Screen[None]):
             if not samples:
                 return
             text = "\n".join(s.line() for s in samples)
-            self.app.call_from_thread(self._show_telemetry, text)
+            call_ui(self, self._show_telemetry, text)
             time.sleep(1.0)
 
     def _show_telemetry(self, text: str) -> None:

@@ -16,6 +16,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 
+from tui.threads import call_ui
+
 ICON = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[b red]fail[/]"}
 #: Progress is drawn at most this often (a pull stream says something for every chunk of every layer).
 DRAW_EVERY = 0.1
@@ -62,10 +64,10 @@ class SetupScreen(Screen[None]):
         """The checks in a thread (docker info, NVML, disk): each row appears as it is done."""
         from specgen.engine.setup import run_checks
 
-        self.app.call_from_thread(self._clear)
+        call_ui(self, self._clear)
         runner = self.runner or run_checks
-        report = runner(self._output_dir(), on_check=lambda c: self.app.call_from_thread(self._add, c))
-        self.app.call_from_thread(self._done, report)
+        report = runner(self._output_dir(), on_check=lambda c: call_ui(self, self._add, c))
+        call_ui(self, self._done, report)
 
     def _output_dir(self) -> str:
         state = getattr(self.app, "state", None)
@@ -149,7 +151,7 @@ class SetupScreen(Screen[None]):
 
         client, engine = docker_client()
         if client is None:
-            self.app.call_from_thread(self._pull_end, f"cannot pull: {engine.detail}; {engine.fix}", True)
+            call_ui(self, self._pull_end, f"cannot pull: {engine.detail}; {engine.fix}", True)
             return
         for image in images:
             last = 0.0
@@ -159,18 +161,18 @@ class SetupScreen(Screen[None]):
                 now = time.monotonic()
                 if now - last >= DRAW_EVERY or state.finished:
                     last = now
-                    self.app.call_from_thread(self._draw_pull, image, state)
+                    call_ui(self, self._draw_pull, image, state)
 
             try:
                 state = pull_image(client, image, show, self.cancel)
             except PullError as exc:
-                self.app.call_from_thread(self._pull_end, str(exc), True)
+                call_ui(self, self._pull_end, str(exc), True)
                 return
-            self.app.call_from_thread(self._draw_pull, image, state)
+            call_ui(self, self._draw_pull, image, state)
             if self.cancel.is_set():
-                self.app.call_from_thread(self._pull_end, f"{image}: {state.status}", False)
+                call_ui(self, self._pull_end, f"{image}: {state.status}", False)
                 return
-        self.app.call_from_thread(self._pull_end, "pulled: " + ", ".join(images), False)
+        call_ui(self, self._pull_end, "pulled: " + ", ".join(images), False)
 
     def _draw_pull(self, image: str, state: Any) -> None:
         self.query_one("#pull-title", Label).update(f"pulling [b]{image}[/]  ({state.status or 'starting'})  "

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual_plotext import PlotextPlot
 
 from tui.nav import OpenRun
+from tui.threads import call_ui
 
 POLL = 1.0
 
@@ -79,7 +80,7 @@ class SweepScreen(Screen[None]):
                 info = str(exc)
             except Exception as exc:  # noqa: BLE001 - a database being written: say so, look again
                 info = f"{folder}/study.db cannot be read now ({exc.__class__.__name__}); trying again"
-            self.app.call_from_thread(self.show, info)
+            call_ui(self, self.show, info)
             time.sleep(POLL)
 
     # ------------------------------------------------------------------ drawing
@@ -180,7 +181,7 @@ class SweepScreen(Screen[None]):
             backend = backend_for(record)
         except LaunchError:
             backend = None
-        self.app.call_from_thread(self.post_message, OpenRun(record, backend))
+        call_ui(self, self.post_message, OpenRun(record, backend))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open_trial()

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header, Input, Label, OptionList, ProgressBa
 from textual.widgets.option_list import Option
 
 from tui.state import WizardState, load_recent
+from tui.threads import call_ui
 
 INTRO = """\
 [b]depthnet-tui[/b]
@@ -76,19 +77,19 @@ class WelcomeScreen(Screen[None]):
 
         target = Path(os.path.expanduser(folder)).resolve()
         bar = self.query_one("#sample-progress", ProgressBar)
-        self.app.call_from_thread(bar.remove_class, "hidden")
+        call_ui(self, bar.remove_class, "hidden")
 
         def step(done: int, total: int) -> None:
-            self.app.call_from_thread(bar.update, progress=done, total=total)
+            call_ui(self, bar.update, progress=done, total=total)
 
         try:
             data = make_sample_dataset(target / "data", progress=step)
         except (OSError, ValueError) as exc:
-            self.app.call_from_thread(self.notify, f"{exc}", severity="error", title="Sample data not created")
+            call_ui(self, self.notify, f"{exc}", severity="error", title="Sample data not created")
             return
         state = WizardState(data_root=str(data), output_dir=str(target / "work"))
-        self.app.call_from_thread(self.notify, f"Sample dataset written to {data}", title="Sample data")
-        self.app.call_from_thread(self.app.start, state)  # type: ignore[attr-defined]
+        call_ui(self, self.notify, f"Sample dataset written to {data}", title="Sample data")
+        call_ui(self, self.app.start, state)  # type: ignore[attr-defined]
 
     def action_help(self) -> None:
         from specgen.job.help import help_text
