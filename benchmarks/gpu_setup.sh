@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The NVML-present paths on a GPU machine (not CI): `depthnet setup --json` with real GPUs, the launch preflight's
+# memory check against a real GPU's free memory, and the Run screen's live GPU telemetry (headless Textual, a real
+# TAO 7.3.0 train run on the local backend).
+#
+#   benchmarks/gpu_setup.sh SITE WHEELS REDWOOD OUT   (as gpu_e2e.sh; WHEELS also holds textual and its deps)
+set -uo pipefail
+SITE=$(readlink -f "$1"); WHEELS=$(readlink -f "$2"); REDWOOD=$(readlink -f "$3"); OUT=$(readlink -f "$4")
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$OUT" /tmp/dn-site
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/dn-site "$WHEELS"/*.whl 2>/dev/null || exit 1
+export PYTHONPATH="$REPO:/tmp/dn-site:$SITE" PYTHONUNBUFFERED=1 XDG_DATA_HOME=$OUT/xdg XDG_CONFIG_HOME=$OUT/cfg OUT
+command -v python >/dev/null || ln -s "$(command -v python3)" /usr/local/bin/python
+printf '#!%s\nimport sys\nfrom nvidia_tao_pytorch.cv.depth_net.entrypoint.depth_net import main\nsys.exit(main())\n' \
+  "$(command -v python3)" > /usr/local/bin/depth_net && chmod +x /usr/local/bin/depth_net
+dn() { python3 -m specgen.cli "$@"; }
+
+dn setup --json --output-dir /tmp > "$OUT/setup.json"; echo "setup exit $?" | tee "$OUT/setup.txt"
+
+D=/data/redwood; rm -rf $D; mkdir -p $D/train/scene
+for i in 0 1 2; do for k in 0 1 2 3; do
+  cp "$REDWOOD/rgb_0000$i.jpg" $D/train/scene/rgb_$k$i.jpg; cp "$REDWOOD/sync_depth_0000$i.png" $D/train/scene/sync_depth_$k$i.png
+done; done
+W=/tmp/dn-setup; rm -rf $W; mkdir -p $W
+dn convert --data-root $D/train --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann >/dev/null
+COMMON=(--recipe sanity --dataset-name NYUDV2 --data-file $W/ann/test.txt --val-data-file $W/ann/test.txt
+        --set model.mono_backbone.pretrained_path=null --set train.pretrained_model_path=null --set train.num_epochs=2)
+dn spec train --encoder vitl "${COMMON[@]}" --results-dir $W/big --set dataset.train_dataset.batch_size=32 \
+  --set "dataset.train_dataset.augmentation.crop_size=[518,518]" -o $W/big.yaml --force >/dev/null 2>&1
+dn run train -e $W/big.yaml --backend local --gpus 0 > "$OUT/preflight.txt" 2>&1; echo "preflight exit $?" >> "$OUT/preflight.txt"
+dn spec train --encoder vits "${COMMON[@]}" --results-dir $W/tele -o $W/tele.yaml --force >/dev/null 2>&1
+
+python3 - <<'PY' > "$OUT/telemetry.txt" 2>&1
+import asyncio, os
+from specgen.engine.launch import RunOptions, prepare, start
+from tui.app import DepthnetApp
+from tui.screens.run import RunScreen
+
+async def main():
+    prepared = prepare(RunOptions(action="train", spec="/tmp/dn-setup/tele.yaml", backend="local", gpus="0"))
+    assert not prepared.problems, prepared.problems
+    record, backend = start(prepared.request, "local")
+    app = DepthnetApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.5)
+        app.push_screen(RunScreen(record, backend))
+        seen = []
+        for _ in range(300):
+            await pilot.pause(0.5)
+            screen = app.screen
+            if isinstance(screen, RunScreen):
+                line = screen.query_one("#gpu-telemetry")
+                if line.display and not line.has_class("hidden"):
+                    seen.append(str(line.render()))
+                if screen.progress.verdict is not None:
+                    break
+        print("telemetry samples:", len(seen))
+        for s in seen[:: max(1, len(seen) // 6)]:
+            print("  ", s.replace("\n", " | "))
+        print("verdict:", screen.progress.verdict.passed if screen.progress.verdict else None,
+              screen.progress.verdict.reason if screen.progress.verdict else "")
+
+asyncio.run(main())
+PY
+cat "$OUT/setup.txt" "$OUT/setup.json" "$OUT/preflight.txt" "$OUT/telemetry.txt"
