@@ -197,6 +197,13 @@ class Sweep:
         if self.cfg.backend == "slurm":
             return ["0"] * self.cfg.parallel  # Slurm places each job on its own GPU
         ids = parse_gpus(self.cfg.gpus)
+        if ids == "all":  # every GPU NVML sees, one trial each; without NVML one trial on them all at a time
+            from specgen.engine import nvml
+
+            found = [g.index for g in nvml.facts().gpus]
+            ids = found if found else ids
+            if not found:
+                return ["all"]
         if isinstance(ids, list):
             return [str(i) for i in ids][: self.cfg.parallel] if self.cfg.parallel < len(ids) else [str(i) for i in ids]
         return [ids] * self.cfg.parallel
