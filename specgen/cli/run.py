@@ -8,14 +8,23 @@ import json
 import signal
 import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 from specgen.cli.common import _err
 from specgen.engine import registry
 from specgen.engine.backends import DockerBackend, LaunchError, LocalBackend, RunRecord
 from specgen.engine.events import Alert, Event, JobState, LogLine, StatusLine, StepLoss, Verdict
-from specgen.engine.launch import RunOptions, backend_for, listing, prepare, release, run_spec_of, start, stop
+from specgen.engine.launch import (
+    RunOptions,
+    backend_for,
+    discard,
+    listing,
+    prepare,
+    release,
+    run_spec_of,
+    start,
+    stop,
+)
 from specgen.engine.logparse import display
 from specgen.engine.monitor import Monitor, env_force_polling
 from specgen.engine.slurm import SlurmBackend, SlurmOptions
@@ -144,13 +153,6 @@ def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
     return opts
 
 
-def _forget(folder: Path) -> None:
-    """A dry run leaves nothing behind: the run folder prepare made for the spec copy goes again."""
-    if folder.is_dir() and {p.name for p in folder.iterdir()} <= {"spec.yaml"}:
-        (folder / "spec.yaml").unlink(missing_ok=True)
-        folder.rmdir()
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     env = dict(item.split("=", 1) for item in args.env if "=" in item)
     try:
@@ -162,20 +164,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         for problem in prepared.problems:
             _err(problem)
         if prepared.problems:
-            release(prepared.request.run_id)
+            discard(prepared.request.run_id)
             return 2
         for note in prepared.notes:
             print(f"note: {note}", file=sys.stderr)
         if args.dry_run:
-            release(prepared.request.run_id)
             if slurm is None:
+                discard(prepared.request.run_id)
                 _err("--dry-run shows the sbatch script: use it with --backend slurm")
                 return 2
             from specgen.engine.slurm import render_script
 
-            folder = registry.run_dir(prepared.request.run_id)
-            print(render_script(prepared.request, slurm, folder), end="")
-            _forget(folder)
+            print(render_script(prepared.request, slurm, registry.run_dir(prepared.request.run_id)), end="")
+            discard(prepared.request.run_id)
             return 0
         record, backend = start(prepared.request, args.backend, slurm=slurm)
     except LaunchError as exc:

@@ -68,22 +68,22 @@ def prepare(opts: RunOptions) -> Prepared:
         except OSError as exc:
             raise LaunchError(f"cannot create the results folder {results} ({exc.strerror}); choose another") from None
     issues: list[PreflightProblem] = problems(run_spec, data_roots=roots, output_dir=output_dir, force=opts.force)
-    spec_path, env, notes = _job_spec(opts, run_spec, run_id)
+    spec_path, notes = _job_spec(opts, run_spec, run_id)
     memory = _memory_problem(opts, run_spec)
     if memory is not None:
         issues.append(PreflightProblem(memory, confirmable=True, key="dataset.train_dataset.batch_size"))
     req = LaunchRequest(run_id=run_id, action=opts.action,
                         spec_path=spec_path, results_dir=results, data_roots=roots,
                         output_dir=output_dir, image=opts.image or image_for_spec(opts.action, spec), gpus=opts.gpus,
-                        network=opts.network, env={**env, **opts.env})
+                        network=opts.network, env=opts.env)
     _SPECS[run_id] = run_spec  # handed to the monitor of the run this starts: no second read of the file
     _NOTES[run_id] = notes
     return Prepared(request=req, problems=[str(p) for p in issues],
                     confirmable=bool(issues) and all(p.confirmable for p in issues), notes=notes)
 
 
-def _job_spec(opts: RunOptions, run: RunSpec, run_id: str) -> tuple[str, dict[str, str], list[str]]:
-    """The spec file the job reads, the environment for its GPUs, and what was decided. The user's file is used as
+def _job_spec(opts: RunOptions, run: RunSpec, run_id: str) -> tuple[str, list[str]]:
+    """The spec file the job reads, and what was decided. The user's file is used as
     it is unless the GPUs chosen need other device keys, or the job runs on Slurm (TAO rewrites the spec in place on
     multi-node): then a copy in the run folder, with the keys set, is what the job reads."""
     import copy
@@ -96,7 +96,6 @@ def _job_spec(opts: RunOptions, run: RunSpec, run_id: str) -> tuple[str, dict[st
         ids = parse_gpus(opts.gpus)
     except ValueError as exc:
         raise LaunchError(str(exc)) from None
-    env: dict[str, str] = {}
     if opts.backend == "slurm":
         slurm = opts.slurm or SlurmOptions()
         per_node, nodes = slurm.gpus_per_node, slurm.nodes
@@ -106,14 +105,14 @@ def _job_spec(opts: RunOptions, run: RunSpec, run_id: str) -> tuple[str, dict[st
         per_node, nodes = 0, 1  # all / none: the spec's own keys stand
     changes, notes = device_keys(run.data, opts.action, per_node, nodes)
     if not changes and opts.backend != "slurm":
-        return os.path.abspath(opts.spec), env, notes
+        return os.path.abspath(opts.spec), notes
     data = apply(copy.deepcopy(run.data), changes)
     said = ", ".join(f"{k}: {v}" for k, v in changes.items()) or "no key changed"
     header = f"# The spec run {run_id} reads: a copy of {os.path.abspath(opts.spec)} ({said}).\n"
     path = write_text_atomic(registry.run_dir(run_id) / "spec.yaml", dump_yaml(data, header), overwrite=True)
     if changes:
         notes.insert(0, f"the run reads a copy of the spec with {said} ({path})")
-    return str(path), env, notes
+    return str(path), notes
 
 
 def _memory_problem(opts: RunOptions, run: RunSpec) -> str | None:
@@ -157,6 +156,21 @@ def release(run_id: str) -> None:
     lock = _LOCKS.pop(run_id, None)
     if lock is not None:
         lock.release()
+
+
+def discard(run_id: str) -> None:
+    """A prepared run that will not start (refused, cancelled, a dry run): its lock goes, and so does the run folder
+    prepare made for the job's spec copy — only when it holds nothing else."""
+    release(run_id)
+    _SPECS.pop(run_id, None)
+    _NOTES.pop(run_id, None)
+    folder = registry.run_dir(run_id)
+    try:
+        if folder.is_dir() and {p.name for p in folder.iterdir()} <= {"spec.yaml"}:
+            (folder / "spec.yaml").unlink(missing_ok=True)
+            folder.rmdir()
+    except OSError:
+        pass  # litter at worst, never an error for the person
 
 
 def start(req: LaunchRequest, backend_name: str | None,

@@ -256,7 +256,7 @@ class Sweep:
             self._run_trial(trial, gpus)
 
     def _run_trial(self, trial: Any, gpus: str) -> None:
-        from specgen.engine.launch import RunOptions, prepare, release, start
+        from specgen.engine.launch import RunOptions, discard, prepare, start
 
         try:
             spec_path, results = self._write_trial_spec(trial)
@@ -268,7 +268,7 @@ class Sweep:
         try:
             prepared = prepare(opts)
             if prepared.problems:
-                release(prepared.request.run_id)
+                discard(prepared.request.run_id)
                 self._fail(trial.number, "; ".join(prepared.problems))
                 return
             # known before the run starts: a sweep killed from here on leaves a trial that resume can find

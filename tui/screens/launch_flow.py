@@ -22,7 +22,7 @@ async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice, *
                       allow_known_failure: bool = False) -> Launched:
     """The options the person chose (None when cancelled), the started run and its backend (None when not started,
     or when only a script was written)."""
-    from specgen.engine.launch import RunOptions, prepare, release, start
+    from specgen.engine.launch import RunOptions, discard, prepare, start
 
     picked = await app.push_screen_wait(RunOptionsScreen(*defaults))
     if picked is None:
@@ -38,13 +38,13 @@ async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice, *
     try:
         prepared = await asyncio.to_thread(prepare, opts)
         if prepared.problems:
-            release(prepared.request.run_id)  # the results folder is not held while the person reads
+            discard(prepared.request.run_id)  # the results folder is not held while the person reads
             if not await app.push_screen_wait(ProblemsScreen("Before launch", prepared.problems, prepared.confirmable)):
                 return choice, None, None
             opts.force = True
             prepared = await asyncio.to_thread(prepare, opts)
             if prepared.problems:
-                release(prepared.request.run_id)
+                discard(prepared.request.run_id)
                 await app.push_screen_wait(ProblemsScreen("Before launch", prepared.problems, False))
                 return choice, None, None
         for note in prepared.notes:
