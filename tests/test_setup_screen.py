@@ -49,7 +49,8 @@ def test_setup_screen_snapshot(snap_compare, size):
     assert snap_compare(DepthnetApp(), terminal_size=size, run_before=ready)
 
 
-def test_long_advice_dialog_wraps_every_word_snapshot(snap_compare):
+@pytest.mark.parametrize("size", [(80, 24), (200, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_long_advice_dialog_wraps_every_word_snapshot(snap_compare, size):
     problems = [
         "spec error at dataset.train_dataset.data_sources[0].data_file: /data/nyu/annotations/train.txt lists "
         "/mnt/other-disk/nyu_depth_v2/sync/bedroom_0004/rgb_00045.jpg at line 17, outside every data root that would "
@@ -63,7 +64,7 @@ def test_long_advice_dialog_wraps_every_word_snapshot(snap_compare):
         pilot.app.push_screen(ProblemsScreen("Before launch", problems, True))
         await settle(pilot, 0.3)
 
-    assert snap_compare(DepthnetApp(), terminal_size=(80, 24), run_before=ready)
+    assert snap_compare(DepthnetApp(), terminal_size=size, run_before=ready)
 
 
 async def test_setup_screen_shows_each_fix_and_welcome_opens_it(docker_client):

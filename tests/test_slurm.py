@@ -265,3 +265,21 @@ async def test_launch_dialog_submits_to_slurm_and_the_run_screen_follows_the_job
         assert any(f"Slurm job {run.record.job_id} ended: COMPLETED" in line for line in lines)
         script = Path(run.record.script).read_text()
         assert "#SBATCH --time=10:00" in script and "srun --nodes=1 --ntasks-per-node=1" in script
+
+
+def test_sweep_on_slurm_runs_each_trial_as_a_job(cluster, tmp_path):
+    """`depthnet sweep --backend slurm`: every trial is one Slurm job (two at once on the node's two GPUs), judged
+    like any run; the study records them."""
+    import json as _json
+
+    project, *_ = cluster
+    spec = project.spec("train", "sweep.yaml", results="sweep")
+    folder = tmp_path / "sweep"
+    done = depthnet("sweep", "-e", str(spec), "--trials", "2", "--parallel", "2", "--out", str(folder), "--backend",
+                    "slurm", "--container-runtime", "none", "--env", "EMU_LR_LOSS=1",
+                    "--param", "train.optim.lr=loguniform:1e-5:1e-3", timeout=300)
+    assert done.returncode == 0, done.stderr
+    info = _json.loads(depthnet("sweep", "status", str(folder), "--json").stdout)
+    assert [t["state"] for t in info["trials"]] == ["COMPLETE", "COMPLETE"]
+    rows = {r["run_id"]: r for r in _json.loads(depthnet("runs", "--json").stdout)}
+    assert all(rows[t["run_id"]]["backend"] == "slurm" for t in info["trials"])

@@ -33,6 +33,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--network", help="docker network mode for the trials (e.g. none)")
     s.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="environment for every trial")
     s.add_argument("--study", default="depthnet", help="study name inside study.db")
+    g = s.add_argument_group("slurm", "with --backend slurm: each trial is one job (as depthnet run --backend slurm)")
+    g.add_argument("--partition", help="sbatch --partition")
+    g.add_argument("--account", help="sbatch --account")
+    g.add_argument("--gpus-per-node", type=int, default=1, help="GPUs per trial (default 1)")
+    g.add_argument("--time", help="time limit per trial, e.g. 2:00:00")
+    g.add_argument("--container-runtime", choices=("pyxis", "apptainer", "none"), default="pyxis",
+                   help="pyxis, apptainer, or none (depth_net on the nodes)")
+    g.add_argument("--sbatch-arg", action="append", default=[], metavar="ARG", help="one more sbatch option")
     s.add_argument("--seed", type=int, help="sampler seed (repeatable sweeps)")
     s.set_defaults(func=cmd_sweep)
     verbs = s.add_subparsers(dest="sweep_command", required=False, metavar="{status,best,resume}")
@@ -78,9 +86,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     params = params or default_space(data)
     parallel = args.parallel or (len(ids) if isinstance(ids, list) else 1)
     env = dict(item.split("=", 1) for item in args.env if "=" in item)
+    slurm = None
+    if args.backend == "slurm":
+        from specgen.engine.slurm import SlurmOptions
+
+        try:
+            slurm = SlurmOptions(partition=args.partition, account=args.account, gpus_per_node=args.gpus_per_node,
+                                 time=args.time, container_runtime=args.container_runtime, image=args.image,
+                                 sbatch_args=args.sbatch_arg)
+            slurm.check()
+        except (ValueError, LaunchError) as exc:
+            _err(f"slurm options: {exc}")
+            return EXIT_USAGE
     cfg = SweepConfig(study=args.study, trials=args.trials, params=params, objective=args.objective,
                       direction=args.direction, parallel=parallel, backend=args.backend, gpus=args.gpus,
-                      image=args.image, network=args.network, env=env, seed=args.seed)
+                      image=args.image, network=args.network, env=env, slurm=slurm, seed=args.seed)
     folder = Path(args.out)
     try:
         start_sweep(folder, Path(args.spec), cfg)

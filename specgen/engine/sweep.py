@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from specgen.engine.backends import LaunchError
 from specgen.engine.events import Event, StatusLine, Verdict
+from specgen.engine.slurm import SlurmOptions
 
 Direction = Literal["minimize", "maximize"]
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
@@ -107,6 +108,7 @@ class SweepConfig(BaseModel):
     image: str | None = None
     network: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+    slurm: SlurmOptions | None = None  # --backend slurm: each trial is one job with these options
     seed: int | None = None
 
 
@@ -264,7 +266,7 @@ class Sweep:
             self._fail(trial.number, f"its spec is not valid: {exc}")
             return
         opts = RunOptions(action="train", spec=str(spec_path), backend=self.cfg.backend, image=self.cfg.image,
-                          gpus=gpus, network=self.cfg.network, env=self.cfg.env)
+                          gpus=gpus, network=self.cfg.network, env=self.cfg.env, slurm=self.cfg.slurm)
         try:
             prepared = prepare(opts)
             if prepared.problems:
@@ -274,7 +276,7 @@ class Sweep:
             # known before the run starts: a sweep killed from here on leaves a trial that resume can find
             trial.set_user_attr("run_id", prepared.request.run_id)
             trial.set_user_attr("results_dir", str(results))
-            record, backend = start(prepared.request, self.cfg.backend)
+            record, backend = start(prepared.request, self.cfg.backend, slurm=self.cfg.slurm)
         except LaunchError as exc:
             self._fail(trial.number, str(exc).splitlines()[0])
             return
