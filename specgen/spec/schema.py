@@ -233,7 +233,7 @@ class TrainConfig(Section):
     optim: Optim = Field(default_factory=Optim, description="Optimizer and schedule.")
     precision: Literal["bf16", "fp32", "fp16"] = Field("fp32", description="fp32 (32-true), fp16 (16-mixed), bf16 (bf16-mixed, TAO >= 7.3.0, SM80+ GPUs).")
     distributed_strategy: Literal["ddp", "fsdp"] = Field("ddp", description="Multi-GPU strategy.")
-    activation_checkpoint: bool = Field(False, description="Recompute activations to save GPU memory.")
+    activation_checkpoint: bool = Field(False, description="With several GPUs: true → plain ddp, false → ddp_find_unused_parameters_true (TAO 7.3.0; on one GPU it changed no memory on an H100).")
     inference_tile: bool = Field(False, description="Tiled inference during validation.")
     tile_wtype: str = Field("gaussian", description="Tile blending weights.")
     tile_min_overlap: list[int] = Field(default_factory=lambda: [16, 16], description="Minimum tile overlap.")
