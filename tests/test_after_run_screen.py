@@ -117,11 +117,11 @@ async def test_failed_run_asks_before_anything_is_built_on_it(tmp_path, depth_ne
         await settle(pilot, 0.3)
         await pilot.press("ctrl+r")
         await fill_options(pilot, "local")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))  # the NaN alert
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted)  # the NaN alert
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None)
         await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted)
         question = str(app.screen.query_one("#question").render())
         assert "failed: train_loss is NaN in the kpi" in question and "waste GPU time" in question
         await pilot.press("n")

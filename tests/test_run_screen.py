@@ -41,7 +41,7 @@ async def wait_for(pilot, predicate, seconds: float = 30.0) -> None:
 async def fill_options(pilot, backend: str, image: str = "", gpus: str = "none", network: str = "") -> None:
     from textual.widgets import Select
 
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunOptionsScreen))
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunOptionsScreen) and pilot.app.screen.is_mounted)
     screen = pilot.app.screen
     screen.query_one("#opt-backend", Select).value = backend
     screen.query_one("#opt-image", Input).value = image
@@ -88,7 +88,7 @@ async def test_nan_alert_offers_stop_and_runs_screen_reopens(tmp_path, monkeypat
         await settle(pilot, 0.3)
         await pilot.press("ctrl+r")
         await fill_options(pilot, "local")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted)
         assert "val/loss is not finite in status.json" in str(app.screen.query_one("#question").render())
         await pilot.press("y")
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None)
@@ -120,7 +120,7 @@ async def test_preflight_problems_are_shown_before_anything_starts(tmp_path):
         await settle(pilot, 0.3)
         await pilot.press("ctrl+r")
         await fill_options(pilot, "script")
-        await wait_for(pilot, lambda: isinstance(app.screen, ProblemsScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ProblemsScreen) and app.screen.is_mounted)
         text = " ".join(str(label.render()) for label in app.screen.query(".problem"))
         assert "lists relative paths" in text and "absolute data root" in text
         assert not app.screen.query("#yes")  # nothing to confirm: it must be fixed

@@ -135,7 +135,7 @@ async def test_no_engine_at_launch_lets_the_person_choose_and_a_script_is_not_st
         await settle(pilot, 0.3)
         await pilot.press("ctrl+r")
         await fill_options(pilot, "")  # auto
-        await wait_for(pilot, lambda: isinstance(app.screen, NoEngineScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, NoEngineScreen) and app.screen.is_mounted)
         text = " ".join(str(w.render()) for w in app.screen.query(".problem"))
         assert "unix:///nonexistent" in text and "unset DOCKER_HOST" in text
         assert app.screen.query_one("#local").disabled  # no depth_net here

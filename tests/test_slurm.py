@@ -242,7 +242,7 @@ async def test_launch_dialog_submits_to_slurm_and_the_run_screen_follows_the_job
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.pause(0.3)
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunOptionsScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, RunOptionsScreen) and app.screen.is_mounted)
         dialog = app.screen
         backends = [value for _, value in dialog.query_one("#opt-backend", Select)._options]
         assert "slurm" in backends
