@@ -236,3 +236,46 @@ async def test_setup_screen_pulls_with_a_bar_per_layer(registries, docker_client
         assert all(b.total and b.progress == b.total for b in layers)
         assert "pulled: " + tag in str(screen.query_one("#pull-title").render())
     assert docker_client.images.get(tag)
+
+
+async def test_setup_screen_esc_cancels_a_pull_and_a_second_pull_finishes(registries, docker_client):
+    """Esc during a pull cancels it (the screen stays, says so); pulling again finishes what the engine kept."""
+    from tui.app import DepthnetApp
+    from tui.screens.setup import SetupScreen
+
+    open_addr, _ = registries
+    tag = f"{open_addr}/depthnet/big:1"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:  # 64 MB: long enough for a key to land mid-pull
+        for i in range(4):
+            blob = os.urandom(16 * 2**20)
+            info = tarfile.TarInfo(f"blob{i}.bin")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    docker_client.api.import_image_from_data(buf.getvalue(), repository=tag.rsplit(":", 1)[0], tag="1")
+    for line in docker_client.api.push(tag, stream=True, decode=True):
+        assert "error" not in line, line
+    docker_client.images.remove(tag, force=True)
+    app = DepthnetApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("s")
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, SetupScreen)
+        screen.action_pull([tag])
+        await pilot.press("escape")
+        for _ in range(300):
+            await pilot.pause(0.05)
+            if not screen.pulling:
+                break
+        assert app.screen is screen  # Esc cancelled the pull; it did not leave the screen
+        title = str(screen.query_one("#pull-title").render())
+        assert "cancelled" in title, title
+        screen.action_pull([tag])
+        for _ in range(600):
+            await pilot.pause(0.05)
+            if not screen.pulling:
+                break
+        assert str(screen.query_one("#pull-title").render()).startswith("pulled: ")
+    assert docker_client.images.get(tag)

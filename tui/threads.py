@@ -18,7 +18,8 @@ def call_ui(node: DOMNode, fn: Callable[..., Any], *args: Any, **kwargs: Any) ->
         return
 
     def guarded() -> None:
-        if node.is_attached:
+        # a screen being popped or an app closing is still attached while its children are already gone
+        if node.is_attached and not (node._closing or node._closed or app._closing or app._closed):
             fn(*args, **kwargs)
 
     try:
