@@ -68,7 +68,10 @@ def docker_client() -> tuple[Any | None, Check]:
     where = _engine_where()
     try:
         import docker
-
+    except ImportError:
+        return None, Check(name="docker", status="fail", detail="the Docker SDK for Python is not installed here",
+                           fix="pip install docker   # depthnet-tui depends on it; a stripped environment lacks it")
+    try:
         client = docker.from_env(timeout=10)
         version = client.version()
     except Exception as exc:  # docker raises many types for "no engine"
