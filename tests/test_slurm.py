@@ -283,3 +283,20 @@ def test_sweep_on_slurm_runs_each_trial_as_a_job(cluster, tmp_path):
     assert [t["state"] for t in info["trials"]] == ["COMPLETE", "COMPLETE"]
     rows = {r["run_id"]: r for r in _json.loads(depthnet("runs", "--json").stdout)}
     assert all(rows[t["run_id"]]["backend"] == "slurm" for t in info["trials"])
+
+
+def test_a_controller_that_does_not_answer_is_waited_for_not_judged(cluster, tmp_path, monkeypatch):
+    """slurmctld unreachable (a restart, a network blip): the state says so and the follower keeps looking; it never
+    turns into "the job is gone" and a FAIL."""
+    from specgen.engine.backends import RunRecord
+    from specgen.engine.slurm import SlurmBackend
+
+    conf = Path(os.environ["SLURM_CONF"]).read_text()
+    dead = tmp_path / "slurm.conf"
+    dead.write_text(re.sub(r"(?m)^SlurmctldPort=.*$", "SlurmctldPort=1", conf))
+    monkeypatch.setenv("SLURM_CONF", str(dead))
+    record = RunRecord(run_id="x", backend="slurm", action="train", spec_path="/x.yaml", results_dir="/x",
+                       started="2026-01-01T00:00:00+00:00", job_id="1", exit_file=str(tmp_path / "exit_code"))
+    st = SlurmBackend().state(record)
+    assert st.state == "UNKNOWN" and st.reason.startswith("Slurm does not answer") and not st.finished
+    assert st.words.startswith("Slurm job 1: Slurm does not answer")

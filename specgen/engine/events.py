@@ -136,6 +136,8 @@ class JobState(BaseModel):
             return f"Slurm job {self.job_id} is pending: {reason}"
         if self.state == "RUNNING":
             return f"Slurm job {self.job_id} is running" + (f" on {self.nodes}" if self.nodes else "")
+        if self.state == "UNKNOWN":
+            return f"Slurm job {self.job_id}: {self.reason or 'state unknown'}"
         return f"Slurm job {self.job_id} ended: {self.state}"
 
     @property

@@ -196,6 +196,10 @@ class SlurmBackend:
         sacct where accounting keeps it longer; else the exit code file our script leaves."""
         job = record.job_id or ""
         q = _run(["squeue", "-h", "-j", job, "-o", "%T|%r|%l|%N"])
+        if q.returncode != 0 and "Invalid job id" not in q.stderr:
+            # slurmctld restarting or unreachable: say so and look again later, never judge the job on it
+            why = (q.stderr.strip().splitlines() or ["no answer"])[-1]
+            return JobState(job_id=job, state="UNKNOWN", reason=f"Slurm does not answer ({why}); looking again")
         if q.returncode == 0 and q.stdout.strip():
             state, reason, limit, nodes = (q.stdout.strip().splitlines()[0].split("|") + ["", "", ""])[:4]
             if state not in TERMINAL and state not in ("COMPLETING",):
