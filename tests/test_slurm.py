@@ -293,7 +293,8 @@ def test_a_controller_that_does_not_answer_is_waited_for_not_judged(cluster, tmp
 
     conf = Path(os.environ["SLURM_CONF"]).read_text()
     dead = tmp_path / "slurm.conf"
-    dead.write_text(re.sub(r"(?m)^SlurmctldPort=.*$", "SlurmctldPort=1", conf))
+    # nothing listens on port 1; short timeouts so the client gives up at once (its default retries take 18 s)
+    dead.write_text(re.sub(r"(?m)^SlurmctldPort=.*$", "SlurmctldPort=1", conf) + "MessageTimeout=1\nTCPTimeout=1\n")
     monkeypatch.setenv("SLURM_CONF", str(dead))
     record = RunRecord(run_id="x", backend="slurm", action="train", spec_path="/x.yaml", results_dir="/x",
                        started="2026-01-01T00:00:00+00:00", job_id="1", exit_file=str(tmp_path / "exit_code"))
