@@ -11,25 +11,11 @@
 #     OUT      where logs, events and the summary go
 # Needs python3 with torch, pytorch-lightning, timm, opencv, matplotlib (the device image has them).
 set -uo pipefail
-SITE=$(readlink -f "$1"); WHEELS=$(readlink -f "$2"); REDWOOD=$(readlink -f "$3"); OUT=$(readlink -f "$4")
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-mkdir -p "$OUT" /tmp/dn-site
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/dn-site "$WHEELS"/*.whl || exit 1
-export PYTHONPATH="$REPO:/tmp/dn-site:$SITE" PYTHONUNBUFFERED=1 XDG_DATA_HOME=$OUT/xdg
-command -v python >/dev/null || ln -s "$(command -v python3)" /usr/local/bin/python
-printf '#!%s\nimport sys\nfrom nvidia_tao_pytorch.cv.depth_net.entrypoint.depth_net import main\nsys.exit(main())\n' \
-  "$(command -v python3)" > /usr/local/bin/depth_net && chmod +x /usr/local/bin/depth_net
-dn() { python3 -m specgen.cli "$@"; }
+. "$(dirname "$0")/gpu_common.sh" "$@"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 
 # Data as TAO wants it: 12 train pairs (each Redwood pair 4×, new names) and the 3 originals for validation.
-D=/data/redwood; rm -rf $D; mkdir -p $D/train/scene $D/val/scene
-for i in 0 1 2; do
-  cp "$REDWOOD/rgb_0000$i.jpg" "$REDWOOD/sync_depth_0000$i.png" $D/val/scene/
-  for k in 0 1 2 3; do
-    cp "$REDWOOD/rgb_0000$i.jpg" $D/train/scene/rgb_$k$i.jpg; cp "$REDWOOD/sync_depth_0000$i.png" $D/train/scene/sync_depth_$k$i.png
-  done
-done
+redwood_data 4 val
 W=/tmp/dn-work; rm -rf $W; mkdir -p $W  # checkpoints are 300 MB each: kept out of OUT
 dn convert --data-root $D/train --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_train >/dev/null
 dn convert --data-root $D/val --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_val >/dev/null

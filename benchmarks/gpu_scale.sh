@@ -8,15 +8,7 @@
 #
 #   benchmarks/gpu_scale.sh SITE WHEELS REDWOOD OUT   (as gpu_e2e.sh; WHEELS also holds optuna and nvidia-ml-py)
 set -uo pipefail
-SITE=$(readlink -f "$1"); WHEELS=$(readlink -f "$2"); REDWOOD=$(readlink -f "$3"); OUT=$(readlink -f "$4")
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-mkdir -p "$OUT" /tmp/dn-site
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/dn-site "$WHEELS"/*.whl || exit 1
-export PYTHONPATH="$REPO:/tmp/dn-site:$SITE" PYTHONUNBUFFERED=1 XDG_DATA_HOME=$OUT/xdg OUT
-command -v python >/dev/null || ln -s "$(command -v python3)" /usr/local/bin/python
-printf '#!%s\nimport sys\nfrom nvidia_tao_pytorch.cv.depth_net.entrypoint.depth_net import main\nsys.exit(main())\n' \
-  "$(command -v python3)" > /usr/local/bin/depth_net && chmod +x /usr/local/bin/depth_net
-dn() { python3 -m specgen.cli "$@"; }
+. "$(dirname "$0")/gpu_common.sh" "$@"
 nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 
 python3 - > "$OUT/nvml.json" <<'PY'
@@ -27,13 +19,7 @@ print(json.dumps({"facts": dataclasses.asdict(f), "labels": [g.label() for g in 
                   "sample": [s.line() for s in nvml.sample()]}, indent=1))
 PY
 
-D=/data/redwood; rm -rf $D; mkdir -p $D/train/scene $D/val/scene
-for i in 0 1 2; do
-  cp "$REDWOOD/rgb_0000$i.jpg" "$REDWOOD/sync_depth_0000$i.png" $D/val/scene/
-  for k in 0 1 2 3; do
-    cp "$REDWOOD/rgb_0000$i.jpg" $D/train/scene/rgb_$k$i.jpg; cp "$REDWOOD/sync_depth_0000$i.png" $D/train/scene/sync_depth_$k$i.png
-  done
-done
+redwood_data 4 val
 W=/tmp/dn-work; rm -rf $W; mkdir -p $W
 dn convert --data-root $D/train --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_train >/dev/null
 dn convert --data-root $D/val --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_val >/dev/null

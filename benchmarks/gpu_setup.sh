@@ -5,22 +5,11 @@
 #
 #   benchmarks/gpu_setup.sh SITE WHEELS REDWOOD OUT   (as gpu_e2e.sh; WHEELS also holds textual and its deps)
 set -uo pipefail
-SITE=$(readlink -f "$1"); WHEELS=$(readlink -f "$2"); REDWOOD=$(readlink -f "$3"); OUT=$(readlink -f "$4")
-REPO=$(cd "$(dirname "$0")/.." && pwd)
-mkdir -p "$OUT" /tmp/dn-site
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/dn-site "$WHEELS"/*.whl 2>/dev/null || exit 1
-export PYTHONPATH="$REPO:/tmp/dn-site:$SITE" PYTHONUNBUFFERED=1 XDG_DATA_HOME=$OUT/xdg XDG_CONFIG_HOME=$OUT/cfg OUT
-command -v python >/dev/null || ln -s "$(command -v python3)" /usr/local/bin/python
-printf '#!%s\nimport sys\nfrom nvidia_tao_pytorch.cv.depth_net.entrypoint.depth_net import main\nsys.exit(main())\n' \
-  "$(command -v python3)" > /usr/local/bin/depth_net && chmod +x /usr/local/bin/depth_net
-dn() { python3 -m specgen.cli "$@"; }
+. "$(dirname "$0")/gpu_common.sh" "$@"
 
 dn setup --json --output-dir /tmp > "$OUT/setup.json"; echo "setup exit $?" | tee "$OUT/setup.txt"
 
-D=/data/redwood; rm -rf $D; mkdir -p $D/train/scene
-for i in 0 1 2; do for k in 0 1 2 3; do
-  cp "$REDWOOD/rgb_0000$i.jpg" $D/train/scene/rgb_$k$i.jpg; cp "$REDWOOD/sync_depth_0000$i.png" $D/train/scene/sync_depth_$k$i.png
-done; done
+redwood_data 4
 W=/tmp/dn-setup; rm -rf $W; mkdir -p $W
 dn convert --data-root $D/train --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann >/dev/null
 COMMON=(--recipe sanity --dataset-name NYUDV2 --data-file $W/ann/test.txt --val-data-file $W/ann/test.txt
