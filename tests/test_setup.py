@@ -122,14 +122,15 @@ def _start_registry(folder: Path, auth: tuple[str, str] | None) -> tuple[subproc
     raise AssertionError((folder / "registry.log").read_text())
 
 
-def _tiny_image(client, tag: str) -> None:
-    """An image of its own (2 MB of random bytes), imported like `docker import`, so a pull has bytes to move."""
+def _image(client, tag: str, megabytes: int = 2) -> None:
+    """An image of its own (random bytes, 16 MB per file), imported like `docker import`: a pull has bytes to move."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        blob = os.urandom(2 * 2**20)
-        info = tarfile.TarInfo("blob.bin")
-        info.size = len(blob)
-        tar.addfile(info, io.BytesIO(blob))
+        for i in range(max(1, megabytes // 16)):
+            blob = os.urandom(min(megabytes, 16) * 2**20)
+            info = tarfile.TarInfo(f"blob{i}.bin")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
     repo, _, version = tag.rpartition(":")
     client.api.import_image_from_data(buf.getvalue(), repository=repo, tag=version)
 
@@ -144,8 +145,8 @@ def registries(tmp_path, docker_client):
         proc.wait()
 
 
-def _push_and_forget(client, tag: str, auth: dict | None = None) -> None:
-    _tiny_image(client, tag)
+def _push_and_forget(client, tag: str, auth: dict | None = None, megabytes: int = 2) -> None:
+    _image(client, tag, megabytes)
     for line in client.api.push(tag, stream=True, decode=True, auth_config=auth):
         assert "error" not in line, line
     client.images.remove(tag, force=True)
@@ -206,29 +207,39 @@ def test_pull_errors_in_plain_words():
     assert "does not exist" in explain("manifest unknown", "nvcr.io/a/b:nope")
 
 
+async def _setup_screen(app, pilot):
+    """Welcome → `s` → the Setup screen."""
+    from tui.screens.setup import SetupScreen
+
+    await pilot.pause(0.2)
+    await pilot.press("s")
+    await pilot.pause(0.3)
+    assert isinstance(app.screen, SetupScreen)
+    return app.screen
+
+
+async def _pull_ends(pilot, screen, ticks: int = 300) -> None:
+    for _ in range(ticks):
+        await pilot.pause(0.05)
+        if not screen.pulling:
+            break
+
+
 async def test_setup_screen_pulls_with_a_bar_per_layer(registries, docker_client):
     """The Setup screen's pull: a ProgressBar for the total and one per layer, filled when done; the image is there
     afterwards (cancel and resume are the engine's, tested above with the same pull)."""
     from textual.widgets import ProgressBar
 
     from tui.app import DepthnetApp
-    from tui.screens.setup import SetupScreen
 
     open_addr, _ = registries
     tag = f"{open_addr}/depthnet/screen:1"
     _push_and_forget(docker_client, tag)
     app = DepthnetApp()
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.2)
-        await pilot.press("s")
-        await pilot.pause(0.3)
-        screen = app.screen
-        assert isinstance(screen, SetupScreen)
+        screen = await _setup_screen(app, pilot)
         screen.action_pull([tag])
-        for _ in range(300):
-            await pilot.pause(0.05)
-            if not screen.pulling:
-                break
+        await _pull_ends(pilot, screen)
         assert not screen.pulling
         total = screen.query_one("#pull-total", ProgressBar)
         layers = [b for b in screen.query("#pull-layers ProgressBar")]
@@ -241,41 +252,20 @@ async def test_setup_screen_pulls_with_a_bar_per_layer(registries, docker_client
 async def test_setup_screen_esc_cancels_a_pull_and_a_second_pull_finishes(registries, docker_client):
     """Esc during a pull cancels it (the screen stays, says so); pulling again finishes what the engine kept."""
     from tui.app import DepthnetApp
-    from tui.screens.setup import SetupScreen
 
     open_addr, _ = registries
     tag = f"{open_addr}/depthnet/big:1"
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:  # 64 MB: long enough for a key to land mid-pull
-        for i in range(4):
-            blob = os.urandom(16 * 2**20)
-            info = tarfile.TarInfo(f"blob{i}.bin")
-            info.size = len(blob)
-            tar.addfile(info, io.BytesIO(blob))
-    docker_client.api.import_image_from_data(buf.getvalue(), repository=tag.rsplit(":", 1)[0], tag="1")
-    for line in docker_client.api.push(tag, stream=True, decode=True):
-        assert "error" not in line, line
-    docker_client.images.remove(tag, force=True)
+    _push_and_forget(docker_client, tag, megabytes=64)  # long enough for a key to land mid-pull
     app = DepthnetApp()
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.2)
-        await pilot.press("s")
-        await pilot.pause(0.3)
-        screen = app.screen
-        assert isinstance(screen, SetupScreen)
+        screen = await _setup_screen(app, pilot)
         screen.action_pull([tag])
         await pilot.press("escape")
-        for _ in range(300):
-            await pilot.pause(0.05)
-            if not screen.pulling:
-                break
+        await _pull_ends(pilot, screen)
         assert app.screen is screen  # Esc cancelled the pull; it did not leave the screen
         title = str(screen.query_one("#pull-title").render())
         assert "cancelled" in title, title
         screen.action_pull([tag])
-        for _ in range(600):
-            await pilot.pause(0.05)
-            if not screen.pulling:
-                break
+        await _pull_ends(pilot, screen, ticks=600)
         assert str(screen.query_one("#pull-title").render()).startswith("pulled: ")
     assert docker_client.images.get(tag)
