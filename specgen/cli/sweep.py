@@ -139,7 +139,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from specgen.engine.sweep import trial_rows
+    from specgen.engine.sweep import format_params, trial_rows
 
     try:
         info = trial_rows(Path(args.folder))
@@ -153,7 +153,7 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"({info['direction']})")
     for t in info["trials"]:
         value = f"{t['value']:.6g}" if isinstance(t["value"], float) else "-"
-        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in t["params"].items())
+        params = format_params(t["params"], digits=3)
         why = f"  ({t['reason']})" if t["reason"] and t["state"] == "FAIL" else ""
         print(f"{t['number']:>4} {t['state']:<9} {value:>10}  {params}{why}")
     return EXIT_OK

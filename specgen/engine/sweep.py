@@ -84,6 +84,16 @@ class Param(BaseModel):
         return trial.suggest_float(self.key, self.low, self.high, log=self.dist == "loguniform")
 
 
+def format_params(params: dict[str, Any], digits: int = 4, short: bool = False) -> str:
+    """``key=value, …`` for a trial's sampled values (floats to ``digits`` significant digits; ``short``: the last part
+    of each key only)."""
+    def one(key: str, value: Any) -> str:
+        name = key.rsplit(".", 1)[-1] if short else key
+        return f"{name}={value:.{digits}g}" if isinstance(value, float) else f"{name}={value}"
+
+    return ", ".join(one(k, v) for k, v in params.items())
+
+
 def default_space(data: dict[str, Any]) -> list[Param]:
     """TAO AutoML's search space for mono: lr and weight_decay, plus what the spec's scheduler reads."""
     from specgen.spec.keypaths import get_path_or_none
@@ -172,7 +182,7 @@ def best_spec_text(folder: Path) -> str:
         body = spec.read_text(encoding="utf-8")
     except OSError as exc:
         raise LaunchError(f"{spec}: the best trial's spec cannot be read ({exc.strerror})") from None
-    params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in info["best"]["params"].items())
+    params = format_params(info["best"]["params"])
     return (f"# Best trial {number} of sweep {folder} ({info['objective']} {info['best']['value']:.6g}, "
             f"{info['direction']}): {params}\n") + body
 
@@ -281,7 +291,7 @@ class Sweep:
             self._fail(trial.number, str(exc).splitlines()[0])
             return
         self.say(f"trial {trial.number} started: run {record.run_id} on GPU {gpus}, "
-                 + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()))
+                 + format_params(trial.params))
         self._follow(trial, record, backend)
 
     def _write_trial_spec(self, trial: Any) -> tuple[Path, Path]:
@@ -391,4 +401,4 @@ def start_sweep(folder: Path, spec: Path, cfg: SweepConfig, *, overwrite: bool =
 
 
 __all__ = ["AUTOML_RANGES", "TRIAL_STATES", "Param", "Sweep", "SweepConfig", "best_spec_text", "default_space",
-           "load_config", "start_sweep", "trial_rows"]
+           "format_params", "load_config", "start_sweep", "trial_rows"]

@@ -86,6 +86,8 @@ class SweepScreen(Screen[None]):
     # ------------------------------------------------------------------ drawing
 
     def show(self, info: dict[str, Any] | str) -> None:
+        from specgen.engine.sweep import format_params
+
         summary = self.query_one("#sweep-summary", Static)
         if isinstance(info, str):
             summary.update(f"[b red]{info}[/]")
@@ -104,8 +106,7 @@ class SweepScreen(Screen[None]):
         table.clear()
         for t in trials:
             value = f"{t['value']:.5g}" if isinstance(t["value"], float) else "-"
-            params = ", ".join(f"{k.rsplit('.', 1)[-1]}={v:.3g}" if isinstance(v, float) else f"{k.rsplit('.', 1)[-1]}={v}"
-                               for k, v in t["params"].items())
+            params = format_params(t["params"], digits=3, short=True)
             why = (t["reason"] or "") if t["state"] == "FAIL" else ""
             table.add_row(str(t["number"]), t["state"], str(t["epochs"]), value, params, why[:60], key=str(t["number"]))
         if trials:
