@@ -140,10 +140,13 @@ def follow(record: RunRecord, backend: DockerBackend | LocalBackend | SlurmBacke
 def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
     if args.backend != "slurm":
         return None
+    from specgen.job.gpus import parse_gpus
+
     per_node = args.gpus_per_node
-    if per_node is None:
-        per_node = 0 if args.gpus == "none" else len([g for g in args.gpus.split(",") if g.strip()]) or 1
     try:
+        if per_node is None:  # the GPUs of --gpus, on every node
+            ids = parse_gpus(args.gpus)
+            per_node = len(ids) if isinstance(ids, list) else (0 if ids == "none" else 1)
         opts = SlurmOptions(partition=args.partition, account=args.account, nodes=args.nodes, gpus_per_node=per_node,
                             time=args.time, container_runtime=args.container_runtime, image=args.image,
                             sbatch_args=args.sbatch_arg)

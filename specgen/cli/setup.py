@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, _err
 
@@ -24,12 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from specgen.engine.setup import run_checks
+    from specgen.engine.setup import docker_client, run_checks
 
-    pulled_ok = True
-    if args.pull:
-        pulled_ok = _pull(args.image, quiet=args.json)
-    report = run_checks(args.output_dir)
+    engine = docker_client()  # asked once, for the pull and the checks
+    pulled_ok = _pull(engine, args.image, quiet=args.json) if args.pull else True
+    report = run_checks(args.output_dir, engine=engine)
     if args.json:
         print(json.dumps({"checks": [c.model_dump(exclude={"key"}) for c in report.checks]}, indent=2))
     else:
@@ -43,14 +43,13 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return EXIT_PROBLEM if report.failed or not pulled_ok else EXIT_OK
 
 
-def _pull(images: list[str], quiet: bool) -> bool:
+def _pull(engine: tuple[Any, Any], images: list[str], quiet: bool) -> bool:
     """Pull each missing image with a rich progress bar per layer and one for the total. False when one failed."""
-    from specgen.engine.setup import docker_client
     from specgen.spec.docker_cmd import DEPLOY_IMAGE, TRAIN_IMAGE
 
-    client, engine = docker_client()
+    client, check = engine
     if client is None:
-        _err(f"cannot pull: {engine.detail}; {engine.fix}")
+        _err(f"cannot pull: {check.detail}; {check.fix}")
         return False
     wanted = images or [TRAIN_IMAGE, DEPLOY_IMAGE]
     ok = True

@@ -237,8 +237,10 @@ def slurm() -> Check:
     return Check(name="slurm", status="ok", detail="no sbatch here (only the Slurm backend needs it)")
 
 
-def run_checks(output_dir: str = ".", *, on_check: Callable[[Check], None] | None = None) -> Report:
-    """Every check, in the order a first-time user needs them; ``on_check`` hears each as it is done."""
+def run_checks(output_dir: str = ".", *, on_check: Callable[[Check], None] | None = None,
+               engine: tuple[Any | None, Check] | None = None) -> Report:
+    """Every check, in the order a first-time user needs them; ``on_check`` hears each as it is done. ``engine``:
+    what ``docker_client()`` already answered (the engine is asked once)."""
     checks: list[Check] = []
 
     def add(check: Check) -> None:
@@ -246,8 +248,8 @@ def run_checks(output_dir: str = ".", *, on_check: Callable[[Check], None] | Non
         if on_check is not None:
             on_check(check)
 
-    client, engine = docker_client()
-    add(engine)
+    client, engine_check = engine or docker_client()
+    add(engine_check)
     image_missing = True
     if client is not None:
         add(nvidia_runtime(client))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -162,10 +161,6 @@ class SlurmBackend:
     def __init__(self, options: SlurmOptions | None = None) -> None:
         self.options = options or SlurmOptions()
 
-    @staticmethod
-    def available() -> bool:
-        return shutil.which("sbatch") is not None
-
     def write_script(self, req: LaunchRequest, folder: Path) -> Path:
         from specgen.spec.atomicio import write_text_atomic
 
@@ -253,12 +248,6 @@ class SlurmBackend:
         if st.signal:
             return 128 + st.signal
         return st.exit_code if st.exit_code not in (None, 0) else 1  # type: ignore[return-value]
-
-    def is_running(self, record: RunRecord) -> bool:
-        try:
-            return not self.state(record).finished
-        except LaunchError:
-            return False
 
     def stop(self, record: RunRecord, timeout: int = 10) -> JobState:
         """scancel, then wait (up to ``timeout`` + Slurm's KillWait) for the state it ends in."""
