@@ -7,6 +7,7 @@ A job that runs into its time limit takes Slurm a minute or more to end, so it i
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -77,10 +78,10 @@ def test_healthy_job_passes_with_every_step_and_kpi(cluster):
     run_id = done.stderr.split("run ", 1)[1].split()[0]
     assert re.search(r"started \(Slurm job \d+\)", done.stderr)
     listed = depthnet("runs", "--json")
-    row = next(r for r in __import__("json").loads(listed.stdout) if r["run_id"] == run_id)
+    row = next(r for r in json.loads(listed.stdout) if r["run_id"] == run_id)
     assert row["backend"] == "slurm" and row["verdict"] == "PASS"
     # the job read our copy of the spec, with the device keys set, never the user's file
-    record = __import__("json").loads((Path(os.environ["XDG_DATA_HOME"]) / "depthnet-tui" / "runs" / run_id /
+    record = json.loads((Path(os.environ["XDG_DATA_HOME"]) / "depthnet-tui" / "runs" / run_id /
                                        "run.json").read_text())
     assert record["spec_path"].endswith(f"{run_id}/spec.yaml") and record["job_id"].isdigit()
 
@@ -215,8 +216,6 @@ def _runs() -> set[str]:
 
 
 def _wait_state(run_id: str, prefix: str, timeout: float = 60) -> str:
-    import json
-
     deadline = time.monotonic() + timeout
     state = ""
     while time.monotonic() < deadline:
@@ -270,8 +269,6 @@ async def test_launch_dialog_submits_to_slurm_and_the_run_screen_follows_the_job
 def test_sweep_on_slurm_runs_each_trial_as_a_job(cluster, tmp_path):
     """`depthnet sweep --backend slurm`: every trial is one Slurm job (two at once on the node's two GPUs), judged
     like any run; the study records them."""
-    import json as _json
-
     project, *_ = cluster
     spec = project.spec("train", "sweep.yaml", results="sweep")
     folder = tmp_path / "sweep"
@@ -279,9 +276,9 @@ def test_sweep_on_slurm_runs_each_trial_as_a_job(cluster, tmp_path):
                     "slurm", "--container-runtime", "none", "--env", "EMU_LR_LOSS=1",
                     "--param", "train.optim.lr=loguniform:1e-5:1e-3", timeout=300)
     assert done.returncode == 0, done.stderr
-    info = _json.loads(depthnet("sweep", "status", str(folder), "--json").stdout)
+    info = json.loads(depthnet("sweep", "status", str(folder), "--json").stdout)
     assert [t["state"] for t in info["trials"]] == ["COMPLETE", "COMPLETE"]
-    rows = {r["run_id"]: r for r in _json.loads(depthnet("runs", "--json").stdout)}
+    rows = {r["run_id"]: r for r in json.loads(depthnet("runs", "--json").stdout)}
     assert all(rows[t["run_id"]]["backend"] == "slurm" for t in info["trials"])
 
 
