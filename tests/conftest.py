@@ -64,6 +64,45 @@ def _isolated_config(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DEPTHNET_TUI_IMAGES", "halfcell")
 
 
+@pytest.fixture(autouse=True)
+def _steady_cursors(request, monkeypatch):
+    """Snapshots: a focused field's cursor stays shown. Its 0.5 s blink timer otherwise decides, by how long the
+    machine took to settle, whether the picture has a cursor (a CI failure under load)."""
+    if "snap_compare" not in request.fixturenames:
+        return
+    from textual.widgets import Input, TextArea
+
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+    monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda self: None)
+
+
+@pytest.fixture()
+def snap_compare(snap_compare):
+    """pytest-textual-snapshot's snap_compare, drawn once the screen stops changing: under load a table's header
+    or a preview can still be catching up after the test's own waits (seen as a CI-only mismatch)."""
+
+    def compare(app, *args, run_before=None, **kwargs):
+        async def before(pilot) -> None:
+            if run_before is not None:
+                await run_before(pilot)
+            await steady_picture(pilot)
+
+        return snap_compare(app, *args, run_before=before, **kwargs)
+
+    return compare
+
+
+async def steady_picture(pilot, tries: int = 40) -> None:
+    """Wait until two screenshots 0.15 s apart are the same (at most ``tries`` rounds)."""
+    last = None
+    for _ in range(tries):
+        await pilot.pause(0.15)
+        now = pilot.app.export_screenshot()
+        if now == last:
+            return
+        last = now
+
+
 @pytest.fixture()
 def depth_net_on_path(tmp_path, monkeypatch) -> Path:
     """The emulator (tests/emulator/depth_net) as ``depth_net`` on PATH: what the local backend launches."""

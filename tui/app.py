@@ -73,11 +73,13 @@ class DepthnetApp(App[None]):
         self.state.step = step
         self._save()
         screen = step_screen(step)
+        # the step's own title: an app-wide sub_title would also reach the header of the screen being torn down
+        # (Textual's Header watches the app), which raises NoMatches when its title widget is already gone
+        screen.sub_title = f"{STEP_TITLES[step]} — {self.state.data_root or 'no data root yet'}"
         if isinstance(self.screen, (WizardScreen, WelcomeScreen)):
             self.switch_screen(screen)
         else:
             self.push_screen(screen)
-        self.sub_title = f"{STEP_TITLES[step]} — {self.state.data_root or 'no data root yet'}"
 
     def _move(self, delta: int) -> None:
         keys = list(STEPS)
@@ -197,9 +199,12 @@ class DepthnetApp(App[None]):
         """An unexpected error: the app still exits (Textual's rule), with one line and a saved report instead of a
         traceback on the screen."""
         from rich.text import Text
+        from textual.css.query import NoMatches
 
         from specgen.engine.crash import one_line
 
+        if isinstance(error, NoMatches) and (self._exit or self._closing or not self._running):
+            return  # quitting: a screen's handler ran after its widgets were torn down; nothing to save or report
         self._return_code = 1
         if self._exception is None:  # tests (Pilot) re-raise it
             self._exception = error

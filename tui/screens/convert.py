@@ -29,6 +29,7 @@ from specgen.data.convert import (
 from specgen.spec.atomicio import RefusedOverwrite
 from tui.screens.base import WizardScreen
 from tui.screens.modals import ConfirmScreen
+from tui.widgets.tables import fill_table
 
 DEBOUNCE = 0.15
 
@@ -80,8 +81,6 @@ class ConvertScreen(WizardScreen):
                 yield Static("", id="pitfalls")
 
     def on_mount(self) -> None:
-        table = self.query_one("#samples", DataTable)
-        table.add_columns("image", "→ depth (derived)")
         self.query_one("#image-patterns", Input).focus()
         self.start_index()
 
@@ -160,12 +159,10 @@ class ConvertScreen(WizardScreen):
                   f"[b green]{p.pair_count}[/] complete pairs · "
                   f"[b {'red' if missing else 'green'}]{missing}[/] depth missing")
         self.query_one("#counts", Static).update(counts)
-        table = self.query_one("#samples", DataTable)
-        table.clear()
         complete = p.head(8)  # the preview builds no more paths than it shows
-        for image, depth in complete + (p.missing[:4] if missing else []):
-            mark = "" if (image, depth) in complete else "✗ "
-            table.add_row(image.removeprefix(root), mark + depth.removeprefix(root))
+        fill_table(self.query_one("#samples", DataTable), ("image", "→ depth (derived)"),
+                   [(image.removeprefix(root), ("" if (image, depth) in complete else "✗ ") + depth.removeprefix(root))
+                    for image, depth in complete + (p.missing[:4] if missing else [])])
         lines = []
         for i, pit in enumerate(p.pitfalls):
             colour = {"error": "red", "warning": "yellow"}.get(pit.severity, "cyan")

@@ -10,11 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from specgen.data.doctor.readers import UnreadableFile
 from specgen.data.inference_outputs import InferenceOutput, list_outputs, preview
 from tui.widgets.depth_preview import DepthPreview
+from tui.widgets.header import Header
+from tui.widgets.tables import fill_table
 
 
 class InferenceResultsScreen(Screen[None]):
@@ -39,7 +41,6 @@ class InferenceResultsScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#infer-list", DataTable).add_columns("input", "raw")
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -58,10 +59,9 @@ class InferenceResultsScreen(Screen[None]):
             f"[b]{title}[/] — {len(items)} pictures, {with_pfm} with a raw PFM" if items else
             f"[b]{title}[/] — no pictures under inference_images yet")
         table = self.query_one("#infer-list", DataTable)
-        table.clear()
-        for i, item in enumerate(items):
-            table.add_row(item.input.rsplit("/", 2)[-2] + "/" + item.input.rsplit("/", 1)[-1],
-                          "PFM" if item.pfm else "[dim]—[/]", key=str(i))
+        fill_table(table, ("input", "raw"),
+                   [(item.input.rsplit("/", 2)[-2] + "/" + item.input.rsplit("/", 1)[-1],
+                     "PFM" if item.pfm else "[dim]—[/]") for item in items], range(len(items)))
         if items:
             table.focus()
             self.show_item(0)

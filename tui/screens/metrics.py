@@ -7,9 +7,10 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from specgen.data.metrics import fmt, fmt_delta, metric_rows
+from tui.widgets.header import Header
 
 
 class MetricsScreen(Screen[None]):

@@ -13,6 +13,7 @@ from specgen.spec.keypaths import parse_assignment
 from specgen.spec.recipes import get_recipe, precision_choices
 from tui.screens.base import WizardScreen
 from tui.screens.modals import EditValueScreen
+from tui.widgets.tables import fill_table
 
 RECIPE_LABELS = {
     "finetune": "Fine-tune — the settings for adapting Depth Anything V2 to your data",
@@ -43,7 +44,6 @@ class RecipeScreen(WizardScreen):
             yield Static("", id="memory-estimate")
 
     def on_mount(self) -> None:
-        self.query_one("#values", DataTable).add_columns("key", "value", "why")
         self.free_gpus: list[tuple[int, float]] = []
         self.refresh_table()
         self.load_gpus()
@@ -89,10 +89,10 @@ class RecipeScreen(WizardScreen):
         return rows
 
     def refresh_table(self) -> None:
-        table = self.query_one("#values", DataTable)
-        table.clear()
-        for key, value, reason, edited in self.values():
-            table.add_row(("✎ " if edited else "") + key, repr(value) if isinstance(value, str) else str(value), reason, key=key)
+        values = self.values()
+        fill_table(self.query_one("#values", DataTable), ("key", "value", "why"),
+                   [(("✎ " if edited else "") + key, repr(value) if isinstance(value, str) else str(value), reason)
+                    for key, value, reason, edited in values], [v[0] for v in values])
         self.show_memory()
 
     @on(Select.Changed, "#recipe")

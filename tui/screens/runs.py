@@ -6,12 +6,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from specgen.engine import registry
 from specgen.engine.backends import LaunchError
 from specgen.engine.launch import backend_for, listing
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
+from tui.widgets.header import Header
+from tui.widgets.tables import fill_table
+
+RUN_COLUMNS = ("  ", "run", "backend", "action", "state", "verdict", "reason")  # "  ": room for a mark up to 99
 
 
 class RunsScreen(Screen[None]):
@@ -31,7 +35,6 @@ class RunsScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#runs", DataTable).add_columns(" ", "run", "backend", "action", "state", "verdict", "reason")
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -43,13 +46,13 @@ class RunsScreen(Screen[None]):
         self.app.call_from_thread(self.show, rows)
 
     def show(self, rows: list[dict]) -> None:
-        table = self.query_one("#runs", DataTable)
-        table.clear()
+        cells, keys = [], []
         for r in reversed(rows):  # newest first
             verdict = {"PASS": "[green]PASS[/]", "FAIL": "[red]FAIL[/]"}.get(r["verdict"] or "", "-")
             mark = str(self.marked.index(r["run_id"]) + 1) if r["run_id"] in self.marked else ""
-            table.add_row(mark, r["run_id"], r["backend"], r["action"], r["state"], verdict, (r.get("reason") or "")[:60],
-                          key=r["run_id"])
+            cells.append((mark, r["run_id"], r["backend"], r["action"], r["state"], verdict, (r.get("reason") or "")[:60]))
+            keys.append(r["run_id"])
+        fill_table(self.query_one("#runs", DataTable), RUN_COLUMNS, cells, keys)
         self.query_one("#runs-empty", Static).update(
             "" if rows else "No runs yet: save a spec and press ctrl+r on the Spec step, or `depthnet run`.")
 

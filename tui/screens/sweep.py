@@ -13,11 +13,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 from textual_plotext import PlotextPlot
 
 from tui.nav import OpenRun
 from tui.threads import call_ui
+from tui.widgets.header import Header
+from tui.widgets.tables import fill_table
+
+TRIAL_COLUMNS = ("#", "state", "epochs", "objective", "parameters", "why")
 
 POLL = 1.0
 
@@ -47,7 +51,7 @@ class SweepScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = "Sweep"
         table = self.query_one("#trials", DataTable)
-        table.add_columns("#", "state", "epochs", "objective", "parameters", "why")
+        fill_table(table, TRIAL_COLUMNS, [])
         if self.folder is not None:
             table.focus()
             self.poll()
@@ -103,12 +107,13 @@ class SweepScreen(Screen[None]):
                        + "  ".join(f"{n} {s.lower()}" for s, n in counts.items()) + f"  —  {best_text}")
         table = self.query_one("#trials", DataTable)
         row = table.cursor_row
-        table.clear()
+        cells = []
         for t in trials:
             value = f"{t['value']:.5g}" if isinstance(t["value"], float) else "-"
             params = format_params(t["params"], digits=3, short=True)
             why = (t["reason"] or "") if t["state"] == "FAIL" else ""
-            table.add_row(str(t["number"]), t["state"], str(t["epochs"]), value, params, why[:60], key=str(t["number"]))
+            cells.append((str(t["number"]), t["state"], str(t["epochs"]), value, params, why[:60]))
+        fill_table(table, TRIAL_COLUMNS, cells, [t["number"] for t in trials])
         if trials:
             table.move_cursor(row=min(row, len(trials) - 1))
         self.draw_charts()
