@@ -99,3 +99,13 @@ def test_verdict_requires_the_outputs_an_action_promises(tmp_path):
     assert missing_output("inference", run, str(tmp_path / "inference")).startswith("no image in")
     rgb(tmp_path / "inference" / "inference_images" / "x" / "a.jpg", 8, 8)
     assert missing_output("inference", run, str(tmp_path / "inference")) is None
+
+
+def test_a_long_input_path_is_cut_at_folders_not_inside_a_name():
+    from tui.screens.inference_results import fit_path
+
+    path = "/tmp/depthnet-snap/infer/data/redwood/scene_a/rgb_00001.jpg"
+    assert fit_path(path, 80) == path
+    short = fit_path(path, 40)
+    assert short.startswith("…/") and short.endswith("/redwood/scene_a/rgb_00001.jpg") and len(short) <= 40
+    assert fit_path("/a/" + "x" * 50 + ".jpg", 20) == "…/" + "x" * 50 + ".jpg"  # a name longer than the pane stays whole

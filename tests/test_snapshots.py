@@ -177,7 +177,7 @@ def test_inference_viewer_on_real_rgb(snap_compare, monkeypatch, size):
         screen = pilot.app.screen
         for _ in range(50):  # under load the swap can take longer than a fixed pause: wait for it, then draw
             if screen.current == 1 and screen.query("#infer-preview DepthPreview") and \
-                    screen.items[1].input in str(screen.query_one("#infer-caption").render()):
+                    screen.items[1].input.rsplit("/", 1)[-1] in str(screen.query_one("#infer-caption").render()):
                 break
             await pilot.pause(0.1)
         await pilot.pause(0.3)

@@ -207,3 +207,13 @@ async def test_switching_steps_and_quitting_at_once_raises_nothing(tmp_path):
         assert "Convert" in str(app.screen.sub_title)
         app.goto("data_root")  # no pause: the app exits with a fresh header whose first update is still queued
     assert app.return_code in (0, None)
+
+
+def test_spec_problem_keys_break_at_dots_only():
+    from tui.screens.spec import key_lines
+
+    key = "dataset.train_dataset.data_sources[0].dataset_name"
+    lines = key_lines(key, 40)
+    assert "".join(lines) == key and all(len(line) <= 40 for line in lines)
+    assert all(line.startswith(".") for line in lines[1:])  # each break falls before a dot
+    assert key_lines("a_single_name_longer_than_the_width", 10) == ["a_single_name_longer_than_the_width"]

@@ -19,6 +19,20 @@ from tui.widgets.header import Header
 from tui.widgets.tables import fill_table
 
 
+def fit_path(path: str, width: int) -> str:
+    """``path`` whole if it fits, else ``…/`` and as many trailing parts as fit: a narrow pane shows the file's
+    name and folders, never a path broken mid-name."""
+    if len(path) <= width:
+        return path
+    parts = path.split("/")
+    shown = parts[-1]
+    for part in reversed(parts[:-1]):
+        if len(part) + 1 + len(shown) + 2 > width:
+            break
+        shown = part + "/" + shown
+    return "…/" + shown
+
+
 class InferenceResultsScreen(Screen[None]):
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("f1", "help", "Help"), Binding("r", "reload", "Reload")]
 
@@ -98,7 +112,8 @@ class InferenceResultsScreen(Screen[None]):
                 return
             item = self.items[index]
             source = "" if item.input_exists else " [dim](input not on this machine: TAO's left half)[/]"
-            self.query_one("#infer-caption", Static).update(f"{item.input}{source}")
+            caption = self.query_one("#infer-caption", Static)
+            caption.update(f"{fit_path(item.input, caption.size.width or 80)}{source}")
             box = self.query_one("#infer-preview", Vertical)
             await box.remove_children()
             await box.mount(DepthPreview(images.rgb, images.depth_rgb, images.caption, rgb_caption="input RGB"))

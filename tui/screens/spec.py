@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.console import Group
+from rich.padding import Padding
 from rich.syntax import Syntax
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,12 +17,44 @@ from textual.widgets import Input, Label, Select, Static, Switch
 from specgen.job.builders import SpecError
 from specgen.job.validate import ACTIONS
 from specgen.spec.docker_cmd import docker_command
+from specgen.spec.problems import Problem
 from specgen.spec.render import render
 from tui.nav import OpenRun
 from tui.screens.base import WizardScreen
 from tui.screens.modals import save_confirmed
 
 NEEDS_CHECKPOINT = {"evaluate", "inference", "export", "quantize"}
+KEY_WIDTH = 40  # a dotted key longer than this breaks after a dot, never inside a name
+
+
+def key_lines(path: str, width: int = KEY_WIDTH) -> list[str]:
+    """``a.b.c`` as lines of at most ``width`` characters, broken only before a dot (a single longer name stays
+    whole)."""
+    lines: list[str] = []
+    for part in path.split("."):
+        piece = part if not lines else "." + part
+        if lines and len(lines[-1]) + len(piece) <= width:
+            lines[-1] += piece
+        else:
+            lines.append(piece)
+    return lines
+
+
+def problems_text(problems: list[Problem]) -> Group:
+    """Each problem as: its key (broken at dots), the message, then the fix, indented under the key; words wrap,
+    names in keys stay whole."""
+    parts: list[Text | Padding] = []
+    for i, p in enumerate(problems):
+        error = p.severity == "error"
+        head = Text("✗ " if error else "! ", style="bold red" if error else "bold yellow")
+        head.append("\n  ".join(key_lines(p.path)), style="bold")
+        body = Text(p.message)
+        if p.fix:
+            body.append("\n→ " + p.fix, style="green")
+        if p.known_failure and error:
+            body.append("\n(to run it anyway: --allow-known-failure, or type the override on the Model step)", style="dim")
+        parts += [Text("") if i else Text(), head, Padding(body, (0, 0, 0, 2))][0 if i else 1:]
+    return Group(*parts)
 
 
 class SpecScreen(WizardScreen):
@@ -36,7 +71,7 @@ class SpecScreen(WizardScreen):
                 yield Select([(a, a) for a in ACTIONS], value=s.action, allow_blank=False, id="action", compact=True)
                 yield Label("Full spec (every key)")
                 yield Switch(value=s.full_spec, id="full")
-                yield Label("Checkpoint (.pth), not for train")
+                yield Label("Checkpoint (not for train)")
                 yield Input(s.checkpoint or str(Path(s.results_dir) / "train" / "dn_model_latest.pth"), id="checkpoint", compact=True)
                 yield Static("", id="problems")
                 yield Static("", id="saved")
@@ -72,14 +107,21 @@ class SpecScreen(WizardScreen):
         try:
             spec, warnings = self.wizard.build_spec()
         except SpecError as exc:
-            self.query_one("#yaml", Static).update("")
-            self.query_one("#problems", Static).update("[red b]Problems:[/]\n" + "\n".join(f"[red]✗[/] {p.line()}" for p in exc.problems))
+            # the wide pane shows them: the form's column is too narrow for a dotted key and its fix
+            self.query_one("#yaml", Static).update(problems_text(exc.problems))
+            n = len(exc.problems)
+            self.query_one("#problems", Static).update(
+                f"[red b]✗ {n} problem{'s' if n > 1 else ''}[/] — no spec until fixed (listed on the right; "
+                "ctrl+b goes back to the step that sets it)")
             self.query_one("#docker-cmd", Static).update("")
             return
         text = render(spec, full=self.state.full_spec)
-        self.query_one("#yaml", Static).update(Syntax(text, "yaml", theme="ansi_dark", word_wrap=False))
-        problems = "\n".join(f"[yellow]![/] {p.line()}" for p in warnings)
-        self.query_one("#problems", Static).update(problems or "[green]✓ valid for " + self.state.action + "[/]")
+        yaml = Syntax(text, "yaml", theme="ansi_dark", word_wrap=False)
+        self.query_one("#yaml", Static).update(Group(problems_text(warnings), Text(""), yaml) if warnings else yaml)
+        n = len(warnings)
+        self.query_one("#problems", Static).update(
+            f"[yellow b]! {n} warning{'s' if n > 1 else ''}[/] — valid for {self.state.action}; read them above the spec"
+            if warnings else f"[green]✓ valid for {self.state.action}[/]")
         cmd = docker_command(self.state.action, str(self.spec_path()), data_roots=[self.state.data_root],
                              output_dir=self.state.output_dir)
         self.query_one("#docker-cmd", Static).update(f"[b]Run it:[/] {cmd}")

@@ -25,14 +25,9 @@ def image_widget_class():
     return AutoImage
 
 
-class DepthPreview(Horizontal):
-    """Two labelled images: the RGB sample and its depth map as a colour map."""
-
-    DEFAULT_CSS = """
-    DepthPreview { height: auto; }
-    DepthPreview > Vertical { width: 1fr; height: auto; }
-    DepthPreview .preview-image { width: 100%; height: 12; }
-    """
+class DepthPreview(Vertical):
+    """Two labelled images: the RGB sample and its depth map as a colour map. Captions sit in one row above the
+    images, so a caption that wraps in a narrow pane moves both images down together (styles in app.tcss)."""
 
     def __init__(self, rgb: np.ndarray, depth_rgb: np.ndarray, caption: str, rgb_caption: str = "RGB sample",
                  **kwargs) -> None:
@@ -44,11 +39,10 @@ class DepthPreview(Horizontal):
 
     def compose(self) -> ComposeResult:
         cls = image_widget_class()
-        with Vertical():
+        with Horizontal(classes="preview-captions"):
             yield Label(self._rgb_caption)
-            if cls is not None:
-                yield cls(self._rgb, classes="preview-image")
-        with Vertical():
             yield Label(self._caption)
-            if cls is not None:
+        if cls is not None:
+            with Horizontal(classes="preview-images"):
+                yield cls(self._rgb, classes="preview-image")
                 yield cls(self._depth, classes="preview-image")
