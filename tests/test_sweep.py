@@ -1,5 +1,5 @@
 """Sweeps on Optuna, for real: trials through the private Docker engine and the local backend, with the TAO
-stand-in whose val/loss follows the sampled lr (EMU_LR_LOSS), so TPE has something to find and the median pruner
+stand-in whose val/loss and val/abs_rel follow the sampled lr (EMU_LR_LOSS), so TPE has something to find and the median pruner
 something to stop."""
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def test_docker_sweep_of_six_trials_two_at_a_time_prunes_and_finds_the_best(proj
                     "--image", emu_image, "--gpus", "none", "--network", "none", "--parallel", "2",
                     "--env", "EMU_LR_LOSS=1", "--seed", "7", timeout=400)
     assert done.returncode == 0, done.stderr
+    assert "objective: val/abs_rel (the spec validates" in done.stdout + done.stderr  # the default, said once
     info = status(folder)
+    assert info["objective"] == "val/abs_rel"
     trials = info["trials"]
     assert len(trials) == 6 and sorted(t["number"] for t in trials) == list(range(6))
     states = [t["state"] for t in trials]
@@ -47,7 +49,7 @@ def test_docker_sweep_of_six_trials_two_at_a_time_prunes_and_finds_the_best(proj
         assert Path(t["results_dir"]).is_relative_to(folder.resolve() / "trials")
         if t["state"] == "COMPLETE":
             kpi = [json.loads(x).get("kpi", {}) for x in Path(t["results_dir"], "status.json").read_text().splitlines()]
-            assert t["value"] == [k["val/loss"] for k in kpi if "val/loss" in k][-1]
+            assert t["value"] == [k["val/abs_rel"] for k in kpi if "val/abs_rel" in k][-1]
     complete = [t for t in trials if t["state"] == "COMPLETE"]
     best = min(complete, key=lambda t: t["value"])
     assert info["best"]["number"] == best["number"]
@@ -167,3 +169,12 @@ async def test_sweep_screen_shows_trials_saves_the_best_and_opens_a_trial(projec
         run = app.screen
         await wait_for(pilot, lambda: run.progress.verdict is not None)
         assert run.record.results_dir.startswith(str(folder.resolve() / "trials"))
+
+
+def test_default_objective_is_abs_rel_when_the_spec_validates_else_the_training_loss():
+    from specgen.engine.sweep import default_objective
+
+    validating = {"dataset": {"val_dataset": {"data_sources": [{"data_file": "/d/val.txt", "dataset_name": "NYUDV2"}]}}}
+    assert default_objective(validating)[0] == "val/abs_rel"
+    assert default_objective({"dataset": {"val_dataset": {"data_sources": []}}})[0] == "train_loss"
+    assert default_objective({})[0] == "train_loss"

@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--param", action="append", default=[], metavar="KEY=DIST:LOW:HIGH",
                    help="a searched key: loguniform|uniform|int:LOW:HIGH or categorical:A,B (repeatable; default: "
                         "TAO AutoML's ranges of lr, weight_decay and what the scheduler reads)")
-    s.add_argument("--objective", default="val/loss", help="the kpi to optimise (default val/loss)")
+    s.add_argument("--objective", default=None,
+                   help="the kpi to optimise (default: val/abs_rel when the spec validates, else train_loss)")
     s.add_argument("--direction", choices=("minimize", "maximize"), default="minimize", help="of the objective")
     s.add_argument("--parallel", type=int, default=None, help="trials at once (default: one per GPU of --gpus)")
     s.add_argument("--backend", choices=("docker", "local", "slurm"), help="where trials run (as depthnet run)")
@@ -63,7 +64,7 @@ def _say(text: str) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from specgen.engine.sweep import Param, SweepConfig, default_space, start_sweep
+    from specgen.engine.sweep import Param, SweepConfig, default_objective, default_space, start_sweep
     from specgen.job.gpus import parse_gpus
     from specgen.spec.render import SpecFileError, read_yaml
 
@@ -98,7 +99,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         except (ValueError, LaunchError) as exc:
             _err(f"slurm options: {exc}")
             return EXIT_USAGE
-    cfg = SweepConfig(study=args.study, trials=args.trials, params=params, objective=args.objective,
+    objective, why = (args.objective, "asked") if args.objective else default_objective(data)
+    if not args.objective:
+        _say(f"objective: {objective} ({why}; --objective names another)")
+    cfg = SweepConfig(study=args.study, trials=args.trials, params=params, objective=objective,
                       direction=args.direction, parallel=parallel, backend=args.backend, gpus=args.gpus,
                       image=args.image, network=args.network, env=env, slurm=slurm, seed=args.seed)
     folder = Path(args.out)
@@ -147,7 +151,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_PROBLEM
     if args.json:
-        _print_json({k: info[k] for k in ("study", "trials")} | {"best": info["best"]})
+        _print_json({k: info[k] for k in ("study", "objective", "direction", "trials", "best")})
         return EXIT_OK
     print(f"study {info['study']}: {len(info['trials'])} of {info['trials_asked']} trials, {info['objective']} "
           f"({info['direction']})")

@@ -104,6 +104,17 @@ def default_space(data: dict[str, Any]) -> list[Param]:
             for k in keys]
 
 
+def default_objective(data: dict[str, Any]) -> tuple[str, str]:
+    """The kpi a sweep minimises when none is named, and why. A spec that validates reports TAO's evaluation metrics
+    after each epoch (``val/abs_rel`` beside ``val/loss`` in status.json): the last abs_rel is the trained model's
+    evaluation on held-out data. Without validation data only the training loss exists."""
+    from specgen.spec.keypaths import get_path_or_none
+
+    if get_path_or_none(data, "dataset.val_dataset.data_sources"):
+        return "val/abs_rel", "the spec validates: TAO's evaluation metric abs_rel after the last epoch"
+    return "train_loss", "the spec has no validation data, so the training loss is all a trial reports"
+
+
 class SweepConfig(BaseModel):
     """What was asked (``sweep.json``): resume reads it back."""
 
