@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shared by the GPU scripts (gpu_e2e, gpu_scale, gpu_memory, gpu_setup; sourced, not run): the arguments
+# Shared by the GPU scripts (gpu_e2e, gpu_scale, gpu_memory, gpu_setup, gpu_sweep1; sourced, not run): the arguments
 # SITE WHEELS REDWOOD OUT, our CLI's wheels next to the TAO site, a `depth_net` on PATH that runs NVIDIA's entrypoint,
 # and the Redwood pairs laid out as TAO wants them.
 SITE=$(readlink -f "$1"); WHEELS=$(readlink -f "$2"); REDWOOD=$(readlink -f "$3"); OUT=$(readlink -f "$4")

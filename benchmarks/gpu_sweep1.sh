@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One GPU (not CI): `depthnet sweep` over the REAL TAO 7.3.0 depth_net with no --objective, so the default is used:
+# val/abs_rel when the spec validates. Three trials one after another on GPU 0 (never two on one GPU), then
+# `sweep status --json`, `sweep best -o` and `validate` of the best spec.
+#
+#   benchmarks/gpu_sweep1.sh SITE WHEELS REDWOOD OUT   (as gpu_scale.sh)
+set -uo pipefail
+. "$(dirname "$0")/gpu_common.sh" "$@"
+nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+redwood_data 4 val
+W=/tmp/dn-work; rm -rf $W; mkdir -p $W
+dn convert --data-root $D/train --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_train >/dev/null
+dn convert --data-root $D/val --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_val >/dev/null
+dn spec train --encoder vits --recipe sanity --dataset-name NYUDV2 --data-file $W/ann_train/test.txt \
+  --val-data-file $W/ann_val/test.txt --results-dir $W/base --set model.mono_backbone.pretrained_path=null \
+  --set train.pretrained_model_path=null --set train.num_epochs=2 --set train.checkpoint_interval=1 \
+  --set train.validation_interval=1 --set dataset.train_dataset.batch_size=1 --set dataset.val_dataset.batch_size=1 \
+  --set train.seed=1234 -o $W/base.yaml --force || exit 1
+T0=$(date +%s.%N)
+dn sweep -e $W/base.yaml --trials 3 --out $W/sweep --backend local --gpus 0 \
+  --param train.optim.lr=loguniform:1e-5:3e-4 --seed 1 > "$OUT/sweep.stdout" 2> "$OUT/sweep.stderr"
+echo "sweep exit $? wall $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" | tee "$OUT/sweep.txt"
+cat "$OUT/sweep.stdout" "$OUT/sweep.stderr"
+dn sweep status $W/sweep --json > "$OUT/sweep_status.json"; dn sweep status $W/sweep | tee -a "$OUT/sweep.txt"
+dn sweep best $W/sweep -o $W/best.yaml && dn validate $W/best.yaml --action train | tee -a "$OUT/sweep.txt"
+python3 - <<'PY' | tee -a "$OUT/sweep.txt"
+import json, os
+info = json.load(open(os.environ["OUT"] + "/sweep_status.json"))
+for t in info["trials"]:
+    rows = [json.loads(l) for l in open(t["results_dir"] + "/status.json") if l.startswith("{")]
+    last = [r["kpi"]["val/abs_rel"] for r in rows if "val/abs_rel" in r.get("kpi", {})]
+    print(t["number"], t["state"], t["value"], "last val/abs_rel in status.json:", last[-1] if last else None)
+print("objective", info["objective"], "best", info["best"])
+PY
