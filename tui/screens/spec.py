@@ -53,7 +53,9 @@ def problems_text(problems: list[Problem]) -> Group:
             body.append("\n→ " + p.fix, style="green")
         if p.known_failure and error:
             body.append("\n(to run it anyway: --allow-known-failure, or type the override on the Model step)", style="dim")
-        parts += [Text("") if i else Text(), head, Padding(body, (0, 0, 0, 2))][0 if i else 1:]
+        if i:
+            parts.append(Text(""))
+        parts += [head, Padding(body, (0, 0, 0, 2))]
     return Group(*parts)
 
 
@@ -112,7 +114,7 @@ class SpecScreen(WizardScreen):
             n = len(exc.problems)
             self.query_one("#problems", Static).update(
                 f"[red b]✗ {n} problem{'s' if n > 1 else ''}[/] — no spec until fixed (listed on the right; "
-                "ctrl+b goes back to the step that sets it)")
+                "ctrl+b steps back to change it)")
             self.query_one("#docker-cmd", Static).update("")
             return
         text = render(spec, full=self.state.full_spec)
