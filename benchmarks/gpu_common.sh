@@ -24,3 +24,16 @@ redwood_data() {
     done
   done
 }
+
+# two_epoch_spec W RESULTS SPEC: Redwood pairs (4 copies to train on, the originals to validate on), their annotation
+# files under W, and a two-epoch vits sanity train spec at SPEC writing to RESULTS (random init, batch 1, seed 1234).
+two_epoch_spec() {
+  redwood_data 4 val
+  dn convert --data-root $D/train --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $1/ann_train >/dev/null
+  dn convert --data-root $D/val --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $1/ann_val >/dev/null
+  dn spec train --encoder vits --recipe sanity --dataset-name NYUDV2 --data-file $1/ann_train/test.txt \
+    --val-data-file $1/ann_val/test.txt --results-dir $2 --set model.mono_backbone.pretrained_path=null \
+    --set train.pretrained_model_path=null --set train.num_epochs=2 --set train.checkpoint_interval=1 \
+    --set train.validation_interval=1 --set dataset.train_dataset.batch_size=1 --set dataset.val_dataset.batch_size=1 \
+    --set train.seed=1234 -o $3 --force
+}

@@ -19,15 +19,8 @@ print(json.dumps({"facts": dataclasses.asdict(f), "labels": [g.label() for g in 
                   "sample": [s.line() for s in nvml.sample()]}, indent=1))
 PY
 
-redwood_data 4 val
 W=/tmp/dn-work; rm -rf $W; mkdir -p $W
-dn convert --data-root $D/train --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_train >/dev/null
-dn convert --data-root $D/val --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_val >/dev/null
-dn spec train --encoder vits --recipe sanity --dataset-name NYUDV2 --data-file $W/ann_train/test.txt \
-  --val-data-file $W/ann_val/test.txt --results-dir $W/ddp --set model.mono_backbone.pretrained_path=null \
-  --set train.pretrained_model_path=null --set train.num_epochs=2 --set train.checkpoint_interval=1 \
-  --set train.validation_interval=1 --set dataset.train_dataset.batch_size=1 --set dataset.val_dataset.batch_size=1 \
-  --set train.seed=1234 -o $W/ddp.yaml --force || exit 1
+two_epoch_spec $W $W/ddp $W/ddp.yaml || exit 1
 sed "s#$W/ddp#$W/sweepbase#" $W/ddp.yaml > $W/sweepbase.yaml
 
 # NVML at 2 Hz while the DDP run trains: the peak memory and utilisation of each GPU.

@@ -7,15 +7,8 @@
 set -uo pipefail
 . "$(dirname "$0")/gpu_common.sh" "$@"
 nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
-redwood_data 4 val
 W=/tmp/dn-work; rm -rf $W; mkdir -p $W
-dn convert --data-root $D/train --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_train >/dev/null
-dn convert --data-root $D/val --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_val >/dev/null
-dn spec train --encoder vits --recipe sanity --dataset-name NYUDV2 --data-file $W/ann_train/test.txt \
-  --val-data-file $W/ann_val/test.txt --results-dir $W/base --set model.mono_backbone.pretrained_path=null \
-  --set train.pretrained_model_path=null --set train.num_epochs=2 --set train.checkpoint_interval=1 \
-  --set train.validation_interval=1 --set dataset.train_dataset.batch_size=1 --set dataset.val_dataset.batch_size=1 \
-  --set train.seed=1234 -o $W/base.yaml --force || exit 1
+two_epoch_spec $W $W/base $W/base.yaml || exit 1
 T0=$(date +%s.%N)
 dn sweep -e $W/base.yaml --trials 3 --out $W/sweep --backend local --gpus 0 \
   --param train.optim.lr=loguniform:1e-5:3e-4 --seed 1 > "$OUT/sweep.stdout" 2> "$OUT/sweep.stderr"
