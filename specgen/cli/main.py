@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from specgen.cli import after, convert, doctor, run, sample, setup, spec, sweep, verdict
 from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err
+from specgen.engine.backends import LaunchError
 from specgen.spec.problems import UsageError
 
 #: Sub-command groups, in the order ``depthnet --help`` lists them.
@@ -43,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         _err(str(exc))
         return EXIT_USAGE
+    except LaunchError as exc:  # the engine's refusals already say what and why in one line
+        _err(str(exc))
+        return EXIT_PROBLEM
     except KeyboardInterrupt:
         _err("interrupted")
         return 130

@@ -106,11 +106,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                       direction=args.direction, parallel=parallel, backend=args.backend, gpus=args.gpus,
                       image=args.image, network=args.network, env=env, slurm=slurm, seed=args.seed)
     folder = Path(args.out)
-    try:
-        start_sweep(folder, Path(args.spec), cfg)
-    except LaunchError as exc:
-        _err(str(exc))
-        return EXIT_PROBLEM
+    start_sweep(folder, Path(args.spec), cfg)  # a LaunchError is said by the CLI's dispatcher
     _say(f"{cfg.trials} trials of {', '.join(p.key for p in params)} → {folder}/study.db "
          f"({cfg.objective}, {cfg.direction}, {parallel} at a time)")
     return _run(folder)
@@ -119,14 +115,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def _run(folder: Path) -> int:
     from specgen.engine.sweep import Sweep, load_config, trial_rows
 
-    try:
-        cfg = load_config(folder)
-        sweep = Sweep(folder, cfg, on_event=_say)
-        sweep.run()
-        info = trial_rows(folder)
-    except LaunchError as exc:
-        _err(str(exc))
-        return EXIT_PROBLEM
+    cfg = load_config(folder)
+    Sweep(folder, cfg, on_event=_say).run()
+    info = trial_rows(folder)
     counts = {s: sum(1 for t in info["trials"] if t["state"] == s) for s in ("COMPLETE", "PRUNED", "FAIL")}
     _say(", ".join(f"{n} {s.lower()}" for s, n in counts.items()))
     if info["best"] is None:
@@ -145,11 +136,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from specgen.engine.sweep import format_params, trial_rows
 
-    try:
-        info = trial_rows(Path(args.folder))
-    except LaunchError as exc:
-        _err(str(exc))
-        return EXIT_PROBLEM
+    info = trial_rows(Path(args.folder))
     if args.json:
         _print_json({k: info[k] for k in ("study", "objective", "direction", "trials", "best")})
         return EXIT_OK
@@ -167,11 +154,7 @@ def cmd_best(args: argparse.Namespace) -> int:
     from specgen.engine.sweep import best_spec_text
     from specgen.spec.atomicio import write_text_atomic
 
-    try:
-        text = best_spec_text(Path(args.folder))
-    except LaunchError as exc:
-        _err(str(exc))
-        return EXIT_PROBLEM
+    text = best_spec_text(Path(args.folder))
     try:
         path = write_text_atomic(args.output, text, overwrite=args.force)
     except FileExistsError:
