@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Header, Static
 
 from specgen.job.help import help_text
 from tui.screens.modals import HelpScreen
 from tui.state import WizardState
 from tui.threads import call_ui
-from tui.widgets.header import Header
 
 if TYPE_CHECKING:
     from specgen.spec.schema import ExperimentSpec

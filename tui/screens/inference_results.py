@@ -10,12 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from specgen.data.doctor.readers import UnreadableFile
 from specgen.data.inference_outputs import InferenceOutput, list_outputs, preview
 from tui.widgets.depth_preview import DepthPreview
-from tui.widgets.header import Header
 from tui.widgets.tables import fill_table
 
 

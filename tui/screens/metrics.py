@@ -7,10 +7,9 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from specgen.data.metrics import fmt, fmt_delta, metric_rows
-from tui.widgets.header import Header
 
 
 class MetricsScreen(Screen[None]):

@@ -14,14 +14,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Select, Static
+from textual.widgets import Footer, Header, Input, Label, Select, Static
 
 from specgen.engine.results import RunRef
 from specgen.job.chain import NEXT_ACTIONS, ChainError, Choices, Derived, derive
 from specgen.spec.paths import free_path
 from tui.nav import OpenRun
 from tui.screens.modals import save_confirmed
-from tui.widgets.header import Header
 
 WHAT = {
     "evaluate": "metrics (AbsRel, δ1–δ3) on labelled data",

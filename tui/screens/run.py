@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Log, ProgressBar, Static
+from textual.widgets import DataTable, Footer, Header, Input, Log, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from specgen.engine import registry
@@ -29,7 +29,6 @@ from specgen.engine.progress import RunProgress
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs
 from tui.screens.modals import ConfirmScreen
 from tui.threads import call_ui
-from tui.widgets.header import Header
 
 LOG_LINES = 5000  # the log pane keeps the newest lines; the whole log is in the run folder
 TICK = 0.1

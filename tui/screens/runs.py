@@ -6,13 +6,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from specgen.engine import registry
 from specgen.engine.backends import LaunchError
 from specgen.engine.launch import backend_for, listing
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
-from tui.widgets.header import Header
 from tui.widgets.tables import fill_table
 
 RUN_COLUMNS = ("  ", "run", "backend", "action", "state", "verdict", "reason")  # "  ": room for a mark up to 99

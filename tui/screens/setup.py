@@ -14,10 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, ProgressBar, Static
+from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 
 from tui.threads import call_ui
-from tui.widgets.header import Header
 
 ICON = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[b red]fail[/]"}
 #: Progress is drawn at most this often (a pull stream says something for every chunk of every layer).

@@ -13,12 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual_plotext import PlotextPlot
 
 from tui.nav import OpenRun
 from tui.threads import call_ui
-from tui.widgets.header import Header
 from tui.widgets.tables import fill_table
 
 TRIAL_COLUMNS = ("#", "state", "epochs", "objective", "parameters", "why")

@@ -10,12 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, OptionList, ProgressBar, Static
+from textual.widgets import Footer, Header, Input, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from tui.state import WizardState, load_recent
 from tui.threads import call_ui
-from tui.widgets.header import Header
 
 INTRO = """\
 [b]depthnet-tui[/b]
