@@ -16,7 +16,7 @@ MAX_WIDTH = 200  # a longer cell is cut: the table scrolls sideways up to here
 
 
 def _width(cell: str) -> int:
-    return Text.from_markup(cell).cell_len if "[" in cell else Text(cell).cell_len
+    return Text.from_markup(cell).cell_len  # as the table draws a str cell: markup, not its tags, takes room
 
 
 def fill_table(table: DataTable, headers: Sequence[str], rows: Iterable[Sequence[str]],
