@@ -23,7 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from specgen.data.convert import ConvertOptions, build_index, plan  # noqa: E402
 from specgen.data.convert.tao_reference import tao_pairs  # noqa: E402
 
-OPTS = ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"], image_extension=".jpg", depth_extension=".png")
+OPTS = ConvertOptions(
+    image_patterns=["rgb_"], depth_patterns=["sync_depth_"], image_extension=".jpg", depth_extension=".png"
+)
 
 
 def make_tree(root: Path, n_files: int, per_scene: int = 1000) -> None:
@@ -68,9 +70,18 @@ def bench(root: Path, n: int, repeat: int) -> dict[str, float]:
     edited = OPTS.model_copy(update={"image_patterns": ["rgb_0"], "depth_patterns": ["sync_depth_0"]})
     t_rematch, _ = best(lambda: plan(index, edited), repeat)
     t_ours, ours = best(lambda: plan(build_index(r), OPTS), repeat)
-    t_naive, naive = best(lambda: tao_pairs(r, ["rgb_"], ["sync_depth_"], ".jpg", ".png", check_exists=True), repeat)
+    t_naive, naive = best(
+        lambda: tao_pairs(r, ["rgb_"], ["sync_depth_"], ".jpg", ".png", check_exists=True), repeat
+    )
     assert set(ours.pairs) == set(naive), "our plan and TAO's logic disagree"
-    return {"files": count, "bare": t_bare, "walk": t_walk, "rematch": t_rematch, "ours": t_ours, "naive": t_naive}
+    return {
+        "files": count,
+        "bare": t_bare,
+        "walk": t_walk,
+        "rematch": t_rematch,
+        "ours": t_ours,
+        "naive": t_naive,
+    }
 
 
 def main() -> None:
@@ -81,8 +92,10 @@ def main() -> None:
     args = ap.parse_args()
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="convert_bench_"))
     try:
-        print(f"{'files':>9} | {'bare scandir':>12} | {'our walk':>9} | {'ratio':>6} | {'re-match':>9} | "
-              f"{'our plan':>9} | {'TAO-style':>9} | {'speed-up':>8}")
+        print(
+            f"{'files':>9} | {'bare scandir':>12} | {'our walk':>9} | {'ratio':>6} | {'re-match':>9} | "
+            f"{'our plan':>9} | {'TAO-style':>9} | {'speed-up':>8}"
+        )
         for n in args.sizes:
             root = base / f"tree_{n}"
             if not root.exists():
@@ -90,11 +103,15 @@ def main() -> None:
                 make_tree(root, n)
                 print(f"  (made {n} files in {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
             r = bench(root, n, args.repeat)
-            print(f"{r['files']:>9} | {r['bare'] * 1e3:>9.1f} ms | {r['walk'] * 1e3:>6.1f} ms | {r['walk'] / r['bare']:>5.2f}x | "
-                  f"{r['rematch'] * 1e3:>6.1f} ms | {r['ours'] * 1e3:>6.1f} ms | {r['naive'] * 1e3:>6.1f} ms | "
-                  f"{r['naive'] / r['ours']:>7.1f}x")
-        print(f"targets: walk ratio <= 1.2x; re-match <= 50 ms at 100k files; whole plan >= 4x faster at 1M "
-              f"(python {sys.version.split()[0]}, {os.cpu_count()} cores, median of nothing: best of {args.repeat})")
+            print(
+                f"{r['files']:>9} | {r['bare'] * 1e3:>9.1f} ms | {r['walk'] * 1e3:>6.1f} ms | {r['walk'] / r['bare']:>5.2f}x | "
+                f"{r['rematch'] * 1e3:>6.1f} ms | {r['ours'] * 1e3:>6.1f} ms | {r['naive'] * 1e3:>6.1f} ms | "
+                f"{r['naive'] / r['ours']:>7.1f}x"
+            )
+        print(
+            f"targets: walk ratio <= 1.2x; re-match <= 50 ms at 100k files; whole plan >= 4x faster at 1M "
+            f"(python {sys.version.split()[0]}, {os.cpu_count()} cores, median of nothing: best of {args.repeat})"
+        )
         assert statistics  # keep import for readers who want medians
     finally:
         if not args.keep:

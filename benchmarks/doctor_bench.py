@@ -34,7 +34,12 @@ def main() -> None:
         pairs = []
         for i in range(args.pairs):
             scene = base / f"scene_{i % 10}"
-            pairs.append((rgb(scene / f"rgb_{i:05d}.jpg", seed=i), png16(scene / f"sync_depth_{i:05d}.png", depth_mm(seed=i))))
+            pairs.append(
+                (
+                    rgb(scene / f"rgb_{i:05d}.jpg", seed=i),
+                    png16(scene / f"sync_depth_{i:05d}.png", depth_mm(seed=i)),
+                )
+            )
         ann = annotation(base / "train.txt", pairs)
 
         t0 = time.perf_counter()
@@ -50,12 +55,22 @@ def main() -> None:
         t_all = time.perf_counter() - t0
         assert len(report.samples) == args.pairs and not report.fails
 
-        best = min(_timed(lambda: diagnose(str(ann), "MetricMonoDataset", sample=DEFAULT_SAMPLE)) for _ in range(5))
+        best = min(
+            _timed(lambda: diagnose(str(ann), "MetricMonoDataset", sample=DEFAULT_SAMPLE)) for _ in range(5)
+        )
         print(f"{'what':<44} | {'time':>9} | {'pairs/s':>8}")
-        print(f"{'Pillow full decode only (RGB + depth)':<44} | {t_decode * 1e3:>6.1f} ms | {args.pairs / t_decode:>8.0f}")
-        print(f"{f'doctor, {args.pairs} pairs (NYUDV2)':<44} | {t_all * 1e3:>6.1f} ms | {args.pairs / t_all:>8.0f}")
-        print(f"{f'doctor, default sample of {DEFAULT_SAMPLE} (MetricMonoDataset)':<44} | {best * 1e3:>6.1f} ms | {DEFAULT_SAMPLE / best:>8.0f}")
-        print(f"ratio doctor/decode-only: {t_all / t_decode:.2f}x; targets: >= 100 pairs/s, default sample < 1 s")
+        print(
+            f"{'Pillow full decode only (RGB + depth)':<44} | {t_decode * 1e3:>6.1f} ms | {args.pairs / t_decode:>8.0f}"
+        )
+        print(
+            f"{f'doctor, {args.pairs} pairs (NYUDV2)':<44} | {t_all * 1e3:>6.1f} ms | {args.pairs / t_all:>8.0f}"
+        )
+        print(
+            f"{f'doctor, default sample of {DEFAULT_SAMPLE} (MetricMonoDataset)':<44} | {best * 1e3:>6.1f} ms | {DEFAULT_SAMPLE / best:>8.0f}"
+        )
+        print(
+            f"ratio doctor/decode-only: {t_all / t_decode:.2f}x; targets: >= 100 pairs/s, default sample < 1 s"
+        )
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -39,8 +39,10 @@ def synthetic_log(lines: int, steps: int = 1000) -> str:
             out.append(f"\n[INFO] iteration {i}: data loader ok\n")
         else:
             e, s = divmod(i, steps)
-            out.append(f"\rEpoch {e}: {s * 100 // steps}%|#####| {s + 1}/{steps} [00:01<00:09, 4.00it/s, v_num=0, "
-                       f"train_loss_step={1.0 / (1 + i):.5f}]")
+            out.append(
+                f"\rEpoch {e}: {s * 100 // steps}%|#####| {s + 1}/{steps} [00:01<00:09, 4.00it/s, v_num=0, "
+                f"train_loss_step={1.0 / (1 + i):.5f}]"
+            )
     return "".join(out)
 
 
@@ -65,8 +67,17 @@ async def status_latency(force_polling: bool, n: int = 40) -> list[float]:
             for epoch in range(n):
                 seen.clear()
                 t0 = time.perf_counter()
-                f.write(json.dumps({"status": "RUNNING", "epoch": epoch, "step": epoch + 1,
-                                    "kpi": {"train_loss": 1.0 / (epoch + 1)}}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "status": "RUNNING",
+                            "epoch": epoch,
+                            "step": epoch + 1,
+                            "kpi": {"train_loss": 1.0 / (epoch + 1)},
+                        }
+                    )
+                    + "\n"
+                )
                 f.flush()
                 while epoch + 1 not in progress.epoch_train:
                     await asyncio.wait_for(seen.wait(), 5)
@@ -85,7 +96,7 @@ def parse_throughput(text: str, lines: int) -> tuple[float, float]:
     parser, progress = LogParser(), RunProgress()
     t0 = time.perf_counter()
     for i in range(0, len(text), 65536):
-        for event in parser.feed(text[i:i + 65536]):
+        for event in parser.feed(text[i : i + 65536]):
             progress.apply(event)
     ours = time.perf_counter() - t0
     return lines / ours, ours / bare
@@ -100,7 +111,7 @@ def memory(lines: int) -> tuple[float, float]:
     for start in range(0, lines, block):
         chunk = synthetic_log(block).replace("Epoch 0", f"Epoch {start // block}")
         for i in range(0, len(chunk), 65536):
-            for event in parser.feed(chunk[i:i + 65536]):
+            for event in parser.feed(chunk[i : i + 65536]):
                 progress.apply(event)
         if start + block in (lines // 10, lines):
             peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
@@ -136,9 +147,15 @@ async def ui_stall(lines: int) -> tuple[float, float]:
         folder.mkdir(parents=True)
         (folder / "log.txt").write_text(synthetic_log(lines) + "\nExecution status: PASS\n")
         (folder / "exit_code").write_text("0\n")
-        record = RunRecord(run_id="bench", backend="local", action="train", spec_path=str(Path(tmp) / "none.yaml"),
-                           results_dir=str(Path(tmp) / "results" / "train"), started="now",
-                           exit_file=str(folder / "exit_code"))
+        record = RunRecord(
+            run_id="bench",
+            backend="local",
+            action="train",
+            spec_path=str(Path(tmp) / "none.yaml"),
+            results_dir=str(Path(tmp) / "results" / "train"),
+            started="now",
+            exit_file=str(folder / "exit_code"),
+        )
         app = DepthnetApp(WizardState(step="spec"))
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.5)
@@ -180,8 +197,14 @@ async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0) -> tuple[flo
         folder.mkdir(parents=True)
         log = folder / "log.txt"
         log.touch()
-        record = RunRecord(run_id="stream", backend="local", action="train", spec_path=str(Path(tmp) / "none.yaml"),
-                           results_dir=str(Path(tmp) / "results" / "train"), started="now")
+        record = RunRecord(
+            run_id="stream",
+            backend="local",
+            action="train",
+            spec_path=str(Path(tmp) / "none.yaml"),
+            results_dir=str(Path(tmp) / "results" / "train"),
+            started="now",
+        )
         done = threading.Event()
         total = int(rate * seconds)
         text = synthetic_log(total)
@@ -192,7 +215,7 @@ async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0) -> tuple[flo
             t0 = time.perf_counter()
             with open(log, "a", encoding="utf-8") as f:
                 for i in range(0, len(pieces), batch):
-                    f.write("".join(pieces[i:i + batch]))
+                    f.write("".join(pieces[i : i + batch]))
                     f.flush()
                     delay = t0 + (i + batch) / rate - time.perf_counter()
                     if delay > 0:
@@ -218,22 +241,32 @@ def main() -> None:
     polling = asyncio.run(status_latency(True))
     for name, d in (("inotify", inotify), ("polling", polling)):
         q = statistics.quantiles(d, n=20)
-        print(f"status.json line → chart point ({name}): median {statistics.median(d):.1f} ms, p95 {q[18]:.1f} ms, "
-              f"max {max(d):.1f} ms (target ≤ 250 ms)")
+        print(
+            f"status.json line → chart point ({name}): median {statistics.median(d):.1f} ms, p95 {q[18]:.1f} ms, "
+            f"max {max(d):.1f} ms (target ≤ 250 ms)"
+        )
     n = 1_000_000
     text = synthetic_log(n)
     rate, ratio = parse_throughput(text, n)
-    print(f"log parsing: {rate:,.0f} lines/s over {n:,} lines ({ratio:.1f}× a bare splitlines) (target ≥ 20,000)")
+    print(
+        f"log parsing: {rate:,.0f} lines/s over {n:,} lines ({ratio:.1f}× a bare splitlines) (target ≥ 20,000)"
+    )
     del text
     rate, worst, total = asyncio.run(ui_stall_stream())
-    print(f"Run screen, live log at 20,000 lines/s: {total:,} lines at {rate:,.0f} lines/s, largest loop stall "
-          f"{worst:.0f} ms (target ≤ 50 ms)")
+    print(
+        f"Run screen, live log at 20,000 lines/s: {total:,} lines at {rate:,.0f} lines/s, largest loop stall "
+        f"{worst:.0f} ms (target ≤ 50 ms)"
+    )
     absorbed, stall = asyncio.run(ui_stall(200_000))
-    print(f"Run screen, finished 200,000-line log replayed: {absorbed:,.0f} lines/s absorbed, largest loop stall "
-          f"{stall:.0f} ms")
+    print(
+        f"Run screen, finished 200,000-line log replayed: {absorbed:,.0f} lines/s absorbed, largest loop stall "
+        f"{stall:.0f} ms"
+    )
     small, big = memory(n)
-    print(f"memory: traced peak {small:.1f} MiB after {n // 10:,} lines, {big:.1f} MiB after {n:,} "
-          f"({big / small:.2f}×; flat ≈ 1)")
+    print(
+        f"memory: traced peak {small:.1f} MiB after {n // 10:,} lines, {big:.1f} MiB after {n:,} "
+        f"({big / small:.2f}×; flat ≈ 1)"
+    )
 
 
 if __name__ == "__main__":

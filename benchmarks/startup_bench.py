@@ -21,16 +21,20 @@ u = resource.getrusage(resource.RUSAGE_SELF)
 print(f"{u.ru_utime + u.ru_stime:.4f} {u.ru_maxrss / 1024:.1f}")
 """
 
-OURS = r"""
+OURS = (
+    r"""
 import asyncio
 from tui.app import DepthnetApp
 async def main():
     async with DepthnetApp().run_test(size=(80, 24)) as pilot:
         await pilot.pause()
 asyncio.run(main())
-""" + MEASURE
+"""
+    + MEASURE
+)
 
-MINIMAL = r"""
+MINIMAL = (
+    r"""
 import asyncio
 from textual.app import App
 from textual.widgets import Footer, Header, OptionList
@@ -43,11 +47,15 @@ async def main():
     async with Minimal().run_test(size=(80, 24)) as pilot:
         await pilot.pause()
 asyncio.run(main())
-""" + MEASURE
+"""
+    + MEASURE
+)
 
 
 def probe(code: str) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.split()
     return float(out[-2]), float(out[-1])
 
 

@@ -42,8 +42,20 @@ def once(project, kind: str, n: int, env: dict[str, str]) -> tuple[float, float]
         argv = [*cli, "run", "train", "-e", str(spec), "--backend", "local"]
         where, pattern = project.out / f"{kind}{n}", "train/status.json"
     else:
-        argv = [*cli, "sweep", "-e", str(spec), "--trials", "1", "--out", str(project.out / f"sweep{n}"), "--backend",
-                "local", "--param", "train.optim.lr=loguniform:1e-5:1e-3"]
+        argv = [
+            *cli,
+            "sweep",
+            "-e",
+            str(spec),
+            "--trials",
+            "1",
+            "--out",
+            str(project.out / f"sweep{n}"),
+            "--backend",
+            "local",
+            "--param",
+            "train.optim.lr=loguniform:1e-5:1e-3",
+        ]
         where, pattern = project.out / f"sweep{n}", "trials/*/results/train/status.json"
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -60,21 +72,31 @@ def main() -> None:
         base = Path(tmp)
         (base / "bin").mkdir()
         (base / "bin" / "depth_net").symlink_to(REPO / "tests" / "emulator" / "depth_net")
-        env = {**os.environ, "PATH": f"{base / 'bin'}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO),
-               "XDG_DATA_HOME": str(base / "share"), "XDG_CONFIG_HOME": str(base / "config")}
+        env = {
+            **os.environ,
+            "PATH": f"{base / 'bin'}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(REPO),
+            "XDG_DATA_HOME": str(base / "share"),
+            "XDG_CONFIG_HOME": str(base / "config"),
+        }
         os.environ.update({k: env[k] for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")})
         project = make_project(base)
         results: dict[str, list[tuple[float, float]]] = {"run": [], "sweep": []}
         for n in range(args.repeat):  # interleaved: both see the same machine state
             for kind in ("run", "sweep"):
                 results[kind].append(once(project, kind, n, env))
-    med = {k: (statistics.median(x for x, _ in v), statistics.median(y for _, y in v)) for k, v in results.items()}
+    med = {
+        k: (statistics.median(x for x, _ in v), statistics.median(y for _, y in v))
+        for k, v in results.items()
+    }
     print(f"{'':<28} {'launch → first status line':>28} {'launch → end':>14}")
     for kind, label in (("run", "depthnet run"), ("sweep", "depthnet sweep, one trial")):
         print(f"{label:<28} {med[kind][0] * 1000:>25.0f} ms {med[kind][1] * 1000:>11.0f} ms")
-    print(f"{'sweep overhead per trial':<28} {(med['sweep'][0] - med['run'][0]) * 1000:>25.0f} ms "
-          f"{(med['sweep'][1] - med['run'][1]) * 1000:>11.0f} ms   (median of {args.repeat}, "
-          f"python {sys.version.split()[0]}, {os.cpu_count()} cores)")
+    print(
+        f"{'sweep overhead per trial':<28} {(med['sweep'][0] - med['run'][0]) * 1000:>25.0f} ms "
+        f"{(med['sweep'][1] - med['run'][1]) * 1000:>11.0f} ms   (median of {args.repeat}, "
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ def tao_config():
         from nvidia_tao_core.config.depth_net.dataset import DNDatasetConvertConfig
         from nvidia_tao_core.config.depth_net.default_config import ExperimentConfig
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        require(False, f"nvidia-tao-core is not installed ({exc}); pip install --no-deps nvidia-tao-core==7.3.0")
+        require(
+            False, f"nvidia-tao-core is not installed ({exc}); pip install --no-deps nvidia-tao-core==7.3.0"
+        )
         raise
     return ExperimentConfig, DNDatasetConvertConfig
 
@@ -40,8 +42,14 @@ def cli(tmp_path):
     import subprocess
 
     def run(*args: str, cwd: Path | None = None, input: str | None = None):
-        return subprocess.run([sys.executable, "-m", "specgen.cli", *args], capture_output=True, text=True,
-                              cwd=cwd or tmp_path, input=input, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "specgen.cli", *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd or tmp_path,
+            input=input,
+            timeout=120,
+        )
 
     return run
 
@@ -176,8 +184,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     base = Path(tempfile.mkdtemp(prefix="depthnet-timeout-"))
     (base / "bin").mkdir()
     (base / "bin" / "depth_net").symlink_to(Path(__file__).parent / "emulator" / "depth_net")
-    env = {**os.environ, "PATH": f"{base / 'bin'}{os.pathsep}{os.environ['PATH']}",
-           "XDG_DATA_HOME": str(base / "data-home"), "XDG_CONFIG_HOME": str(base / "config")}
+    env = {
+        **os.environ,
+        "PATH": f"{base / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "XDG_DATA_HOME": str(base / "data-home"),
+        "XDG_CONFIG_HOME": str(base / "config"),
+    }
     saved = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")}
     os.environ.update({k: env[k] for k in saved})
     try:
@@ -186,8 +198,29 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-    done = subprocess.run([sys.executable, "-m", "specgen.cli", "run", "train", "-e", str(spec), "--backend", "slurm",
-                           "--container-runtime", "none", "--time", "0:01", "--env", "EMU_SPEED=1", "--detach"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "specgen.cli",
+            "run",
+            "train",
+            "-e",
+            str(spec),
+            "--backend",
+            "slurm",
+            "--container-runtime",
+            "none",
+            "--time",
+            "0:01",
+            "--env",
+            "EMU_SPEED=1",
+            "--detach",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     if done.returncode == 0:
         TIMEOUT_JOB.update(run_id=done.stdout.strip(), data_home=env["XDG_DATA_HOME"], path=env["PATH"])

@@ -17,16 +17,42 @@ PLANS = EMULATOR.parent / "plans"
 FIXTURES = Path(__file__).parent / "fixtures" / "tao-7.3.0"
 #: What the replay reads of each capture.
 REPLAYED = ("console.log", "status.json", "events.out.tfevents.")
-APPLETS = ("sh", "echo", "cat", "sleep", "printf", "ls", "mkdir", "date", "sed", "head", "dirname", "kill", "ln", "grep",
-           "true", "false", "rm", "env", "cp", "tail", "awk", "readlink", "basename")
+APPLETS = (
+    "sh",
+    "echo",
+    "cat",
+    "sleep",
+    "printf",
+    "ls",
+    "mkdir",
+    "date",
+    "sed",
+    "head",
+    "dirname",
+    "kill",
+    "ln",
+    "grep",
+    "true",
+    "false",
+    "rm",
+    "env",
+    "cp",
+    "tail",
+    "awk",
+    "readlink",
+    "basename",
+)
 
 
 def _payload() -> list[tuple[Path, str]]:
     """(file, path in the image): the emulator, its plans and the captured files it replays."""
     files = [(EMULATOR, "emu/emulator/depth_net")]
     files += [(p, f"emu/emulator/plans/{p.name}") for p in sorted(PLANS.glob("*.plan"))]
-    files += [(p, f"emu/fixtures/tao-7.3.0/{p.relative_to(FIXTURES).as_posix()}") for p in sorted(FIXTURES.rglob("*"))
-              if p.is_file() and any(p.name.startswith(r) for r in REPLAYED)]
+    files += [
+        (p, f"emu/fixtures/tao-7.3.0/{p.relative_to(FIXTURES).as_posix()}")
+        for p in sorted(FIXTURES.rglob("*"))
+        if p.is_file() and any(p.name.startswith(r) for r in REPLAYED)
+    ]
     return files
 
 
@@ -81,8 +107,11 @@ def ensure_emulator_image(client) -> str:
         pass
     busybox = busybox_path()
     if busybox is None:
-        raise RuntimeError("a static busybox is needed to build the test image: apt-get install busybox-static")
+        raise RuntimeError(
+            "a static busybox is needed to build the test image: apt-get install busybox-static"
+        )
     repo, version = tag.split(":")
-    client.api.import_image_from_data(rootfs_tar(busybox), repository=repo, tag=version,
-                                      changes=["ENV PATH=/usr/local/bin:/bin"])
+    client.api.import_image_from_data(
+        rootfs_tar(busybox), repository=repo, tag=version, changes=["ENV PATH=/usr/local/bin:/bin"]
+    )
     return tag

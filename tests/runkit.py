@@ -27,8 +27,9 @@ EMU_KILLED_LOSSES = EMU_LOSSES[:6]
 
 
 def depthnet(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "specgen.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "specgen.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
 
 
 @dataclass
@@ -37,12 +38,23 @@ class Project:
     data: Path
     out: Path
 
-    def spec(self, action: str, name: str, *extra: str, dataset: str = "NYUDV2", results: str = "results") -> Path:
+    def spec(
+        self, action: str, name: str, *extra: str, dataset: str = "NYUDV2", results: str = "results"
+    ) -> Path:
         path = self.out / name
         args = ["spec", action, "--results-dir", str(self.out / results), "-o", str(path), *extra]
         if action == "train":
-            args += ["--dataset-name", dataset, "--data-file", str(self.out / "ann" / "train.txt"), "--recipe", "sanity"]
-            if dataset == "MetricMonoDataset":  # the NaN trap, built on purpose: the door needs the explicit override
+            args += [
+                "--dataset-name",
+                dataset,
+                "--data-file",
+                str(self.out / "ann" / "train.txt"),
+                "--recipe",
+                "sanity",
+            ]
+            if (
+                dataset == "MetricMonoDataset"
+            ):  # the NaN trap, built on purpose: the door needs the explicit override
                 args.append("--allow-known-failure")
         done = depthnet(*args)
         assert done.returncode == 0, done.stderr
@@ -54,8 +66,23 @@ def make_project(tmp: Path) -> Project:
 
     data = make_sample_dataset(tmp / "data", per_scene=2)
     out = tmp / "out"
-    done = depthnet("convert", "--data-root", str(data), "--image-pattern", "rgb", "--depth-pattern", "sync_depth",
-                    "--image-ext", ".jpg", "--depth-ext", ".png", "--split-ratio", "0.8", "--out", str(out / "ann"))
+    done = depthnet(
+        "convert",
+        "--data-root",
+        str(data),
+        "--image-pattern",
+        "rgb",
+        "--depth-pattern",
+        "sync_depth",
+        "--image-ext",
+        ".jpg",
+        "--depth-ext",
+        ".png",
+        "--split-ratio",
+        "0.8",
+        "--out",
+        str(out / "ann"),
+    )
     assert done.returncode == 0, done.stderr
     return Project(tmp, data, out)
 

@@ -21,7 +21,9 @@ async def train_and_finish(pilot, app) -> RunScreen:
     await settle(pilot, 0.3)
     await pilot.press("ctrl+r")
     await fill_options(pilot, "local")
-    await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None)
+    await wait_for(
+        pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None
+    )
     await pilot.pause(0.2)
     return app.screen
 
@@ -29,8 +31,13 @@ async def train_and_finish(pilot, app) -> RunScreen:
 async def next_screen_ready(pilot, app) -> NextStepScreen:
     await wait_for(pilot, lambda: isinstance(app.screen, NextStepScreen))
     screen = app.screen
-    await wait_for(pilot, lambda: screen.derived is not None or any(
-        "Cannot derive" in str(w.render()) for w in screen.query("#next-problems")))
+    await wait_for(
+        pilot,
+        lambda: (
+            screen.derived is not None
+            or any("Cannot derive" in str(w.render()) for w in screen.query("#next-problems"))
+        ),
+    )
     return screen
 
 
@@ -49,8 +56,14 @@ async def test_train_then_evaluate_then_metrics_then_inference_viewer(tmp_path, 
         assert spec_path == str(Path(app.state.results_dir) / "specs" / "evaluate.yaml")
         await pilot.press("ctrl+r")
         await fill_options(pilot, "local")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen is not train
-                       and app.screen.progress.verdict is not None)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, RunScreen)
+                and app.screen is not train
+                and app.screen.progress.verdict is not None
+            ),
+        )
         evaluate = app.screen
         assert evaluate.record.action == "evaluate" and evaluate.progress.verdict.passed
         assert Path(spec_path).read_text().startswith("# depth_net evaluate spec — derived by depthnet next")
@@ -68,14 +81,26 @@ async def test_train_then_evaluate_then_metrics_then_inference_viewer(tmp_path, 
         await wait_for(pilot, lambda: nxt.derived is not None and nxt.derived.action == "inference")
         await pilot.press("ctrl+r")
         await fill_options(pilot, "local")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.record.action == "inference"
-                       and app.screen.progress.verdict is not None)
+        await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, RunScreen)
+                and app.screen.record.action == "inference"
+                and app.screen.progress.verdict is not None
+            ),
+        )
         assert app.screen.progress.verdict.passed
         await pilot.press("v")
         await wait_for(pilot, lambda: isinstance(app.screen, InferenceResultsScreen))
         viewer = app.screen
-        await wait_for(pilot, lambda: "median 2" in str(viewer.query("DepthPreview Label").last().render())
-                       if viewer.query("DepthPreview Label") else False)
+        await wait_for(
+            pilot,
+            lambda: (
+                "median 2" in str(viewer.query("DepthPreview Label").last().render())
+                if viewer.query("DepthPreview Label")
+                else False
+            ),
+        )
         assert viewer.query_one("#infer-list", DataTable).row_count == 2
         assert "2 pictures, 2 with a raw PFM" in str(viewer.query_one("#infer-title", Static).render())
 
@@ -91,7 +116,9 @@ async def test_compare_two_evaluations_from_the_runs_screen(tmp_path, depth_net_
             done = depthnet("next", train.record.run_id, "evaluate")
             assert done.returncode == 0, done.stderr
             spec = done.stdout.split("wrote ", 1)[1].split()[0]
-            ran = depthnet("run", "evaluate", "-e", spec, "--backend", "local", "--env", f"EMU_ABS_REL={abs_rel}")
+            ran = depthnet(
+                "run", "evaluate", "-e", spec, "--backend", "local", "--env", f"EMU_ABS_REL={abs_rel}"
+            )
             assert ran.returncode == 0, ran.stderr
             ids.append(ran.stderr.split("run ", 1)[1].split()[0])
         await pilot.press("escape", "f2")
@@ -117,9 +144,13 @@ async def test_failed_run_asks_before_anything_is_built_on_it(tmp_path, depth_ne
         await settle(pilot, 0.3)
         await pilot.press("ctrl+r")
         await fill_options(pilot, "local")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted)  # the NaN alert
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted
+        )  # the NaN alert
         await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None
+        )
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted)
         question = str(app.screen.query_one("#question").render())
@@ -159,7 +190,11 @@ async def test_engine_precision_choice_after_an_export_run(tmp_path, depth_net_o
     project = make_project(tmp_path / "p")
     trained = depthnet("run", "train", "-e", str(project.spec("train", "train.yaml")), "--backend", "local")
     assert trained.returncode == 0, trained.stderr
-    spec = depthnet("next", trained.stderr.split("run ", 1)[1].split()[0], "export").stdout.split("wrote ", 1)[1].split()[0]
+    spec = (
+        depthnet("next", trained.stderr.split("run ", 1)[1].split()[0], "export")
+        .stdout.split("wrote ", 1)[1]
+        .split()[0]
+    )
     exported = depthnet("run", "export", "-e", spec, "--backend", "local")
     assert exported.returncode == 0, exported.stderr
     record = registry.load(exported.stderr.split("run ", 1)[1].split()[0])
@@ -171,7 +206,9 @@ async def test_engine_precision_choice_after_an_export_run(tmp_path, depth_net_o
         assert not nxt.query_one("#next-data", Input).display and nxt.query_one("#next-dtype", Select).display
         nxt.query_one("#next-dtype", Select).value = "FP16"
         await wait_for(pilot, lambda: nxt.derived is None)
-        assert "FP16 overflows in the vitl mono backbone" in str(nxt.query_one("#next-problems", Static).render())
+        assert "FP16 overflows in the vitl mono backbone" in str(
+            nxt.query_one("#next-problems", Static).render()
+        )
         nxt.query_one("#next-dtype", Select).value = "BF16"
         await wait_for(pilot, lambda: nxt.derived is not None)
         assert nxt.derived.spec.gen_trt_engine.tensorrt.data_type == "BF16"

@@ -13,8 +13,17 @@ PACKAGES = ("specgen", "tui")
 
 def test_import_contracts_kept() -> None:
     """pyproject's [tool.importlinter] contracts: faces → engine → job → data → spec; no Textual below the faces."""
-    done = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
-                           "sys.exit(lint_imports_command())"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "BROKEN" not in done.stdout and "2 kept, 0 broken" in done.stdout
 
@@ -95,6 +104,14 @@ def test_no_string_imports() -> None:
 
 def test_package_inits_import_nothing_of_ours() -> None:
     """An __init__ that imports its sub-modules makes every `from pkg import x` depend on all of them."""
-    for pkg in ("specgen", "specgen/spec", "specgen/job", "specgen/engine", "specgen/cli", "tui", "tui/screens"):
+    for pkg in (
+        "specgen",
+        "specgen/spec",
+        "specgen/job",
+        "specgen/engine",
+        "specgen/cli",
+        "tui",
+        "tui/screens",
+    ):
         text = (REPO / pkg / "__init__.py").read_text(encoding="utf-8")
         assert "import" not in text, pkg

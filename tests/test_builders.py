@@ -13,16 +13,28 @@ ACTIONS = ["train", "evaluate", "inference", "export", "quantize", "gen_trt_engi
 
 def request(action, model_type="MetricDepthAnything", recipe="finetune", encoder="vitl", dataset=None, **kw):
     dataset = dataset or ("NYUDV2" if model_type == "MetricDepthAnything" else "NYUDV2Relative")
-    base = dict(action=action, model_type=model_type, dataset_name=dataset, data_file="/data/train.txt",
-                val_data_file="/data/val.txt", results_dir="/results/run1", encoder=encoder, recipe=recipe,
-                checkpoint=None if action == "train" else "/results/run1/train/dn_model_latest.pth",
-                calibration_images_dir="/data/calib")
+    base = dict(
+        action=action,
+        model_type=model_type,
+        dataset_name=dataset,
+        data_file="/data/train.txt",
+        val_data_file="/data/val.txt",
+        results_dir="/results/run1",
+        encoder=encoder,
+        recipe=recipe,
+        checkpoint=None if action == "train" else "/results/run1/train/dn_model_latest.pth",
+        calibration_images_dir="/data/calib",
+    )
     base.update(kw)
     return BuildRequest(**base)
 
 
-@pytest.mark.parametrize("action,model_type,recipe", itertools.product(
-    ACTIONS, ["MetricDepthAnything", "RelativeDepthAnything"], ["finetune", "sanity", "plain"]))
+@pytest.mark.parametrize(
+    "action,model_type,recipe",
+    itertools.product(
+        ACTIONS, ["MetricDepthAnything", "RelativeDepthAnything"], ["finetune", "sanity", "plain"]
+    ),
+)
 def test_every_combination_builds_and_round_trips(action, model_type, recipe):
     spec, _warnings = build_spec(request(action, model_type, recipe), check_files=False)
     for full in (False, True):
@@ -32,12 +44,19 @@ def test_every_combination_builds_and_round_trips(action, model_type, recipe):
 def test_train_wires_train_and_val_and_the_finetune_values():
     spec, _ = build_spec(request("train"), check_files=False)
     assert spec.dataset.dataset_name == "MonoDataset"
-    assert spec.dataset.train_dataset.data_sources[0].model_dump() == {"data_file": "/data/train.txt", "dataset_name": "NYUDV2"}
+    assert spec.dataset.train_dataset.data_sources[0].model_dump() == {
+        "data_file": "/data/train.txt",
+        "dataset_name": "NYUDV2",
+    }
     assert spec.dataset.val_dataset.data_sources[0].data_file == "/data/val.txt"
     assert spec.train.optim.lr == 5e-6 and spec.train.optim.lr_scheduler == "LambdaLR"
     assert spec.train.clip_grad_norm == 0.1 and spec.train.optim.warmup_steps == 20
     assert spec.train.optim.weight_decay == 1e-4 and spec.train.precision == "fp32"
-    assert (spec.dataset.min_depth, spec.dataset.max_depth, spec.dataset.normalize_depth) == (0.001, 10.0, False)
+    assert (spec.dataset.min_depth, spec.dataset.max_depth, spec.dataset.normalize_depth) == (
+        0.001,
+        10.0,
+        False,
+    )
 
 
 def test_relative_recipes_never_set_the_depth_range():
@@ -59,7 +78,9 @@ def test_each_action_gets_its_data_and_checkpoint():
     ev, _ = build_spec(request("evaluate", data_file="/data/test.txt"), check_files=False)
     assert ev.dataset.test_dataset.data_sources[0].data_file == "/data/test.txt" and ev.evaluate.checkpoint
     inf, _ = build_spec(request("inference", data_file="/data/test.txt"), check_files=False)
-    assert inf.dataset.infer_dataset.data_sources[0].data_file == "/data/test.txt" and inf.inference.checkpoint
+    assert (
+        inf.dataset.infer_dataset.data_sources[0].data_file == "/data/test.txt" and inf.inference.checkpoint
+    )
     q, _ = build_spec(request("quantize"), check_files=False)
     assert q.dataset.quant_calibration_dataset.images_dir == "/data/calib" and q.quantize.model_path
     assert q.dataset.val_dataset.data_sources
@@ -88,7 +109,10 @@ def test_bf16_only_on_sm80_and_tao_73():
 def test_missing_inputs_are_one_line_errors():
     with pytest.raises(SpecError) as exc:
         build_spec(request("train", val_data_file=None), check_files=False)
-    assert str(exc.value) == "dataset.val_dataset.data_sources: train needs data here: add an entry with data_file and dataset_name"
+    assert (
+        str(exc.value)
+        == "dataset.val_dataset.data_sources: train needs data here: add an entry with data_file and dataset_name"
+    )
     with pytest.raises(SpecError) as exc:
         build_spec(request("evaluate", checkpoint=None), check_files=False)
     assert "evaluate.checkpoint: missing" in str(exc.value)
@@ -102,7 +126,10 @@ def test_val_file_defaults_to_the_sibling_of_train(tmp_path):
 
 
 def test_overrides_reach_any_key_and_are_validated():
-    spec, _ = build_spec(request("train", overrides={"train.num_epochs": 3, "model.mono_backbone.pretrained_path": "/w.pth"}), check_files=False)
+    spec, _ = build_spec(
+        request("train", overrides={"train.num_epochs": 3, "model.mono_backbone.pretrained_path": "/w.pth"}),
+        check_files=False,
+    )
     assert spec.train.num_epochs == 3 and spec.model.mono_backbone.pretrained_path == "/w.pth"
     with pytest.raises(SpecError, match=r"train\.optim\.lrr: unknown key: did you mean train\.optim\.lr\?"):
         build_spec(request("train", overrides={"train.optim.lrr": 1}), check_files=False)
@@ -127,6 +154,8 @@ def test_raw_nyu_names_with_generic_class_warn(tmp_path):
     ann = tmp_path / "train.txt"
     ann.write_text("/d/s/rgb_00000.jpg /d/s/sync_depth_00000.png\n")
     (tmp_path / "val.txt").write_text("/d/s/rgb_00001.jpg /d/s/sync_depth_00001.png\n")
-    _, warnings = build_spec(request("train", dataset="MetricMonoDataset", data_file=str(ann), val_data_file=None))
+    _, warnings = build_spec(
+        request("train", dataset="MetricMonoDataset", data_file=str(ann), val_data_file=None)
+    )
     msgs = [w.line() for w in warnings if w.path.endswith("dataset_name")]
     assert msgs and all("use dataset_name NYUDV2" in m for m in msgs)

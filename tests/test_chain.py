@@ -23,9 +23,18 @@ def train_run(tmp: Path, model_type: str = "MetricDepthAnything", encoder: str =
     ann.mkdir(parents=True, exist_ok=True)
     (ann / "train.txt").write_text(f"{tmp}/data/a/rgb_0.jpg {tmp}/data/a/sync_depth_0.png\n")
     (ann / "val.txt").write_text(f"{tmp}/data/b/rgb_1.jpg {tmp}/data/b/sync_depth_1.png\n")
-    spec, _ = build_spec(BuildRequest(action="train", model_type=model_type, dataset_name=MODELS[model_type],
-                                      data_file=str(ann / "train.txt"), results_dir=str(tmp / "results"),
-                                      encoder=encoder, checkpoint="/weights/depth_anything_v2.pth"), check_files=False)
+    spec, _ = build_spec(
+        BuildRequest(
+            action="train",
+            model_type=model_type,
+            dataset_name=MODELS[model_type],
+            data_file=str(ann / "train.txt"),
+            results_dir=str(tmp / "results"),
+            encoder=encoder,
+            checkpoint="/weights/depth_anything_v2.pth",
+        ),
+        check_files=False,
+    )
     path = tmp / "train.yaml"
     path.write_text(render(spec))
     train_dir = tmp / "results" / "train"
@@ -61,16 +70,24 @@ def test_every_chain_from_a_train_run_merges_into_tao(tmp_path, tao_config, mode
         seen[action] = d
         assert minimal.model.model_type == model_type and minimal.model.encoder == encoder
         assert minimal.dataset.dataset_name == "MonoDataset"
-        assert (minimal.dataset.min_depth, minimal.dataset.max_depth) == ((0.001, 10.0) if metric else (None, None))
-        assert d.spec.model.mono_backbone.pretrained_path is None  # the checkpoint replaces the public weights
+        assert (minimal.dataset.min_depth, minimal.dataset.max_depth) == (
+            (0.001, 10.0) if metric else (None, None)
+        )
+        assert (
+            d.spec.model.mono_backbone.pretrained_path is None
+        )  # the checkpoint replaces the public weights
         assert d.image == TRAIN_IMAGE and d.parent == src.spec_path
     assert seen["evaluate"].spec.evaluate.checkpoint == ckpt  # the concrete file, not the moving link
-    assert seen["evaluate"].spec.dataset.test_dataset.data_sources[0].data_file == str(tmp_path / "ann" / "val.txt")
+    assert seen["evaluate"].spec.dataset.test_dataset.data_sources[0].data_file == str(
+        tmp_path / "ann" / "val.txt"
+    )
     assert seen["evaluate"].spec.dataset.test_dataset.data_sources[0].dataset_name == MODELS[model_type]
     assert seen["inference"].spec.inference.save_raw_pfm is True
     assert seen["inference"].spec.dataset.infer_dataset.data_sources[0].data_file.endswith("val.txt")
     assert seen["export"].spec.export.checkpoint == ckpt
-    assert seen["export"].spec.export.onnx_file == str(tmp_path / "results" / "export" / f"{model_type.lower()}_{encoder}.onnx")
+    assert seen["export"].spec.export.onnx_file == str(
+        tmp_path / "results" / "export" / f"{model_type.lower()}_{encoder}.onnx"
+    )
     q = seen["quantize"].spec
     assert q.quantize.model_path == ckpt and q.dataset.quant_calibration_dataset.images_dir == "/data/calib"
     assert q.dataset.train_dataset.data_sources and q.dataset.val_dataset.data_sources
@@ -108,7 +125,9 @@ def test_every_chain_from_a_train_run_merges_into_tao(tmp_path, tao_config, mode
 def test_fp16_engine_refused_for_vitl_with_the_reason_and_allowed_as_warning_for_vits(tmp_path):
     src = train_run(tmp_path / "l", encoder="vitl")
     exp = save(tmp_path / "l", derive(src, "export"), "export.yaml", "export")
-    with pytest.raises(ChainError, match="FP16 overflows in the vitl mono backbone.*use FP32, or BF16 on an SM80"):
+    with pytest.raises(
+        ChainError, match="FP16 overflows in the vitl mono backbone.*use FP32, or BF16 on an SM80"
+    ):
         derive(exp, "gen_trt_engine", Choices(data_type="FP16"))
     small = train_run(tmp_path / "s", encoder="vits")
     exp_s = save(tmp_path / "s", derive(small, "export"), "export.yaml", "export")
@@ -118,9 +137,15 @@ def test_fp16_engine_refused_for_vitl_with_the_reason_and_allowed_as_warning_for
 
 def test_fixed_batch_onnx_sets_the_engine_profile(tmp_path):
     src = train_run(tmp_path)
-    exp = save(tmp_path, derive(src, "export", Choices(overrides={"export.batch_size": 4})), "export.yaml", "export")
+    exp = save(
+        tmp_path, derive(src, "export", Choices(overrides={"export.batch_size": 4})), "export.yaml", "export"
+    )
     g = derive(exp, "gen_trt_engine").spec.gen_trt_engine
-    assert g.batch_size == 4 and (g.tensorrt.min_batch_size, g.tensorrt.opt_batch_size, g.tensorrt.max_batch_size) == (4, 4, 4)
+    assert g.batch_size == 4 and (
+        g.tensorrt.min_batch_size,
+        g.tensorrt.opt_batch_size,
+        g.tensorrt.max_batch_size,
+    ) == (4, 4, 4)
 
 
 def test_free_names_keep_runs_and_onnx_files_apart(tmp_path):
@@ -136,23 +161,37 @@ def test_free_names_keep_runs_and_onnx_files_apart(tmp_path):
     (tmp_path / "results" / "evaluate" / "status.json").write_text("{}\n")
     e = derive(src, "evaluate")
     assert e.spec.evaluate.results_dir == str(tmp_path / "results" / "evaluate_2")
-    assert derive(src, "evaluate", Choices(results_dir="/elsewhere")).spec.evaluate.results_dir == "/elsewhere"
+    assert (
+        derive(src, "evaluate", Choices(results_dir="/elsewhere")).spec.evaluate.results_dir == "/elsewhere"
+    )
 
 
 def test_refusals_say_what_to_do(tmp_path):
     src = train_run(tmp_path)
-    with pytest.raises(ChainError, match="gen_trt_engine cannot follow train; after train you can run evaluate, "
-                                         "inference, export, quantize; export first"):
+    with pytest.raises(
+        ChainError,
+        match="gen_trt_engine cannot follow train; after train you can run evaluate, "
+        "inference, export, quantize; export first",
+    ):
         derive(src, "gen_trt_engine")
     for f in (tmp_path / "results" / "train").iterdir():
         f.unlink()
     with pytest.raises(ChainError, match="holds no checkpoint .* pass --checkpoint"):
         derive(src, "evaluate")
-    assert derive(src, "evaluate", Choices(checkpoint="/x/model.pth")).spec.evaluate.checkpoint == "/x/model.pth"
+    assert (
+        derive(src, "evaluate", Choices(checkpoint="/x/model.pth")).spec.evaluate.checkpoint == "/x/model.pth"
+    )
     # A hand-written export spec has no parent: TensorRT evaluate must be told its data.
     exp_path = tmp_path / "hand_export.yaml"
-    exp_path.write_text("results_dir: /r\nmodel:\n  encoder: vits\nexport:\n  checkpoint: /c.pth\n  onnx_file: /r/m.onnx\n")
-    gen = save(tmp_path, derive(Source.from_spec("export", str(exp_path)), "gen_trt_engine"), "gen.yaml", "gen_trt_engine")
+    exp_path.write_text(
+        "results_dir: /r\nmodel:\n  encoder: vits\nexport:\n  checkpoint: /c.pth\n  onnx_file: /r/m.onnx\n"
+    )
+    gen = save(
+        tmp_path,
+        derive(Source.from_spec("export", str(exp_path)), "gen_trt_engine"),
+        "gen.yaml",
+        "gen_trt_engine",
+    )
     with pytest.raises(ChainError, match="evaluate needs data .* pass --data-file"):
         derive(gen, "evaluate")
     d = derive(gen, "evaluate", Choices(data_file="/d/test.txt", dataset_name="NYUDV2"))
@@ -162,7 +201,11 @@ def test_refusals_say_what_to_do(tmp_path):
 
 
 def test_checkpoint_without_the_latest_link_is_the_highest_epoch(tmp_path):
-    for name in ("model_epoch_002_step_00010.pth", "model_epoch_010_step_00050.pth", "model_epoch_009_step_00045.pth"):
+    for name in (
+        "model_epoch_002_step_00010.pth",
+        "model_epoch_010_step_00050.pth",
+        "model_epoch_009_step_00045.pth",
+    ):
         (tmp_path / name).write_bytes(b"")
     assert find_checkpoint(str(tmp_path)).endswith("model_epoch_010_step_00050.pth")
 
@@ -206,12 +249,19 @@ def test_cli_next_chain_evaluate_compare_and_refuse_a_nan_run(local_project, tao
     done = depthnet("next", run_id, "evaluate")
     spec2 = p.out / "results" / "specs" / "evaluate_2.yaml"
     assert done.returncode == 0 and f"wrote {spec2}" in done.stdout
-    assert f"{p.out}/results/evaluate already holds a run: writing to {p.out}/results/evaluate_2" in done.stderr
-    second = _run(spec2, "evaluate", "--env", "EMU_ABS_REL=0.26098368644714355", "--env", "EMU_D1=0.2343404006958008")
+    assert (
+        f"{p.out}/results/evaluate already holds a run: writing to {p.out}/results/evaluate_2" in done.stderr
+    )
+    second = _run(
+        spec2, "evaluate", "--env", "EMU_ABS_REL=0.26098368644714355", "--env", "EMU_D1=0.2343404006958008"
+    )
     assert second.returncode == 0
     table = json.loads(depthnet("metrics", _run_id(first), _run_id(second), "--json").stdout)
     rows = {r["key"]: r for r in table["rows"]}
-    assert rows["val/abs_rel"]["values"] == [EVAL_ABS_REL, 0.26098368644714355] and rows["val/abs_rel"]["best"] == 1
+    assert (
+        rows["val/abs_rel"]["values"] == [EVAL_ABS_REL, 0.26098368644714355]
+        and rows["val/abs_rel"]["best"] == 1
+    )
     assert rows["val/d1"]["best"] == 0 and round(rows["val/d1"]["deltas"][1], 4) == -0.03
     human = depthnet("metrics", _run_id(first), _run_id(second)).stdout
     assert "AbsRel" in human and "-0.0200▲ *" in human and "-0.0300▼" in human
@@ -221,7 +271,11 @@ def test_cli_next_chain_evaluate_compare_and_refuse_a_nan_run(local_project, tao
     again = depthnet("next", run_id, "export", "-o", str(spec))
     assert again.returncode == 1 and "exists" in again.stderr and "Traceback" not in again.stderr
     # A NaN train run is refused, with the reason; --allow-failed derives anyway.
-    bad = _run(p.spec("train", "bad.yaml", dataset="MetricMonoDataset", results="bad"), "train", "--allow-known-failure")
+    bad = _run(
+        p.spec("train", "bad.yaml", dataset="MetricMonoDataset", results="bad"),
+        "train",
+        "--allow-known-failure",
+    )
     assert bad.returncode == 1
     refused = depthnet("next", _run_id(bad), "evaluate")
     assert refused.returncode == 1
@@ -258,7 +312,9 @@ def test_an_existing_onnx_named_by_hand_is_refused_with_a_free_name(tmp_path):
     src = train_run(tmp_path)
     onnx = tmp_path / "mine.onnx"
     onnx.write_text("old")
-    with pytest.raises(ChainError, match=f"already exists and TAO refuses to overwrite it; use {tmp_path}/mine_2.onnx"):
+    with pytest.raises(
+        ChainError, match=f"already exists and TAO refuses to overwrite it; use {tmp_path}/mine_2.onnx"
+    ):
         derive(src, "export", Choices(onnx_file=str(onnx)))
     assert onnx.read_text() == "old"
 

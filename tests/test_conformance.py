@@ -16,22 +16,38 @@ from specgen.spec.render import TAO_MISSING_KEYS, render
 from specgen.spec.schema import ConvertSpec, ExperimentSpec
 
 ACTIONS = ["train", "evaluate", "inference", "export", "quantize", "gen_trt_engine"]
-MODELS = {"MetricDepthAnything": ["NYUDV2", "MetricMonoDataset"], "RelativeDepthAnything": ["NYUDV2Relative", "RelativeMonoDataset"]}
+MODELS = {
+    "MetricDepthAnything": ["NYUDV2", "MetricMonoDataset"],
+    "RelativeDepthAnything": ["NYUDV2Relative", "RelativeMonoDataset"],
+}
 
 
 def cases():
     for action, (model_type, classes), recipe, encoder, full in itertools.product(
-            ACTIONS, MODELS.items(), ["finetune", "sanity", "plain"], ["vits", "vitb", "vitl", "vitg"], [False, True]):
+        ACTIONS,
+        MODELS.items(),
+        ["finetune", "sanity", "plain"],
+        ["vits", "vitb", "vitl", "vitg"],
+        [False, True],
+    ):
         yield action, model_type, classes[0 if encoder in ("vits", "vitl") else 1], recipe, encoder, full
 
 
 @pytest.mark.parametrize("action,model_type,dataset,recipe,encoder,full", list(cases()))
 def test_every_built_spec_merges_into_tao(tao_config, action, model_type, dataset, recipe, encoder, full):
     experiment_config, _ = tao_config
-    req = BuildRequest(action=action, model_type=model_type, dataset_name=dataset, data_file="/data/train.txt",
-                       val_data_file="/data/val.txt", results_dir="/results/r", encoder=encoder, recipe=recipe,
-                       checkpoint=None if action == "train" else "/results/r/train/dn_model_latest.pth",
-                       calibration_images_dir="/data/calib")
+    req = BuildRequest(
+        action=action,
+        model_type=model_type,
+        dataset_name=dataset,
+        data_file="/data/train.txt",
+        val_data_file="/data/val.txt",
+        results_dir="/results/r",
+        encoder=encoder,
+        recipe=recipe,
+        checkpoint=None if action == "train" else "/results/r/train/dn_model_latest.pth",
+        calibration_images_dir="/data/calib",
+    )
     spec, _ = build_spec(req, check_files=False)
     merged = tao_merge(experiment_config, render(spec, full=full))
     assert merged.dataset.dataset_name == "MonoDataset"
@@ -49,9 +65,15 @@ def test_every_built_spec_merges_into_tao(tao_config, action, model_type, datase
 
 def test_convert_spec_merges_into_tao_convert_config(tao_config):
     _, convert_config = tao_config
-    spec = build_convert_spec(ConvertRequest(data_root="/data/nyu", results_dir="/data/nyu/ann",
-                                             image_patterns=["rgb_", "/image/"], depth_patterns=["sync_depth_", "/depth/"],
-                                             split_ratio=0.8))
+    spec = build_convert_spec(
+        ConvertRequest(
+            data_root="/data/nyu",
+            results_dir="/data/nyu/ann",
+            image_patterns=["rgb_", "/image/"],
+            depth_patterns=["sync_depth_", "/depth/"],
+            split_ratio=0.8,
+        )
+    )
     for full in (False, True):
         merged = tao_merge(convert_config, render(spec, full=full))
         assert list(merged.image_dir_pattern) == ["rgb_", "/image/"]

@@ -34,7 +34,12 @@ def nyu_tree(root: Path, scenes=("bathroom", "kitchen"), n=3) -> Path:
 
 
 def opts(**kw) -> ConvertOptions:
-    base = dict(image_patterns=["rgb_"], depth_patterns=["sync_depth_"], image_extension=".jpg", depth_extension=".png")
+    base = dict(
+        image_patterns=["rgb_"],
+        depth_patterns=["sync_depth_"],
+        image_extension=".jpg",
+        depth_extension=".png",
+    )
     base.update(kw)
     return ConvertOptions(**base)
 
@@ -137,7 +142,11 @@ def test_depth_missing_counts_and_examples(tmp_path):
     os.unlink(root / "kitchen/sync_depth_00002.png")
     p = plan(build_index(str(root)), opts())
     pit = next(x for x in p.pitfalls if x.code == "DEPTH_MISSING")
-    assert pit.severity == "warning" and "1 of 6" in pit.message and "kitchen/sync_depth_00002.png" in pit.examples[0]
+    assert (
+        pit.severity == "warning"
+        and "1 of 6" in pit.message
+        and "kitchen/sync_depth_00002.png" in pit.examples[0]
+    )
     assert len(p.pairs) == 5 and p.usable
 
 
@@ -149,7 +158,9 @@ def test_depth_is_image(tmp_path):
 
 def test_unsupported_image_ext_is_case_sensitive(tmp_path):
     root = make_tree(tmp_path / "d", ["s/rgb_1.JPG", "s/sync_depth_1.png"])
-    p = plan(build_index(str(root)), opts(image_extension="G"))  # one char: filter ignored, swap still applied
+    p = plan(
+        build_index(str(root)), opts(image_extension="G")
+    )  # one char: filter ignored, swap still applied
     assert "EXT_EMPTY_SWAP" in codes(p)
     p = plan(build_index(str(root)), opts(image_extension=".JPG"))
     pit = next(x for x in p.pitfalls if x.code == "UNSUPPORTED_IMAGE_EXT")
@@ -239,7 +250,9 @@ def test_realdata_nyu_style_layout_converts(tmp_path):
     p = plan(build_index(root), opts())
     assert len(p.pairs) == 3 and p.pitfalls == []
     assert set(p.pairs) == set(tao_pairs(root, ["rgb_"], ["sync_depth_"], ".jpg", ".png", check_exists=True))
-    tum = plan(build_index(str(SHARED / "realdata/tum")), opts(depth_patterns=["depth_"], image_extension=".png"))
+    tum = plan(
+        build_index(str(SHARED / "realdata/tum")), opts(depth_patterns=["depth_"], image_extension=".png")
+    )
     assert len(tum.pairs) == 1
     scene = plan(build_index(str(SHARED / "realdata/redwood/scene_a")), opts())
     assert "ROOT_IS_SCENE" in codes(scene)
@@ -247,20 +260,66 @@ def test_realdata_nyu_style_layout_converts(tmp_path):
 
 def test_cli_preview_json_and_write(cli, tmp_path):
     root = nyu_tree(tmp_path / "d")
-    out = cli("convert", "--data-root", str(root), "--image-pattern", "rgb_", "--depth-pattern", "sync_depth_",
-              "--out", str(tmp_path / "ann"), "--preview", "--json")
+    out = cli(
+        "convert",
+        "--data-root",
+        str(root),
+        "--image-pattern",
+        "rgb_",
+        "--depth-pattern",
+        "sync_depth_",
+        "--out",
+        str(tmp_path / "ann"),
+        "--preview",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert (doc["files_indexed"], doc["images_matched"], doc["pairs_complete"], doc["depth_missing"]) == (12, 6, 6, 0)
+    assert (doc["files_indexed"], doc["images_matched"], doc["pairs_complete"], doc["depth_missing"]) == (
+        12,
+        6,
+        6,
+        0,
+    )
     assert set(doc["timings"]) >= {"walk_ms", "plan_ms", "total_ms"} and not (tmp_path / "ann").exists()
-    w = cli("convert", "--data-root", str(root), "--image-pattern", "rgb_", "--depth-pattern", "sync_depth_",
-            "--out", str(tmp_path / "ann"))
+    w = cli(
+        "convert",
+        "--data-root",
+        str(root),
+        "--image-pattern",
+        "rgb_",
+        "--depth-pattern",
+        "sync_depth_",
+        "--out",
+        str(tmp_path / "ann"),
+    )
     assert w.returncode == 0 and "train.txt (4 lines)" in w.stdout
-    again = cli("convert", "--data-root", str(root), "--image-pattern", "rgb_", "--depth-pattern", "sync_depth_",
-                "--out", str(tmp_path / "ann"))
+    again = cli(
+        "convert",
+        "--data-root",
+        str(root),
+        "--image-pattern",
+        "rgb_",
+        "--depth-pattern",
+        "sync_depth_",
+        "--out",
+        str(tmp_path / "ann"),
+    )
     assert again.returncode == 1 and "already exists" in again.stderr
-    bad = cli("convert", "--data-root", str(root), "--image-pattern", "rgb_", "--depth-pattern", "sync_depth_",
-              "--depth-ext", "png", "--out", str(tmp_path / "x"), "--json")
+    bad = cli(
+        "convert",
+        "--data-root",
+        str(root),
+        "--image-pattern",
+        "rgb_",
+        "--depth-pattern",
+        "sync_depth_",
+        "--depth-ext",
+        "png",
+        "--out",
+        str(tmp_path / "x"),
+        "--json",
+    )
     assert bad.returncode == 1 and "EXT_NO_DOT" in bad.stdout and not (tmp_path / "x").exists()
 
 
@@ -270,11 +329,17 @@ name = st.text(alphabet="abcdefghkmnpqz0123456789_", min_size=1, max_size=8)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(scenes=st.lists(name, min_size=1, max_size=4, unique=True),
-       frames=st.lists(st.integers(0, 999), min_size=1, max_size=6, unique=True),
-       drop=st.sets(st.integers(0, 999)), nested=st.booleans(),
-       img_ext=st.sampled_from([".jpg", ".png", ".jpeg"]), depth_ext=st.sampled_from([".png", ".pfm", ".npy"]))
-def test_written_pairs_equal_tao_semantics(tmp_path_factory, scenes, frames, drop, nested, img_ext, depth_ext):
+@given(
+    scenes=st.lists(name, min_size=1, max_size=4, unique=True),
+    frames=st.lists(st.integers(0, 999), min_size=1, max_size=6, unique=True),
+    drop=st.sets(st.integers(0, 999)),
+    nested=st.booleans(),
+    img_ext=st.sampled_from([".jpg", ".png", ".jpeg"]),
+    depth_ext=st.sampled_from([".png", ".pfm", ".npy"]),
+)
+def test_written_pairs_equal_tao_semantics(
+    tmp_path_factory, scenes, frames, drop, nested, img_ext, depth_ext
+):
     if img_ext == depth_ext:
         depth_ext = ".pfm"
     root = tmp_path_factory.mktemp("prop")
@@ -288,10 +353,18 @@ def test_written_pairs_equal_tao_semantics(tmp_path_factory, scenes, frames, dro
     make_tree(root, files)
     o = opts(image_extension=img_ext, depth_extension=depth_ext)
     p = plan(build_index(str(root)), o)
-    if any(x.severity == "error" for x in p.pitfalls) or "PATTERN_REPEATED_IN_PATH" in codes(p) or "EXT_ELSEWHERE_IN_PATH" in codes(p):
+    if (
+        any(x.severity == "error" for x in p.pitfalls)
+        or "PATTERN_REPEATED_IN_PATH" in codes(p)
+        or "EXT_ELSEWHERE_IN_PATH" in codes(p)
+    ):
         return  # the property is about choices without pitfalls
-    assert set(p.pairs) == set(tao_pairs(str(root), ["rgb_"], ["sync_depth_"], img_ext, depth_ext, check_exists=True))
-    assert set(p.pairs) | set(p.missing) == set(tao_pairs(str(root), ["rgb_"], ["sync_depth_"], img_ext, depth_ext))
+    assert set(p.pairs) == set(
+        tao_pairs(str(root), ["rgb_"], ["sync_depth_"], img_ext, depth_ext, check_exists=True)
+    )
+    assert set(p.pairs) | set(p.missing) == set(
+        tao_pairs(str(root), ["rgb_"], ["sync_depth_"], img_ext, depth_ext)
+    )
     out = root.parent / (root.name + "_out")
     if p.usable:
         write_annotations(p, out, force=True)
@@ -302,16 +375,40 @@ def test_written_pairs_equal_tao_semantics(tmp_path_factory, scenes, frames, dro
         assert written == set(p.pairs)
 
 
-_NAME = st.sampled_from(["rgb_1.jpg", "rgb_2.jpg", "sync_depth_1.png", "sync_depth_2.png", "rgb_rgb_3.jpg",
-                         "a b.jpg", "rgb_4.JPG", "x.jpg.jpg", "sync_depth_4.JPG", "rgb_5.png", "sync_depth_5.png"])
+_NAME = st.sampled_from(
+    [
+        "rgb_1.jpg",
+        "rgb_2.jpg",
+        "sync_depth_1.png",
+        "sync_depth_2.png",
+        "rgb_rgb_3.jpg",
+        "a b.jpg",
+        "rgb_4.JPG",
+        "x.jpg.jpg",
+        "sync_depth_4.JPG",
+        "rgb_5.png",
+        "sync_depth_5.png",
+    ]
+)
 _FOLDER = st.sampled_from(["s1", "rgb_scene", "s 2", "x.jpg", "sync_depth_s", "deep/er"])
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(tree=st.dictionaries(_FOLDER, st.lists(_NAME, max_size=6, unique=True), max_size=4),
-       pats=st.sampled_from([(["rgb_"], ["sync_depth_"]), (["rgb"], ["sync_depth"]), (["_"], ["-"]),
-                             (["rgb_", "1"], ["sync_depth_", "1"]), (["g"], ["x"])]),
-       exts=st.sampled_from([(".jpg", ".png"), (".JPG", ".png"), (".jpg", ".jpg"), (".png", ".png"), ("jpg", "png")]))
+@given(
+    tree=st.dictionaries(_FOLDER, st.lists(_NAME, max_size=6, unique=True), max_size=4),
+    pats=st.sampled_from(
+        [
+            (["rgb_"], ["sync_depth_"]),
+            (["rgb"], ["sync_depth"]),
+            (["_"], ["-"]),
+            (["rgb_", "1"], ["sync_depth_", "1"]),
+            (["g"], ["x"]),
+        ]
+    ),
+    exts=st.sampled_from(
+        [(".jpg", ".png"), (".JPG", ".png"), (".jpg", ".jpg"), (".png", ".png"), ("jpg", "png")]
+    ),
+)
 def test_per_folder_plan_equals_the_whole_path_plan(tmp_path_factory, tree, pats, exts):
     """The fast path (per folder, short names) answers exactly as the whole-path route, or defers to it."""
     from specgen.data.convert.planner import _plan, _plan_by_folder, _separable
@@ -321,12 +418,18 @@ def test_per_folder_plan_equals_the_whole_path_plan(tmp_path_factory, tree, pats
         (root / folder).mkdir(parents=True, exist_ok=True)
         for name in names:
             (root / folder / name).write_text("")
-    o = ConvertOptions(image_patterns=pats[0], depth_patterns=pats[1], image_extension=exts[0], depth_extension=exts[1])
+    o = ConvertOptions(
+        image_patterns=pats[0], depth_patterns=pats[1], image_extension=exts[0], depth_extension=exts[1]
+    )
     index = build_index(str(root))
     slow = _plan(index, o)
     fast = _plan_by_folder(index, o) if _separable(o) else None
     if fast is None:
         return
-    assert fast.pairs == slow.pairs and fast.missing == slow.missing and fast.images_matched == slow.images_matched
+    assert (
+        fast.pairs == slow.pairs
+        and fast.missing == slow.missing
+        and fast.images_matched == slow.images_matched
+    )
     assert [p.model_dump() for p in fast.pitfalls] == [p.model_dump() for p in slow.pitfalls]
     assert fast.pair_count == len(slow.pairs) and fast.head(2) == slow.pairs[:2]

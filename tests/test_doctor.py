@@ -22,7 +22,10 @@ def codes(report) -> list[str]:
 @pytest.fixture()
 def raw_nyu(tmp_path):
     root = nyu_like_dataset(tmp_path / "nyu")
-    pairs = [(p, p.with_name(p.name.replace("rgb_", "sync_depth_")).with_suffix(".png")) for p in sorted(root.rglob("rgb_*.jpg"))]
+    pairs = [
+        (p, p.with_name(p.name.replace("rgb_", "sync_depth_")).with_suffix(".png"))
+        for p in sorted(root.rglob("rgb_*.jpg"))
+    ]
     return annotation(tmp_path / "train.txt", pairs)
 
 
@@ -33,7 +36,11 @@ def test_raw_nyu_with_generic_metric_class_predicts_nan(raw_nyu):
     assert empty.code == "EMPTY_MASK" and "loss will be NaN" in empty.message and "PASS" in empty.message
     assert empty.autofix == {"dataset_name": "NYUDV2"}
     assert "ENCODING_MISMATCH" in codes(r) and r.fails
-    assert r.suggestion.dataset_name == "NYUDV2" and 0.4 < r.suggestion.min_depth < 0.6 and r.suggestion.max_depth >= 10
+    assert (
+        r.suggestion.dataset_name == "NYUDV2"
+        and 0.4 < r.suggestion.min_depth < 0.6
+        and r.suggestion.max_depth >= 10
+    )
 
 
 def test_raw_nyu_with_nyudv2_is_healthy(raw_nyu):
@@ -82,13 +89,26 @@ def test_pfm_disparity(tmp_path):
     assert r.encoding.code == "float_disparity" and not r.fails
 
 
-@pytest.mark.parametrize("encoding,make,klass", [
-    ("uint16_x5000", lambda: (depth_metres(lo=1.5, hi=9.0) * 5000).astype(np.uint16), "NYUDV2"),
-    ("uint16_cm", lambda: np.where(np.random.default_rng(1).random((480, 640)) < 0.1, 65535,
-                                   (depth_metres(lo=3, hi=60) * 100)).astype(np.uint16), "NYUDV2"),
-    ("uint16_x256", lambda: np.where(np.random.default_rng(2).random((480, 640)) < 0.85, 0,
-                                     (depth_metres(lo=5, hi=80) * 256)).astype(np.uint16), "MetricMonoDataset"),
-])
+@pytest.mark.parametrize(
+    "encoding,make,klass",
+    [
+        ("uint16_x5000", lambda: (depth_metres(lo=1.5, hi=9.0) * 5000).astype(np.uint16), "NYUDV2"),
+        (
+            "uint16_cm",
+            lambda: np.where(
+                np.random.default_rng(1).random((480, 640)) < 0.1, 65535, (depth_metres(lo=3, hi=60) * 100)
+            ).astype(np.uint16),
+            "NYUDV2",
+        ),
+        (
+            "uint16_x256",
+            lambda: np.where(
+                np.random.default_rng(2).random((480, 640)) < 0.85, 0, (depth_metres(lo=5, hi=80) * 256)
+            ).astype(np.uint16),
+            "MetricMonoDataset",
+        ),
+    ],
+)
 def test_uint16_encodings_no_class_reads(tmp_path, encoding, make, klass):
     r = diagnose(str(_one(tmp_path, png16(tmp_path / "d.png", make()))), klass)
     assert r.encoding.code == encoding
@@ -168,13 +188,23 @@ def test_sample_spreads_across_scenes():
 def test_real_samples_from_shared(tmp_path):
     real = SHARED / "realdata"
     require(real.is_dir(), "shared/realdata is not beside the repo")
-    red = annotation(tmp_path / "red.txt", [(real / f"redwood/scene_a/rgb_0000{i}.jpg", real / f"redwood/scene_a/sync_depth_0000{i}.png") for i in range(3)])
+    red = annotation(
+        tmp_path / "red.txt",
+        [
+            (real / f"redwood/scene_a/rgb_0000{i}.jpg", real / f"redwood/scene_a/sync_depth_0000{i}.png")
+            for i in range(3)
+        ],
+    )
     assert "EMPTY_MASK" in codes(diagnose(str(red), "MetricMonoDataset"))
     ok = diagnose(str(red), "NYUDV2")
     assert not ok.fails and ok.encoding.code == "uint16_mm" and ok.valid_ratio > 0.5
-    tum = annotation(tmp_path / "tum.txt", [(real / "tum/fr1/rgb_00000.png", real / "tum/fr1/depth_00000.png")])
+    tum = annotation(
+        tmp_path / "tum.txt", [(real / "tum/fr1/rgb_00000.png", real / "tum/fr1/depth_00000.png")]
+    )
     assert diagnose(str(tum), "NYUDV2").encoding.code == "uint16_x5000"
-    sun = annotation(tmp_path / "sun.txt", [(real / "sun/scene_0/rgb_00000.jpg", real / "sun/scene_0/depth_00000.png")])
+    sun = annotation(
+        tmp_path / "sun.txt", [(real / "sun/scene_0/rgb_00000.jpg", real / "sun/scene_0/depth_00000.png")]
+    )
     assert diagnose(str(sun), "NYUDV2").encoding.code == "uint16_sun_rotated"
 
 

@@ -26,21 +26,35 @@ def test_pfm_name_replaces_the_extension_words_anywhere_in_the_path():
     assert pic == "/r/inference/inference_images/data/jpg_scenes/png/img.jpeg"
     assert pfm_path_for(pic) == "/r/inference/inference_pfm/data/pfm_scenes/pfm/img.pfm"
     assert pfm_collisions(["/d/png/a.png", "/d/pfm/a.png", "/d/x/b.jpg"], "/r/inference") == {
-        "/r/inference/inference_pfm/d/pfm/a.pfm": ["/d/png/a.png", "/d/pfm/a.png"]}
+        "/r/inference/inference_pfm/d/pfm/a.pfm": ["/d/png/a.png", "/d/pfm/a.png"]
+    }
 
 
 def test_spec_check_warns_about_inputs_sharing_a_pfm(tmp_path):
     infer = tmp_path / "infer.txt"
     infer.write_text(f"{tmp_path}/png/a.png\n{tmp_path}/pfm/a.png\n")
-    spec, _ = build_spec(BuildRequest(action="inference", data_file=str(infer), results_dir=str(tmp_path / "r"),
-                                      checkpoint="/c.pth", overrides={"inference.save_raw_pfm": True}))
+    spec, _ = build_spec(
+        BuildRequest(
+            action="inference",
+            data_file=str(infer),
+            results_dir=str(tmp_path / "r"),
+            checkpoint="/c.pth",
+            overrides={"inference.save_raw_pfm": True},
+        )
+    )
     found = [p for p in check_spec(spec, "inference") if p.path == "inference.save_raw_pfm"]
     assert len(found) == 1 and found[0].severity == "warning"
-    assert "2 inputs share 1 PFM paths" in found[0].message and "later overwrites the earlier" in found[0].message
+    assert (
+        "2 inputs share 1 PFM paths" in found[0].message
+        and "later overwrites the earlier" in found[0].message
+    )
 
 
 def test_listing_and_preview_from_real_rgb_and_a_pfm(tmp_path):
-    require((SHARED / "realdata/redwood/scene_a/rgb_00000.jpg").is_file(), "shared/realdata is not beside the repo")
+    require(
+        (SHARED / "realdata/redwood/scene_a/rgb_00000.jpg").is_file(),
+        "shared/realdata is not beside the repo",
+    )
     image = str(SHARED / "realdata/redwood/scene_a/rgb_00000.jpg")
     results = tmp_path / "inference"
     pic = output_for(image, str(results))
@@ -73,8 +87,12 @@ def test_listing_and_preview_from_real_rgb_and_a_pfm(tmp_path):
 
 
 def test_metric_rows_best_and_deltas():
-    rows = {r["key"]: r for r in metric_rows([{"val/abs_rel": 0.12, "val/d1": 0.8},
-                                              {"val/abs_rel": 0.10, "val/d1": 0.7, "val/extra": 1.0}])}
+    rows = {
+        r["key"]: r
+        for r in metric_rows(
+            [{"val/abs_rel": 0.12, "val/d1": 0.8}, {"val/abs_rel": 0.10, "val/d1": 0.7, "val/extra": 1.0}]
+        )
+    }
     assert list(rows) == ["val/abs_rel", "val/d1", "val/extra"]
     assert rows["val/abs_rel"]["best"] == 1 and rows["val/d1"]["best"] == 0
     assert math.isclose(rows["val/abs_rel"]["deltas"][1], -0.02)
@@ -88,12 +106,18 @@ def test_verdict_requires_the_outputs_an_action_promises(tmp_path):
     from specgen.engine.runspec import RunSpec
     from specgen.spec.schema import ExperimentSpec
 
-    run = RunSpec(action="export", path=str(tmp_path / "export.yaml"),
-                  spec=ExperimentSpec.model_validate({"export": {"onnx_file": f"{tmp_path}/m.onnx"}}))
+    run = RunSpec(
+        action="export",
+        path=str(tmp_path / "export.yaml"),
+        spec=ExperimentSpec.model_validate({"export": {"onnx_file": f"{tmp_path}/m.onnx"}}),
+    )
     missing = missing_output("export", run, str(tmp_path / "export"))
     assert missing == f"no export.onnx_file at {tmp_path}/m.onnx"
     v = judge("export", 0, [], {}, tao_status="PASS", missing=missing)
-    assert not v.passed and v.reason == f"export exited 0 but wrote nothing: no export.onnx_file at {tmp_path}/m.onnx"
+    assert (
+        not v.passed
+        and v.reason == f"export exited 0 but wrote nothing: no export.onnx_file at {tmp_path}/m.onnx"
+    )
     (tmp_path / "m.onnx").write_text("x")
     assert missing_output("export", run, str(tmp_path)) is None
     assert missing_output("inference", run, str(tmp_path / "inference")).startswith("no image in")
@@ -108,4 +132,6 @@ def test_a_long_input_path_is_cut_at_folders_not_inside_a_name():
     assert fit_path(path, 80) == path
     short = fit_path(path, 40)
     assert short.startswith("…/") and short.endswith("/redwood/scene_a/rgb_00001.jpg") and len(short) <= 40
-    assert fit_path("/a/" + "x" * 50 + ".jpg", 20) == "…/" + "x" * 50 + ".jpg"  # a name longer than the pane stays whole
+    assert (
+        fit_path("/a/" + "x" * 50 + ".jpg", 20) == "…/" + "x" * 50 + ".jpg"
+    )  # a name longer than the pane stays whole

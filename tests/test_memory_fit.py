@@ -7,7 +7,9 @@ from pathlib import Path
 
 from specgen.job.memory_fit import estimate, fit_problem, largest_batch
 
-POINTS = json.loads((Path(__file__).parent.parent / "benchmarks" / "gpu_memory_points.json").read_text())["points"]
+POINTS = json.loads((Path(__file__).parent.parent / "benchmarks" / "gpu_memory_points.json").read_text())[
+    "points"
+]
 
 
 def test_every_measured_run_is_reproduced_within_five_percent():
@@ -28,9 +30,17 @@ def test_bf16_was_measured_to_crash_and_checkpointing_to_change_nothing_on_one_g
 def test_largest_batch_and_the_advice():
     # ViT-L at 518, fp32 on a 24 GiB card: the estimate says what fits
     n = largest_batch("vitl", [518, 518], "fp32", 24.0)
-    assert estimate("vitl", [518, 518], n, "fp32").peak_gib <= 24.0 * 0.9 < estimate("vitl", [518, 518], n + 1, "fp32").peak_gib
+    assert (
+        estimate("vitl", [518, 518], n, "fp32").peak_gib
+        <= 24.0 * 0.9
+        < estimate("vitl", [518, 518], n + 1, "fp32").peak_gib
+    )
     text = fit_problem("vitl", [518, 518], 8, "fp32", [(0, 79.0), (1, 23.5)])
-    assert text and "GPU 1 has 23.5 GiB free" in text and f"the largest batch that fits is {largest_batch('vitl', [518, 518], 'fp32', 23.5)}" in text
+    assert (
+        text
+        and "GPU 1 has 23.5 GiB free" in text
+        and f"the largest batch that fits is {largest_batch('vitl', [518, 518], 'fp32', 23.5)}" in text
+    )
     assert fit_problem("vits", [518, 518], 2, "fp32", [(0, 79.0)]) is None
     assert fit_problem("vitl", [518, 518], 8, "fp32", []) is None  # no NVML: nothing to say
     assert "not even batch 1" in (fit_problem("vitg", [518, 518], 4, "fp32", [(0, 8.0)]) or "")

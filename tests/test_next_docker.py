@@ -47,7 +47,9 @@ def test_evaluate_and_inference_derived_from_a_docker_train_run(trained, emu_ima
     assert v["passed"] and v["kpi"]["val/abs_rel"] == EVAL_ABS_REL
     c = _container(docker_client, run_id_of(done))
     assert c.attrs["Config"]["Cmd"] == ["depth_net", "evaluate", "-e", spec]
-    assert json.loads(depthnet("metrics", run_id_of(done), "--json").stdout)["rows"][0]["values"] == [EVAL_ABS_REL]
+    assert json.loads(depthnet("metrics", run_id_of(done), "--json").stdout)["rows"][0]["values"] == [
+        EVAL_ABS_REL
+    ]
 
     # Inference: the emulator copies a real depth map (metres) as its "prediction"; we read it back from the PFM.
     truth = np.linspace(0.5, 6.0, 48 * 64, dtype=np.float32).reshape(48, 64)
@@ -77,7 +79,10 @@ def test_export_refusal_free_name_and_the_tensorrt_chain(trained, emu_image):
     again = run(project, "export", spec, emu_image, "--force")
     assert again.returncode == 2
     assert f"export.onnx_file {onnx} already exists and TAO refuses to overwrite it" in again.stderr
-    assert f"set export.onnx_file: {results / 'export' / 'metricdepthanything_vitl_2.onnx'} (free)" in again.stderr
+    assert (
+        f"set export.onnx_file: {results / 'export' / 'metricdepthanything_vitl_2.onnx'} (free)"
+        in again.stderr
+    )
     # `depthnet next` picks the free name by itself (and a free results folder, since export/ holds a run).
     done = depthnet("next", train_id, "export")
     assert done.returncode == 0 and "metricdepthanything_vitl_2.onnx" in done.stderr
@@ -91,7 +96,10 @@ def test_export_refusal_free_name_and_the_tensorrt_chain(trained, emu_image):
     assert refused.returncode == 1 and "FP16 overflows in the vitl mono backbone" in refused.stderr
     gen_spec = next_spec(export_id, "gen_trt_engine")
     no_image = depthnet("run", "gen_trt_engine", "-e", gen_spec, "--gpus", "none", "--backend", "docker")
-    assert no_image.returncode == 2 and f"image {DEPLOY_IMAGE} is not on this machine; pull it first" in no_image.stderr
+    assert (
+        no_image.returncode == 2
+        and f"image {DEPLOY_IMAGE} is not on this machine; pull it first" in no_image.stderr
+    )
     built = run(project, "gen_trt_engine", gen_spec, emu_image)
     assert built.returncode == 0, built.stderr
     engine = results / "gen_trt_engine" / "metricdepthanything_vitl.fp32.engine"

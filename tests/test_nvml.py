@@ -18,18 +18,41 @@ def test_without_a_driver_there_is_one_line_and_no_gpu():
 
 
 def test_gpu_label_marks_busy_ones_and_bf16_needs_ampere():
-    free = nvml.Gpu(index=0, name="NVIDIA H100 80GB HBM3", memory_total=80 * 2**30, memory_free=79 * 2**30,
-                    utilization=0, compute_capability=(9, 0), processes=0)
-    busy = nvml.Gpu(index=1, name="Tesla V100", memory_total=16 * 2**30, memory_free=2 * 2**30, utilization=97,
-                    compute_capability=(7, 0), processes=1)
+    free = nvml.Gpu(
+        index=0,
+        name="NVIDIA H100 80GB HBM3",
+        memory_total=80 * 2**30,
+        memory_free=79 * 2**30,
+        utilization=0,
+        compute_capability=(9, 0),
+        processes=0,
+    )
+    busy = nvml.Gpu(
+        index=1,
+        name="Tesla V100",
+        memory_total=16 * 2**30,
+        memory_free=2 * 2**30,
+        utilization=97,
+        compute_capability=(7, 0),
+        processes=1,
+    )
     assert free.label() == "0: NVIDIA H100 80GB HBM3, 79/80 GiB free, 0% busy" and free.bf16
     assert busy.label().endswith("(in use)") and not busy.bf16
     assert nvml.run_gpus("0,2") == [0, 2] and nvml.run_gpus("all") is None and nvml.run_gpus("none") == []
 
 
 async def test_launch_dialog_offers_a_gpu_list_when_nvml_knows_them():
-    gpus = [nvml.Gpu(index=i, name="NVIDIA H100", memory_total=80 * 2**30, memory_free=(10 if i == 1 else 79) * 2**30,
-                     utilization=0, compute_capability=(9, 0)) for i in range(3)]
+    gpus = [
+        nvml.Gpu(
+            index=i,
+            name="NVIDIA H100",
+            memory_total=80 * 2**30,
+            memory_free=(10 if i == 1 else 79) * 2**30,
+            utilization=0,
+            compute_capability=(9, 0),
+        )
+        for i in range(3)
+    ]
     results = []
 
     class Host(App):

@@ -23,18 +23,29 @@ def test_every_example_line_runs_as_written(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "depth_net").symlink_to(REPO / "tests" / "emulator" / "depth_net")
-    (bin_dir / "depthnet").write_text(f"#!/bin/sh\nexec {sys.executable} -m specgen.cli \"$@\"\n")
+    (bin_dir / "depthnet").write_text(f'#!/bin/sh\nexec {sys.executable} -m specgen.cli "$@"\n')
     (bin_dir / "depthnet").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(REPO),
-           "XDG_DATA_HOME": str(tmp_path / "share"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(REPO),
+        "XDG_DATA_HOME": str(tmp_path / "share"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
     work = tmp_path / "fresh"
     work.mkdir()
     for line in lines:
-        done = subprocess.run(["bash", "-c", line], cwd=work, env=env, capture_output=True, text=True, timeout=180)
+        done = subprocess.run(
+            ["bash", "-c", line], cwd=work, env=env, capture_output=True, text=True, timeout=180
+        )
         assert done.returncode == 0, f"README line failed: {line}\n{done.stdout[-800:]}\n{done.stderr[-800:]}"
         assert "Traceback" not in done.stderr, line
-    assert "PASS" in subprocess.run(["bash", "-c", "depthnet runs"], cwd=work, env=env, capture_output=True,
-                                    text=True).stdout
+    assert (
+        "PASS"
+        in subprocess.run(
+            ["bash", "-c", "depthnet runs"], cwd=work, env=env, capture_output=True, text=True
+        ).stdout
+    )
 
 
 def test_the_first_lines_install_as_ci_does():
@@ -69,7 +80,11 @@ def test_cli_and_app_name_the_same_recipes():
     from tui.screens.recipe import RECIPE_LABELS
 
     assert tuple(RECIPE_LABELS) == RECIPES
-    listed = subprocess.run([sys.executable, "-m", "specgen.cli", "recipes"], capture_output=True, text=True, cwd=REPO)
+    listed = subprocess.run(
+        [sys.executable, "-m", "specgen.cli", "recipes"], capture_output=True, text=True, cwd=REPO
+    )
     assert listed.returncode == 0 and all(name in listed.stdout for name in RECIPES)
-    version = subprocess.run([sys.executable, "-m", "specgen.cli", "--version"], capture_output=True, text=True)
+    version = subprocess.run(
+        [sys.executable, "-m", "specgen.cli", "--version"], capture_output=True, text=True
+    )
     assert version.returncode == 0 and version.stdout.startswith("depthnet ")

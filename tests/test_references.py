@@ -13,4 +13,6 @@ def test_generated_references_are_current():
 def test_handwritten_references_exist():
     for name in ("finetuning.md", "troubleshooting.md", "spec-overrides.md", "parameters.md"):
         assert (REPO / "references" / name).is_file(), name
-    assert {"spec_template_train.yaml", "spec_template_deploy.yaml", "schemas/train.schema.json"} <= set(generated_files())
+    assert {"spec_template_train.yaml", "spec_template_deploy.yaml", "schemas/train.schema.json"} <= set(
+        generated_files()
+    )

@@ -22,8 +22,18 @@ from specgen.engine.events import ConsoleMetrics, LogLine
 from specgen.engine.logparse import LogParser, display
 from specgen.engine.tensorboard import EventFileReader
 
-CASES = ["train_healthy", "train_nan", "train_tb", "train_tty", "train_ddp2", "evaluate", "inference",
-         "spec_error/misspelt_key", "spec_error/wrong_type", "spec_error/empty_mandatory_checkpoint"]
+CASES = [
+    "train_healthy",
+    "train_nan",
+    "train_tb",
+    "train_tty",
+    "train_ddp2",
+    "evaluate",
+    "inference",
+    "spec_error/misspelt_key",
+    "spec_error/wrong_type",
+    "spec_error/empty_mandatory_checkpoint",
+]
 
 
 def test_plans_are_made_from_the_fixtures_as_they_are():
@@ -44,7 +54,7 @@ def test_tensorboard_reader_follows_a_growing_file(tmp_path):
     reader, got = EventFileReader(growing), []
     for i in range(0, len(data), 37):
         with open(growing, "ab") as f:
-            f.write(data[i:i + 37])
+            f.write(data[i : i + 37])
         got += reader.read_new()
     assert got == whole and reader.corrupt == 0
     losses = [s for s in whole if s.tag == "train_loss_step"]
@@ -64,10 +74,14 @@ def test_glued_tao_lines_are_split_and_are_not_progress():
     assert not any(e.progress for e in lines)  # Rich prints no live bar in a pipe
     assert any(e.text.startswith("LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]") for e in lines)
     assert parser.tao_status == "PASS" and parser.results_dir == "/results/train_healthy/train"
-    glued = LogParser().feed("\r\x1b[38;20m2026-11-25 17:51:46,882 - [TAO Toolkit] - INFO - Input batch size: 1 "
-                             "(export.py:440)\x1b[0mInput batch size: 1\n")
+    glued = LogParser().feed(
+        "\r\x1b[38;20m2026-11-25 17:51:46,882 - [TAO Toolkit] - INFO - Input batch size: 1 "
+        "(export.py:440)\x1b[0mInput batch size: 1\n"
+    )
     assert [display(e.text) for e in glued] == [
-        "2026-11-25 17:51:46,882 - [TAO Toolkit] - INFO - Input batch size: 1 (export.py:440)", "Input batch size: 1"]
+        "2026-11-25 17:51:46,882 - [TAO Toolkit] - INFO - Input batch size: 1 (export.py:440)",
+        "Input batch size: 1",
+    ]
 
 
 def test_rich_final_frame_and_test_metric_table_are_read():
@@ -76,9 +90,18 @@ def test_rich_final_frame_and_test_metric_table_are_read():
     assert (frame.epoch, frame.max_epoch, frame.step, frame.steps) == (1, 1, 12, 12)
     assert frame.values == {"train_loss_step": 0.045, "val/loss": 0.1, "train_loss_epoch": 0.169}
     _, evs = _parse("evaluate")
-    table = {k: v for e in evs if isinstance(e, ConsoleMetrics) and e.source == "table" for k, v in e.values.items()}
-    assert table == {"test/abs_rel": 0.28098368644714355, "test/d1": 0.2643404006958008,
-                     "test/d2": 0.6726092100143433, "test/d3": 0.9566268920898438}
+    table = {
+        k: v
+        for e in evs
+        if isinstance(e, ConsoleMetrics) and e.source == "table"
+        for k, v in e.values.items()
+    }
+    assert table == {
+        "test/abs_rel": 0.28098368644714355,
+        "test/d1": 0.2643404006958008,
+        "test/d2": 0.6726092100143433,
+        "test/d3": 0.9566268920898438,
+    }
 
 
 def _results_like(case: str, tmp_path: Path) -> Path:
@@ -104,15 +127,33 @@ EXPECTED = {  # verdict, words in the first reason, epochs_completed, nan
     "train_tb": ("PASS", "train finished with val/loss 0.09538", 2, False),
     "train_tty": ("PASS", "train finished", 2, False),
     "train_ddp2": ("PASS", "train finished with val/loss 0.2143", 2, False),
-    "train_nan": ("FAIL", "train_loss is NaN in the kpi train_loss, val/loss although TAO printed PASS", 2, True),
+    "train_nan": (
+        "FAIL",
+        "train_loss is NaN in the kpi train_loss, val/loss although TAO printed PASS",
+        2,
+        True,
+    ),
     "evaluate": ("PASS", "evaluate finished with val/d1 0.2643", None, False),
     "inference": ("PASS", "inference finished", None, False),
-    "spec_error/misspelt_key": ("FAIL", "train failed with exit code 1: spec error at train.num_epoch: Key "
-                                "'num_epoch' not in 'DepthNetTrainExpConfig'", None, False),
-    "spec_error/wrong_type": ("FAIL", "spec error at train.num_epochs: Value 'two' of type 'str' could not be "
-                              "converted to Integer", None, False),
-    "spec_error/empty_mandatory_checkpoint": ("FAIL", "spec error at evaluate.checkpoint: Incompatible value 'None' "
-                                              "for field of type 'str'", None, False),
+    "spec_error/misspelt_key": (
+        "FAIL",
+        "train failed with exit code 1: spec error at train.num_epoch: Key "
+        "'num_epoch' not in 'DepthNetTrainExpConfig'",
+        None,
+        False,
+    ),
+    "spec_error/wrong_type": (
+        "FAIL",
+        "spec error at train.num_epochs: Value 'two' of type 'str' could not be converted to Integer",
+        None,
+        False,
+    ),
+    "spec_error/empty_mandatory_checkpoint": (
+        "FAIL",
+        "spec error at evaluate.checkpoint: Incompatible value 'None' for field of type 'str'",
+        None,
+        False,
+    ),
 }
 
 
@@ -120,8 +161,15 @@ EXPECTED = {  # verdict, words in the first reason, epochs_completed, nan
 def test_depthnet_verdict_on_every_capture(case, tmp_path):
     folder = _results_like(case, tmp_path)
     src = FIXTURES / case
-    done = depthnet("verdict", str(folder), "--log", str(src / "console.log"), "--exit-code",
-                    (src / "exit_code.txt").read_text().strip(), "--json")
+    done = depthnet(
+        "verdict",
+        str(folder),
+        "--log",
+        str(src / "console.log"),
+        "--exit-code",
+        (src / "exit_code.txt").read_text().strip(),
+        "--json",
+    )
     want, words, epochs, nan = EXPECTED[case]
     assert done.returncode == (0 if want == "PASS" else 1), done.stderr
     out = json.loads(done.stdout)
@@ -145,22 +193,47 @@ def project(tmp_path, depth_net_on_path):
 
 
 LIVE = {  # case → (action, per-step chart points, epochs done, verdict)
-    "train_healthy": ("train", 0, 2, True), "train_tb": ("train", 12, 2, True), "train_tty": ("train", 0, 2, True),
-    "train_ddp2": ("train", 6, 2, True), "train_nan": ("train", 0, 2, False), "evaluate": ("evaluate", 0, None, True),
-    "inference": ("inference", 0, None, True), "spec_error/misspelt_key": ("train", 0, None, False),
+    "train_healthy": ("train", 0, 2, True),
+    "train_tb": ("train", 12, 2, True),
+    "train_tty": ("train", 0, 2, True),
+    "train_ddp2": ("train", 6, 2, True),
+    "train_nan": ("train", 0, 2, False),
+    "evaluate": ("evaluate", 0, None, True),
+    "inference": ("inference", 0, None, True),
+    "spec_error/misspelt_key": ("train", 0, None, False),
 }
 
 
 @pytest.mark.parametrize("case", list(LIVE))
 def test_live_replay_through_the_local_backend(case, project):
     action, points, epochs, passed = LIVE[case]
-    extra = [] if action == "train" else ["--checkpoint", str(project.out / "results" / "x.pth"), "--data-file",
-                                          str(project.out / "ann" / "val.txt")]
+    extra = (
+        []
+        if action == "train"
+        else [
+            "--checkpoint",
+            str(project.out / "results" / "x.pth"),
+            "--data-file",
+            str(project.out / "ann" / "val.txt"),
+        ]
+    )
     (project.out / "results").mkdir(exist_ok=True)
     (project.out / "results" / "x.pth").touch()
     spec = project.spec(action, f"{action}.yaml", *extra)
-    done = depthnet("run", action, "-e", str(spec), "--backend", "local", "--json-events", "--force",
-                    "--env", f"EMU_CASE={case}", "--env", "EMU_SPEED=0.005")
+    done = depthnet(
+        "run",
+        action,
+        "-e",
+        str(spec),
+        "--backend",
+        "local",
+        "--json-events",
+        "--force",
+        "--env",
+        f"EMU_CASE={case}",
+        "--env",
+        "EMU_SPEED=0.005",
+    )
     evs = events(done.stdout)
     v = verdict(evs)
     assert v["passed"] is passed and done.returncode == (0 if passed else 1), (v, done.stderr[-2000:])
@@ -169,18 +242,36 @@ def test_live_replay_through_the_local_backend(case, project):
     assert len(lrs) == points  # the learning rate comes with each logged step
     if action == "train" and passed:
         epoch_lines = [e["data"] for e in evs if e["kind"] == "status" and "epoch" in e["data"]]
-        assert [d["epoch"] for d in epoch_lines] == [0, 1] and all("val/loss" in d["kpi"] for d in epoch_lines)
+        assert [d["epoch"] for d in epoch_lines] == [0, 1] and all(
+            "val/loss" in d["kpi"] for d in epoch_lines
+        )
         assert math.isfinite(v["kpi"]["train_loss"]) and "val/abs_rel" in v["kpi"]
     log = [e["text"] for e in evs if e["kind"] == "log"]
-    assert any(str(project.out / "results") in line for line in log if "results will be saved at" in line) or \
-        case.startswith("spec_error")
+    assert any(
+        str(project.out / "results") in line for line in log if "results will be saved at" in line
+    ) or case.startswith("spec_error")
 
 
 def _spawn(project, *env: str) -> tuple[subprocess.Popen, str]:
     spec = project.spec("train", "train.yaml")
-    proc = subprocess.Popen([sys.executable, "-m", "specgen.cli", "run", "train", "-e", str(spec), "--backend", "local",
-                             "--detach", *[a for e in env for a in ("--env", e)]],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "specgen.cli",
+            "run",
+            "train",
+            "-e",
+            str(spec),
+            "--backend",
+            "local",
+            "--detach",
+            *[a for e in env for a in ("--env", e)],
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _, err = proc.communicate(timeout=60)
     return proc, err.split("run ", 1)[1].split()[0]
 
@@ -197,7 +288,9 @@ def test_ctrl_c_is_reported_as_interrupted_although_tao_prints_pass(project):
     done = depthnet("attach", run_id, "--json-events")
     v = verdict(events(done.stdout))
     assert done.returncode == 1 and v["interrupted"] and v["tao_status"] == "PASS" and v["exit_code"] == 0
-    assert v["reason"].startswith("the run was interrupted (Ctrl-C) before it finished although TAO printed PASS")
+    assert v["reason"].startswith(
+        "the run was interrupted (Ctrl-C) before it finished although TAO printed PASS"
+    )
 
 
 def test_stop_ends_the_whole_process_group(project):
@@ -219,10 +312,16 @@ def test_builders_never_write_a_mandatory_key_empty(action, tmp_path):
     from specgen.job.builders import BuildRequest, build_spec
     from specgen.spec.render import TAO_MISSING_KEYS, render
 
-    req = BuildRequest(action=action, data_file=str(tmp_path / "t.txt"), val_data_file=str(tmp_path / "v.txt"),
-                       results_dir=str(tmp_path / "r"),
-                       checkpoint=str(tmp_path / "m.pth"), onnx_file=str(tmp_path / "m.onnx"),
-                       trt_engine=str(tmp_path / "m.engine"), calibration_images_dir=str(tmp_path))
+    req = BuildRequest(
+        action=action,
+        data_file=str(tmp_path / "t.txt"),
+        val_data_file=str(tmp_path / "v.txt"),
+        results_dir=str(tmp_path / "r"),
+        checkpoint=str(tmp_path / "m.pth"),
+        onnx_file=str(tmp_path / "m.onnx"),
+        trt_engine=str(tmp_path / "m.engine"),
+        calibration_images_dir=str(tmp_path),
+    )
     spec, _ = build_spec(req, check_files=False)
     for full in (False, True):
         data = yaml.safe_load(render(spec, full=full))

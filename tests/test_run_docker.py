@@ -29,8 +29,21 @@ pytestmark = pytest.mark.usefixtures("docker_client")
 
 
 def run(project, action: str, spec, image: str, *extra: str, timeout: float = 120):
-    return depthnet("run", action, "-e", str(spec), "--image", image, "--gpus", "none", "--network", "none",
-                    "--json-events", *extra, timeout=timeout)
+    return depthnet(
+        "run",
+        action,
+        "-e",
+        str(spec),
+        "--image",
+        image,
+        "--gpus",
+        "none",
+        "--network",
+        "none",
+        "--json-events",
+        *extra,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture()
@@ -51,13 +64,20 @@ def test_healthy_train_chart_points_equal_the_emitted_losses(project, emu_image,
     evs = events(done.stdout)
     assert step_losses(evs) == EMU_LOSSES
     # The real capture: train_loss arrives on "Train metrics generated." lines, val/* on the epoch lines.
-    epochs = [e["data"]["kpi"]["train_loss"] for e in evs
-              if e["kind"] == "status" and e["data"].get("message") == "Train metrics generated."]
+    epochs = [
+        e["data"]["kpi"]["train_loss"]
+        for e in evs
+        if e["kind"] == "status" and e["data"].get("message") == "Train metrics generated."
+    ]
     assert [round(x, 4) for x in epochs] == [7.5029, 0.1652]
     v = verdict(evs)
     assert v["passed"] and v["exit_code"] == 0 and v["tao_status"] == "PASS" and v["epochs_completed"] == 2
-    assert v["reason"].startswith("train finished with val/loss 0.09538") and "train_loss 0.1652" in v["reason"]
-    assert round(v["kpi"]["val/abs_rel"], 4) == 0.2712  # kpi merged by key: val/* kept after the train_loss line
+    assert (
+        v["reason"].startswith("train finished with val/loss 0.09538") and "train_loss 0.1652" in v["reason"]
+    )
+    assert (
+        round(v["kpi"]["val/abs_rel"], 4) == 0.2712
+    )  # kpi merged by key: val/* kept after the train_loss line
     # The container was launched as the seed prescribes.
     run_id = done.stderr.split("run ", 1)[1].split()[0]
     c = _container(docker_client, run_id)
@@ -69,11 +89,17 @@ def test_healthy_train_chart_points_equal_the_emitted_losses(project, emu_image,
     assert binds[str(project.data)].endswith(":ro")  # data read-only, at the same path
     results_dir = project.out / "results"  # the output folder: read-write
     assert binds[str(results_dir)] == f"{results_dir}:{results_dir}:rw"
-    assert binds[str(project.out / "ann")].endswith(":ro") and binds[str(project.out)].endswith(":ro")  # spec folder
-    assert c.labels["depthnet.action"] == "train" and c.labels["depthnet.results_dir"] == str(project.out / "results/train")
+    assert binds[str(project.out / "ann")].endswith(":ro") and binds[str(project.out)].endswith(
+        ":ro"
+    )  # spec folder
+    assert c.labels["depthnet.action"] == "train" and c.labels["depthnet.results_dir"] == str(
+        project.out / "results/train"
+    )
     # Outputs and the run folder.
     results = project.out / "results" / "train"
-    assert (results / "dn_model_latest.pth").is_symlink() and (results / "status.json").stat().st_uid == os.getuid()
+    assert (results / "dn_model_latest.pth").is_symlink() and (
+        results / "status.json"
+    ).stat().st_uid == os.getuid()
     listed = json.loads(depthnet("runs", "--json").stdout)
     assert [r for r in listed if r["run_id"] == run_id][0]["verdict"] == "PASS"
 
@@ -81,32 +107,54 @@ def test_healthy_train_chart_points_equal_the_emitted_losses(project, emu_image,
 def test_nan_train_that_prints_pass_fails_with_the_reason_and_an_alert(project, emu_image):
     spec = project.spec("train", "bad.yaml", dataset="MetricMonoDataset")
     refused = run(project, "train", spec, emu_image, "--env", "EMU_MODE=nan")  # the door holds
-    assert refused.returncode == 2 and "EMPTY_MASK" in refused.stderr and "--allow-known-failure" in refused.stderr
+    assert (
+        refused.returncode == 2
+        and "EMPTY_MASK" in refused.stderr
+        and "--allow-known-failure" in refused.stderr
+    )
     done = run(project, "train", spec, emu_image, "--env", "EMU_MODE=nan", "--allow-known-failure")
     assert done.returncode == 1
     evs = events(done.stdout)
     # The real NaN capture logged no per-step point (TAO's default log_every_n_steps 500): status.json tells.
-    first_nan = next(i for i, e in enumerate(evs) if e["kind"] == "status"
-                     and all_nan([v for v in e["data"].get("kpi", {}).values()]))
+    first_nan = next(
+        i
+        for i, e in enumerate(evs)
+        if e["kind"] == "status" and all_nan([v for v in e["data"].get("kpi", {}).values()])
+    )
     assert evs[first_nan + 1]["kind"] == "alert"  # raised at once, not at the end
     v = verdict(evs)
     assert v["tao_status"] == "PASS" and v["exit_code"] == 0 and not v["passed"] and v["nan"]
-    assert v["reason"].startswith("train_loss is NaN in the kpi train_loss, val/loss although TAO printed PASS: "
-                                  "MetricMonoDataset reads")
+    assert v["reason"].startswith(
+        "train_loss is NaN in the kpi train_loss, val/loss although TAO printed PASS: MetricMonoDataset reads"
+    )
     assert "valid mask is empty; use NYUDV2" in v["reason"]
     assert math.isnan(v["kpi"]["train_loss"])
 
 
 def test_stop_on_nan_stops_the_container(project, emu_image):
     spec = project.spec("train", "bad.yaml", dataset="MetricMonoDataset")
-    done = run(project, "train", spec, emu_image, "--env", "EMU_MODE=nan", "--env", "EMU_SPEED=0.2", "--stop-on-nan",
-               "--allow-known-failure")
+    done = run(
+        project,
+        "train",
+        spec,
+        emu_image,
+        "--env",
+        "EMU_MODE=nan",
+        "--env",
+        "EMU_SPEED=0.2",
+        "--stop-on-nan",
+        "--allow-known-failure",
+    )
     assert done.returncode == 1
     assert "(--stop-on-nan)" in done.stderr
     evs = events(done.stdout)
-    assert not [e for e in evs if e["kind"] == "status" and e["data"].get("epoch") == 1]  # it did not run to the end
+    assert not [
+        e for e in evs if e["kind"] == "status" and e["data"].get("epoch") == 1
+    ]  # it did not run to the end
     v = verdict(evs)
-    assert v["exit_code"] == 143 and v["reason"].startswith("train_loss is NaN in the kpi train_loss, val/loss")
+    assert v["exit_code"] == 143 and v["reason"].startswith(
+        "train_loss is NaN in the kpi train_loss, val/loss"
+    )
 
 
 def test_killed_mid_run_is_reported_as_137(project, emu_image):
@@ -138,22 +186,53 @@ def test_export_overwrite_refused_before_launch_and_tao_error_reported(project, 
     from specgen.engine.backends import DockerBackend, LaunchRequest
     from specgen.engine.monitor import Monitor
 
-    req = LaunchRequest(run_id=registry.new_run_id("export"), action="export", spec_path=str(spec),
-                        results_dir=str(project.out / "results/export"), data_roots=[], output_dir=str(project.out),
-                        image=emu_image, gpus="none", network="none")
+    req = LaunchRequest(
+        run_id=registry.new_run_id("export"),
+        action="export",
+        spec_path=str(spec),
+        results_dir=str(project.out / "results/export"),
+        data_roots=[],
+        output_dir=str(project.out),
+        image=emu_image,
+        gpus="none",
+        network="none",
+    )
     backend = DockerBackend()
     record = backend.launch(req)
     got = []
     v = asyncio.run(Monitor(record, backend, got.append, log_path=project.root / "log.txt").run())
     assert not v.passed and v.exit_code == 1 and v.tao_status == "FAIL"
-    assert v.reason == f"export failed with exit code 1: Parameter validation error: Default onnx file {onnx} already exists"
+    assert (
+        v.reason
+        == f"export failed with exit code 1: Parameter validation error: Default onnx file {onnx} already exists"
+    )
 
 
 def test_reattach_after_the_monitor_is_killed_rebuilds_everything(project, emu_image, docker_client):
     spec = project.spec("train", "train.yaml")
-    proc = subprocess.Popen([sys.executable, "-m", "specgen.cli", "run", "train", "-e", str(spec), "--image", emu_image,
-                             "--gpus", "none", "--network", "none", "--json-events", "--env", "EMU_SPEED=0.04"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "specgen.cli",
+            "run",
+            "train",
+            "-e",
+            str(spec),
+            "--image",
+            emu_image,
+            "--gpus",
+            "none",
+            "--network",
+            "none",
+            "--json-events",
+            "--env",
+            "EMU_SPEED=0.04",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first = proc.stdout.readline()
     while '"step_loss"' not in first:
         first = proc.stdout.readline()
@@ -176,8 +255,21 @@ def test_reattach_after_the_monitor_is_killed_rebuilds_everything(project, emu_i
 
 def test_stop_is_graceful_then_final(project, emu_image, docker_client):
     spec = project.spec("train", "train.yaml")
-    started = depthnet("run", "train", "-e", str(spec), "--image", emu_image, "--gpus", "none", "--network", "none",
-                       "--env", "EMU_SPEED=0.3", "--detach")
+    started = depthnet(
+        "run",
+        "train",
+        "-e",
+        str(spec),
+        "--image",
+        emu_image,
+        "--gpus",
+        "none",
+        "--network",
+        "none",
+        "--env",
+        "EMU_SPEED=0.3",
+        "--detach",
+    )
     assert started.returncode == 0, started.stderr
     run_id = started.stdout.strip()
     assert _container(docker_client, run_id).status == "running"
@@ -194,9 +286,14 @@ def test_no_gpu_runtime_is_advice_and_leaves_no_container(project, emu_image, do
     assert done.returncode == 2
     assert done.stderr.strip() == (
         'depthnet: Docker has no NVIDIA GPU runtime (could not select device driver "" with capabilities: [[gpu]]): '
-        "install the NVIDIA Container Toolkit and restart Docker, or run with --gpus none for a CPU-only check")
-    assert docker_client.containers.list(all=True, filters={"label": "depthnet.action=train",
-                                                            "status": "created"}) == []
+        "install the NVIDIA Container Toolkit and restart Docker, or run with --gpus none for a CPU-only check"
+    )
+    assert (
+        docker_client.containers.list(
+            all=True, filters={"label": "depthnet.action=train", "status": "created"}
+        )
+        == []
+    )
 
 
 def test_missing_image_and_paths_outside_mounts_are_preflight_errors(project, emu_image):
@@ -206,5 +303,8 @@ def test_missing_image_and_paths_outside_mounts_are_preflight_errors(project, em
     assert "image depthnet-emu:no-such-tag is not on this machine; pull it first" in missing.stderr
     narrow = run(project, "train", spec, emu_image, "--data-root", str(project.data / "kitchen"))
     assert narrow.returncode == 2
-    assert "lists files outside the data roots" in narrow.stderr and "name their folder with --data-root" in narrow.stderr
+    assert (
+        "lists files outside the data roots" in narrow.stderr
+        and "name their folder with --data-root" in narrow.stderr
+    )
     assert "Traceback" not in narrow.stderr

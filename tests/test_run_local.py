@@ -27,7 +27,9 @@ def test_local_train_follows_log_and_status(project):
 
 def test_local_kill_is_137(project):
     spec = project.spec("train", "train.yaml")
-    done = depthnet("run", "train", "-e", str(spec), "--backend", "local", "--json-events", "--env", "EMU_MODE=killed")
+    done = depthnet(
+        "run", "train", "-e", str(spec), "--backend", "local", "--json-events", "--env", "EMU_MODE=killed"
+    )
     assert done.returncode == 1
     evs = events(done.stdout)
     v = verdict(evs)
@@ -37,10 +39,28 @@ def test_local_kill_is_137(project):
 
 def test_local_reattach_learns_the_exit_code_of_a_process_it_did_not_start(project):
     spec = project.spec("train", "bad.yaml", dataset="MetricMonoDataset")
-    proc = subprocess.Popen([sys.executable, "-m", "specgen.cli", "run", "train", "-e", str(spec), "--backend", "local",
-                             "--json-events", "--env", "EMU_SPEED=0.1", "--env", "EMU_MODE=nan",
-                             "--allow-known-failure"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "specgen.cli",
+            "run",
+            "train",
+            "-e",
+            str(spec),
+            "--backend",
+            "local",
+            "--json-events",
+            "--env",
+            "EMU_SPEED=0.1",
+            "--env",
+            "EMU_MODE=nan",
+            "--allow-known-failure",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = proc.stdout.readline()
     while '"alert"' not in line:  # the NaN capture's first epoch line (status.json), read while it runs
         line = proc.stdout.readline()

@@ -33,7 +33,7 @@ def parse_all(text: str, chunk: int) -> tuple[LogParser, list]:
     parser = LogParser()
     events = []
     for i in range(0, len(text), chunk):
-        events += parser.feed(text[i:i + chunk])
+        events += parser.feed(text[i : i + chunk])
     events += parser.flush()
     return parser, events
 
@@ -48,8 +48,11 @@ def test_log_parser_finds_every_step_whatever_the_chunking(chunk):
     assert parser.tao_status == "PASS"
     assert parser.results_dir == "/out/results/train"
     ordinary = [e.text for e in events if e.kind == "log" and not e.progress]
-    assert ordinary == ["Train results will be saved at: /out/results/train", "Epoch 1 finished",
-                        "Execution status: PASS"]
+    assert ordinary == [
+        "Train results will be saved at: /out/results/train",
+        "Epoch 1 finished",
+        "Execution status: PASS",
+    ]
 
 
 def test_a_step_is_reported_before_the_next_carriage_return_arrives():
@@ -73,7 +76,7 @@ def test_splitter_loses_no_text(parts, chunk):
     split = LineSplitter()
     got = []
     for i in range(0, len(text), chunk):
-        got += [p for p, _ in split.feed(text[i:i + chunk])]
+        got += [p for p, _ in split.feed(text[i : i + chunk])]
     got += [p for p, _ in split.flush()]
     assert "".join(got) == text.replace("\r", "").replace("\n", "")
 
@@ -127,7 +130,12 @@ async def test_watch_status_follows_real_filesystem_events(tmp_path, force_polli
     path.parent.mkdir(parents=True)
     with open(path, "a", encoding="utf-8") as f:
         for i in range(3):
-            f.write(json.dumps({"status": "RUNNING", "epoch": i, "kpi": {"train_loss": float("nan") if i == 2 else i}}) + "\n")
+            f.write(
+                json.dumps(
+                    {"status": "RUNNING", "epoch": i, "kpi": {"train_loss": float("nan") if i == 2 else i}}
+                )
+                + "\n"
+            )
             f.flush()
             for _ in range(40):
                 await asyncio.sleep(0.05)
@@ -143,15 +151,26 @@ async def test_watch_status_follows_real_filesystem_events(tmp_path, force_polli
 
 
 def _steps(*losses: float) -> list[StepLoss]:
-    return [StepLoss(epoch=0, step=i + 1, steps=len(losses), loss=v, global_step=i + 1) for i, v in enumerate(losses)]
+    return [
+        StepLoss(epoch=0, step=i + 1, steps=len(losses), loss=v, global_step=i + 1)
+        for i, v in enumerate(losses)
+    ]
 
 
 def test_verdict_nan_with_tao_pass_is_fail_in_one_sentence():
-    v = judge("train", 0, _steps(math.nan, math.nan), {"train_loss": math.nan}, tao_status="PASS",
-              hint="MetricMonoDataset reads raw NYU millimetres, so the valid mask is empty; use NYUDV2")
+    v = judge(
+        "train",
+        0,
+        _steps(math.nan, math.nan),
+        {"train_loss": math.nan},
+        tao_status="PASS",
+        hint="MetricMonoDataset reads raw NYU millimetres, so the valid mask is empty; use NYUDV2",
+    )
     assert not v.passed
-    assert v.reason == ("train_loss is NaN from step 1 although TAO printed PASS: MetricMonoDataset reads raw NYU "
-                        "millimetres, so the valid mask is empty; use NYUDV2")
+    assert v.reason == (
+        "train_loss is NaN from step 1 although TAO printed PASS: MetricMonoDataset reads raw NYU "
+        "millimetres, so the valid mask is empty; use NYUDV2"
+    )
 
 
 def test_verdict_cases():
@@ -168,4 +187,3 @@ def test_verdict_cases():
     assert not judge("evaluate", 0, [], {}).passed
     assert judge("export", 0, [], {}).passed  # export reports no kpi
     assert not judge("train", None, [], {}).passed
-

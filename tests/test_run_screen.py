@@ -24,10 +24,16 @@ def spec_state(tmp_path: Path, dataset_name: str = "NYUDV2") -> WizardState:
     opts = ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])
     write_annotations(plan(build_index(str(data)), opts), out / "annotations")
     # MetricMonoDataset on these millimetre PNGs is the NaN trap: as if the override had been typed at the Model step
-    return WizardState(step="spec", data_root=str(data), output_dir=str(out), dataset_name=dataset_name,
-                       recipe="sanity", train_file=str(out / "annotations/train.txt"),
-                       val_file=str(out / "annotations/val.txt"),
-                       allow_known_failure=dataset_name == "MetricMonoDataset")
+    return WizardState(
+        step="spec",
+        data_root=str(data),
+        output_dir=str(out),
+        dataset_name=dataset_name,
+        recipe="sanity",
+        train_file=str(out / "annotations/train.txt"),
+        val_file=str(out / "annotations/val.txt"),
+        allow_known_failure=dataset_name == "MetricMonoDataset",
+    )
 
 
 async def wait_for(pilot, predicate, seconds: float = 30.0) -> None:
@@ -41,7 +47,9 @@ async def wait_for(pilot, predicate, seconds: float = 30.0) -> None:
 async def fill_options(pilot, backend: str, image: str = "", gpus: str = "none", network: str = "") -> None:
     from textual.widgets import Select
 
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunOptionsScreen) and pilot.app.screen.is_mounted)
+    await wait_for(
+        pilot, lambda: isinstance(pilot.app.screen, RunOptionsScreen) and pilot.app.screen.is_mounted
+    )
     screen = pilot.app.screen
     screen.query_one("#opt-backend", Select).value = backend
     screen.query_one("#opt-image", Input).value = image
@@ -62,11 +70,17 @@ async def test_launch_from_the_spec_step_on_docker_and_watch_it_pass(tmp_path, e
         await wait_for(pilot, lambda: run.progress.verdict is not None)
         await pilot.pause(0.3)
         assert [run.progress.step_loss[i] for i in sorted(run.progress.step_loss)] == EMU_LOSSES
-        assert run.progress.epoch_train == {12: 7.502853870391846, 24: 0.1651688665151596}  # the real capture's epoch means
+        assert run.progress.epoch_train == {
+            12: 7.502853870391846,
+            24: 0.1651688665151596,
+        }  # the real capture's epoch means
         assert run.progress.verdict.passed
         banner = str(run.query_one("#verdict", Static).render())
         assert banner.startswith("PASS — train finished with val/loss 0.09538")
-        assert any(line.endswith("Execution status: PASS (entrypoint.py:518)") for line in run.query_one("#log", Log).lines)
+        assert any(
+            line.endswith("Execution status: PASS (entrypoint.py:518)")
+            for line in run.query_one("#log", Log).lines
+        )
         assert run.query_one("#kpi", DataTable).row_count == 6
         assert "step 24/24" in str(run.query_one("#run-progress-line", Static).render())
         spec_file = Path(app.state.output_dir) / "specs" / "train.yaml"
@@ -83,7 +97,9 @@ async def test_launch_from_the_spec_step_on_docker_and_watch_it_pass(tmp_path, e
 
 async def test_nan_alert_offers_stop_and_runs_screen_reopens(tmp_path, monkeypatch, depth_net_on_path):
     monkeypatch.setenv("EMU_SPEED", "0.1")
-    app = DepthnetApp(spec_state(tmp_path, "MetricMonoDataset"))  # raw NYU millimetres: the emulator gives NaN
+    app = DepthnetApp(
+        spec_state(tmp_path, "MetricMonoDataset")
+    )  # raw NYU millimetres: the emulator gives NaN
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, 0.3)
         await pilot.press("ctrl+r")
@@ -91,11 +107,16 @@ async def test_nan_alert_offers_stop_and_runs_screen_reopens(tmp_path, monkeypat
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted)
         assert "val/loss is not finite in status.json" in str(app.screen.query_one("#question").render())
         await pilot.press("y")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None
+        )
         run = app.screen
         v = run.progress.verdict
         assert not v.passed and len(run.progress.step_loss) < 8  # stopped early
-        assert v.reason.startswith("train_loss is NaN in the kpi train_loss, val/loss") and "use NYUDV2" in v.reason
+        assert (
+            v.reason.startswith("train_loss is NaN in the kpi train_loss, val/loss")
+            and "use NYUDV2" in v.reason
+        )
         assert all(math.isnan(x) for x in run.progress.step_loss.values())
         await pilot.press("escape")
         await pilot.press("f2")
@@ -108,8 +129,12 @@ async def test_nan_alert_offers_stop_and_runs_screen_reopens(tmp_path, monkeypat
         table.focus()
         table.move_cursor(row=row)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None)
-        assert app.screen.progress.step_loss.keys() == run.progress.step_loss.keys()  # rebuilt from the saved log
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None
+        )
+        assert (
+            app.screen.progress.step_loss.keys() == run.progress.step_loss.keys()
+        )  # rebuilt from the saved log
 
 
 async def test_preflight_problems_are_shown_before_anything_starts(tmp_path):
@@ -127,4 +152,3 @@ async def test_preflight_problems_are_shown_before_anything_starts(tmp_path):
         await pilot.press("escape")
         await asyncio.sleep(0)
         assert not isinstance(app.screen, RunScreen)
-

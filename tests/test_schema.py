@@ -18,7 +18,9 @@ def test_misplaced_key_names_where_it_belongs():
 
 
 def test_misspelt_key_suggests_the_spelling():
-    assert lines({"train": {"num_epoch": 3}}) == ["train.num_epoch: unknown key: did you mean train.num_epochs?"]
+    assert lines({"train": {"num_epoch": 3}}) == [
+        "train.num_epoch: unknown key: did you mean train.num_epochs?"
+    ]
 
 
 def test_unknown_top_level_section_lists_what_is_allowed():
@@ -36,45 +38,86 @@ def test_enumerations_are_checked_with_options_listed():
 
 
 def test_wrong_type_names_the_key_and_the_expected_type():
-    assert lines({"train": {"num_epochs": "ten"}}) == ["train.num_epochs: 'ten' has the wrong type: give an integer"]
+    assert lines({"train": {"num_epochs": "ten"}}) == [
+        "train.num_epochs: 'ten' has the wrong type: give an integer"
+    ]
 
 
 def test_data_source_needs_both_keys_and_a_known_class():
-    out = lines({"dataset": {"train_dataset": {"data_sources": [{"data_file": "a.txt"}, {"data_file": "b.txt", "dataset_name": "nyu"}]}}})
-    assert out[0] == "dataset.train_dataset.data_sources[0].dataset_name: missing: this key is required here; add it"
-    assert out[1].startswith("dataset.train_dataset.data_sources[1].dataset_name: unknown dataset class 'nyu'")
+    out = lines(
+        {
+            "dataset": {
+                "train_dataset": {
+                    "data_sources": [{"data_file": "a.txt"}, {"data_file": "b.txt", "dataset_name": "nyu"}]
+                }
+            }
+        }
+    )
+    assert (
+        out[0]
+        == "dataset.train_dataset.data_sources[0].dataset_name: missing: this key is required here; add it"
+    )
+    assert out[1].startswith(
+        "dataset.train_dataset.data_sources[1].dataset_name: unknown dataset class 'nyu'"
+    )
     assert "NYUDV2" in out[1]
 
 
 def test_dataset_name_is_case_insensitive_like_tao():
-    spec, problems = validate_data({"dataset": {"dataset_name": "MonoDataset", "train_dataset": {
-        "data_sources": [{"data_file": "t.txt", "dataset_name": "nyudv2"}]}}}, check_files=False)
+    spec, problems = validate_data(
+        {
+            "dataset": {
+                "dataset_name": "MonoDataset",
+                "train_dataset": {"data_sources": [{"data_file": "t.txt", "dataset_name": "nyudv2"}]},
+            }
+        },
+        check_files=False,
+    )
     assert spec is not None and problems == []
 
 
 def test_mono_spec_must_choose_the_mono_pipeline():
     out = lines({})
-    assert any(x.startswith("dataset.dataset_name: 'StereoDataset' builds the stereo data pipeline") for x in out)
+    assert any(
+        x.startswith("dataset.dataset_name: 'StereoDataset' builds the stereo data pipeline") for x in out
+    )
 
 
 def test_wrong_pair_is_an_error_with_the_fix():
-    out = lines({"model": {"model_type": "RelativeDepthAnything"}, "dataset": {"dataset_name": "MonoDataset",
-                 "train_dataset": {"data_sources": [{"data_file": "t.txt", "dataset_name": "NYUDV2"}]}}})
-    assert out == ["dataset.train_dataset.data_sources[0].dataset_name: NYUDV2 is a metric class and pairs with "
-                   "MetricDepthAnything, not RelativeDepthAnything: set model_type MetricDepthAnything, or pick a class "
-                   "for RelativeDepthAnything: NYUDV2Relative, RelativeMonoDataset, ThreeDVLM, FSD, NvCLIP, IssacStereo, "
-                   "Crestereo, Middlebury"]
+    out = lines(
+        {
+            "model": {"model_type": "RelativeDepthAnything"},
+            "dataset": {
+                "dataset_name": "MonoDataset",
+                "train_dataset": {"data_sources": [{"data_file": "t.txt", "dataset_name": "NYUDV2"}]},
+            },
+        }
+    )
+    assert out == [
+        "dataset.train_dataset.data_sources[0].dataset_name: NYUDV2 is a metric class and pairs with "
+        "MetricDepthAnything, not RelativeDepthAnything: set model_type MetricDepthAnything, or pick a class "
+        "for RelativeDepthAnything: NYUDV2Relative, RelativeMonoDataset, ThreeDVLM, FSD, NvCLIP, IssacStereo, "
+        "Crestereo, Middlebury"
+    ]
 
 
 def test_relative_run_must_not_set_depth_range():
-    out = lines({"model": {"model_type": "RelativeDepthAnything"},
-                 "dataset": {"dataset_name": "MonoDataset", "min_depth": 0.1, "max_depth": 10}})
-    assert len(out) == 1 and out[0].startswith("dataset.min_depth: a relative run must not set min_depth/max_depth")
+    out = lines(
+        {
+            "model": {"model_type": "RelativeDepthAnything"},
+            "dataset": {"dataset_name": "MonoDataset", "min_depth": 0.1, "max_depth": 10},
+        }
+    )
+    assert len(out) == 1 and out[0].startswith(
+        "dataset.min_depth: a relative run must not set min_depth/max_depth"
+    )
 
 
 def test_stereo_only_keys_are_accepted_but_never_emitted():
-    spec, problems = validate_data({"dataset": {"dataset_name": "MonoDataset", "max_disparity": 416},
-                                    "model": {"corr_radius": 4}}, check_files=False)
+    spec, problems = validate_data(
+        {"dataset": {"dataset_name": "MonoDataset", "max_disparity": 416}, "model": {"corr_radius": 4}},
+        check_files=False,
+    )
     assert spec is not None
     assert [p.path for p in problems] == ["dataset.max_disparity", "model.corr_radius"]
     assert all(p.severity == "warning" for p in problems)
@@ -93,7 +136,9 @@ def test_missing_marker_round_trips_as_unset():
 def test_yaml_syntax_error_names_line():
     from specgen.spec.render import SpecFileError
 
-    with pytest.raises(SpecFileError, match=r"spec.yaml: line 3, column 1: expected .* fix the YAML syntax there"):
+    with pytest.raises(
+        SpecFileError, match=r"spec.yaml: line 3, column 1: expected .* fix the YAML syntax there"
+    ):
         parse_yaml("train:\n  num_epochs: [1\n", "spec.yaml")
 
 

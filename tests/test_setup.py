@@ -32,22 +32,33 @@ def test_setup_against_the_private_engine_names_each_fix(docker_client, tmp_path
     assert found["docker"]["status"] == "ok" and "Docker" in found["docker"]["detail"]
     runtime = found["nvidia runtime"]
     assert runtime["status"] == "fail" and "nvidia-ctk runtime configure --runtime=docker" in runtime["fix"]
-    pyt = next(c for name, c in found.items() if name.startswith("image") and c["detail"].endswith("-pyt "
-               "(train/evaluate/inference/export) is not on this machine"))
+    pyt = next(
+        c
+        for name, c in found.items()
+        if name.startswith("image")
+        and c["detail"].endswith("-pyt (train/evaluate/inference/export) is not on this machine")
+    )
     assert pyt["status"] == "warn" and pyt["fix"].startswith("depthnet setup --pull")
     assert found["gpus"]["status"] in ("ok", "warn") and "\n" not in found["gpus"]["detail"]
     assert set(found) >= {"disk", "shm", "tao_mounts", "depth_net", "slurm", "ngc login"}
     assert all(set(c) == {"name", "status", "detail", "fix"} for c in found.values())
     plain = depthnet("setup", "--output-dir", str(tmp_path))
-    assert "fail  nvidia runtime" in plain.stdout and "fix: install the NVIDIA Container Toolkit" in plain.stdout
+    assert (
+        "fail  nvidia runtime" in plain.stdout and "fix: install the NVIDIA Container Toolkit" in plain.stdout
+    )
 
 
 def test_no_engine_is_one_failing_check_with_the_fix(tmp_path):
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent"}
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "specgen.cli", "setup", "--json"], capture_output=True, text=True,
-                          env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "specgen.cli", "setup", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     found = checks(done.stdout)
     assert found["docker"]["status"] == "fail"
@@ -63,7 +74,11 @@ def test_ngc_login_is_seen_and_the_secret_never_shown(tmp_path):
     secret = base64.b64encode(b"$oauthtoken:nvapi-SECRET").decode()
     (tmp_path / "config.json").write_text(json.dumps({"auths": {"nvcr.io": {"auth": secret}}}))
     check = ngc_login(str(tmp_path))
-    assert check.status == "ok" and secret not in check.model_dump_json() and "SECRET" not in check.model_dump_json()
+    assert (
+        check.status == "ok"
+        and secret not in check.model_dump_json()
+        and "SECRET" not in check.model_dump_json()
+    )
     (tmp_path / "config.json").write_text(json.dumps({"credHelpers": {"nvcr.io": "pass"}}))
     assert ngc_login(str(tmp_path)).detail == "nvcr.io credentials through docker-credential-pass"
     (tmp_path / "config.json").write_text("{not json")
@@ -79,11 +94,20 @@ def test_tao_mounts_follow_the_launchers_rules(tmp_path):
     assert tao_mounts(str(path)).status == "fail" and "'Extra'" in tao_mounts(str(path)).detail
     path.write_text(json.dumps({"Mounts": [{"source": str(tmp_path / "gone"), "destination": "/d"}]}))
     assert "does not exist" in tao_mounts(str(path)).detail
-    path.write_text(json.dumps({"Mounts": [{"source": str(tmp_path), "destination": "/d"}],
-                                "DockerOptions": {"gpus": "all"}}))
+    path.write_text(
+        json.dumps(
+            {"Mounts": [{"source": str(tmp_path), "destination": "/d"}], "DockerOptions": {"gpus": "all"}}
+        )
+    )
     assert tao_mounts(str(path)).detail.endswith("DockerOptions.gpus is not allowed")
-    path.write_text(json.dumps({"Mounts": [{"source": str(tmp_path), "destination": "/d"}],
-                                "DockerOptions": {"shm_size": "16G", "user": "1000:1000"}}))
+    path.write_text(
+        json.dumps(
+            {
+                "Mounts": [{"source": str(tmp_path), "destination": "/d"}],
+                "DockerOptions": {"shm_size": "16G", "user": "1000:1000"},
+            }
+        )
+    )
     assert tao_mounts(str(path)).status == "ok"
 
 
@@ -101,8 +125,10 @@ def _start_registry(folder: Path, auth: tuple[str, str] | None) -> tuple[subproc
     require(exe is not None, "Debian's docker-registry is needed (apt-get install docker-registry)")
     port = _free_port()
     folder.mkdir(parents=True, exist_ok=True)
-    config = [f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n",
-              f"http:\n  addr: 127.0.0.1:{port}\n"]
+    config = [
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n",
+        f"http:\n  addr: 127.0.0.1:{port}\n",
+    ]
     if auth is not None:
         import bcrypt
 
@@ -110,8 +136,11 @@ def _start_registry(folder: Path, auth: tuple[str, str] | None) -> tuple[subproc
         (folder / "htpasswd").write_text(f"{auth[0]}:{hashed}\n")
         config.append(f"auth:\n  htpasswd:\n    realm: depthnet\n    path: {folder / 'htpasswd'}\n")
     (folder / "config.yml").write_text("".join(config))
-    proc = subprocess.Popen([exe, "serve", str(folder / "config.yml")], stdout=subprocess.DEVNULL,
-                            stderr=open(folder / "registry.log", "wb"))
+    proc = subprocess.Popen(
+        [exe, "serve", str(folder / "config.yml")],
+        stdout=subprocess.DEVNULL,
+        stderr=open(folder / "registry.log", "wb"),
+    )
     for _ in range(100):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -163,7 +192,11 @@ def test_pull_shows_layer_progress_cancels_and_resumes(registries, docker_client
     first = pull(docker_client, tag, lambda s: cancel.set() if s.layers else None, cancel)
     assert first.status.startswith("cancelled")
     seen = []
-    state = pull(docker_client, tag, lambda s: seen.append((s.current, s.total, [lay.status for lay in s.layers.values()])))
+    state = pull(
+        docker_client,
+        tag,
+        lambda s: seen.append((s.current, s.total, [lay.status for lay in s.layers.values()])),
+    )
     assert state.finished and docker_client.images.get(tag)
     statuses = {st for _, _, sts in seen for st in sts}
     assert statuses & {"Pull complete", "Already exists"}
@@ -186,7 +219,9 @@ def test_pull_from_a_registry_that_wants_a_login_says_how(registries, docker_cli
     _push_and_forget(docker_client, tag, auth=creds)
     with pytest.raises(PullError) as err:
         pull(docker_client, tag)
-    assert str(err.value).startswith(f"{auth_addr} refused the pull of {tag}") and f"docker login {auth_addr}" in str(err.value)
+    assert str(err.value).startswith(
+        f"{auth_addr} refused the pull of {tag}"
+    ) and f"docker login {auth_addr}" in str(err.value)
     assert "s3cret" not in str(err.value)
     # after `docker login` (an auths entry in the docker config), the same pull goes through
     config = tmp_path / "dockercfg"
@@ -201,9 +236,15 @@ def test_pull_from_a_registry_that_wants_a_login_says_how(registries, docker_cli
 def test_pull_errors_in_plain_words():
     from specgen.engine.pull import explain
 
-    assert "ran out of disk" in explain("write /var/lib/docker/tmp/x: no space left on device", "nvcr.io/a/b:1")
-    assert "cannot be reached" in explain("Get https://nvcr.io/v2/: dial tcp: lookup nvcr.io: no such host", "nvcr.io/a:1")
-    assert "$oauthtoken" in explain("unauthorized: authentication required", "nvcr.io/nvidia/tao/tao-toolkit:6")
+    assert "ran out of disk" in explain(
+        "write /var/lib/docker/tmp/x: no space left on device", "nvcr.io/a/b:1"
+    )
+    assert "cannot be reached" in explain(
+        "Get https://nvcr.io/v2/: dial tcp: lookup nvcr.io: no such host", "nvcr.io/a:1"
+    )
+    assert "$oauthtoken" in explain(
+        "unauthorized: authentication required", "nvcr.io/nvidia/tao/tao-toolkit:6"
+    )
     assert "does not exist" in explain("manifest unknown", "nvcr.io/a/b:nope")
 
 

@@ -19,15 +19,32 @@ from tui.screens.welcome import WelcomeScreen
 #: so the picture is the same on every machine (free disk and versions differ).
 CHECKS = [
     Check(name="docker", status="ok", detail="Docker 20.10.24 at unix:///var/run/docker.sock (API 1.41)"),
-    Check(name="nvidia runtime", status="fail", detail="the engine has no NVIDIA runtime or CDI GPU devices (runtimes: "
-          "io.containerd.runc.v2, runc)", fix=TOOLKIT_FIX),
-    Check(name="image 6.26.3-pyt", status="warn", detail="nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt "
-          "(train/evaluate/inference/export) is not on this machine",
-          fix="depthnet setup --pull   # or: docker pull nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt", key="p"),
-    Check(name="gpus", status="warn", detail="no NVIDIA driver answers here (NVML: NVML Shared Library Not Found)",
-          fix="on a GPU machine: install the NVIDIA driver (nvidia-smi must work); elsewhere use Slurm"),
-    Check(name="ngc login", status="warn", detail="no nvcr.io login in ~/.docker/config.json: the TAO images cannot "
-          "be pulled", fix=LOGIN_FIX),
+    Check(
+        name="nvidia runtime",
+        status="fail",
+        detail="the engine has no NVIDIA runtime or CDI GPU devices (runtimes: io.containerd.runc.v2, runc)",
+        fix=TOOLKIT_FIX,
+    ),
+    Check(
+        name="image 6.26.3-pyt",
+        status="warn",
+        detail="nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt "
+        "(train/evaluate/inference/export) is not on this machine",
+        fix="depthnet setup --pull   # or: docker pull nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt",
+        key="p",
+    ),
+    Check(
+        name="gpus",
+        status="warn",
+        detail="no NVIDIA driver answers here (NVML: NVML Shared Library Not Found)",
+        fix="on a GPU machine: install the NVIDIA driver (nvidia-smi must work); elsewhere use Slurm",
+    ),
+    Check(
+        name="ngc login",
+        status="warn",
+        detail="no nvcr.io login in ~/.docker/config.json: the TAO images cannot be pulled",
+        fix=LOGIN_FIX,
+    ),
     Check(name="disk", status="ok", detail="77.8 GiB free at /data; a run needs ~10.0 GiB"),
 ]
 
@@ -117,7 +134,9 @@ async def test_sample_data_goes_to_the_users_data_folder_with_progress(tmp_path,
         assert app.state.data_root == str(tmp_path / "share" / "depthnet-tui" / "sample" / "data")
         bars = [b for s in app.screen_stack for b in s.query(ProgressBar) if b.id == "sample-progress"]
         assert not bars or bars[0].progress == bars[0].total
-    assert not any(p.name == "depthnet-sample" for p in Path(tmp_path).iterdir())  # nothing in the current folder
+    assert not any(
+        p.name == "depthnet-sample" for p in Path(tmp_path).iterdir()
+    )  # nothing in the current folder
     assert os.listdir(tmp_path / "share" / "depthnet-tui" / "sample" / "data")
 
 
@@ -160,8 +179,10 @@ async def test_each_step_opens_with_its_first_field_focused(tmp_path):
 
     data = make_sample_dataset(tmp_path / "nyu")
     out = tmp_path / "work"
-    write_annotations(plan(build_index(str(data)), ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])),
-                      out / "annotations")
+    write_annotations(
+        plan(build_index(str(data)), ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])),
+        out / "annotations",
+    )
     for step in STEPS:
         app = DepthnetApp(state_for(step, data, out))
         async with app.run_test(size=(80, 24)) as pilot:
@@ -171,6 +192,9 @@ async def test_each_step_opens_with_its_first_field_focused(tmp_path):
             fields = (Input, Select, DataTable, OptionList, Button, TextArea)
             has_fields = any(isinstance(w, fields) and w.focusable for w in app.screen.query("*"))
             assert app.focused is not None, step
-            assert isinstance(app.focused, fields) or not has_fields, (step, app.focused)  # a field, not a pane
+            assert isinstance(app.focused, fields) or not has_fields, (
+                step,
+                app.focused,
+            )  # a field, not a pane
             footer = " ".join(str(k) for k in app.screen.active_bindings)
             assert all(key in footer for key in ("ctrl+q", "f1", "f2")), (step, footer)

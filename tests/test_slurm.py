@@ -57,8 +57,19 @@ def _keep_cluster_env(cluster, monkeypatch):
 
 
 def slurm_run(spec: Path, *extra: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return depthnet("run", "train", "-e", str(spec), "--backend", "slurm", "--container-runtime", "none",
-                    "--json-events", *extra, timeout=timeout)
+    return depthnet(
+        "run",
+        "train",
+        "-e",
+        str(spec),
+        "--backend",
+        "slurm",
+        "--container-runtime",
+        "none",
+        "--json-events",
+        *extra,
+        timeout=timeout,
+    )
 
 
 def job_states(evs: list[dict]) -> list[dict]:
@@ -81,8 +92,9 @@ def test_healthy_job_passes_with_every_step_and_kpi(cluster):
     row = next(r for r in json.loads(listed.stdout) if r["run_id"] == run_id)
     assert row["backend"] == "slurm" and row["verdict"] == "PASS"
     # the job read our copy of the spec, with the device keys set, never the user's file
-    record = json.loads((Path(os.environ["XDG_DATA_HOME"]) / "depthnet-tui" / "runs" / run_id /
-                                       "run.json").read_text())
+    record = json.loads(
+        (Path(os.environ["XDG_DATA_HOME"]) / "depthnet-tui" / "runs" / run_id / "run.json").read_text()
+    )
     assert record["spec_path"].endswith(f"{run_id}/spec.yaml") and record["job_id"].isdigit()
 
 
@@ -98,20 +110,46 @@ def test_nan_job_fails_although_tao_prints_pass(cluster):
 def test_pending_job_shows_its_reason_and_stop_cancels_it(cluster):
     project, *_ = cluster
     blocker = project.spec("train", "blocker.yaml", results="blocker")
-    done = depthnet("run", "train", "-e", str(blocker), "--backend", "slurm", "--container-runtime", "none",
-                    "--env", "EMU_SPEED=1", "--detach")
+    done = depthnet(
+        "run",
+        "train",
+        "-e",
+        str(blocker),
+        "--backend",
+        "slurm",
+        "--container-runtime",
+        "none",
+        "--env",
+        "EMU_SPEED=1",
+        "--detach",
+    )
     assert done.returncode == 0, done.stderr
     long_run = done.stdout.strip()
     _wait_state(long_run, "running")  # it holds one of the two GPUs
     spec = project.spec("train", "big.yaml", results="big")
-    done = depthnet("run", "train", "-e", str(spec), "--backend", "slurm", "--container-runtime", "none",
-                    "--gpus-per-node", "2", "--detach")
+    done = depthnet(
+        "run",
+        "train",
+        "-e",
+        str(spec),
+        "--backend",
+        "slurm",
+        "--container-runtime",
+        "none",
+        "--gpus-per-node",
+        "2",
+        "--detach",
+    )
     assert done.returncode == 0, done.stderr
     run_id = done.stdout.strip()
     state = _wait_state(run_id, "pending (")  # the reason comes with the scheduler's first look
     assert state == "pending (Resources)", state
-    follower = subprocess.Popen([*_cli(), "attach", run_id, "--json-events"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+    follower = subprocess.Popen(
+        [*_cli(), "attach", run_id, "--json-events"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(3)
     stopped = depthnet("stop", run_id)
     assert stopped.returncode == 0, stopped.stderr
@@ -149,10 +187,32 @@ def test_time_limit_ends_in_timeout_named_in_the_verdict(cluster, monkeypatch):
 def test_dry_run_scripts_for_pyxis_and_apptainer(cluster, tmp_path):
     project, *_ = cluster
     spec = project.spec("train", "dry.yaml", results="dry")
-    common = ["run", "train", "-e", str(spec), "--backend", "slurm", "--dry-run", "--partition", "gpu",
-              "--account", "vision", "--nodes", "2", "--gpus-per-node", "8", "--time", "4:00:00",
-              "--sbatch-arg=--exclusive", "--image", "nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt",
-              "--data-root", str(project.data), "--output-dir", str(project.out)]
+    common = [
+        "run",
+        "train",
+        "-e",
+        str(spec),
+        "--backend",
+        "slurm",
+        "--dry-run",
+        "--partition",
+        "gpu",
+        "--account",
+        "vision",
+        "--nodes",
+        "2",
+        "--gpus-per-node",
+        "8",
+        "--time",
+        "4:00:00",
+        "--sbatch-arg=--exclusive",
+        "--image",
+        "nvcr.io/nvidia/tao/tao-toolkit:6.26.3-pyt",
+        "--data-root",
+        str(project.data),
+        "--output-dir",
+        str(project.out),
+    ]
     runs_before = _runs()
     for runtime in ("pyxis", "apptainer"):
         done = depthnet(*common, "--container-runtime", runtime)
@@ -174,19 +234,40 @@ def test_multi_node_environment_for_two_nodes(cluster, tmp_path):
     the task here, depth_net one that prints what TAO's entrypoint would read."""
     project, *_ = cluster
     spec = project.spec("train", "mn.yaml", results="mn")
-    done = depthnet("run", "train", "-e", str(spec), "--backend", "slurm", "--dry-run", "--nodes", "2",
-                    "--gpus-per-node", "4", "--container-runtime", "none")
+    done = depthnet(
+        "run",
+        "train",
+        "-e",
+        str(spec),
+        "--backend",
+        "slurm",
+        "--dry-run",
+        "--nodes",
+        "2",
+        "--gpus-per-node",
+        "4",
+        "--container-runtime",
+        "none",
+    )
     assert done.returncode == 0, done.stderr
     fake = tmp_path / "fake"
     fake.mkdir()
     (fake / "srun").write_text('#!/bin/bash\nwhile [[ "$1" == --* ]]; do shift; done\nexec "$@"\n')
-    (fake / "depth_net").write_text('#!/bin/bash\necho "MASTER_ADDR=$MASTER_ADDR MASTER_PORT=$MASTER_PORT '
-                                    'WORLD_SIZE=$WORLD_SIZE NUM_GPU_PER_NODE=$NUM_GPU_PER_NODE NODE_RANK=$NODE_RANK"\n')
+    (fake / "depth_net").write_text(
+        '#!/bin/bash\necho "MASTER_ADDR=$MASTER_ADDR MASTER_PORT=$MASTER_PORT '
+        'WORLD_SIZE=$WORLD_SIZE NUM_GPU_PER_NODE=$NUM_GPU_PER_NODE NODE_RANK=$NODE_RANK"\n'
+    )
     for f in ("srun", "depth_net"):
         (fake / f).chmod(0o755)
     script = done.stdout.replace("> /", "> /dev/null; : /")  # its exit-code file belongs to a real job
-    env = {**os.environ, "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_NODELIST": "gpu-[07-08]",
-           "SLURM_JOB_NUM_NODES": "2", "SLURM_NODEID": "1", "SLURM_JOB_ID": "42"}
+    env = {
+        **os.environ,
+        "PATH": f"{fake}{os.pathsep}{os.environ['PATH']}",
+        "SLURM_JOB_NODELIST": "gpu-[07-08]",
+        "SLURM_JOB_NUM_NODES": "2",
+        "SLURM_NODEID": "1",
+        "SLURM_JOB_ID": "42",
+    }
     ran = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=30)
     assert ran.returncode == 0, ran.stderr
     assert "MASTER_ADDR=gpu-07 MASTER_PORT=29500 WORLD_SIZE=2 NUM_GPU_PER_NODE=4 NODE_RANK=1" in ran.stdout
@@ -272,9 +353,26 @@ def test_sweep_on_slurm_runs_each_trial_as_a_job(cluster, tmp_path):
     project, *_ = cluster
     spec = project.spec("train", "sweep.yaml", results="sweep")
     folder = tmp_path / "sweep"
-    done = depthnet("sweep", "-e", str(spec), "--trials", "2", "--parallel", "2", "--out", str(folder), "--backend",
-                    "slurm", "--container-runtime", "none", "--env", "EMU_LR_LOSS=1",
-                    "--param", "train.optim.lr=loguniform:1e-5:1e-3", timeout=300)
+    done = depthnet(
+        "sweep",
+        "-e",
+        str(spec),
+        "--trials",
+        "2",
+        "--parallel",
+        "2",
+        "--out",
+        str(folder),
+        "--backend",
+        "slurm",
+        "--container-runtime",
+        "none",
+        "--env",
+        "EMU_LR_LOSS=1",
+        "--param",
+        "train.optim.lr=loguniform:1e-5:1e-3",
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     info = json.loads(depthnet("sweep", "status", str(folder), "--json").stdout)
     assert [t["state"] for t in info["trials"]] == ["COMPLETE", "COMPLETE"]
@@ -291,10 +389,20 @@ def test_a_controller_that_does_not_answer_is_waited_for_not_judged(cluster, tmp
     conf = Path(os.environ["SLURM_CONF"]).read_text()
     dead = tmp_path / "slurm.conf"
     # nothing listens on port 1; short timeouts so the client gives up at once (its default retries take 18 s)
-    dead.write_text(re.sub(r"(?m)^SlurmctldPort=.*$", "SlurmctldPort=1", conf) + "MessageTimeout=1\nTCPTimeout=1\n")
+    dead.write_text(
+        re.sub(r"(?m)^SlurmctldPort=.*$", "SlurmctldPort=1", conf) + "MessageTimeout=1\nTCPTimeout=1\n"
+    )
     monkeypatch.setenv("SLURM_CONF", str(dead))
-    record = RunRecord(run_id="x", backend="slurm", action="train", spec_path="/x.yaml", results_dir="/x",
-                       started="2026-01-01T00:00:00+00:00", job_id="1", exit_file=str(tmp_path / "exit_code"))
+    record = RunRecord(
+        run_id="x",
+        backend="slurm",
+        action="train",
+        spec_path="/x.yaml",
+        results_dir="/x",
+        started="2026-01-01T00:00:00+00:00",
+        job_id="1",
+        exit_file=str(tmp_path / "exit_code"),
+    )
     st = SlurmBackend().state(record)
     assert st.state == "UNKNOWN" and st.reason.startswith("Slurm does not answer") and not st.finished
     assert st.words.startswith("Slurm job 1: Slurm does not answer")

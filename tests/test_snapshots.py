@@ -35,15 +35,23 @@ def dataset() -> tuple[Path, Path]:
 
 def state_for(step: str, data: Path, out: Path) -> WizardState:
     ann = out / "annotations"
-    return WizardState(step=step, data_root=str(data), output_dir=str(out), dataset_name="MetricMonoDataset",
-                       train_file=str(ann / "train.txt"), val_file=str(ann / "val.txt"))
+    return WizardState(
+        step=step,
+        data_root=str(data),
+        output_dir=str(out),
+        dataset_name="MetricMonoDataset",
+        train_file=str(ann / "train.txt"),
+        val_file=str(ann / "val.txt"),
+    )
 
 
 async def _settle(pilot) -> None:
     await settle(pilot, 0.3)
     screen = pilot.app.screen
     if hasattr(screen, "shown_generation"):  # the Convert step: index worker → debounce timer → plan worker
-        for _ in range(100):  # under load that chain outlasts a fixed pause: wait until the latest plan is shown
+        for _ in range(
+            100
+        ):  # under load that chain outlasts a fixed pause: wait until the latest plan is shown
             if getattr(screen, "latest", None) is not None and screen.shown_generation == screen.generation:
                 break
             await pilot.pause(0.05)
@@ -81,14 +89,26 @@ def finished_run(tmp_data_home: Path):
     spec = BASE / "run" / "train.yaml"
     spec.write_text(f"results_dir: {BASE / 'run' / 'results'}\n")
     emulator = Path(__file__).parent / "emulator" / "depth_net"
-    log = subprocess.run(["sh", str(emulator), "train", "-e", str(spec)], capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin", "EMU_SPEED": "0"}, check=True).stdout
+    log = subprocess.run(
+        ["sh", str(emulator), "train", "-e", str(spec)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "EMU_SPEED": "0"},
+        check=True,
+    ).stdout
     folder = registry.run_dir(RUN_ID)
     folder.mkdir(parents=True)
     (folder / "log.txt").write_text(log)
     (folder / "exit_code").write_text("0\n")
-    record = RunRecord(run_id=RUN_ID, backend="local", action="train", spec_path=str(spec), results_dir=str(results),
-                       started="2026-11-24T10:15:00+00:00", exit_file=str(folder / "exit_code"))
+    record = RunRecord(
+        run_id=RUN_ID,
+        backend="local",
+        action="train",
+        spec_path=str(spec),
+        results_dir=str(results),
+        started="2026-11-24T10:15:00+00:00",
+        exit_file=str(folder / "exit_code"),
+    )
     registry.save(record)
     return record
 
@@ -116,8 +136,11 @@ def test_runs_screen(snap_compare, monkeypatch, tmp_path):
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     record = finished_run(tmp_path)
-    record.verdict = {"passed": False, "reason": "train_loss is NaN from step 1 although TAO printed PASS",
-                      "exit_code": 0}
+    record.verdict = {
+        "passed": False,
+        "reason": "train_loss is NaN from step 1 although TAO printed PASS",
+        "exit_code": 0,
+    }
     registry.save(record)
 
     async def open_runs(pilot) -> None:
@@ -141,9 +164,11 @@ def inference_results(shared: Path) -> Path:
     base = BASE / "infer"
     shutil.rmtree(base, ignore_errors=True)
     results = base / "results" / "inference"
-    samples = [("redwood/scene_a/rgb_00000.jpg", "redwood/scene_a/sync_depth_00000.png", 1000.0),
-               ("redwood/scene_a/rgb_00001.jpg", "redwood/scene_a/sync_depth_00001.png", 1000.0),
-               ("tum/fr1/rgb_00000.png", "tum/fr1/depth_00000.png", 5000.0)]
+    samples = [
+        ("redwood/scene_a/rgb_00000.jpg", "redwood/scene_a/sync_depth_00000.png", 1000.0),
+        ("redwood/scene_a/rgb_00001.jpg", "redwood/scene_a/sync_depth_00001.png", 1000.0),
+        ("tum/fr1/rgb_00000.png", "tum/fr1/depth_00000.png", 5000.0),
+    ]
     for rgb_rel, depth_rel, scale in samples:
         require((shared / "realdata" / rgb_rel).is_file(), "shared/realdata is not beside the repo")
         image = base / "data" / rgb_rel
@@ -176,8 +201,12 @@ def test_inference_viewer_on_real_rgb(snap_compare, monkeypatch, size):
         await settle(pilot, 0.3)
         screen = pilot.app.screen
         for _ in range(50):  # under load the swap can take longer than a fixed pause: wait for it, then draw
-            if screen.current == 1 and screen.query("#infer-preview DepthPreview") and \
-                    screen.items[1].input.rsplit("/", 1)[-1] in str(screen.query_one("#infer-caption").render()):
+            if (
+                screen.current == 1
+                and screen.query("#infer-preview DepthPreview")
+                and screen.items[1].input.rsplit("/", 1)[-1]
+                in str(screen.query_one("#infer-caption").render())
+            ):
                 break
             await pilot.pause(0.1)
         await pilot.pause(0.3)

@@ -31,9 +31,30 @@ def status(folder: Path) -> dict:
 def test_docker_sweep_of_six_trials_two_at_a_time_prunes_and_finds_the_best(project, emu_image, tao_config):
     spec = project.spec("train", "train.yaml")
     folder = project.root / "sweep"
-    done = depthnet("sweep", "-e", str(spec), "--trials", "6", "--out", str(folder), "--backend", "docker",
-                    "--image", emu_image, "--gpus", "none", "--network", "none", "--parallel", "2",
-                    "--env", "EMU_LR_LOSS=1", "--seed", "7", timeout=400)
+    done = depthnet(
+        "sweep",
+        "-e",
+        str(spec),
+        "--trials",
+        "6",
+        "--out",
+        str(folder),
+        "--backend",
+        "docker",
+        "--image",
+        emu_image,
+        "--gpus",
+        "none",
+        "--network",
+        "none",
+        "--parallel",
+        "2",
+        "--env",
+        "EMU_LR_LOSS=1",
+        "--seed",
+        "7",
+        timeout=400,
+    )
     assert done.returncode == 0, done.stderr
     assert "objective: val/abs_rel (the spec validates" in done.stdout + done.stderr  # the default, said once
     info = status(folder)
@@ -48,7 +69,10 @@ def test_docker_sweep_of_six_trials_two_at_a_time_prunes_and_finds_the_best(proj
     for t in trials:
         assert Path(t["results_dir"]).is_relative_to(folder.resolve() / "trials")
         if t["state"] == "COMPLETE":
-            kpi = [json.loads(x).get("kpi", {}) for x in Path(t["results_dir"], "status.json").read_text().splitlines()]
+            kpi = [
+                json.loads(x).get("kpi", {})
+                for x in Path(t["results_dir"], "status.json").read_text().splitlines()
+            ]
             assert t["value"] == [k["val/abs_rel"] for k in kpi if "val/abs_rel" in k][-1]
     complete = [t for t in trials if t["state"] == "COMPLETE"]
     best = min(complete, key=lambda t: t["value"])
@@ -68,8 +92,26 @@ def test_docker_sweep_of_six_trials_two_at_a_time_prunes_and_finds_the_best(proj
 def test_kill_minus_9_then_resume_finishes_n_trials_without_a_duplicate(project, depth_net_on_path):
     spec = project.spec("train", "train.yaml")
     folder = project.root / "sweep"
-    argv = [sys.executable, "-m", "specgen.cli", "sweep", "-e", str(spec), "--trials", "5", "--out", str(folder),
-            "--backend", "local", "--gpus", "0,1", "--env", "EMU_LR_LOSS=1", "--env", "EMU_SPEED=0.04"]
+    argv = [
+        sys.executable,
+        "-m",
+        "specgen.cli",
+        "sweep",
+        "-e",
+        str(spec),
+        "--trials",
+        "5",
+        "--out",
+        str(folder),
+        "--backend",
+        "local",
+        "--gpus",
+        "0,1",
+        "--env",
+        "EMU_LR_LOSS=1",
+        "--env",
+        "EMU_SPEED=0.04",
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = ""
     deadline = time.monotonic() + 120
@@ -86,7 +128,9 @@ def test_kill_minus_9_then_resume_finishes_n_trials_without_a_duplicate(project,
     assert sorted(t["number"] for t in trials) == list(range(5))
     # a trial the kill caught between being sampled and being launched is lost: failed, with that reason
     lost = [t for t in trials if t["state"] == "FAIL"]
-    assert all("before this trial's run was started" in t["reason"] or "lost" in t["reason"] for t in lost), lost
+    assert all("before this trial's run was started" in t["reason"] or "lost" in t["reason"] for t in lost), (
+        lost
+    )
     assert len(lost) <= 1 and sum(t["state"] in ("COMPLETE", "PRUNED") for t in trials) == 5 - len(lost)
     ran = [t["run_id"] for t in trials if t["state"] != "FAIL"]
     assert len(set(ran)) == len(ran)  # each trial ran once: resumed trials kept their run
@@ -95,8 +139,22 @@ def test_kill_minus_9_then_resume_finishes_n_trials_without_a_duplicate(project,
 def test_nan_trials_fail_with_their_reason(project, depth_net_on_path):
     spec = project.spec("train", "train.yaml")
     folder = project.root / "sweep"
-    done = depthnet("sweep", "-e", str(spec), "--trials", "2", "--out", str(folder), "--backend", "local",
-                    "--env", "EMU_MODE=nan", "--param", "train.optim.lr=loguniform:1e-5:1e-3", timeout=200)
+    done = depthnet(
+        "sweep",
+        "-e",
+        str(spec),
+        "--trials",
+        "2",
+        "--out",
+        str(folder),
+        "--backend",
+        "local",
+        "--env",
+        "EMU_MODE=nan",
+        "--param",
+        "train.optim.lr=loguniform:1e-5:1e-3",
+        timeout=200,
+    )
     assert done.returncode == 1 and "no trial completed" in done.stderr
     trials = status(folder)["trials"]
     assert [t["state"] for t in trials] == ["FAIL", "FAIL"]
@@ -109,7 +167,17 @@ def test_sweep_input_errors_are_one_line_with_the_fix(project, tmp_path):
     spec = project.spec("train", "train.yaml")
     done = depthnet("sweep", "-e", str(spec), "--out", str(tmp_path / "s"))
     assert done.returncode == 2 and "--trials" in done.stderr
-    done = depthnet("sweep", "-e", str(spec), "--trials", "2", "--out", str(tmp_path / "s"), "--param", "train.optim.lr=log:1:2")
+    done = depthnet(
+        "sweep",
+        "-e",
+        str(spec),
+        "--trials",
+        "2",
+        "--out",
+        str(tmp_path / "s"),
+        "--param",
+        "train.optim.lr=log:1:2",
+    )
     assert done.returncode == 2 and "KEY=loguniform:LOW:HIGH" in done.stderr
     done = depthnet("sweep", "status", str(tmp_path))
     assert done.returncode == 1 and "not a sweep folder" in done.stderr and "Traceback" not in done.stderr
@@ -126,10 +194,17 @@ def test_default_space_is_tao_automl_ranges(tao_config):
     meta = {f.name: f.metadata for f in dataclasses.fields(OptimConfig)}
     for key, (_dist, low, high) in AUTOML_RANGES.items():
         name = key.rsplit(".", 1)[1]
-        assert meta[name]["automl_enabled"] == "TRUE" and (meta[name]["valid_min"], meta[name]["valid_max"]) == (low, high)
+        assert meta[name]["automl_enabled"] == "TRUE" and (
+            meta[name]["valid_min"],
+            meta[name]["valid_max"],
+        ) == (low, high)
     keys = [p.key for p in default_space({"train": {"optim": {"lr_scheduler": "CosineAnnealingLR"}}})]
     assert keys == ["train.optim.lr", "train.optim.weight_decay", "train.optim.min_lr"]
-    assert [p.key for p in default_space({})] == ["train.optim.lr", "train.optim.weight_decay", "train.optim.lr_decay"]
+    assert [p.key for p in default_space({})] == [
+        "train.optim.lr",
+        "train.optim.weight_decay",
+        "train.optim.lr_decay",
+    ]
 
 
 async def test_sweep_screen_shows_trials_saves_the_best_and_opens_a_trial(project, depth_net_on_path):
@@ -144,8 +219,24 @@ async def test_sweep_screen_shows_trials_saves_the_best_and_opens_a_trial(projec
 
     spec = project.spec("train", "train.yaml")
     folder = project.root / "sweep"
-    done = depthnet("sweep", "-e", str(spec), "--trials", "3", "--out", str(folder), "--backend", "local",
-                    "--gpus", "0", "--env", "EMU_LR_LOSS=1", "--seed", "3", timeout=200)
+    done = depthnet(
+        "sweep",
+        "-e",
+        str(spec),
+        "--trials",
+        "3",
+        "--out",
+        str(folder),
+        "--backend",
+        "local",
+        "--gpus",
+        "0",
+        "--env",
+        "EMU_LR_LOSS=1",
+        "--seed",
+        "3",
+        timeout=200,
+    )
     assert done.returncode == 0, done.stderr
     app = DepthnetApp(spec_state(project.root / "wizard"))
     async with app.run_test(size=(100, 32)) as pilot:
@@ -174,7 +265,9 @@ async def test_sweep_screen_shows_trials_saves_the_best_and_opens_a_trial(projec
 def test_default_objective_is_abs_rel_when_the_spec_validates_else_the_training_loss():
     from specgen.engine.sweep import default_objective
 
-    validating = {"dataset": {"val_dataset": {"data_sources": [{"data_file": "/d/val.txt", "dataset_name": "NYUDV2"}]}}}
+    validating = {
+        "dataset": {"val_dataset": {"data_sources": [{"data_file": "/d/val.txt", "dataset_name": "NYUDV2"}]}}
+    }
     assert default_objective(validating)[0] == "val/abs_rel"
     assert default_objective({"dataset": {"val_dataset": {"data_sources": []}}})[0] == "train_loss"
     assert default_objective({})[0] == "train_loss"

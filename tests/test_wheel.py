@@ -30,29 +30,55 @@ print("F1 ok")
 
 def test_wheel_installs_outside_the_checkout_with_its_help(tmp_path):
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels),
-                    str(REPO)], check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     (wheel,) = wheels.glob("depthnet_tui-*.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     py = venv / "bin" / "python"
     # The dependencies come from this environment (a .pth to its site-packages), the package only from the wheel.
-    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     deps = [p for p in site.getsitepackages() if "site-packages" in p]
     Path(purelib, "_deps.pth").write_text("\n".join(deps) + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
-                   check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     away = tmp_path / "elsewhere"
     away.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run([str(venv / "bin" / "depthnet"), "help", "finetuning"], cwd=away, capture_output=True,
-                          text=True, timeout=60, env=env)
+    done = subprocess.run(
+        [str(venv / "bin" / "depthnet"), "help", "finetuning"],
+        cwd=away,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("# Fine-tuning Depth Anything V2 with TAO depth_net")
-    listing = subprocess.run([str(venv / "bin" / "depthnet"), "help"], cwd=away, capture_output=True, text=True,
-                             env=env, timeout=60)
+    listing = subprocess.run(
+        [str(venv / "bin" / "depthnet"), "help"],
+        cwd=away,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert "troubleshooting" in listing.stdout and "after-training" in listing.stdout
-    f1 = subprocess.run([str(py), "-c", HEADLESS_F1], cwd=away, capture_output=True, text=True, env=env, timeout=120)
+    f1 = subprocess.run(
+        [str(py), "-c", HEADLESS_F1], cwd=away, capture_output=True, text=True, env=env, timeout=120
+    )
     assert f1.returncode == 0 and "F1 ok" in f1.stdout, f1.stderr[-2000:]
     assert not list(away.iterdir())  # nothing written where it was not asked

@@ -56,7 +56,9 @@ async def test_walk_from_data_root_to_saved_spec(tmp_path, tao_config):
     merged = tao_merge(tao_config[0], text)
     assert merged.dataset.dataset_name == "MonoDataset"
     assert merged.dataset.train_dataset.data_sources[0]["dataset_name"] == "NYUDV2"
-    assert merged.dataset.train_dataset.data_sources[0]["data_file"] == str(tmp_path / "work/annotations/train.txt")
+    assert merged.dataset.train_dataset.data_sources[0]["data_file"] == str(
+        tmp_path / "work/annotations/train.txt"
+    )
     assert merged.train.optim.lr == 5e-6
     session = WizardState.load(tmp_path / "work")
     assert session.step == "spec" and session.saved_specs["train"] == str(spec_file)
@@ -68,9 +70,18 @@ def _nan_trap_at_the_model_step(tmp_path) -> WizardState:
 
     data = make_sample_dataset(tmp_path / "nyu")
     out = tmp_path / "work"
-    write_annotations(plan(build_index(str(data)), ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])), out / "annotations")
-    return WizardState(data_root=str(data), output_dir=str(out), step="model", dataset_name="MetricMonoDataset",
-                       train_file=str(out / "annotations/train.txt"), val_file=str(out / "annotations/val.txt"))
+    write_annotations(
+        plan(build_index(str(data)), ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])),
+        out / "annotations",
+    )
+    return WizardState(
+        data_root=str(data),
+        output_dir=str(out),
+        step="model",
+        dataset_name="MetricMonoDataset",
+        train_file=str(out / "annotations/train.txt"),
+        val_file=str(out / "annotations/val.txt"),
+    )
 
 
 async def test_nyu_warning_from_the_files_and_its_one_key_fix(tmp_path):
@@ -107,7 +118,9 @@ async def test_the_door_holds_a_known_nan_run_until_the_override_is_typed(tmp_pa
             await pilot.press(ch)
         await pilot.press("enter")
         await pilot.pause(0.3)
-        assert isinstance(app.screen, TypedConfirmScreen) and not app.state.allow_known_failure  # case matters
+        assert (
+            isinstance(app.screen, TypedConfirmScreen) and not app.state.allow_known_failure
+        )  # case matters
         await pilot.press("escape")
         await settle(pilot, 0.3)
         assert app.state.step == "model" and not app.state.allow_known_failure
@@ -205,7 +218,9 @@ async def test_switching_steps_and_quitting_at_once_raises_nothing(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.2)
         assert "Convert" in str(app.screen.sub_title)
-        app.goto("data_root")  # no pause: the app exits with a fresh header whose first update is still queued
+        app.goto(
+            "data_root"
+        )  # no pause: the app exits with a fresh header whose first update is still queued
     assert app.return_code in (0, None)
 
 

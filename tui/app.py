@@ -44,8 +44,12 @@ class DepthnetApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "depthnet-tui"
     SUB_TITLE = "TAO depth_net wizard"
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True), Binding("ctrl+l", "toggle_theme", "Light/dark", show=False),
-                Binding("f2", "runs", "Runs"), Binding("f3", "sweep", "Sweeps", show=False)]
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+l", "toggle_theme", "Light/dark", show=False),
+        Binding("f2", "runs", "Runs"),
+        Binding("f3", "sweep", "Sweeps", show=False),
+    ]
 
     def __init__(self, state: WizardState | None = None, *, show_setup: bool = False) -> None:
         super().__init__()
@@ -66,7 +70,9 @@ class DepthnetApp(App[None]):
 
     def start(self, state: WizardState, resume: bool = False) -> None:
         self.state = state
-        step = state.step if resume and state.step in STEPS else ("convert" if state.data_root else "data_root")
+        step = (
+            state.step if resume and state.step in STEPS else ("convert" if state.data_root else "data_root")
+        )
         self.goto(step)
 
     def goto(self, step: str) -> None:
@@ -109,11 +115,19 @@ class DepthnetApp(App[None]):
         metric = s.model_type == "MetricDepthAnything"
         data_file = s.train_file if act in ("train", "quantize") else (s.test_file or s.val_file)
         return BuildRequest(
-            action=act, model_type=s.model_type, dataset_name=s.dataset_name, data_file=data_file or None,
-            val_data_file=s.val_file or None, results_dir=s.results_dir, encoder=s.encoder, recipe=s.recipe,
+            action=act,
+            model_type=s.model_type,
+            dataset_name=s.dataset_name,
+            data_file=data_file or None,
+            val_data_file=s.val_file or None,
+            results_dir=s.results_dir,
+            encoder=s.encoder,
+            recipe=s.recipe,
             checkpoint=(s.checkpoint or None) if act != "train" else None,
-            min_depth=s.min_depth if metric else None, max_depth=s.max_depth if metric else None,
-            calibration_images_dir=s.data_root if act == "quantize" else None, overrides=dict(s.overrides),
+            min_depth=s.min_depth if metric else None,
+            max_depth=s.max_depth if metric else None,
+            calibration_images_dir=s.data_root if act == "quantize" else None,
+            overrides=dict(s.overrides),
             allow_known_failure=s.allow_known_failure,
         )
 
@@ -132,7 +146,9 @@ class DepthnetApp(App[None]):
         try:
             build_spec(req, check_files=False)
         except SpecError as exc:
-            bad: list[Problem] = [p for p in exc.problems if p.path.startswith(key.split(".")[0])] or exc.problems
+            bad: list[Problem] = [
+                p for p in exc.problems if p.path.startswith(key.split(".")[0])
+            ] or exc.problems
             return bad[0].line()
         return None
 
@@ -142,16 +158,26 @@ class DepthnetApp(App[None]):
         yield from super().get_system_commands(screen)
         for step, title in STEP_TITLES.items():
             yield SystemCommand(f"Go to: {title}", f"Jump to the {title} step", lambda s=step: self.goto(s))
-        yield SystemCommand("Toggle light/dark theme", "Switch between light and dark", self.action_toggle_theme)
+        yield SystemCommand(
+            "Toggle light/dark theme", "Switch between light and dark", self.action_toggle_theme
+        )
         yield SystemCommand("Runs", "Running and finished runs: re-attach, reopen (F2)", self.action_runs)
-        yield SystemCommand("Setup", "Check this machine: Docker, NVIDIA runtime, GPUs, NGC login, images; pull",
-                            self.action_setup)
-        yield SystemCommand("Sweep", "A hyper-parameter sweep's trials, best so far, best spec (F3)", self.action_sweep)
+        yield SystemCommand(
+            "Setup",
+            "Check this machine: Docker, NVIDIA runtime, GPUs, NGC login, images; pull",
+            self.action_setup,
+        )
+        yield SystemCommand(
+            "Sweep", "A hyper-parameter sweep's trials, best so far, best spec (F3)", self.action_sweep
+        )
         if isinstance(screen, WizardScreen):
             for binding in screen.BINDINGS:
                 if isinstance(binding, Binding) and binding.description:
-                    yield SystemCommand(binding.description, f"({binding.key})",
-                                        lambda a=binding.action, sc=screen: sc.run_action(a))
+                    yield SystemCommand(
+                        binding.description,
+                        f"({binding.key})",
+                        lambda a=binding.action, sc=screen: sc.run_action(a),
+                    )
 
     def action_runs(self) -> None:
         from tui.screens.runs import RunsScreen
@@ -226,7 +252,9 @@ def main() -> None:
     import argparse
 
     parser = argparse.ArgumentParser(prog="depthnet-tui", description="The TAO depth_net wizard.")
-    parser.add_argument("--resume", metavar="OUTPUT_DIR", help="resume the session saved in this output folder")
+    parser.add_argument(
+        "--resume", metavar="OUTPUT_DIR", help="resume the session saved in this output folder"
+    )
     args = parser.parse_args()
     state = None
     if args.resume:

@@ -88,7 +88,9 @@ class WizardState:
         except FileNotFoundError:
             raise FileNotFoundError(f"{p}: no saved session there") from None
         except (ValueError, TypeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{p}: not a readable depthnet-tui session ({exc.__class__.__name__}); start a new setup") from None
+            raise ValueError(
+                f"{p}: not a readable depthnet-tui session ({exc.__class__.__name__}); start a new setup"
+            ) from None
 
 
 @dataclass
@@ -116,8 +118,17 @@ def remember_session(session_path: Path, data_root: str) -> None:
 
 
 T = TypeVar("T")
-_KINDS = {"str": (str,), "bool": (bool,), "int": (int,), "float": (int, float), "float | None": (int, float, type(None)),
-          "str | None": (str, type(None)), "list[str]": (list,), "dict[str, Any]": (dict,), "dict[str, str]": (dict,)}
+_KINDS = {
+    "str": (str,),
+    "bool": (bool,),
+    "int": (int,),
+    "float": (int, float),
+    "float | None": (int, float, type(None)),
+    "str | None": (str, type(None)),
+    "list[str]": (list,),
+    "dict[str, Any]": (dict,),
+    "dict[str, str]": (dict,),
+}
 
 
 def _load(cls: type[T], data: Any) -> T:

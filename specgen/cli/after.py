@@ -21,27 +21,49 @@ FOLLOWERS = sorted({a for nexts in NEXT_ACTIONS.values() for a in nexts})
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    n = sub.add_parser("next", help="derive the next action's spec from a finished run (prefilled: checkpoint, model, "
-                                    "depth block, data)")
-    n.add_argument("run", help="a run id from `depthnet runs`, or an action's results folder (holding experiment.yaml)")
+    n = sub.add_parser(
+        "next",
+        help="derive the next action's spec from a finished run (prefilled: checkpoint, model, "
+        "depth block, data)",
+    )
+    n.add_argument(
+        "run", help="a run id from `depthnet runs`, or an action's results folder (holding experiment.yaml)"
+    )
     n.add_argument("action", choices=FOLLOWERS, help="the action to derive a spec for")
-    n.add_argument("-o", "--output", help="spec file to write ('-' = stdout; default <results_dir>/specs/<action>.yaml, "
-                                          "a free name)")
+    n.add_argument(
+        "-o",
+        "--output",
+        help="spec file to write ('-' = stdout; default <results_dir>/specs/<action>.yaml, a free name)",
+    )
     n.add_argument("--checkpoint", help="use this .pth instead of the run's latest")
-    n.add_argument("--data-file", help="annotation file to evaluate/infer on (default: the run's val/test data)")
-    n.add_argument("--images-dir", help="inference on a folder of your own images: writes a one-column list beside "
-                                        "the spec and uses it")
+    n.add_argument(
+        "--data-file", help="annotation file to evaluate/infer on (default: the run's val/test data)"
+    )
+    n.add_argument(
+        "--images-dir",
+        help="inference on a folder of your own images: writes a one-column list beside the spec and uses it",
+    )
     n.add_argument("--dataset-name", help="dataset class for --data-file (default: the run's)")
     n.add_argument("--onnx-file", help="the ONNX file to export to or build from")
     n.add_argument("--trt-engine", help="the TensorRT engine file to write or use")
-    n.add_argument("--data-type", choices=("FP32", "BF16", "FP16"), help="TensorRT precision (FP16 is refused for "
-                                                                        "vitl/vitg)")
+    n.add_argument(
+        "--data-type",
+        choices=("FP32", "BF16", "FP16"),
+        help="TensorRT precision (FP16 is refused for vitl/vitg)",
+    )
     n.add_argument("--calibration-images-dir", help="RGB images for INT8/quantize calibration")
     n.add_argument("--results-dir", help="the new action's own results folder")
-    n.add_argument("--set", action="append", metavar="KEY=VALUE", help="any further spec value, e.g. export.opset_version=17")
+    n.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="any further spec value, e.g. export.opset_version=17",
+    )
     n.add_argument("--full", action="store_true", help="write every key")
     n.add_argument("--force", action="store_true", help="replace an existing -o file")
-    n.add_argument("--allow-failed", action="store_true", help="derive from a run that failed or did not finish")
+    n.add_argument(
+        "--allow-failed", action="store_true", help="derive from a run that failed or did not finish"
+    )
     n.add_argument("--json", action="store_true", help="print the derivation (spec, notes, problems) as JSON")
     n.set_defaults(func=cmd_next)
 
@@ -57,7 +79,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.set_defaults(func=cmd_outputs)
 
 
-def next_spec(ref: str, action: str, choices: Choices, *, allow_failed: bool = False) -> tuple[RunRef, Derived]:
+def next_spec(
+    ref: str, action: str, choices: Choices, *, allow_failed: bool = False
+) -> tuple[RunRef, Derived]:
     if allow_failed:  # building on a failed run knowingly: its data's known failure is accepted with it
         choices = choices.model_copy(update={"allow_known_failure": True})
     run = resolve(ref)
@@ -68,10 +92,17 @@ def next_spec(ref: str, action: str, choices: Choices, *, allow_failed: bool = F
 
 
 def cmd_next(args: argparse.Namespace) -> int:
-    choices = Choices(checkpoint=args.checkpoint, data_file=args.data_file, dataset_name=args.dataset_name,
-                      onnx_file=args.onnx_file, trt_engine=args.trt_engine, data_type=args.data_type,
-                      calibration_images_dir=args.calibration_images_dir, results_dir=args.results_dir,
-                      overrides=_parse_sets(args.set))
+    choices = Choices(
+        checkpoint=args.checkpoint,
+        data_file=args.data_file,
+        dataset_name=args.dataset_name,
+        onnx_file=args.onnx_file,
+        trt_engine=args.trt_engine,
+        data_type=args.data_type,
+        calibration_images_dir=args.calibration_images_dir,
+        results_dir=args.results_dir,
+        overrides=_parse_sets(args.set),
+    )
     if args.images_dir:
         if args.action != "inference" or args.data_file:
             raise UsageError("--images-dir is for inference, instead of --data-file")
@@ -87,9 +118,19 @@ def cmd_next(args: argparse.Namespace) -> int:
         return 1
     text = derived.text(full=args.full)
     if args.json:
-        print(json.dumps({"source": run.label, "action": derived.action, "image": derived.image,
-                          "notes": derived.notes, "problems": [p.model_dump() for p in derived.problems],
-                          "spec": text}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "source": run.label,
+                    "action": derived.action,
+                    "image": derived.image,
+                    "notes": derived.notes,
+                    "problems": [p.model_dump() for p in derived.problems],
+                    "spec": text,
+                },
+                indent=2,
+            )
+        )
         return 0
     for note in derived.notes:
         print(f"  {note}", file=sys.stderr)
@@ -105,7 +146,10 @@ def cmd_next(args: argparse.Namespace) -> int:
         _err(str(exc))
         return 1
     print(f"wrote {path}")
-    print(f"next: depthnet run {derived.action} -e {path}" + ("   (TAO Deploy image)" if "deploy" in derived.image else ""))
+    print(
+        f"next: depthnet run {derived.action} -e {path}"
+        + ("   (TAO Deploy image)" if "deploy" in derived.image else "")
+    )
     return 0
 
 
@@ -181,16 +225,31 @@ def cmd_outputs(args: argparse.Namespace) -> int:
     if not items:
         _err(f"no pictures under {run.source.results_dir}/inference_images: did the inference run finish?")
         return 1
-    rows = [{"output": i.output, "input": i.input, "input_exists": i.input_exists, "pfm": i.pfm,
-             **({"stats": _stats(i.pfm)} if args.stats else {})} for i in items]
+    rows = [
+        {
+            "output": i.output,
+            "input": i.input,
+            "input_exists": i.input_exists,
+            "pfm": i.pfm,
+            **({"stats": _stats(i.pfm)} if args.stats else {}),
+        }
+        for i in items
+    ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
         stats = row.get("stats") or {}
-        extra = (f"  pred {stats['min']:.3g}–{stats['max']:.3g} (median {stats['median']:.3g})"
-                 if stats.get("min") is not None else "")
-        print(f"{row['input']}  →  {row['output']}" + (f"  + {row['pfm']}" if row["pfm"] else "  (no PFM)") + extra)
+        extra = (
+            f"  pred {stats['min']:.3g}–{stats['max']:.3g} (median {stats['median']:.3g})"
+            if stats.get("min") is not None
+            else ""
+        )
+        print(
+            f"{row['input']}  →  {row['output']}"
+            + (f"  + {row['pfm']}" if row["pfm"] else "  (no PFM)")
+            + extra
+        )
     with_pfm = sum(1 for r in rows if r["pfm"])
     print(f"{len(rows)} pictures, {with_pfm} with a raw PFM", file=sys.stderr)
     return 0

@@ -14,14 +14,33 @@ from specgen.spec.atomicio import RefusedOverwrite
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("convert", help="make train/val/test annotation files (TAO convert semantics, pitfalls flagged)")
-    p.add_argument("--data-root", required=True,
-                   help="the folder holding the scene folders (the annotation files list absolute paths)")
-    p.add_argument("--image-pattern", action="append", required=True, help="substring every image path contains (repeatable)")
-    p.add_argument("--depth-pattern", action="append", required=True, help="its replacement in the depth path (repeatable)")
-    p.add_argument("--image-ext", default=".jpg", help="RGB extension, exactly as TAO compares it (default .jpg)")
+    p = sub.add_parser(
+        "convert", help="make train/val/test annotation files (TAO convert semantics, pitfalls flagged)"
+    )
+    p.add_argument(
+        "--data-root",
+        required=True,
+        help="the folder holding the scene folders (the annotation files list absolute paths)",
+    )
+    p.add_argument(
+        "--image-pattern",
+        action="append",
+        required=True,
+        help="substring every image path contains (repeatable)",
+    )
+    p.add_argument(
+        "--depth-pattern",
+        action="append",
+        required=True,
+        help="its replacement in the depth path (repeatable)",
+    )
+    p.add_argument(
+        "--image-ext", default=".jpg", help="RGB extension, exactly as TAO compares it (default .jpg)"
+    )
     p.add_argument("--depth-ext", default=".png", help="depth extension that replaces it (default .png)")
-    p.add_argument("--split-ratio", type=float, default=0.8, help="train fraction; 0 or 1 writes test.txt only")
+    p.add_argument(
+        "--split-ratio", type=float, default=0.8, help="train fraction; 0 or 1 writes test.txt only"
+    )
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="split seed (TAO shuffles unseeded)")
     p.add_argument("--out", required=True, help="folder for the annotation files")
     p.add_argument("--preview", action="store_true", help="show what would be written; write nothing")
@@ -31,8 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _print_human(summary: dict) -> None:
-    print(f"{summary['files_indexed']} files indexed, {summary['images_matched']} images matched, "
-          f"{summary['pairs_complete']} complete pairs, {summary['depth_missing']} depth missing")
+    print(
+        f"{summary['files_indexed']} files indexed, {summary['images_matched']} images matched, "
+        f"{summary['pairs_complete']} complete pairs, {summary['depth_missing']} depth missing"
+    )
     for s in summary["samples"][:5]:
         print(f"  {s['image']}  →  {s['depth']}")
     for w in summary["warnings"]:
@@ -55,13 +76,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"depthnet: {exc}", file=sys.stderr)
         return 1
-    opts = ConvertOptions(image_patterns=args.image_pattern, depth_patterns=args.depth_pattern,
-                          image_extension=args.image_ext, depth_extension=args.depth_ext,
-                          split_ratio=args.split_ratio, results_dir=args.out)
+    opts = ConvertOptions(
+        image_patterns=args.image_pattern,
+        depth_patterns=args.depth_pattern,
+        image_extension=args.image_ext,
+        depth_extension=args.depth_ext,
+        split_ratio=args.split_ratio,
+        results_dir=args.out,
+    )
     result = plan(index, opts)
     summary = result.summary()
-    summary["timings"].update(walk_ms=round(index.walk_seconds * 1000, 2),
-                              total_ms=round((time.perf_counter() - t0) * 1000, 2))
+    summary["timings"].update(
+        walk_ms=round(index.walk_seconds * 1000, 2), total_ms=round((time.perf_counter() - t0) * 1000, 2)
+    )
     written = None
     if not args.preview and result.usable:
         try:

@@ -13,7 +13,9 @@ from specgen.spec.schema import MONO_MODEL_TYPES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("doctor", help="check the depth files against the dataset class (empty mask → NaN loss)")
+    p = sub.add_parser(
+        "doctor", help="check the depth files against the dataset class (empty mask → NaN loss)"
+    )
     p.add_argument("--data-file", required=True, help="annotation file (train.txt …)")
     p.add_argument("--dataset-name", required=True, help=f"one of: {', '.join(d.name for d in DATASETS)}")
     p.add_argument("--model-type", choices=MONO_MODEL_TYPES, help="default: the model the class pairs with")
@@ -30,8 +32,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print("depthnet: --sample must be at least 1", file=sys.stderr)
         return 2
     try:
-        report = diagnose(args.data_file, args.dataset_name, args.model_type, min_depth=args.min_depth,
-                          max_depth=args.max_depth, normalize_depth=args.normalize_depth, sample=args.sample)
+        report = diagnose(
+            args.data_file,
+            args.dataset_name,
+            args.model_type,
+            min_depth=args.min_depth,
+            max_depth=args.max_depth,
+            normalize_depth=args.normalize_depth,
+            sample=args.sample,
+        )
     except (OSError, ValueError) as exc:
         print(f"depthnet: {exc}", file=sys.stderr)
         return 1
@@ -41,8 +50,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2, allow_nan=False, default=str))
     else:
         enc = report.encoding
-        print(f"{report.data_file}: {report.lines} lines, {len(report.samples)} sampled, class {report.dataset_name} "
-              f"({report.model_type})")
+        print(
+            f"{report.data_file}: {report.lines} lines, {len(report.samples)} sampled, class {report.dataset_name} "
+            f"({report.model_type})"
+        )
         if enc:
             print(f"encoding: {enc.label} (confidence {enc.confidence:.0%})")
             for e in enc.evidence:

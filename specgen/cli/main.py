@@ -27,7 +27,9 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="depthnet", description="Configure, check and run TAO depth_net (mono) jobs.")
+    parser = argparse.ArgumentParser(
+        prog="depthnet", description="Configure, check and run TAO depth_net (mono) jobs."
+    )
     parser.add_argument("--version", action="version", version=f"depthnet {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in COMMAND_GROUPS:
@@ -52,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except OSError as exc:  # a path the user gave: a file where a folder should be, no permission, a full disk …
+    except (
+        OSError
+    ) as exc:  # a path the user gave: a file where a folder should be, no permission, a full disk …
         where = f"{exc.filename}: " if exc.filename else ""
         _err(f"{where}{exc.strerror or exc}; check the path and its permissions")
         return EXIT_PROBLEM
@@ -61,6 +65,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         _err(one_line(exc, f"depthnet {args.command}"))
         return EXIT_PROBLEM
-
-
-

@@ -36,32 +36,63 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("run", help="launch a depth_net action and follow it to an honest verdict")
     r.add_argument("action", choices=ACTIONS, help="the depth_net action")
     r.add_argument("-e", "--spec", required=True, help="the experiment spec (YAML)")
-    r.add_argument("--backend", choices=("docker", "local", "script", "slurm"),
-                   help="where it runs (default: docker when an engine answers, else local, else a script)")
+    r.add_argument(
+        "--backend",
+        choices=("docker", "local", "script", "slurm"),
+        help="where it runs (default: docker when an engine answers, else local, else a script)",
+    )
     r.add_argument("--image", help="container image (default: the TAO image for the action)")
-    r.add_argument("--gpus", default="0",
-                   help="GPU indices (0,1), all or none; the run's spec copy gets num_gpus/gpu_ids to match")
-    r.add_argument("--data-root", action="append", help="mounted read-only (default: the folders of the spec's data files)")
+    r.add_argument(
+        "--gpus",
+        default="0",
+        help="GPU indices (0,1), all or none; the run's spec copy gets num_gpus/gpu_ids to match",
+    )
+    r.add_argument(
+        "--data-root",
+        action="append",
+        help="mounted read-only (default: the folders of the spec's data files)",
+    )
     r.add_argument("--output-dir", help="mounted read-write (default: the spec's results_dir)")
     r.add_argument("--network", help="docker network mode (e.g. none)")
-    r.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                   help="environment for the run (repeatable; values never printed)")
-    r.add_argument("--detach", action="store_true", help="launch and return; follow later with depthnet attach")
+    r.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment for the run (repeatable; values never printed)",
+    )
+    r.add_argument(
+        "--detach", action="store_true", help="launch and return; follow later with depthnet attach"
+    )
     r.add_argument("--force", action="store_true", help="reuse a results folder that holds another run")
-    r.add_argument("--allow-known-failure", action="store_true",
-                   help="launch although the data check says the loss will be NaN (e.g. an empty valid mask)")
+    r.add_argument(
+        "--allow-known-failure",
+        action="store_true",
+        help="launch although the data check says the loss will be NaN (e.g. an empty valid mask)",
+    )
     r.add_argument("--json-events", action="store_true", help="one JSON object per event on stdout")
     r.add_argument("--stop-on-nan", action="store_true", help="stop the run at the first NaN/inf loss")
-    s = r.add_argument_group("slurm", "with --backend slurm (the job's files must be on a filesystem the nodes share)")
+    s = r.add_argument_group(
+        "slurm", "with --backend slurm (the job's files must be on a filesystem the nodes share)"
+    )
     s.add_argument("--partition", help="sbatch --partition")
     s.add_argument("--account", help="sbatch --account")
     s.add_argument("--nodes", type=int, default=1, help="nodes (one task each; TAO's multi-node env is set)")
     s.add_argument("--gpus-per-node", type=int, default=None, help="GPUs per node (default: those of --gpus)")
     s.add_argument("--time", help="time limit, e.g. 2:00:00")
-    s.add_argument("--container-runtime", choices=("pyxis", "apptainer", "none"), default="pyxis",
-                   help="pyxis (srun --container-image), apptainer exec --nv, or none (depth_net on the nodes)")
-    s.add_argument("--sbatch-arg", action="append", default=[], metavar="ARG",
-                   help="one more sbatch option, e.g. --sbatch-arg=--mem=64G (repeatable)")
+    s.add_argument(
+        "--container-runtime",
+        choices=("pyxis", "apptainer", "none"),
+        default="pyxis",
+        help="pyxis (srun --container-image), apptainer exec --nv, or none (depth_net on the nodes)",
+    )
+    s.add_argument(
+        "--sbatch-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more sbatch option, e.g. --sbatch-arg=--mem=64G (repeatable)",
+    )
     s.add_argument("--dry-run", action="store_true", help="print the sbatch script, submit nothing")
     r.set_defaults(func=cmd_run)
 
@@ -93,21 +124,35 @@ class Printer:
             print(json.dumps(doc, allow_nan=True), flush=True)
             return
         if isinstance(event, LogLine) and not event.progress:
-            print(display(event.text), flush=True)  # never raw control bytes from the container to the terminal
+            print(
+                display(event.text), flush=True
+            )  # never raw control bytes from the container to the terminal
         elif isinstance(event, StepLoss):
-            print(f"  step {event.global_step} (epoch {event.epoch} {event.step}/{event.steps}) train_loss {event.loss:.4g}", flush=True)
+            print(
+                f"  step {event.global_step} (epoch {event.epoch} {event.step}/{event.steps}) train_loss {event.loss:.4g}",
+                flush=True,
+            )
         elif isinstance(event, StatusLine) and event.kpi and "epoch" in event.data:
-            print(f"  epoch {event.data['epoch']}: " + ", ".join(f"{k} {v}" for k, v in event.kpi.items()), flush=True)
+            print(
+                f"  epoch {event.data['epoch']}: " + ", ".join(f"{k} {v}" for k, v in event.kpi.items()),
+                flush=True,
+            )
         elif isinstance(event, Alert):
             print(f"ALERT {event.code}: {event.message}", file=sys.stderr, flush=True)
         elif isinstance(event, JobState):
             print(event.words, file=sys.stderr, flush=True)
         elif isinstance(event, Verdict):
-            print(f"verdict: {'PASS' if event.passed else 'FAIL'} — {event.reason}{event.tao_note}", flush=True)
+            print(
+                f"verdict: {'PASS' if event.passed else 'FAIL'} — {event.reason}{event.tao_note}", flush=True
+            )
 
 
-def follow(record: RunRecord, backend: DockerBackend | LocalBackend | SlurmBackend | None, as_json: bool,
-           stop_on_nan: bool = False) -> int:
+def follow(
+    record: RunRecord,
+    backend: DockerBackend | LocalBackend | SlurmBackend | None,
+    as_json: bool,
+    stop_on_nan: bool = False,
+) -> int:
     printer = Printer(as_json)
 
     def sink(event: Event) -> None:
@@ -116,8 +161,14 @@ def follow(record: RunRecord, backend: DockerBackend | LocalBackend | SlurmBacke
             print(f"stopping {record.run_id} (--stop-on-nan)", file=sys.stderr, flush=True)
             threading.Thread(target=backend.stop, args=(record, 5), daemon=True).start()
 
-    monitor = Monitor(record, backend, sink, log_path=registry.log_path(record),
-                      force_polling=env_force_polling(), run_spec=run_spec_of(record.run_id))
+    monitor = Monitor(
+        record,
+        backend,
+        sink,
+        log_path=registry.log_path(record),
+        force_polling=env_force_polling(),
+        run_spec=run_spec_of(record.run_id),
+    )
 
     def interrupted(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
@@ -127,8 +178,11 @@ def follow(record: RunRecord, backend: DockerBackend | LocalBackend | SlurmBacke
         verdict = asyncio.run(monitor.run())
         release(record.run_id)  # the results folder is free again (a container run held it while followed)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM of this CLI: the run itself goes on
-        print(f"depthnet: stopped following; run {record.run_id} goes on — follow it again with "
-              f"`depthnet attach {record.run_id}`, stop it with `depthnet stop {record.run_id}`", file=sys.stderr)
+        print(
+            f"depthnet: stopped following; run {record.run_id} goes on — follow it again with "
+            f"`depthnet attach {record.run_id}`, stop it with `depthnet stop {record.run_id}`",
+            file=sys.stderr,
+        )
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -147,9 +201,16 @@ def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
         if per_node is None:  # the GPUs of --gpus, on every node
             ids = parse_gpus(args.gpus)
             per_node = len(ids) if isinstance(ids, list) else (0 if ids == "none" else 1)
-        opts = SlurmOptions(partition=args.partition, account=args.account, nodes=args.nodes, gpus_per_node=per_node,
-                            time=args.time, container_runtime=args.container_runtime, image=args.image,
-                            sbatch_args=args.sbatch_arg)
+        opts = SlurmOptions(
+            partition=args.partition,
+            account=args.account,
+            nodes=args.nodes,
+            gpus_per_node=per_node,
+            time=args.time,
+            container_runtime=args.container_runtime,
+            image=args.image,
+            sbatch_args=args.sbatch_arg,
+        )
     except ValueError as exc:
         raise LaunchError(f"slurm options: {exc}") from None
     opts.check()
@@ -160,9 +221,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     env = dict(item.split("=", 1) for item in args.env if "=" in item)
     try:
         slurm = slurm_options(args)
-        opts = RunOptions(action=args.action, spec=args.spec, backend=args.backend, image=args.image, gpus=args.gpus,
-                          data_roots=args.data_root or [], output_dir=args.output_dir, network=args.network, env=env,
-                          force=args.force, allow_known_failure=args.allow_known_failure, slurm=slurm)
+        opts = RunOptions(
+            action=args.action,
+            spec=args.spec,
+            backend=args.backend,
+            image=args.image,
+            gpus=args.gpus,
+            data_roots=args.data_root or [],
+            output_dir=args.output_dir,
+            network=args.network,
+            env=env,
+            force=args.force,
+            allow_known_failure=args.allow_known_failure,
+            slurm=slurm,
+        )
         prepared = prepare(opts)
         for problem in prepared.problems:
             _err(problem)
@@ -187,8 +259,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             _err(line)
         return 2
     if record.backend == "script":
-        print(f"no Docker engine and no depth_net here: wrote {record.script}; run it on the GPU machine "
-              f"(sh {record.script}), then `depthnet runs`")
+        print(
+            f"no Docker engine and no depth_net here: wrote {record.script}; run it on the GPU machine "
+            f"(sh {record.script}), then `depthnet runs`"
+        )
         return 0
     where = f"Slurm job {record.job_id}" if record.backend == "slurm" else record.backend
     print(f"run {record.run_id} started ({where}); results in {record.results_dir}", file=sys.stderr)
@@ -214,7 +288,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(json.dumps(ordered, indent=2))
     else:
         for r in ordered:
-            print(f"{r['run_id']:<40} {r['backend']:<7} {r['action']:<15} {r['state']:<9} {r['verdict'] or '-'}")
+            print(
+                f"{r['run_id']:<40} {r['backend']:<7} {r['action']:<15} {r['state']:<9} {r['verdict'] or '-'}"
+            )
     return 0
 
 
@@ -228,7 +304,11 @@ def cmd_stop(args: argparse.Namespace) -> int:
     if isinstance(left, str):  # a Slurm job: the state it ended in
         print(f"stopped {record.run_id}: {left}")
         return 0
-    extra = (f"; {len(left)} process(es) of its group ignored SIGTERM for {args.timeout} s and were killed "
-             f"({', '.join(map(str, left))})" if left else "; nothing of it is left running")
+    extra = (
+        f"; {len(left)} process(es) of its group ignored SIGTERM for {args.timeout} s and were killed "
+        f"({', '.join(map(str, left))})"
+        if left
+        else "; nothing of it is left running"
+    )
     print(f"stopped {record.run_id}" + (extra if record.backend == "local" else ""))
     return 0

@@ -14,12 +14,20 @@ MARK = {"ok": "[green]ok[/]  ", "warn": "[yellow]warn[/]", "fail": "[red]fail[/]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("setup", help="check Docker, the NVIDIA runtime, GPUs, NGC login, TAO images, disk; pull images",
-                       description="Each check says ok / warn / fail, what it found and the fix that applies here.")
+    s = sub.add_parser(
+        "setup",
+        help="check Docker, the NVIDIA runtime, GPUs, NGC login, TAO images, disk; pull images",
+        description="Each check says ok / warn / fail, what it found and the fix that applies here.",
+    )
     s.add_argument("--json", action="store_true", help='{"checks": [{"name", "status", "detail", "fix"}]}')
     s.add_argument("--pull", action="store_true", help="pull the TAO images that are missing (live progress)")
-    s.add_argument("--image", action="append", default=[], metavar="IMG",
-                   help="pull this image instead of the TAO ones (repeatable; with --pull)")
+    s.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="IMG",
+        help="pull this image instead of the TAO ones (repeatable; with --pull)",
+    )
     s.add_argument("--output-dir", default=".", help="where runs will write (for the free-disk check)")
     s.set_defaults(func=cmd_setup)
 
@@ -35,7 +43,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
     else:
         from rich.console import Console
 
-        console = Console(highlight=False, soft_wrap=True)  # a fix is a command to copy: never broken mid-line
+        console = Console(
+            highlight=False, soft_wrap=True
+        )  # a fix is a command to copy: never broken mid-line
         for c in report.checks:
             console.print(f"{MARK[c.status]}  [b]{c.name}[/]: {c.detail}", markup=True)
             if c.fix and c.status != "ok":
@@ -71,8 +81,14 @@ def _pull_one(client: object, image: str, quiet: bool) -> bool:
 
     from specgen.engine.pull import PullError, PullState, pull
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  disable=quiet, console=None) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        disable=quiet,
+        console=None,
+    ) as progress:
         total_task = progress.add_task(image, total=None)
         tasks: dict[str, int] = {}
 
@@ -80,8 +96,12 @@ def _pull_one(client: object, image: str, quiet: bool) -> bool:
             for layer in state.layers.values():
                 if layer.id not in tasks:
                     tasks[layer.id] = progress.add_task(f"  {layer.id}", total=layer.total or None)
-                progress.update(tasks[layer.id], completed=layer.current, total=layer.total or None,
-                                description=f"  {layer.id} {layer.status}")
+                progress.update(
+                    tasks[layer.id],
+                    completed=layer.current,
+                    total=layer.total or None,
+                    description=f"  {layer.id} {layer.status}",
+                )
             progress.update(total_task, completed=state.current, total=state.total or None)
 
         try:

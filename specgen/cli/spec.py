@@ -26,19 +26,29 @@ from specgen.spec.schema import ENCODERS, MONO_MODEL_TYPES
 # --------------------------------------------------------------------------- spec
 
 
-
-
 def cmd_spec(args: argparse.Namespace) -> int:
     if args.action == "convert":
         return _cmd_spec_convert(args)
-    absolute = _absolute  # paths typed relative to this folder mean nothing inside the container: made absolute
+    absolute = (
+        _absolute  # paths typed relative to this folder mean nothing inside the container: made absolute
+    )
     req = BuildRequest(
-        action=args.action, model_type=args.model_type, dataset_name=args.dataset_name,
-        data_file=absolute(args.data_file), val_data_file=absolute(args.val_data_file),
-        results_dir=absolute(args.results_dir), checkpoint=absolute(args.checkpoint), encoder=args.encoder,
-        recipe=args.recipe, min_depth=args.min_depth, max_depth=args.max_depth, onnx_file=absolute(args.onnx_file),
-        trt_engine=absolute(args.trt_engine), calibration_images_dir=absolute(args.calibration_images_dir),
-        overrides=_parse_sets(args.set), allow_known_failure=args.allow_known_failure,
+        action=args.action,
+        model_type=args.model_type,
+        dataset_name=args.dataset_name,
+        data_file=absolute(args.data_file),
+        val_data_file=absolute(args.val_data_file),
+        results_dir=absolute(args.results_dir),
+        checkpoint=absolute(args.checkpoint),
+        encoder=args.encoder,
+        recipe=args.recipe,
+        min_depth=args.min_depth,
+        max_depth=args.max_depth,
+        onnx_file=absolute(args.onnx_file),
+        trt_engine=absolute(args.trt_engine),
+        calibration_images_dir=absolute(args.calibration_images_dir),
+        overrides=_parse_sets(args.set),
+        allow_known_failure=args.allow_known_failure,
     )
     try:
         spec, warnings = build_spec(req)
@@ -77,11 +87,17 @@ def _cmd_spec_convert(args: argparse.Namespace) -> int:
 
     if not args.data_root or not args.image_pattern or not args.depth_pattern:
         raise UsageError("spec convert needs --data-root, --image-pattern and --depth-pattern")
-    spec = build_convert_spec(ConvertRequest(
-        data_root=_absolute(args.data_root), results_dir=_absolute(args.results_dir), image_patterns=args.image_pattern,
-        depth_patterns=args.depth_pattern, image_extension=args.image_ext, depth_extension=args.depth_ext,
-        split_ratio=args.split_ratio,
-    ))
+    spec = build_convert_spec(
+        ConvertRequest(
+            data_root=_absolute(args.data_root),
+            results_dir=_absolute(args.results_dir),
+            image_patterns=args.image_pattern,
+            depth_patterns=args.depth_pattern,
+            image_extension=args.image_ext,
+            depth_extension=args.depth_ext,
+            split_ratio=args.split_ratio,
+        )
+    )
     header = "depth_net convert spec — written by depthnet-tui\nrun: depth_net convert -e <this file>"
     return _write_out(args.output, spec, full=True, force=args.force, header=header)
 
@@ -95,11 +111,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except SpecFileError as exc:
         _err(str(exc))
         return EXIT_PROBLEM
-    _spec, problems = validate_data(data, args.action, check_files=not args.no_file_check,
-                                    allow_known_failure=args.allow_known_failure)
+    _spec, problems = validate_data(
+        data, args.action, check_files=not args.no_file_check, allow_known_failure=args.allow_known_failure
+    )
     if args.json:
-        _print_json({"file": args.spec, "action": args.action, "ok": not any(p.severity == "error" for p in problems),
-                     "problems": [p.model_dump() for p in problems]})
+        _print_json(
+            {
+                "file": args.spec,
+                "action": args.action,
+                "ok": not any(p.severity == "error" for p in problems),
+                "problems": [p.model_dump() for p in problems],
+            }
+        )
     else:
         for problem in problems:
             print(problem.line())
@@ -123,8 +146,12 @@ def cmd_recipes(args: argparse.Namespace) -> int:
     if args.name is None:
         recipes = [get_recipe(name, args.model_type) for name in RECIPES]
         if args.json:
-            _print_json([{"name": name, "title": r.title, "summary": r.summary} for name, r in zip(RECIPES, recipes,
-                                                                                                   strict=True)])
+            _print_json(
+                [
+                    {"name": name, "title": r.title, "summary": r.summary}
+                    for name, r in zip(RECIPES, recipes, strict=True)
+                ]
+            )
         else:
             for name, r in zip(RECIPES, recipes, strict=True):
                 print(f"{name:<10} {r.title}: {r.summary}")
@@ -156,33 +183,53 @@ def cmd_references(args: argparse.Namespace) -> int:
 
 
 def _add_spec_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("spec", help="write the spec YAML for one action",
-                       description="Write a validated depth_net spec for one action.")
+    p = sub.add_parser(
+        "spec",
+        help="write the spec YAML for one action",
+        description="Write a validated depth_net spec for one action.",
+    )
     p.add_argument("action", choices=[*ACTIONS, "convert"], help="the action the spec is for")
-    p.add_argument("--model-type", default="MetricDepthAnything", choices=MONO_MODEL_TYPES,
-                   help="metric (metres) or relative depth")
+    p.add_argument(
+        "--model-type",
+        default="MetricDepthAnything",
+        choices=MONO_MODEL_TYPES,
+        help="metric (metres) or relative depth",
+    )
     p.add_argument("--dataset-name", default="NYUDV2", help=f"one of: {', '.join(d.name for d in DATASETS)}")
-    p.add_argument("--data-file", help="annotation file (train.txt for train/quantize, test.txt for evaluate …)")
+    p.add_argument(
+        "--data-file", help="annotation file (train.txt for train/quantize, test.txt for evaluate …)"
+    )
     p.add_argument("--val-data-file", help="validation annotation file (default: val.txt beside train.txt)")
     p.add_argument("--results-dir", required=True, help="where TAO writes (made absolute)")
-    p.add_argument("--checkpoint", help="train: DA-V2 weights to fine-tune; evaluate/inference/export/quantize: the .pth")
+    p.add_argument(
+        "--checkpoint", help="train: DA-V2 weights to fine-tune; evaluate/inference/export/quantize: the .pth"
+    )
     p.add_argument("--encoder", default="vitl", choices=ENCODERS, help="DINOv2 encoder size")
-    p.add_argument("--recipe", default="finetune", choices=RECIPES, help="values with reasons (`depthnet recipes`)")
+    p.add_argument(
+        "--recipe", default="finetune", choices=RECIPES, help="values with reasons (`depthnet recipes`)"
+    )
     p.add_argument("--min-depth", type=float, help="dataset.min_depth in metres (metric)")
     p.add_argument("--max-depth", type=float, help="dataset.max_depth in metres (metric)")
     p.add_argument("--onnx-file", help="export: the ONNX to write; gen_trt_engine: the ONNX to build from")
     p.add_argument("--trt-engine", help="the TensorRT engine to write or use")
     p.add_argument("--calibration-images-dir", help="RGB images for calibration (quantize)")
     p.add_argument("--set", action="append", metavar="KEY.PATH=VALUE", help="override any key (repeatable)")
-    p.add_argument("--full", action="store_true", help="write every key, not only what differs from TAO's defaults")
+    p.add_argument(
+        "--full", action="store_true", help="write every key, not only what differs from TAO's defaults"
+    )
     p.add_argument("-o", "--output", required=True, help="spec file to write ('-' for stdout)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
-    p.add_argument("--allow-known-failure", action="store_true",
-                   help="write the spec although the data check says its loss will be NaN")
+    p.add_argument(
+        "--allow-known-failure",
+        action="store_true",
+        help="write the spec although the data check says its loss will be NaN",
+    )
     conv = p.add_argument_group("convert only")
     conv.add_argument("--data-root", help="the folder holding the scene folders")
     conv.add_argument("--image-pattern", action="append", help="substring every RGB path holds (repeatable)")
-    conv.add_argument("--depth-pattern", action="append", help="what replaces it in the depth path (repeatable)")
+    conv.add_argument(
+        "--depth-pattern", action="append", help="what replaces it in the depth path (repeatable)"
+    )
     conv.add_argument("--image-ext", default=".jpg", help="RGB extension (default .jpg)")
     conv.add_argument("--depth-ext", default=".png", help="depth extension (default .png)")
     conv.add_argument("--split-ratio", type=float, default=0.8, help="share that goes to train")
@@ -197,8 +244,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--action", choices=ACTIONS, help="check it for this action (default: every section)")
     v.add_argument("--json", action="store_true", help="print the problems as JSON")
     v.add_argument("--no-file-check", action="store_true", help="do not look for data files on this machine")
-    v.add_argument("--allow-known-failure", action="store_true",
-                   help="report a run the data says will produce NaN as a warning, not an error")
+    v.add_argument(
+        "--allow-known-failure",
+        action="store_true",
+        help="report a run the data says will produce NaN as a warning, not an error",
+    )
     v.set_defaults(func=cmd_validate)
 
     pr = sub.add_parser("pairs", help="the model_type ↔ dataset_name table")
@@ -207,15 +257,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     r = sub.add_parser("recipes", help="list the recipes, or show one's values and reasons")
     r.add_argument("name", nargs="?", choices=RECIPES, help="a recipe; none: the list")
-    r.add_argument("--model-type", default="MetricDepthAnything", choices=MONO_MODEL_TYPES,
-                   help="the recipe for this model type")
+    r.add_argument(
+        "--model-type",
+        default="MetricDepthAnything",
+        choices=MONO_MODEL_TYPES,
+        help="the recipe for this model type",
+    )
     r.add_argument("--json", action="store_true", help="print JSON")
     r.set_defaults(func=cmd_recipes)
 
-    ref = sub.add_parser("references", help="write the generated reference files into a folder you name",
-                         description="Writes (or with --check compares) the generated files — spec templates, the "
-                                     "parameter table, the train schema — only into --dir.")
-    ref.add_argument("--dir", required=True, help="the folder to write into (a checkout's references/ to refresh it)")
+    ref = sub.add_parser(
+        "references",
+        help="write the generated reference files into a folder you name",
+        description="Writes (or with --check compares) the generated files — spec templates, the "
+        "parameter table, the train schema — only into --dir.",
+    )
+    ref.add_argument(
+        "--dir", required=True, help="the folder to write into (a checkout's references/ to refresh it)"
+    )
     ref.add_argument("--check", action="store_true", help="exit 1 when a generated file is stale")
     ref.set_defaults(func=cmd_references)
 

@@ -14,33 +14,60 @@ from specgen.engine.backends import LaunchError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("sweep", help="hyper-parameter sweep of train on Optuna (study in SWEEP_DIR/study.db)",
-                       description="Run N training trials, sampled by Optuna's TPE, one per GPU at a time; bad "
-                                   "trials are pruned from their per-epoch validation; `sweep resume` continues "
-                                   "after a crash or SSH drop.")
+    s = sub.add_parser(
+        "sweep",
+        help="hyper-parameter sweep of train on Optuna (study in SWEEP_DIR/study.db)",
+        description="Run N training trials, sampled by Optuna's TPE, one per GPU at a time; bad "
+        "trials are pruned from their per-epoch validation; `sweep resume` continues "
+        "after a crash or SSH drop.",
+    )
     s.add_argument("-e", "--spec", help="the train spec to start from")
     s.add_argument("--trials", type=int, help="how many trials in all (finished, pruned and failed count)")
     s.add_argument("--out", help="the sweep folder (study.db, sweep.json, one folder per trial)")
-    s.add_argument("--param", action="append", default=[], metavar="KEY=DIST:LOW:HIGH",
-                   help="a searched key: loguniform|uniform|int:LOW:HIGH or categorical:A,B (repeatable; default: "
-                        "TAO AutoML's ranges of lr, weight_decay and what the scheduler reads)")
-    s.add_argument("--objective", default=None,
-                   help="the kpi to optimise (default: val/abs_rel when the spec validates, else train_loss)")
-    s.add_argument("--direction", choices=("minimize", "maximize"), default="minimize", help="of the objective")
-    s.add_argument("--parallel", type=int, default=None, help="trials at once (default: one per GPU of --gpus)")
-    s.add_argument("--backend", choices=("docker", "local", "slurm"), help="where trials run (as depthnet run)")
-    s.add_argument("--gpus", default="0", help="GPUs to spread trials over, one trial per GPU (0,1 | all | none)")
+    s.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=DIST:LOW:HIGH",
+        help="a searched key: loguniform|uniform|int:LOW:HIGH or categorical:A,B (repeatable; default: "
+        "TAO AutoML's ranges of lr, weight_decay and what the scheduler reads)",
+    )
+    s.add_argument(
+        "--objective",
+        default=None,
+        help="the kpi to optimise (default: val/abs_rel when the spec validates, else train_loss)",
+    )
+    s.add_argument(
+        "--direction", choices=("minimize", "maximize"), default="minimize", help="of the objective"
+    )
+    s.add_argument(
+        "--parallel", type=int, default=None, help="trials at once (default: one per GPU of --gpus)"
+    )
+    s.add_argument(
+        "--backend", choices=("docker", "local", "slurm"), help="where trials run (as depthnet run)"
+    )
+    s.add_argument(
+        "--gpus", default="0", help="GPUs to spread trials over, one trial per GPU (0,1 | all | none)"
+    )
     s.add_argument("--image", help="container image for the trials")
     s.add_argument("--network", help="docker network mode for the trials (e.g. none)")
-    s.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="environment for every trial")
+    s.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="environment for every trial"
+    )
     s.add_argument("--study", default="depthnet", help="study name inside study.db")
-    g = s.add_argument_group("slurm", "with --backend slurm: each trial is one job (as depthnet run --backend slurm)")
+    g = s.add_argument_group(
+        "slurm", "with --backend slurm: each trial is one job (as depthnet run --backend slurm)"
+    )
     g.add_argument("--partition", help="sbatch --partition")
     g.add_argument("--account", help="sbatch --account")
     g.add_argument("--gpus-per-node", type=int, default=1, help="GPUs per trial (default 1)")
     g.add_argument("--time", help="time limit per trial, e.g. 2:00:00")
-    g.add_argument("--container-runtime", choices=("pyxis", "apptainer", "none"), default="pyxis",
-                   help="pyxis, apptainer, or none (depth_net on the nodes)")
+    g.add_argument(
+        "--container-runtime",
+        choices=("pyxis", "apptainer", "none"),
+        default="pyxis",
+        help="pyxis, apptainer, or none (depth_net on the nodes)",
+    )
     g.add_argument("--sbatch-arg", action="append", default=[], metavar="ARG", help="one more sbatch option")
     s.add_argument("--seed", type=int, help="sampler seed (repeatable sweeps)")
     s.set_defaults(func=cmd_sweep)
@@ -68,8 +95,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from specgen.job.gpus import parse_gpus
     from specgen.spec.render import SpecFileError, read_yaml
 
-    missing = [flag for flag, value in (("-e/--spec", args.spec), ("--trials", args.trials), ("--out", args.out))
-               if value is None]
+    missing = [
+        flag
+        for flag, value in (("-e/--spec", args.spec), ("--trials", args.trials), ("--out", args.out))
+        if value is None
+    ]
     if missing:
         _err(f"sweep needs {', '.join(missing)} (or a verb: sweep status|best|resume SWEEP_DIR)")
         return EXIT_USAGE
@@ -92,9 +122,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         from specgen.engine.slurm import SlurmOptions
 
         try:
-            slurm = SlurmOptions(partition=args.partition, account=args.account, gpus_per_node=args.gpus_per_node,
-                                 time=args.time, container_runtime=args.container_runtime, image=args.image,
-                                 sbatch_args=args.sbatch_arg)
+            slurm = SlurmOptions(
+                partition=args.partition,
+                account=args.account,
+                gpus_per_node=args.gpus_per_node,
+                time=args.time,
+                container_runtime=args.container_runtime,
+                image=args.image,
+                sbatch_args=args.sbatch_arg,
+            )
             slurm.check()
         except (ValueError, LaunchError) as exc:
             _err(f"slurm options: {exc}")
@@ -102,13 +138,27 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     objective, why = (args.objective, "asked") if args.objective else default_objective(data)
     if not args.objective:
         _say(f"objective: {objective} ({why}; --objective names another)")
-    cfg = SweepConfig(study=args.study, trials=args.trials, params=params, objective=objective,
-                      direction=args.direction, parallel=parallel, backend=args.backend, gpus=args.gpus,
-                      image=args.image, network=args.network, env=env, slurm=slurm, seed=args.seed)
+    cfg = SweepConfig(
+        study=args.study,
+        trials=args.trials,
+        params=params,
+        objective=objective,
+        direction=args.direction,
+        parallel=parallel,
+        backend=args.backend,
+        gpus=args.gpus,
+        image=args.image,
+        network=args.network,
+        env=env,
+        slurm=slurm,
+        seed=args.seed,
+    )
     folder = Path(args.out)
     start_sweep(folder, Path(args.spec), cfg)  # a LaunchError is said by the CLI's dispatcher
-    _say(f"{cfg.trials} trials of {', '.join(p.key for p in params)} → {folder}/study.db "
-         f"({cfg.objective}, {cfg.direction}, {parallel} at a time)")
+    _say(
+        f"{cfg.trials} trials of {', '.join(p.key for p in params)} → {folder}/study.db "
+        f"({cfg.objective}, {cfg.direction}, {parallel} at a time)"
+    )
     return _run(folder)
 
 
@@ -124,8 +174,10 @@ def _run(folder: Path) -> int:
         _err("no trial completed: see `depthnet sweep status " + str(folder) + "` for their reasons")
         return EXIT_PROBLEM
     b = info["best"]
-    _say(f"best: trial {b['number']} ({cfg.objective} {b['value']:.6g}); write its spec with "
-         f"`depthnet sweep best {folder} -o best.yaml`")
+    _say(
+        f"best: trial {b['number']} ({cfg.objective} {b['value']:.6g}); write its spec with "
+        f"`depthnet sweep best {folder} -o best.yaml`"
+    )
     return EXIT_OK
 
 
@@ -140,8 +192,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({k: info[k] for k in ("study", "objective", "direction", "trials", "best")})
         return EXIT_OK
-    print(f"study {info['study']}: {len(info['trials'])} of {info['trials_asked']} trials, {info['objective']} "
-          f"({info['direction']})")
+    print(
+        f"study {info['study']}: {len(info['trials'])} of {info['trials_asked']} trials, {info['objective']} "
+        f"({info['direction']})"
+    )
     for t in info["trials"]:
         value = f"{t['value']:.6g}" if isinstance(t["value"], float) else "-"
         params = format_params(t["params"], digits=3)

@@ -12,16 +12,28 @@ from specgen.job.validate import ACTIONS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    v = sub.add_parser("verdict", help="judge a finished run from its results folder (PASS only if it truly ran)",
-                       description="The verdict the Run screen would give, for a run made anywhere: exit 0 PASS, "
-                                   "1 FAIL, 2 usage.")
-    v.add_argument("results_dir", metavar="RESULTS_DIR", help="the action's results folder (where status.json is)")
-    v.add_argument("--log", help="the run's console output, if kept (TAO's interruption and errors are read there)")
-    v.add_argument("--exit-code", type=int, help="the exit status of `depth_net` (else TAO's last line stands in)")
+    v = sub.add_parser(
+        "verdict",
+        help="judge a finished run from its results folder (PASS only if it truly ran)",
+        description="The verdict the Run screen would give, for a run made anywhere: exit 0 PASS, "
+        "1 FAIL, 2 usage.",
+    )
+    v.add_argument(
+        "results_dir", metavar="RESULTS_DIR", help="the action's results folder (where status.json is)"
+    )
+    v.add_argument(
+        "--log", help="the run's console output, if kept (TAO's interruption and errors are read there)"
+    )
+    v.add_argument(
+        "--exit-code", type=int, help="the exit status of `depth_net` (else TAO's last line stands in)"
+    )
     v.add_argument("--action", choices=ACTIONS, help="default: the results folder's name (results/<action>)")
     v.add_argument("--spec", help="the spec the run used (default: experiment.yaml in the results folder)")
-    v.add_argument("--json", action="store_true", help="one JSON object: verdict, reasons, epochs_completed, kpi, "
-                                                       "nan, interrupted")
+    v.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object: verdict, reasons, epochs_completed, kpi, nan, interrupted",
+    )
     v.set_defaults(func=cmd_verdict)
 
 
@@ -45,14 +57,28 @@ def cmd_verdict(args: argparse.Namespace) -> int:
             _err(f"{args.log}: cannot read the log ({exc.strerror}); fix the path or leave --log out")
             return EXIT_USAGE
     if not (folder / "status.json").is_file() and log_bytes is None:
-        _err(f"{folder}: no status.json here and no --log: nothing to judge (TAO writes status.json when an action "
-             "starts; a spec error leaves only the console log)")
+        _err(
+            f"{folder}: no status.json here and no --log: nothing to judge (TAO writes status.json when an action "
+            "starts; a spec error leaves only the console log)"
+        )
         return EXIT_PROBLEM
-    v = judge_results(os.fspath(folder), action, log_bytes=log_bytes, exit_code=args.exit_code, spec_path=args.spec)
+    v = judge_results(
+        os.fspath(folder), action, log_bytes=log_bytes, exit_code=args.exit_code, spec_path=args.spec
+    )
     if args.json:
-        print(json.dumps({"verdict": "PASS" if v.passed else "FAIL", "reasons": v.reasons,
-                          "epochs_completed": v.epochs_completed, "kpi": v.kpi, "nan": v.nan,
-                          "interrupted": v.interrupted}, allow_nan=True))
+        print(
+            json.dumps(
+                {
+                    "verdict": "PASS" if v.passed else "FAIL",
+                    "reasons": v.reasons,
+                    "epochs_completed": v.epochs_completed,
+                    "kpi": v.kpi,
+                    "nan": v.nan,
+                    "interrupted": v.interrupted,
+                },
+                allow_nan=True,
+            )
+        )
     else:
         print(("PASS" if v.passed else "FAIL") + f" — {v.reason}" + v.tao_note)
         for extra in v.reasons[1:]:

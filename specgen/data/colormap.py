@@ -5,16 +5,29 @@ from __future__ import annotations
 import numpy as np
 
 # Anchor colours of Google's Turbo map at 0, 1/8, … 1; interpolated to a 256-entry table.
-_ANCHORS = np.array([
-    [48, 18, 59], [70, 107, 227], [40, 187, 236], [50, 241, 152], [164, 252, 60],
-    [238, 207, 58], [251, 128, 34], [207, 52, 11], [122, 4, 3],
-], dtype=np.float64)
+_ANCHORS = np.array(
+    [
+        [48, 18, 59],
+        [70, 107, 227],
+        [40, 187, 236],
+        [50, 241, 152],
+        [164, 252, 60],
+        [238, 207, 58],
+        [251, 128, 34],
+        [207, 52, 11],
+        [122, 4, 3],
+    ],
+    dtype=np.float64,
+)
 _X = np.linspace(0.0, 1.0, len(_ANCHORS))
-LUT = np.stack([np.interp(np.linspace(0, 1, 256), _X, _ANCHORS[:, c]) for c in range(3)], axis=-1).astype(np.uint8)
+LUT = np.stack([np.interp(np.linspace(0, 1, 256), _X, _ANCHORS[:, c]) for c in range(3)], axis=-1).astype(
+    np.uint8
+)
 
 
-def colorize(values: np.ndarray, valid: np.ndarray | None = None, *, lo: float | None = None,
-             hi: float | None = None) -> np.ndarray:
+def colorize(
+    values: np.ndarray, valid: np.ndarray | None = None, *, lo: float | None = None, hi: float | None = None
+) -> np.ndarray:
     """(H, W) float → (H, W, 3) uint8. Robust range from the 2nd/98th percentiles of valid pixels."""
     vals = values.astype(np.float64)
     ok = np.isfinite(vals) & (vals > 0)

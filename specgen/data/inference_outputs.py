@@ -60,8 +60,13 @@ def list_outputs(inference_dir: str) -> list[InferenceOutput]:
                 continue
             picture = os.path.join(dirpath, name)
             pfm = pfm_path_for(picture)
-            out.append(InferenceOutput(output=picture, input="/" + os.path.relpath(picture, root),
-                                       pfm=pfm if os.path.isfile(pfm) else None))
+            out.append(
+                InferenceOutput(
+                    output=picture,
+                    input="/" + os.path.relpath(picture, root),
+                    pfm=pfm if os.path.isfile(pfm) else None,
+                )
+            )
     return sorted(out, key=lambda o: o.output)
 
 
@@ -73,7 +78,9 @@ def pfm_collisions(inputs: list[str], inference_dir: str) -> dict[str, list[str]
     return {pfm: names for pfm, names in by_pfm.items() if len(names) > 1}
 
 
-def _thumb(image: Image.Image, width: int, resample: Image.Resampling = Image.Resampling.BILINEAR) -> np.ndarray:
+def _thumb(
+    image: Image.Image, width: int, resample: Image.Resampling = Image.Resampling.BILINEAR
+) -> np.ndarray:
     image = image.convert("RGB")
     image.thumbnail((width, width), resample)
     return np.asarray(image)
@@ -84,7 +91,12 @@ def prediction_stats(values: np.ndarray) -> dict[str, float | None]:
     v = values[np.isfinite(values) & (values > 0)]
     if not v.size:
         return {"min": None, "median": None, "max": None, "finite": 0.0}
-    return {"min": float(v.min()), "median": float(np.median(v)), "max": float(v.max()), "finite": v.size / values.size}
+    return {
+        "min": float(v.min()),
+        "median": float(np.median(v)),
+        "max": float(v.max()),
+        "finite": v.size / values.size,
+    }
 
 
 def preview(item: InferenceOutput, *, relative: bool = False, width: int = 160) -> PreviewImages:
@@ -107,13 +119,17 @@ def preview(item: InferenceOutput, *, relative: bool = False, width: int = 160) 
     rgb = _thumb(rgb_image, width)
     if item.pfm is None:
         depth = _thumb(picture.crop((half, 0, picture.width, picture.height)), width)
-        return PreviewImages(rgb, depth, "predicted depth (TAO's picture; no PFM: set inference.save_raw_pfm)", [], "")
+        return PreviewImages(
+            rgb, depth, "predicted depth (TAO's picture; no PFM: set inference.save_raw_pfm)", [], ""
+        )
     values = read_pfm(item.pfm).astype(np.float64)
     if values.ndim == 3:
         values = values[..., 0]
     ok = np.isfinite(values) & (values > 0)
     unit = "disparity (relative)" if relative else "m"
-    shown = np.where(ok, 1.0 / np.where(ok, values, 1.0), 0.0) if relative else values  # near = warm either way
+    shown = (
+        np.where(ok, 1.0 / np.where(ok, values, 1.0), 0.0) if relative else values
+    )  # near = warm either way
     coloured = Image.fromarray(colorize(shown, ok))
     depth = _thumb(coloured, width, Image.Resampling.NEAREST)
     hist: list[tuple[float, float, int]] = []
@@ -122,14 +138,22 @@ def preview(item: InferenceOutput, *, relative: bool = False, width: int = 160) 
     if stats["min"] is not None:
         counts, edges = np.histogram(values[ok], bins=12)
         hist = [(float(edges[i]), float(edges[i + 1]), int(c)) for i, c in enumerate(counts)]
-        caption = (f"predicted {unit}: {stats['min']:.3g}–{stats['max']:.3g}, median {stats['median']:.3g}"
-                   + (f"; {1 - stats['finite']:.0%} not finite" if stats["finite"] < 1 else ""))
+        caption = f"predicted {unit}: {stats['min']:.3g}–{stats['max']:.3g}, median {stats['median']:.3g}" + (
+            f"; {1 - stats['finite']:.0%} not finite" if stats["finite"] < 1 else ""
+        )
     return PreviewImages(rgb, depth, caption, hist, unit)
 
 
-__all__ = ["InferenceOutput", "UnreadableFile", "list_outputs", "output_for", "pfm_collisions", "pfm_path_for",
-           "prediction_stats",
-           "preview"]
+__all__ = [
+    "InferenceOutput",
+    "UnreadableFile",
+    "list_outputs",
+    "output_for",
+    "pfm_collisions",
+    "pfm_path_for",
+    "prediction_stats",
+    "preview",
+]
 
 
 def image_list(folder: str) -> tuple[list[str], list[str]]:

@@ -17,8 +17,18 @@ class Metric(BaseModel):
 
 #: TAO's mono evaluator reports these under ``val/`` (evaluate and each validation during train).
 METRICS: tuple[Metric, ...] = (
-    Metric(key="val/abs_rel", label="AbsRel", higher_is_better=False, meaning="mean |pred − gt| / gt over valid pixels"),
-    Metric(key="val/d1", label="δ1 (<1.25)", higher_is_better=True, meaning="share of pixels with max(pred/gt, gt/pred) < 1.25"),
+    Metric(
+        key="val/abs_rel",
+        label="AbsRel",
+        higher_is_better=False,
+        meaning="mean |pred − gt| / gt over valid pixels",
+    ),
+    Metric(
+        key="val/d1",
+        label="δ1 (<1.25)",
+        higher_is_better=True,
+        meaning="share of pixels with max(pred/gt, gt/pred) < 1.25",
+    ),
     Metric(key="val/d2", label="δ2 (<1.25²)", higher_is_better=True, meaning="the same within 1.25²"),
     Metric(key="val/d3", label="δ3 (<1.25³)", higher_is_better=True, meaning="the same within 1.25³"),
     Metric(key="val/loss", label="val loss", higher_is_better=False, meaning="the validation loss"),
@@ -30,22 +40,38 @@ def metric_rows(kpis: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per metric any run reported: values per run, the change of each later run against the first, and
     which run is best (None when the values are equal or not comparable)."""
     keys = [m.key for m in METRICS if any(m.key in k for k in kpis)]
-    keys += sorted({key for k in kpis for key in k if key not in _BY_KEY and isinstance(k[key], (int, float))})
+    keys += sorted(
+        {key for k in kpis for key in k if key not in _BY_KEY and isinstance(k[key], (int, float))}
+    )
     rows = []
     for key in keys:
         meta = _BY_KEY.get(key)
         values = [k.get(key) for k in kpis]
-        finite = [(i, float(v)) for i, v in enumerate(values) if isinstance(v, (int, float)) and math.isfinite(v)]
+        finite = [
+            (i, float(v)) for i, v in enumerate(values) if isinstance(v, (int, float)) and math.isfinite(v)
+        ]
         base = values[0] if finite and finite[0][0] == 0 else None
-        deltas = [None if base is None or not isinstance(v, (int, float)) or not math.isfinite(v) or i == 0
-                  else float(v) - float(base) for i, v in enumerate(values)]
+        deltas = [
+            None
+            if base is None or not isinstance(v, (int, float)) or not math.isfinite(v) or i == 0
+            else float(v) - float(base)
+            for i, v in enumerate(values)
+        ]
         best = None
         if meta is not None and len(finite) > 1 and len({v for _, v in finite}) > 1:
             pick = max if meta.higher_is_better else min
             best = pick(finite, key=lambda iv: iv[1])[0]
-        rows.append({"key": key, "label": meta.label if meta else key, "values": values, "deltas": deltas,
-                     "best": best, "higher_is_better": meta.higher_is_better if meta else None,
-                     "meaning": meta.meaning if meta else ""})
+        rows.append(
+            {
+                "key": key,
+                "label": meta.label if meta else key,
+                "values": values,
+                "deltas": deltas,
+                "best": best,
+                "higher_is_better": meta.higher_is_better if meta else None,
+                "meaning": meta.meaning if meta else "",
+            }
+        )
     return rows
 
 
@@ -58,5 +84,7 @@ def fmt(value: Any) -> str:
 def fmt_delta(delta: float | None, higher_is_better: bool | None) -> str:
     if delta is None:
         return ""
-    arrow = "" if higher_is_better is None or delta == 0 else ("▲" if (delta > 0) == higher_is_better else "▼")
+    arrow = (
+        "" if higher_is_better is None or delta == 0 else ("▲" if (delta > 0) == higher_is_better else "▼")
+    )
     return f"{delta:+.4f}{arrow}"

@@ -23,7 +23,9 @@ def rgb_image(h: int = 480, w: int = 640, seed: int = 0) -> np.ndarray:
     return np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
 
 
-def depth_mm(h: int = 480, w: int = 640, lo: int = 500, hi: int = 10000, zeros: float = 0.1, seed: int = 0) -> np.ndarray:
+def depth_mm(
+    h: int = 480, w: int = 640, lo: int = 500, hi: int = 10000, zeros: float = 0.1, seed: int = 0
+) -> np.ndarray:
     """uint16 millimetres: a smooth scene (near at the bottom, far at the top), sensor noise, 8×8 holes (0)."""
     rng = np.random.default_rng(seed)
     rows = np.linspace(hi, lo, h)[:, None]
@@ -49,8 +51,13 @@ def save_png16(path: Path, arr: np.ndarray) -> Path:
     return path
 
 
-def make_sample_dataset(root: str | Path, scenes: tuple[str, ...] = SCENES, per_scene: int = 4, seed: int = 0,
-                        progress: Callable[[int, int], None] | None = None) -> Path:
+def make_sample_dataset(
+    root: str | Path,
+    scenes: tuple[str, ...] = SCENES,
+    per_scene: int = 4,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Write the dataset under ``root`` (created; refuses a non-empty folder so nothing is overwritten).
     ``progress(pairs done, pairs in all)`` after each pair, for a progress bar."""
     root = Path(root)

@@ -53,7 +53,9 @@ class RunRecord(BaseModel):
     started: str
     container_id: str | None = None
     pid: int | None = None
-    pid_start: int | None = None  # the process's start time (/proc/PID/stat field 22): a reused pid is not ours
+    pid_start: int | None = (
+        None  # the process's start time (/proc/PID/stat field 22): a reused pid is not ours
+    )
     image: str | None = None
     script: str | None = None
     exit_file: str | None = None  # local/slurm: where the wrapper leaves the exit code for a later attach
@@ -94,40 +96,68 @@ class DockerBackend:
             self.client.ping()
         except Exception as exc:  # docker raises several types for "no engine"
             where = os.environ.get("DOCKER_HOST", "the default socket (/var/run/docker.sock)")
-            raise LaunchError(f"no Docker engine answers at {where} ({exc.__class__.__name__}); start Docker, "
-                              "set DOCKER_HOST, or use --backend local / --backend script") from None
+            raise LaunchError(
+                f"no Docker engine answers at {where} ({exc.__class__.__name__}); start Docker, "
+                "set DOCKER_HOST, or use --backend local / --backend script"
+            ) from None
 
     def preflight(self, req: LaunchRequest) -> None:
         image = req.image or default_image(req.action)
         try:
             self.client.images.get(image)
         except self._docker.errors.ImageNotFound:
-            raise LaunchError(f"image {image} is not on this machine; pull it first (docker pull {image}) or pass "
-                              "--image with one you have") from None
+            raise LaunchError(
+                f"image {image} is not on this machine; pull it first (docker pull {image}) or pass "
+                "--image with one you have"
+            ) from None
 
     def launch(self, req: LaunchRequest) -> RunRecord:
         from docker.types import DeviceRequest
 
         image = req.image or default_image(req.action)
-        volumes = {folder: {"bind": folder, "mode": "ro" if read_only else "rw"}
-                   for folder, read_only in mounts(req.spec_path, data_roots=req.data_roots, output_dir=req.output_dir)}
+        volumes = {
+            folder: {"bind": folder, "mode": "ro" if read_only else "rw"}
+            for folder, read_only in mounts(
+                req.spec_path, data_roots=req.data_roots, output_dir=req.output_dir
+            )
+        }
         user_tao = tao_mounts()
         for m in user_tao.get("Mounts", []) or []:
             if isinstance(m, dict) and m.get("source") and m.get("destination"):
                 volumes.setdefault(m["source"], {"bind": m["destination"], "mode": "rw"})
-        env = {"PYTHONUNBUFFERED": "1"}  # TAO's child prints through a pipe: unbuffered, or output comes in bursts
-        env.update({e["variable"]: e["value"] for e in user_tao.get("Envs", []) or []
-                    if isinstance(e, dict) and "variable" in e})
+        env = {
+            "PYTHONUNBUFFERED": "1"
+        }  # TAO's child prints through a pipe: unbuffered, or output comes in bursts
+        env.update(
+            {
+                e["variable"]: e["value"]
+                for e in user_tao.get("Envs", []) or []
+                if isinstance(e, dict) and "variable" in e
+            }
+        )
         env.update(req.env)
         device_requests = None
         if req.gpus != "none":
             ids = None if req.gpus == "all" else req.gpus.split(",")
-            device_requests = [DeviceRequest(device_ids=ids, count=-1 if ids is None else None, capabilities=[["gpu"]])]
-        labels = {LABEL: req.run_id, "depthnet.action": req.action, "depthnet.spec": req.spec_path,
-                  "depthnet.results_dir": req.results_dir}
+            device_requests = [
+                DeviceRequest(device_ids=ids, count=-1 if ids is None else None, capabilities=[["gpu"]])
+            ]
+        labels = {
+            LABEL: req.run_id,
+            "depthnet.action": req.action,
+            "depthnet.spec": req.spec_path,
+            "depthnet.results_dir": req.results_dir,
+        }
         kwargs: dict[str, Any] = dict(
-            command=req.command, detach=True, labels=labels, volumes=volumes, environment=env,
-            shm_size=req.shm_size, ipc_mode="host", user=req.user, device_requests=device_requests,
+            command=req.command,
+            detach=True,
+            labels=labels,
+            volumes=volumes,
+            environment=env,
+            shm_size=req.shm_size,
+            ipc_mode="host",
+            user=req.user,
+            device_requests=device_requests,
             name=f"depthnet-{req.run_id}",
         )
         if req.network:
@@ -138,11 +168,21 @@ class DockerBackend:
             self._remove_leftover(req.run_id)
             text = str(getattr(exc, "explanation", "") or exc)
             if "could not select device driver" in text:
-                raise LaunchError("Docker has no NVIDIA GPU runtime (" + GPU_ERROR + "): install the NVIDIA Container "
-                                  "Toolkit and restart Docker, or run with --gpus none for a CPU-only check") from None
+                raise LaunchError(
+                    "Docker has no NVIDIA GPU runtime (" + GPU_ERROR + "): install the NVIDIA Container "
+                    "Toolkit and restart Docker, or run with --gpus none for a CPU-only check"
+                ) from None
             raise LaunchError(f"Docker refused to start the container: {text}") from None
-        return RunRecord(run_id=req.run_id, backend="docker", action=req.action, spec_path=req.spec_path,
-                         results_dir=req.results_dir, started=_now(), container_id=container.id, image=image)
+        return RunRecord(
+            run_id=req.run_id,
+            backend="docker",
+            action=req.action,
+            spec_path=req.spec_path,
+            results_dir=req.results_dir,
+            started=_now(),
+            container_id=container.id,
+            image=image,
+        )
 
     def _remove_leftover(self, run_id: str) -> None:
         for c in self.client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"}):
@@ -185,8 +225,15 @@ class DockerBackend:
         self.container(record).stop(timeout=timeout)
 
     def listed(self) -> list[dict[str, Any]]:
-        return [{"run_id": c.labels.get(LABEL), "status": c.status, "action": c.labels.get("depthnet.action"),
-                 "container": c.short_id} for c in self.client.containers.list(all=True, filters={"label": LABEL})]
+        return [
+            {
+                "run_id": c.labels.get(LABEL),
+                "status": c.status,
+                "action": c.labels.get("depthnet.action"),
+                "container": c.short_id,
+            }
+            for c in self.client.containers.list(all=True, filters={"label": LABEL})
+        ]
 
 
 # --------------------------------------------------------------------------- local
@@ -200,7 +247,9 @@ class LocalBackend:
     def __init__(self) -> None:
         self.exe = shutil.which("depth_net")
         if self.exe is None:
-            raise LaunchError("depth_net is not on PATH: run inside the TAO container or its venv, or use --backend docker")
+            raise LaunchError(
+                "depth_net is not on PATH: run inside the TAO container or its venv, or use --backend docker"
+            )
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
     @classmethod
@@ -221,13 +270,28 @@ class LocalBackend:
         log = open(log_path, "wb")  # noqa: SIM115 - handed to the child, which outlives us
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **req.env}
         argv = ["/bin/sh", "-c", self.WRAPPER, str(exit_file), str(self.exe), *req.command[1:]]
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True, pass_fds=keep_fds)
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+            pass_fds=keep_fds,
+        )
         log.close()
         self._procs[req.run_id] = proc
-        return RunRecord(run_id=req.run_id, backend="local", action=req.action, spec_path=req.spec_path,
-                         results_dir=req.results_dir, started=_now(), pid=proc.pid, pid_start=process_start(proc.pid),
-                         exit_file=str(exit_file))
+        return RunRecord(
+            run_id=req.run_id,
+            backend="local",
+            action=req.action,
+            spec_path=req.spec_path,
+            results_dir=req.results_dir,
+            started=_now(),
+            pid=proc.pid,
+            pid_start=process_start(proc.pid),
+            exit_file=str(exit_file),
+        )
 
     def wait(self, record: RunRecord) -> int:
         proc = self._procs.get(record.run_id)
@@ -235,7 +299,9 @@ class LocalBackend:
             code = proc.wait()
             if code >= 0:
                 return code
-            return read_exit_file(record.exit_file, 128 - code)  # killed by a signal: -9 → 137, like a container
+            return read_exit_file(
+                record.exit_file, 128 - code
+            )  # killed by a signal: -9 → 137, like a container
         _wait_pid(record)
         return read_exit_file(record.exit_file, -1)
 
@@ -361,17 +427,35 @@ class ScriptBackend:
 
         from specgen.spec.atomicio import write_text_atomic
 
-        argv = docker_argv(req.action, req.spec_path, data_roots=req.data_roots, output_dir=req.output_dir,
-                           image=req.image, gpus=req.gpus, env={"PYTHONUNBUFFERED": "1", **req.env})
+        argv = docker_argv(
+            req.action,
+            req.spec_path,
+            data_roots=req.data_roots,
+            output_dir=req.output_dir,
+            image=req.image,
+            gpus=req.gpus,
+            env={"PYTHONUNBUFFERED": "1", **req.env},
+        )
         argv.insert(3, f"--label={LABEL}={req.run_id}")
         names = ", ".join(req.env) or "none"
-        body = ("#!/bin/sh\n# Written by depthnet-tui: run this on the GPU machine.\n"
-                f"# Environment passed to the container: {names} (values below; this file is readable by you only).\n"
-                "# --user keeps outputs owned by you (otherwise they are nobody:nogroup).\nset -e\n" + join(argv) + "\n")
+        body = (
+            "#!/bin/sh\n# Written by depthnet-tui: run this on the GPU machine.\n"
+            f"# Environment passed to the container: {names} (values below; this file is readable by you only).\n"
+            "# --user keeps outputs owned by you (otherwise they are nobody:nogroup).\nset -e\n"
+            + join(argv)
+            + "\n"
+        )
         # it may hold --env values (tokens): the owner's only, from the moment it exists
         script = write_text_atomic(folder / "run.sh", body, overwrite=True, mode=0o700)
-        return RunRecord(run_id=req.run_id, backend="script", action=req.action, spec_path=req.spec_path,
-                         results_dir=req.results_dir, started=_now(), script=str(script))
+        return RunRecord(
+            run_id=req.run_id,
+            backend="script",
+            action=req.action,
+            spec_path=req.spec_path,
+            results_dir=req.results_dir,
+            started=_now(),
+            script=str(script),
+        )
 
 
 def _now() -> str:
@@ -396,5 +480,12 @@ def choose_backend(name: str | None) -> DockerBackend | LocalBackend | ScriptBac
     return LocalBackend() if shutil.which("depth_net") else ScriptBackend()
 
 
-__all__ = ["DockerBackend", "LaunchError", "LaunchRequest", "LocalBackend", "RunRecord", "ScriptBackend",
-           "choose_backend"]
+__all__ = [
+    "DockerBackend",
+    "LaunchError",
+    "LaunchRequest",
+    "LocalBackend",
+    "RunRecord",
+    "ScriptBackend",
+    "choose_backend",
+]

@@ -21,8 +21,10 @@ def save_report(error: BaseException, where: str) -> Path | None:
         folder = crash_dir()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
-        text = (f"depthnet-tui crash report ({where})\ncommand: {' '.join(sys.argv)}\npython: {sys.version}\n"
-                f"platform: {platform.platform()}\n\n" + "".join(traceback.format_exception(error)))
+        text = (
+            f"depthnet-tui crash report ({where})\ncommand: {' '.join(sys.argv)}\npython: {sys.version}\n"
+            f"platform: {platform.platform()}\n\n" + "".join(traceback.format_exception(error))
+        )
         path.write_text(text, encoding="utf-8")
         os.chmod(path, 0o600)
         return path

@@ -79,22 +79,39 @@ class Verdict(BaseModel):
     @property
     def tao_note(self) -> str:
         """' (TAO printed PASS)' for contrast, unless the reason already says so."""
-        return f" (TAO printed {self.tao_status})" if self.tao_status and "TAO printed" not in self.reason else ""
+        return (
+            f" (TAO printed {self.tao_status})"
+            if self.tao_status and "TAO printed" not in self.reason
+            else ""
+        )
 
 
 #: Job states after which nothing more happens (squeue's long names).
-TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED",
-                      "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"})
+TERMINAL = frozenset(
+    {
+        "COMPLETED",
+        "FAILED",
+        "CANCELLED",
+        "TIMEOUT",
+        "OUT_OF_MEMORY",
+        "NODE_FAIL",
+        "PREEMPTED",
+        "BOOT_FAIL",
+        "DEADLINE",
+        "REVOKED",
+        "SPECIAL_EXIT",
+    }
+)
 #: Plain words for the way Slurm ended a job, the headline of its verdict.
 ENDINGS = {
     "CANCELLED": "Slurm cancelled the job (CANCELLED: scancel, `depthnet stop` or an administrator) before it finished",
     "TIMEOUT": "the job reached its time limit and Slurm ended it (TIMEOUT{limit}): ask for more time with --time, "
-               "or train fewer epochs",
+    "or train fewer epochs",
     "OUT_OF_MEMORY": "the job ran out of host memory (OUT_OF_MEMORY): ask for more with --sbatch-arg=--mem=…, or "
-                     "lower dataset.train_dataset.workers / the batch size",
+    "lower dataset.train_dataset.workers / the batch size",
     "NODE_FAIL": "a node of the job failed (NODE_FAIL): submit it again; tell the cluster admins if it repeats",
     "PREEMPTED": "a higher-priority job preempted this one (PREEMPTED): submit it again, or use a partition without "
-                 "preemption",
+    "preemption",
     "BOOT_FAIL": "the job's node failed to boot (BOOT_FAIL): submit it again",
     "DEADLINE": "the job missed its deadline (DEADLINE)",
     "REVOKED": "the job was revoked by a federated cluster (REVOKED)",

@@ -43,7 +43,9 @@ class Prepared(BaseModel):
     request: LaunchRequest
     problems: list[str]
     confirmable: bool  # every problem can be overridden with an explicit yes (--force)
-    notes: list[str] = Field(default_factory=list)  # decided for the user, said before launch (device keys, strategy)
+    notes: list[str] = Field(
+        default_factory=list
+    )  # decided for the user, said before launch (device keys, strategy)
 
 
 def prepare(opts: RunOptions) -> Prepared:
@@ -66,20 +68,36 @@ def prepare(opts: RunOptions) -> Prepared:
         except FolderBusy as exc:
             raise LaunchError(str(exc)) from None
         except OSError as exc:
-            raise LaunchError(f"cannot create the results folder {results} ({exc.strerror}); choose another") from None
-    issues: list[PreflightProblem] = problems(run_spec, data_roots=roots, output_dir=output_dir, force=opts.force)
+            raise LaunchError(
+                f"cannot create the results folder {results} ({exc.strerror}); choose another"
+            ) from None
+    issues: list[PreflightProblem] = problems(
+        run_spec, data_roots=roots, output_dir=output_dir, force=opts.force
+    )
     spec_path, notes = _job_spec(opts, run_spec, run_id)
     memory = _memory_problem(opts, run_spec)
     if memory is not None:
         issues.append(PreflightProblem(memory, confirmable=True, key="dataset.train_dataset.batch_size"))
-    req = LaunchRequest(run_id=run_id, action=opts.action,
-                        spec_path=spec_path, results_dir=results, data_roots=roots,
-                        output_dir=output_dir, image=opts.image or image_for_spec(opts.action, spec), gpus=opts.gpus,
-                        network=opts.network, env=opts.env)
+    req = LaunchRequest(
+        run_id=run_id,
+        action=opts.action,
+        spec_path=spec_path,
+        results_dir=results,
+        data_roots=roots,
+        output_dir=output_dir,
+        image=opts.image or image_for_spec(opts.action, spec),
+        gpus=opts.gpus,
+        network=opts.network,
+        env=opts.env,
+    )
     _SPECS[run_id] = run_spec  # handed to the monitor of the run this starts: no second read of the file
     _NOTES[run_id] = notes
-    return Prepared(request=req, problems=[str(p) for p in issues],
-                    confirmable=bool(issues) and all(p.confirmable for p in issues), notes=notes)
+    return Prepared(
+        request=req,
+        problems=[str(p) for p in issues],
+        confirmable=bool(issues) and all(p.confirmable for p in issues),
+        notes=notes,
+    )
 
 
 def _job_spec(opts: RunOptions, run: RunSpec, run_id: str) -> tuple[str, list[str]]:
@@ -100,7 +118,10 @@ def _job_spec(opts: RunOptions, run: RunSpec, run_id: str) -> tuple[str, list[st
         slurm = opts.slurm or SlurmOptions()
         per_node, nodes = slurm.gpus_per_node, slurm.nodes
     elif isinstance(ids, list):
-        per_node, nodes = len(ids), 1  # a local run gets CUDA_VISIBLE_DEVICES at start: it sees 0..n-1, as in Docker
+        per_node, nodes = (
+            len(ids),
+            1,
+        )  # a local run gets CUDA_VISIBLE_DEVICES at start: it sees 0..n-1, as in Docker
     else:
         per_node, nodes = 0, 1  # all / none: the spec's own keys stand
     changes, notes = device_keys(run.data, opts.action, per_node, nodes)
@@ -129,8 +150,13 @@ def _memory_problem(opts: RunOptions, run: RunSpec) -> str | None:
     wanted = nvml.run_gpus(opts.gpus)
     chosen = [(g.index, g.memory_free / 2**30) for g in facts.gpus if wanted is None or g.index in wanted]
     spec = run.spec
-    problem = fit_problem(spec.model.encoder, spec.dataset.train_dataset.augmentation.crop_size,
-                          spec.dataset.train_dataset.batch_size, spec.train.precision, chosen)
+    problem = fit_problem(
+        spec.model.encoder,
+        spec.dataset.train_dataset.augmentation.crop_size,
+        spec.dataset.train_dataset.batch_size,
+        spec.train.precision,
+        chosen,
+    )
     return None if problem is None else f"GPU memory: {problem} (--force launches anyway)"
 
 
@@ -173,8 +199,9 @@ def discard(run_id: str) -> None:
         pass  # litter at worst, never an error for the person
 
 
-def start(req: LaunchRequest, backend_name: str | None,
-          slurm: SlurmOptions | None = None) -> tuple[RunRecord, Backend | None]:
+def start(
+    req: LaunchRequest, backend_name: str | None, slurm: SlurmOptions | None = None
+) -> tuple[RunRecord, Backend | None]:
     """Launch with the chosen backend (or the best available); the record is saved before this returns.
     A local run's process inherits the results-folder lock, so the folder stays taken exactly as long as it runs;
     for a container the lock lives as long as this process follows it."""
@@ -199,7 +226,9 @@ def start(req: LaunchRequest, backend_name: str | None,
         elif isinstance(chosen, LocalBackend):
             if req.gpus not in ("all", "none") and "CUDA_VISIBLE_DEVICES" not in req.env:
                 req = req.model_copy(update={"env": {**req.env, "CUDA_VISIBLE_DEVICES": req.gpus}})
-            record = chosen.launch(req, folder / "log.txt", keep_fds=(lock.fd,) if lock.fd is not None else ())
+            record = chosen.launch(
+                req, folder / "log.txt", keep_fds=(lock.fd,) if lock.fd is not None else ()
+            )
             backend = chosen
             release(req.run_id)  # the child holds it now
         else:
@@ -231,8 +260,10 @@ def stop(record: RunRecord, timeout: int = 10) -> list[int] | str:
     """Stop a run; for a local run, the pids of its process group that outlived SIGTERM (then killed); for a Slurm
     job, the words of the state it ended in."""
     if record.verdict is not None:
-        raise LaunchError(f"run {record.run_id} has already finished ({'PASS' if record.verdict.get('passed') else 'FAIL'}"
-                          "): nothing to stop")
+        raise LaunchError(
+            f"run {record.run_id} has already finished ({'PASS' if record.verdict.get('passed') else 'FAIL'}"
+            "): nothing to stop"
+        )
     if record.backend == "docker":
         DockerBackend().stop(record, timeout=timeout)
         return []
@@ -240,18 +271,24 @@ def stop(record: RunRecord, timeout: int = 10) -> list[int] | str:
         from specgen.engine.backends import is_ours
 
         if not is_ours(record):
-            raise LaunchError(f"run {record.run_id} is not running: its process {record.pid} has ended (the pid may "
-                              "belong to another program now, which is left alone)")
+            raise LaunchError(
+                f"run {record.run_id} is not running: its process {record.pid} has ended (the pid may "
+                "belong to another program now, which is left alone)"
+            )
         return LocalBackend.attached().stop(record, timeout=timeout)
     if record.backend == "slurm":
         backend = SlurmBackend()
         st = backend.state(record)
         if st.finished:
-            raise LaunchError(f"run {record.run_id}: Slurm job {record.job_id} has already ended ({st.state}): "
-                              "nothing to stop")
+            raise LaunchError(
+                f"run {record.run_id}: Slurm job {record.job_id} has already ended ({st.state}): "
+                "nothing to stop"
+            )
         return backend.stop(record, timeout=timeout).words
-    raise LaunchError(f"run {record.run_id} was written as a script ({record.script}) and never started here: "
-                      "nothing to stop")
+    raise LaunchError(
+        f"run {record.run_id} was written as a script ({record.script}) and never started here: "
+        "nothing to stop"
+    )
 
 
 def listing() -> list[dict[str, Any]]:
@@ -260,21 +297,38 @@ def listing() -> list[dict[str, Any]]:
     records = {rec.run_id: rec for rec in registry.all_records()}
     for rec in records.values():
         state = "finished" if rec.verdict else "unknown"
-        rows[rec.run_id] = {"run_id": rec.run_id, "backend": rec.backend, "action": rec.action, "state": state,
-                            "verdict": ("PASS" if rec.verdict.get("passed") else "FAIL") if rec.verdict else None,
-                            "reason": (rec.verdict or {}).get("reason"), "results_dir": rec.results_dir,
-                            "started": rec.started}
+        rows[rec.run_id] = {
+            "run_id": rec.run_id,
+            "backend": rec.backend,
+            "action": rec.action,
+            "state": state,
+            "verdict": ("PASS" if rec.verdict.get("passed") else "FAIL") if rec.verdict else None,
+            "reason": (rec.verdict or {}).get("reason"),
+            "results_dir": rec.results_dir,
+            "started": rec.started,
+        }
     try:
         for c in DockerBackend().listed():
-            row = rows.setdefault(c["run_id"], {"run_id": c["run_id"], "backend": "docker", "action": c["action"],
-                                                "verdict": None, "reason": None, "results_dir": None,
-                                                "started": None})
+            row = rows.setdefault(
+                c["run_id"],
+                {
+                    "run_id": c["run_id"],
+                    "backend": "docker",
+                    "action": c["action"],
+                    "verdict": None,
+                    "reason": None,
+                    "results_dir": None,
+                    "started": None,
+                },
+            )
             row["state"] = c["status"]
     except LaunchError:
         pass
     for row in rows.values():
         if row["backend"] == "local" and row["state"] == "unknown":
-            row["state"] = "running" if LocalBackend.attached().is_running(records[row["run_id"]]) else "exited"
+            row["state"] = (
+                "running" if LocalBackend.attached().is_running(records[row["run_id"]]) else "exited"
+            )
         if row["backend"] == "script" and row["state"] == "unknown":
             row["state"] = "not started"  # written for the user to run: never "finished"
         if row["backend"] == "slurm" and row["state"] == "unknown":

@@ -28,8 +28,10 @@ class ResultsLock:
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode("utf-8", errors="replace").strip() or "another run"
             os.close(fd)
-            raise FolderBusy(f"{self.path.parent} is in use by run {holder} (still running); wait for it, stop it "
-                             f"(depthnet stop {holder}), or choose another results_dir") from None
+            raise FolderBusy(
+                f"{self.path.parent} is in use by run {holder} (still running); wait for it, stop it "
+                f"(depthnet stop {holder}), or choose another results_dir"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, run_id.encode() + b"\n", 0)
         self.fd = fd

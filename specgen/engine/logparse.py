@@ -46,7 +46,11 @@ DISPLAY_MAX = 2000
 def display(text: str) -> str:
     """A line as a terminal may show it: colours and control bytes removed, very long lines shortened."""
     text = CONTROL.sub("", ANSI.sub("", text))
-    return text if len(text) <= DISPLAY_MAX else text[:DISPLAY_MAX] + f" … ({len(text) - DISPLAY_MAX} more characters)"
+    return (
+        text
+        if len(text) <= DISPLAY_MAX
+        else text[:DISPLAY_MAX] + f" … ({len(text) - DISPLAY_MAX} more characters)"
+    )
 
 
 class LineSplitter:
@@ -60,14 +64,18 @@ class LineSplitter:
         buf = self._buf + chunk
         pos, n = 0, len(buf)
         out: list[tuple[str, bool]] = []
-        while pos < n:  # one pass with a cursor: slicing the remainder each time would be quadratic in the chunk
+        while (
+            pos < n
+        ):  # one pass with a cursor: slicing the remainder each time would be quadratic in the chunk
             cr, lf = buf.find("\r", pos), buf.find("\n", pos)
             cut = lf if cr < 0 else (cr if lf < 0 else min(cr, lf))
             if cut < 0:
                 break
             start = pos
             piece, sep, pos = buf[pos:cut], buf[cut], cut + 1
-            if sep == "\r" and pos < n and buf[pos] == "\n":  # a CRLF ends an ordinary line (a terminal's output)
+            if (
+                sep == "\r" and pos < n and buf[pos] == "\n"
+            ):  # a CRLF ends an ordinary line (a terminal's output)
                 pos += 1
                 sep = "\n"
             elif sep == "\r" and pos == n:  # a lone \r at the end may be the start of a CRLF: wait for more
@@ -97,7 +105,7 @@ class LineSplitter:
 def _unglue(piece: str, after_cr: bool) -> list[tuple[str, bool]]:
     """A ``\\r``-relayed TAO-logger line with the next output glued on → two lines."""
     if after_cr and (m := TAO_LINE_END.search(piece)) is not None and m.end() < len(piece):
-        return [(piece[:m.end()], True), (piece[m.end():], False)]
+        return [(piece[: m.end()], True), (piece[m.end() :], False)]
     return [(piece, after_cr)]
 
 
@@ -163,8 +171,16 @@ class LogParser:
         joined = " ".join(part.strip() for part in lines)[:FRAME_MAX]
         values = {k: float(v) for k, v in KEY_VALUE.findall(joined)}
         values.pop("v_num", None)
-        return [ConsoleMetrics(source="bar", values=values, epoch=int(m.group(1)), max_epoch=int(m.group(2)),
-                               step=int(m.group(3)), steps=int(m.group(4)))]
+        return [
+            ConsoleMetrics(
+                source="bar",
+                values=values,
+                epoch=int(m.group(1)),
+                max_epoch=int(m.group(2)),
+                step=int(m.group(3)),
+                steps=int(m.group(4)),
+            )
+        ]
 
     def _step_event(self, text: str) -> StepLoss | None:
         step = parse_step(text)
@@ -172,7 +188,9 @@ class LogParser:
             return None
         self._last_step = (step[0], step[1])
         # From the bar itself, not from counting: two sources (live attach, complete log) may each miss a step.
-        return StepLoss(epoch=step[0], step=step[1], steps=step[2], loss=step[3], global_step=step[0] * step[2] + step[1])
+        return StepLoss(
+            epoch=step[0], step=step[1], steps=step[2], loss=step[3], global_step=step[0] * step[2] + step[1]
+        )
 
 
 def parse_step(text: str) -> tuple[int, int, int, float] | None:

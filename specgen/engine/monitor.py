@@ -44,8 +44,14 @@ def nan_hint(run: RunSpec) -> str | None:
         source = run.first_source
         if source is None or not Path(source[0]).is_file():
             return None
-        report = diagnose(source[0], source[1], run.spec.model.model_type, min_depth=run.spec.dataset.min_depth,
-                          max_depth=run.spec.dataset.max_depth, sample=8)
+        report = diagnose(
+            source[0],
+            source[1],
+            run.spec.model.model_type,
+            min_depth=run.spec.dataset.min_depth,
+            max_depth=run.spec.dataset.max_depth,
+            sample=8,
+        )
     except Exception:  # the hint is a courtesy: never let it break the verdict
         return None
     empty = next((f for f in report.findings if f.code in ("EMPTY_MASK", "ENCODING_MISMATCH")), None)
@@ -53,15 +59,26 @@ def nan_hint(run: RunSpec) -> str | None:
         return ""  # looked, and the data is not the cause
     fit = (empty.autofix or {}).get("dataset_name")
     enc = report.encoding.label if report.encoding else "these files"
-    return (f"{report.dataset_name} reads {enc}, so the valid mask is empty" + (f"; use {fit}" if fit else "")
-            if empty.code == "EMPTY_MASK" else empty.message + (f"; use {fit}" if fit else ""))
+    return (
+        f"{report.dataset_name} reads {enc}, so the valid mask is empty" + (f"; use {fit}" if fit else "")
+        if empty.code == "EMPTY_MASK"
+        else empty.message + (f"; use {fit}" if fit else "")
+    )
 
 
 class Monitor:
     """Collects what the run reports and decides the verdict."""
 
-    def __init__(self, record: RunRecord, backend: DockerBackend | LocalBackend | SlurmBackend | None, sink: EventSink, *,
-                 log_path: Path, force_polling: bool | None = None, run_spec: RunSpec | None = None) -> None:
+    def __init__(
+        self,
+        record: RunRecord,
+        backend: DockerBackend | LocalBackend | SlurmBackend | None,
+        sink: EventSink,
+        *,
+        log_path: Path,
+        force_polling: bool | None = None,
+        run_spec: RunSpec | None = None,
+    ) -> None:
         self.record = record
         self._run_spec = run_spec
         self.backend = backend
@@ -112,8 +129,13 @@ class Monitor:
     def _alert(self, message: str) -> None:
         if not self.alerted:
             self.alerted = True
-            self.sink(Alert(code="NAN_LOSS", message=message + " — the run will learn nothing; stop it "
-                            f"(depthnet stop {self.record.run_id}) and check the data (depthnet doctor)"))
+            self.sink(
+                Alert(
+                    code="NAN_LOSS",
+                    message=message + " — the run will learn nothing; stop it "
+                    f"(depthnet stop {self.record.run_id}) and check the data (depthnet doctor)",
+                )
+            )
 
     def emit_all(self, events: list[Event]) -> None:
         for event in events:
@@ -193,7 +215,7 @@ class Monitor:
                         raw.write(chunk)
                         raw.flush()
                     for i in range(0, len(chunk), CHUNK):
-                        text = decoder.decode(chunk[i:i + CHUNK])
+                        text = decoder.decode(chunk[i : i + CHUNK])
                         if text:
                             # Parsed here, in the reader's thread: the loop only folds the events (a flood of log
                             # lines must not stall the screen).
@@ -205,14 +227,18 @@ class Monitor:
                     with contextlib.suppress(Exception):  # the container may be gone: what we have stands
                         full = self.backend.full_log(self.record)
                         if len(full) > self.received:
-                            take(full[self.received:])
+                            take(full[self.received :])
 
         def live_pump() -> None:
             live_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            with contextlib.suppress(Exception):  # live steps are a bonus; the complete log still has them all
+            with contextlib.suppress(
+                Exception
+            ):  # live steps are a bonus; the complete log still has them all
                 for chunk in self.backend.live(self.record):
                     if text := live_decoder.decode(chunk):
-                        hand_over(self.emit_all, [e for e in self.live_parser.feed(text) if isinstance(e, StepLoss)])
+                        hand_over(
+                            self.emit_all, [e for e in self.live_parser.feed(text) if isinstance(e, StepLoss)]
+                        )
 
         async def watch() -> None:
             async for batch in watch_status(self.status_path, stop, force_polling=self.force_polling):
@@ -265,26 +291,46 @@ class Monitor:
         if exit_code in (-1, None):
             # Unknown (the process was not ours and left no exit file): TAO's entrypoint prints PASS exactly when
             # its child returned 0, so its last line stands in for the exit code.
-            exit_code = None if self.parser.tao_status is None else (0 if self.parser.tao_status == "PASS" else 1)
+            exit_code = (
+                None if self.parser.tao_status is None else (0 if self.parser.tao_status == "PASS" else 1)
+            )
             if exit_code is None and self.facts.failure is None:
-                self.facts.failure = "the process ended without an exit code or a TAO verdict line (stopped or killed)"
-        verdict = verdict_for(self.record.action, self.facts, exit_code, self.parser, self.run_spec,
-                              self.record.results_dir)
+                self.facts.failure = (
+                    "the process ended without an exit code or a TAO verdict line (stopped or killed)"
+                )
+        verdict = verdict_for(
+            self.record.action, self.facts, exit_code, self.parser, self.run_spec, self.record.results_dir
+        )
         self.sink(verdict)
         return verdict
 
 
-def verdict_for(action: str, facts: RunFacts, exit_code: int | None, parser: LogParser, run: RunSpec | None,
-                results_dir: str) -> Verdict:
+def verdict_for(
+    action: str,
+    facts: RunFacts,
+    exit_code: int | None,
+    parser: LogParser,
+    run: RunSpec | None,
+    results_dir: str,
+) -> Verdict:
     """The verdict from what was seen, with the data doctor's reason when a loss went NaN."""
     hint = nan_hint(run) if run is not None and facts.nan else None
     if hint == "" and run is not None and run.action == "train":
         # the data check knows these files and finds no cause there: the optimiser, not the data
-        hint = (f"the data check finds nothing wrong with the depth files, so training most likely diverged: lower "
-                f"train.optim.lr (now {run.spec.train.optim.lr:g}) or keep train.precision fp32")
+        hint = (
+            f"the data check finds nothing wrong with the depth files, so training most likely diverged: lower "
+            f"train.optim.lr (now {run.spec.train.optim.lr:g}) or keep train.precision fp32"
+        )
     missing = missing_output(action, run, results_dir) if exit_code == 0 else None
-    return judge_facts(action, facts, exit_code, tao_status=parser.tao_status, interrupted=parser.interrupted,
-                       hint=hint, missing=missing)
+    return judge_facts(
+        action,
+        facts,
+        exit_code,
+        tao_status=parser.tao_status,
+        interrupted=parser.interrupted,
+        hint=hint,
+        missing=missing,
+    )
 
 
 def _started(record: RunRecord) -> float | None:
@@ -327,8 +373,14 @@ def env_force_polling() -> bool | None:
     return None if value is None else value not in ("0", "false", "")
 
 
-def judge_results(results_dir: str, action: str, *, log_bytes: bytes | None = None, exit_code: int | None = None,
-                  spec_path: str | None = None) -> Verdict:
+def judge_results(
+    results_dir: str,
+    action: str,
+    *,
+    log_bytes: bytes | None = None,
+    exit_code: int | None = None,
+    spec_path: str | None = None,
+) -> Verdict:
     """The verdict the Run screen would give for a run made anywhere (CI, Slurm, by hand), from what it left:
     status.json, the TensorBoard event files, the console log if kept, the exit code if known. Without an exit code,
     TAO's own last line stands in — but never for an interruption, which TAO reports as PASS."""
@@ -354,10 +406,14 @@ def judge_results(results_dir: str, action: str, *, log_bytes: bytes | None = No
             if last and last.endswith("finished successfully."):
                 exit_code = 0
             elif facts.failure is None:
-                facts.failure = ("no exit code, no console log and no final status line: pass --exit-code and --log, "
-                                 "or the run has not finished")
+                facts.failure = (
+                    "no exit code, no console log and no final status line: pass --exit-code and --log, "
+                    "or the run has not finished"
+                )
     if spec_path is None and (Path(results_dir) / "experiment.yaml").is_file():
-        spec_path = str(Path(results_dir) / "experiment.yaml")  # what TAO resolved, written into the results folder
+        spec_path = str(
+            Path(results_dir) / "experiment.yaml"
+        )  # what TAO resolved, written into the results folder
     return verdict_for(action, facts, exit_code, parser, try_load(spec_path, action), results_dir)
 
 

@@ -127,15 +127,24 @@ def facts() -> Facts:
         util = _maybe(nv.nvmlDeviceGetUtilizationRates, h)
         name = _maybe(nv.nvmlDeviceGetName, h) or f"GPU {i}"
         procs = _maybe(nv.nvmlDeviceGetComputeRunningProcesses, h)
-        out.append(Gpu(index=i, name=name.decode() if isinstance(name, bytes) else str(name),
-                       memory_total=int(mem.total) if mem else 0, memory_free=int(mem.free) if mem else 0,
-                       utilization=int(util.gpu) if util else None,
-                       compute_capability=_maybe(nv.nvmlDeviceGetCudaComputeCapability, h),
-                       processes=len(procs) if procs is not None else None))
+        out.append(
+            Gpu(
+                index=i,
+                name=name.decode() if isinstance(name, bytes) else str(name),
+                memory_total=int(mem.total) if mem else 0,
+                memory_free=int(mem.free) if mem else 0,
+                utilization=int(util.gpu) if util else None,
+                compute_capability=_maybe(nv.nvmlDeviceGetCudaComputeCapability, h),
+                processes=len(procs) if procs is not None else None,
+            )
+        )
     driver = _maybe(nv.nvmlSystemGetDriverVersion)
     cuda = _maybe(nv.nvmlSystemGetCudaDriverVersion_v2) or _maybe(nv.nvmlSystemGetCudaDriverVersion)
-    return Facts(gpus=out, driver=driver.decode() if isinstance(driver, bytes) else driver,
-                 cuda=f"{cuda // 1000}.{cuda % 1000 // 10}" if isinstance(cuda, int) else None)
+    return Facts(
+        gpus=out,
+        driver=driver.decode() if isinstance(driver, bytes) else driver,
+        cuda=f"{cuda // 1000}.{cuda % 1000 // 10}" if isinstance(cuda, int) else None,
+    )
 
 
 def sample(indices: list[int] | None = None) -> list[Sample]:
@@ -146,7 +155,7 @@ def sample(indices: list[int] | None = None) -> list[Sample]:
     except Exception:
         return []
     out = []
-    for i in (indices if indices is not None else range(count)):
+    for i in indices if indices is not None else range(count):
         if not 0 <= i < count:
             continue
         h = _maybe(nv.nvmlDeviceGetHandleByIndex, i)
@@ -155,10 +164,16 @@ def sample(indices: list[int] | None = None) -> list[Sample]:
         mem = _maybe(nv.nvmlDeviceGetMemoryInfo, h)
         util = _maybe(nv.nvmlDeviceGetUtilizationRates, h)
         power = _maybe(nv.nvmlDeviceGetPowerUsage, h)
-        out.append(Sample(index=i, utilization=int(util.gpu) if util else None,
-                          memory_used=int(mem.used) if mem else 0, memory_total=int(mem.total) if mem else 0,
-                          temperature=_maybe(nv.nvmlDeviceGetTemperature, h, 0),
-                          power_w=power / 1000 if isinstance(power, (int, float)) else None))
+        out.append(
+            Sample(
+                index=i,
+                utilization=int(util.gpu) if util else None,
+                memory_used=int(mem.used) if mem else 0,
+                memory_total=int(mem.total) if mem else 0,
+                temperature=_maybe(nv.nvmlDeviceGetTemperature, h, 0),
+                power_w=power / 1000 if isinstance(power, (int, float)) else None,
+            )
+        )
     return out
 
 

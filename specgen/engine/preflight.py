@@ -94,8 +94,27 @@ def default_data_roots(run: RunSpec) -> list[str]:
 
 
 #: Folders a run must never mount or write into (nor anything that resolves to them through ``..`` or links).
-SYSTEM_DIRS = ("/", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot", "/proc", "/sys", "/dev",
-               "/var", "/root", "/run", "/home", "/opt", "/srv", "/tmp")
+SYSTEM_DIRS = (
+    "/",
+    "/etc",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/boot",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/var",
+    "/root",
+    "/run",
+    "/home",
+    "/opt",
+    "/srv",
+    "/tmp",
+)
 #: ... and under these, nothing at all.
 SYSTEM_TREES = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot", "/proc", "/sys", "/dev")
 
@@ -121,7 +140,9 @@ def system_folder(path: str) -> str | None:
         return f"{path} is a home folder itself ({real})"
     for tree in SYSTEM_TREES:
         if PurePosixPath(real).is_relative_to(tree):
-            return f"{path} lies in the system folder {tree}" + (f" (it resolves to {real})" if real != path else "")
+            return f"{path} lies in the system folder {tree}" + (
+                f" (it resolves to {real})" if real != path else ""
+            )
     return None
 
 
@@ -152,89 +173,162 @@ def _annotation_problems(key: str, data_file: str, mounts: list[str]) -> list[Pr
     except OSError as exc:
         return [PreflightProblem(f"{key}: {exc}", key=key)]
     if not files:
-        return [PreflightProblem(f"{key} = {data_file} lists no files; run `depthnet convert` again and check its "
-                                 "report", key=key)]
+        return [
+            PreflightProblem(
+                f"{key} = {data_file} lists no files; run `depthnet convert` again and check its report",
+                key=key,
+            )
+        ]
     relative = [f for f in files if not os.path.isabs(f)]
     if relative:
-        return [PreflightProblem(f"{data_file} lists relative paths ({_examples(relative)}): inside the container they "
-                                 "resolve against its working folder, not yours; write the annotation files again "
-                                 "with an absolute data root", key=key)]
+        return [
+            PreflightProblem(
+                f"{data_file} lists relative paths ({_examples(relative)}): inside the container they "
+                "resolve against its working folder, not yours; write the annotation files again "
+                "with an absolute data root",
+                key=key,
+            )
+        ]
     out: list[PreflightProblem] = []
     missing = [f for f in files if not os.path.exists(f)]
     if missing:
-        out.append(PreflightProblem(f"{data_file}: {len(missing)} of {len(files)} listed files do not exist "
-                                    f"({_examples(missing)}); run `depthnet convert` again", key=key))
+        out.append(
+            PreflightProblem(
+                f"{data_file}: {len(missing)} of {len(files)} listed files do not exist "
+                f"({_examples(missing)}); run `depthnet convert` again",
+                key=key,
+            )
+        )
     outside = [f for f in files if not inside(f, mounts)]
     if outside:
         line = _line_of(data_file, outside[0])
         where = f"{data_file}" + (f", line {line}," if line else "")
-        out.append(PreflightProblem(f"{where} lists files outside the data roots ({_examples(outside)}): the "
-                                    "container cannot see them and nothing else is mounted for them; move the files "
-                                    "under the data root or name their folder with --data-root", key=key))
+        out.append(
+            PreflightProblem(
+                f"{where} lists files outside the data roots ({_examples(outside)}): the "
+                "container cannot see them and nothing else is mounted for them; move the files "
+                "under the data root or name their folder with --data-root",
+                key=key,
+            )
+        )
     return out
 
 
-def problems(run: RunSpec, *, data_roots: list[str], output_dir: str, force: bool = False) -> list[PreflightProblem]:
+def problems(
+    run: RunSpec, *, data_roots: list[str], output_dir: str, force: bool = False
+) -> list[PreflightProblem]:
     """Everything that would make the run fail or damage something, worst first."""
     spec, action = run.spec, run.action
     mounts = [*data_roots, output_dir]
     found: list[PreflightProblem] = []
-    for folder, role in [(output_dir, "the output folder (mounted read-write)"),
-                         *((r, "a data root (mounted read-only)") for r in data_roots)]:
+    for folder, role in [
+        (output_dir, "the output folder (mounted read-write)"),
+        *((r, "a data root (mounted read-only)") for r in data_roots),
+    ]:
         why = system_folder(folder)
         if why:
-            found.append(PreflightProblem(f"{why}: refusing it as {role}; choose a folder of your project, e.g. "
-                                          "~/depthnet/results", key="results_dir"))
+            found.append(
+                PreflightProblem(
+                    f"{why}: refusing it as {role}; choose a folder of your project, e.g. ~/depthnet/results",
+                    key="results_dir",
+                )
+            )
     if found:
         return found
     paths = spec_paths(run)
     for key, path in paths.items():
         if not os.path.isabs(path):
-            found.append(PreflightProblem(f"{key} = {path} is relative: inside the container it resolves against "
-                                          "another folder; use an absolute path", key=key))
+            found.append(
+                PreflightProblem(
+                    f"{key} = {path} is relative: inside the container it resolves against "
+                    "another folder; use an absolute path",
+                    key=key,
+                )
+            )
         elif not inside(path, mounts):
-            found.append(PreflightProblem(f"{key} = {path} lies outside every mount ({', '.join(mounts)}): the "
-                                          "container cannot see it; put it under the data root or the output folder, "
-                                          "or add its folder with --data-root", key=key))
+            found.append(
+                PreflightProblem(
+                    f"{key} = {path} lies outside every mount ({', '.join(mounts)}): the "
+                    "container cannot see it; put it under the data root or the output folder, "
+                    "or add its folder with --data-root",
+                    key=key,
+                )
+            )
     for key, path in run.data_files.items():
         if not Path(path).is_file():
-            found.append(PreflightProblem(f"{key} = {path} does not exist; write the annotation files first "
-                                          "(depthnet convert)", key=key))
+            found.append(
+                PreflightProblem(
+                    f"{key} = {path} does not exist; write the annotation files first (depthnet convert)",
+                    key=key,
+                )
+            )
         else:
             found.extend(_annotation_problems(key, path, mounts))
     for key in CHECKPOINTS.get(action, ()):
         value = _get(spec, key)
         if value and os.path.isabs(value) and not Path(value).exists():
-            found.append(PreflightProblem(f"{key} = {value} does not exist; point it at the file "
-                                          "(a train run's .pth is under <results_dir>/train/)", key=key))
+            found.append(
+                PreflightProblem(
+                    f"{key} = {value} does not exist; point it at the file "
+                    "(a train run's .pth is under <results_dir>/train/)",
+                    key=key,
+                )
+            )
     results = run.results_dir
     if not inside(results, [output_dir]):
-        found.append(PreflightProblem(f"{action} writes to {results}, outside the output folder {output_dir} (mounted "
-                                      "read-write); set results_dir inside it", key="results_dir"))
+        found.append(
+            PreflightProblem(
+                f"{action} writes to {results}, outside the output folder {output_dir} (mounted "
+                "read-write); set results_dir inside it",
+                key="results_dir",
+            )
+        )
         return found
     try:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        found.append(PreflightProblem(f"cannot create the output folder {output_dir} ({exc.strerror}); choose another",
-                                      key="results_dir"))
+        found.append(
+            PreflightProblem(
+                f"cannot create the output folder {output_dir} ({exc.strerror}); choose another",
+                key="results_dir",
+            )
+        )
         return found
     if not os.access(output_dir, os.W_OK):
-        found.append(PreflightProblem(f"{output_dir} is not writable by you (uid {os.getuid()}); the container runs as "
-                                      "you so outputs stay yours, not nobody:nogroup — fix the folder's permissions",
-                                      key="results_dir"))
+        found.append(
+            PreflightProblem(
+                f"{output_dir} is not writable by you (uid {os.getuid()}); the container runs as "
+                "you so outputs stay yours, not nobody:nogroup — fix the folder's permissions",
+                key="results_dir",
+            )
+        )
     if action == "export" and spec.export.onnx_file and Path(spec.export.onnx_file).exists():
-        found.append(PreflightProblem(f"export.onnx_file {spec.export.onnx_file} already exists and TAO refuses to "
-                                      "overwrite it ('Default onnx file … already exists'); set export.onnx_file: "
-                                      f"{free_path(spec.export.onnx_file)} (free) or remove the old file",
-                                      key="export.onnx_file"))
+        found.append(
+            PreflightProblem(
+                f"export.onnx_file {spec.export.onnx_file} already exists and TAO refuses to "
+                "overwrite it ('Default onnx file … already exists'); set export.onnx_file: "
+                f"{free_path(spec.export.onnx_file)} (free) or remove the old file",
+                key="export.onnx_file",
+            )
+        )
     engine = spec.gen_trt_engine.trt_engine if action == "gen_trt_engine" else None
     if not force and engine and Path(engine).exists():
-        found.append(PreflightProblem(f"gen_trt_engine.trt_engine {engine} already exists and the build replaces it; "
-                                      "confirm with --force or choose a new name", confirmable=True,
-                                      key="gen_trt_engine.trt_engine"))
+        found.append(
+            PreflightProblem(
+                f"gen_trt_engine.trt_engine {engine} already exists and the build replaces it; "
+                "confirm with --force or choose a new name",
+                confirmable=True,
+                key="gen_trt_engine.trt_engine",
+            )
+        )
     if not force and (Path(results) / "status.json").exists():
-        found.append(PreflightProblem(f"{results} already holds another {action} run (status.json is appended across "
-                                      "runs, checkpoints may be resumed); confirm with --force or choose a new "
-                                      "results_dir", confirmable=True, key="results_dir"))
+        found.append(
+            PreflightProblem(
+                f"{results} already holds another {action} run (status.json is appended across "
+                "runs, checkpoints may be resumed); confirm with --force or choose a new "
+                "results_dir",
+                confirmable=True,
+                key="results_dir",
+            )
+        )
     return found
-

@@ -20,7 +20,9 @@ from specgen.engine.events import (
     Verdict,
 )
 
-MAX_POINTS = 4096  # per-step points kept for the chart; beyond, neighbours are merged (a terminal shows fewer)
+MAX_POINTS = (
+    4096  # per-step points kept for the chart; beyond, neighbours are merged (a terminal shows fewer)
+)
 
 
 class RunProgress:
@@ -29,7 +31,9 @@ class RunProgress:
         self.epoch_train: dict[int, float] = {}  # global step at the epoch's end → epoch mean train_loss
         self.epoch_val: dict[int, float] = {}  # same, for val/loss
         self.lr: dict[int, float] = {}  # global step → learning rate (TensorBoard ``train/lr``)
-        self.console: dict[str, float] = {}  # values printed on the console (Rich bar frame, Test metric table)
+        self.console: dict[
+            str, float
+        ] = {}  # values printed on the console (Rich bar frame, Test metric table)
         self.epoch: int | None = None
         self.max_epoch: int | None = None
         self.step = 0  # global steps done (from the progress bar, or status.json)
@@ -53,7 +57,9 @@ class RunProgress:
             self.steps_per_epoch = event.steps
             self.epoch = event.epoch if self.epoch is None else max(self.epoch, event.epoch)
             self.step = max(self.step, event.global_step)
-            if not event.finite and (self.first_bad is None or event.global_step < self.first_bad.global_step):
+            if not event.finite and (
+                self.first_bad is None or event.global_step < self.first_bad.global_step
+            ):
                 self.first_bad = event
             return "chart"
         if isinstance(event, Metric):
@@ -104,7 +110,9 @@ class RunProgress:
         kpi = data.get("kpi")
         changed = "status"
         if isinstance(kpi, dict) and kpi:
-            self.kpi.update(kpi)  # by key: "Train metrics generated." carries only train_loss, val/* come apart
+            self.kpi.update(
+                kpi
+            )  # by key: "Train metrics generated." carries only train_loss, val/* come apart
             changed = "kpi"
             # One point per epoch: val/loss arrives on "Eval metrics generated." (and again on the epoch's
             # "Training loop in progress" line), train_loss on the "Train metrics generated." line after it.
@@ -133,7 +141,10 @@ class RunProgress:
         pts = sorted((x, y) for x, y in series.items() if math.isfinite(y))
         if limit and len(pts) > limit:
             size = math.ceil(len(pts) / limit)
-            pts = [(b[0][0], sum(y for _, y in b) / len(b)) for b in (pts[i:i + size] for i in range(0, len(pts), size))]
+            pts = [
+                (b[0][0], sum(y for _, y in b) / len(b))
+                for b in (pts[i : i + size] for i in range(0, len(pts), size))
+            ]
         return [x for x, _ in pts], [y for _, y in pts]
 
     @property
@@ -148,7 +159,9 @@ class RunProgress:
         parts = []
         if self.epoch is not None:
             # TAO counts epochs from 0 and writes max_epoch = num_epochs - 1; people count from 1.
-            parts.append(f"epoch {self.epoch + 1}" + (f"/{self.max_epoch + 1}" if self.max_epoch is not None else ""))
+            parts.append(
+                f"epoch {self.epoch + 1}" + (f"/{self.max_epoch + 1}" if self.max_epoch is not None else "")
+            )
         if self.step:
             parts.append(f"step {self.step}" + (f"/{self.total_steps}" if self.total_steps else ""))
         if self.eta:

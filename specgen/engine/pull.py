@@ -72,24 +72,45 @@ class PullError(LaunchError):
 def explain(text: str, image: str) -> str:
     """The engine's error in plain words, with the fix."""
     low = text.lower()
-    registry = image.split("/", 1)[0] if "/" in image and ("." in image.split("/", 1)[0] or ":" in image.split("/", 1)[0]) \
+    registry = (
+        image.split("/", 1)[0]
+        if "/" in image and ("." in image.split("/", 1)[0] or ":" in image.split("/", 1)[0])
         else "docker.io"
+    )
     if "unauthorized" in low or "authentication required" in low or "denied" in low or "no basic auth" in low:
         login = LOGIN_FIX if registry == "nvcr.io" else f"docker login {registry}"
         return f"{registry} refused the pull of {image} (not logged in, or no access): {login}"
     if "no space left" in low:
-        return (f"the engine ran out of disk while pulling {image}: free space where Docker keeps images "
-                "(`docker system df`, `docker image prune`) and pull again; finished layers are kept")
+        return (
+            f"the engine ran out of disk while pulling {image}: free space where Docker keeps images "
+            "(`docker system df`, `docker image prune`) and pull again; finished layers are kept"
+        )
     if "not found" in low or "manifest unknown" in low:
         return f"{image} does not exist in {registry}: check the name and tag"
-    if any(s in low for s in ("no such host", "connection refused", "i/o timeout", "network is unreachable",
-                              "timeout", "dial tcp", "tls handshake")):
-        return f"{registry} cannot be reached from the engine (no network, proxy or DNS?): {text.strip()[:200]}"
+    if any(
+        s in low
+        for s in (
+            "no such host",
+            "connection refused",
+            "i/o timeout",
+            "network is unreachable",
+            "timeout",
+            "dial tcp",
+            "tls handshake",
+        )
+    ):
+        return (
+            f"{registry} cannot be reached from the engine (no network, proxy or DNS?): {text.strip()[:200]}"
+        )
     return f"pulling {image} failed: {text.strip()[:300]}"
 
 
-def pull(client: Any, image: str, on_progress: Callable[[PullState], None] | None = None,
-         cancel: threading.Event | None = None) -> PullState:
+def pull(
+    client: Any,
+    image: str,
+    on_progress: Callable[[PullState], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> PullState:
     """Pull ``image`` through ``client`` (a docker.DockerClient), reporting each stream message. Raises PullError
     (plain words and the fix) on failure; ``cancel`` stops it (the engine keeps the finished layers)."""
     repo, _, tag = image.rpartition(":")

@@ -30,7 +30,9 @@ def log_path(record: RunRecord) -> Path:
 
 
 def save(record: RunRecord) -> Path:
-    return write_text_atomic(run_dir(record.run_id) / "run.json", record.model_dump_json(indent=2) + "\n", overwrite=True)
+    return write_text_atomic(
+        run_dir(record.run_id) / "run.json", record.model_dump_json(indent=2) + "\n", overwrite=True
+    )
 
 
 def load(run_id: str) -> RunRecord:
@@ -40,7 +42,11 @@ def load(run_id: str) -> RunRecord:
         if len(matches) == 1:
             path = run_dir(matches[0]) / "run.json"
         else:
-            hint = f"; did you mean one of: {', '.join(matches[:5])}" if matches else "; `depthnet runs` lists them"
+            hint = (
+                f"; did you mean one of: {', '.join(matches[:5])}"
+                if matches
+                else "; `depthnet runs` lists them"
+            )
             raise FileNotFoundError(f"no run {run_id!r}{hint}")
     return read_record(path)
 
@@ -61,8 +67,9 @@ def read_record(path: Path) -> RunRecord:
         raise
     except (ValueError, OSError) as exc:
         why = exc.__class__.__name__ if not isinstance(exc, OSError) else (exc.strerror or "unreadable")
-        raise LaunchError(f"{path}: not a readable run record ({why}); fix it or remove the run folder "
-                          f"{path.parent}") from None
+        raise LaunchError(
+            f"{path}: not a readable run record ({why}); fix it or remove the run folder {path.parent}"
+        ) from None
 
 
 def all_records() -> list[RunRecord]:

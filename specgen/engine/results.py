@@ -60,11 +60,15 @@ def resolve(ref: str) -> RunRef:
     if folder.is_dir():
         spec = folder / "experiment.yaml"
         if not spec.is_file():
-            raise ChainError(f"{folder} holds no experiment.yaml: give the action's results folder (e.g. "
-                             "<results_dir>/train) or a run id from `depthnet runs`")
+            raise ChainError(
+                f"{folder} holds no experiment.yaml: give the action's results folder (e.g. "
+                "<results_dir>/train) or a run id from `depthnet runs`"
+            )
         action = _action_of_folder(folder)
         if action is None:
-            raise ChainError(f"cannot tell which action wrote {folder}: name the folder after it (train, export …)")
+            raise ChainError(
+                f"cannot tell which action wrote {folder}: name the folder after it (train, export …)"
+            )
         return RunRef(source=Source.from_spec(action, str(spec), str(folder.resolve())))
     try:
         record = registry.load(ref)
@@ -85,12 +89,16 @@ def failure(run: RunRef) -> str | None:
         if line.get("status") == "FAILURE":
             return f"{run.label} failed: {line.get('message', 'FAILURE in status.json')}"
     kpi = final_kpi(lines)
-    bad = [k for k in ("train_loss", "val/loss") if isinstance(kpi.get(k), float) and not math.isfinite(kpi[k])]
+    bad = [
+        k for k in ("train_loss", "val/loss") if isinstance(kpi.get(k), float) and not math.isfinite(kpi[k])
+    ]
     if bad:
         return f"{run.label}: {', '.join(bad)} is {kpi[bad[0]]} (the model learnt nothing)"
     if not any(str(line.get("message", "")).endswith("finished successfully.") for line in lines):
         still = rec is not None and rec.verdict is None
-        return f"{run.label} has not finished" + (" (still running? `depthnet attach` follows it)" if still else "")
+        return f"{run.label} has not finished" + (
+            " (still running? `depthnet attach` follows it)" if still else ""
+        )
     return None
 
 
@@ -100,12 +108,16 @@ def evaluations(refs: list[str]) -> list[tuple[str, dict[str, Any]]]:
     for ref in refs:
         run = resolve(ref)
         if run.source.action not in ("evaluate", "train"):
-            raise ChainError(f"{run.label} is a {run.source.action} run: metrics come from evaluate (or train) runs")
+            raise ChainError(
+                f"{run.label} is a {run.source.action} run: metrics come from evaluate (or train) runs"
+            )
         kpi = final_kpi(status_lines(run.source.results_dir))
         if not kpi and run.record and run.record.verdict:
             kpi = run.record.verdict.get("kpi") or {}
         if not kpi:
-            raise ChainError(f"{run.label} reported no metrics (no kpi in {os.path.join(run.source.results_dir, 'status.json')})")
+            raise ChainError(
+                f"{run.label} reported no metrics (no kpi in {os.path.join(run.source.results_dir, 'status.json')})"
+            )
         out.append((run.label, kpi))
     return out
 

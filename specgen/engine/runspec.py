@@ -28,7 +28,9 @@ class RunSpec:
     action: str
     path: str  # absolute
     spec: ExperimentSpec
-    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the YAML as read (for a job copy)
+    data: dict[str, Any] = field(
+        default_factory=dict, repr=False, compare=False
+    )  # the YAML as read (for a job copy)
     results_dir: str = field(init=False)
     data_files: dict[str, str] = field(init=False)  # dotted key → annotation file the action reads
 

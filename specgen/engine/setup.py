@@ -24,10 +24,14 @@ NGC = "nvcr.io"
 RUN_SPACE = 10 * 2**30
 #: What a TAO pyt image takes once pulled when the engine cannot tell yet (6.x: ~20 GB unpacked).
 IMAGE_GUESS = 25 * 2**30
-LOGIN_FIX = ("docker login nvcr.io   # Username: $oauthtoken   Password: your NGC API key "
-             "(ngc.nvidia.com → Setup → Generate API Key)")
-TOOLKIT_FIX = ("install the NVIDIA Container Toolkit, then: sudo nvidia-ctk runtime configure --runtime=docker && "
-               "sudo systemctl restart docker")
+LOGIN_FIX = (
+    "docker login nvcr.io   # Username: $oauthtoken   Password: your NGC API key "
+    "(ngc.nvidia.com → Setup → Generate API Key)"
+)
+TOOLKIT_FIX = (
+    "install the NVIDIA Container Toolkit, then: sudo nvidia-ctk runtime configure --runtime=docker && "
+    "sudo systemctl restart docker"
+)
 MOUNTS_KEYS = {"Mounts", "Envs", "DockerOptions"}
 DOCKER_OPTIONS = {"user", "ports", "shm_size", "ulimits", "privileged", "network", "tty"}
 
@@ -69,8 +73,12 @@ def docker_client() -> tuple[Any | None, Check]:
     try:
         import docker
     except ImportError:
-        return None, Check(name="docker", status="fail", detail="the Docker SDK for Python is not installed here",
-                           fix="pip install docker   # depthnet-tui depends on it; a stripped environment lacks it")
+        return None, Check(
+            name="docker",
+            status="fail",
+            detail="the Docker SDK for Python is not installed here",
+            fix="pip install docker   # depthnet-tui depends on it; a stripped environment lacks it",
+        )
     try:
         client = docker.from_env(timeout=10)
         version = client.version()
@@ -78,17 +86,26 @@ def docker_client() -> tuple[Any | None, Check]:
         text = str(exc)
         socket = where.split("unix://", 1)[-1] if "unix://" in where else "/var/run/docker.sock"
         if "Permission denied" in text or "PermissionError" in text:
-            return None, Check(name="docker", status="fail", detail=f"the engine at {where} refuses you (permission denied)",
-                               fix="sudo usermod -aG docker $USER && newgrp docker   # or use rootless Docker")
+            return None, Check(
+                name="docker",
+                status="fail",
+                detail=f"the engine at {where} refuses you (permission denied)",
+                fix="sudo usermod -aG docker $USER && newgrp docker   # or use rootless Docker",
+            )
         if shutil.which("docker") is None and shutil.which("dockerd") is None:
             fix = "install Docker Engine (docs.docker.com/engine/install), or use --backend local / slurm / script"
         elif os.environ.get("DOCKER_HOST") and not Path(socket).exists():
             fix = f"no socket at {socket}: start that engine, or unset DOCKER_HOST to use the default one"
         else:
             fix = "sudo systemctl start docker   # or: dockerd-rootless.sh for rootless Docker"
-        return None, Check(name="docker", status="fail", detail=f"no Docker engine answers at {where}", fix=fix)
-    return client, Check(name="docker", status="ok",
-                         detail=f"Docker {version.get('Version', '?')} at {where} (API {version.get('ApiVersion', '?')})")
+        return None, Check(
+            name="docker", status="fail", detail=f"no Docker engine answers at {where}", fix=fix
+        )
+    return client, Check(
+        name="docker",
+        status="ok",
+        detail=f"Docker {version.get('Version', '?')} at {where} (API {version.get('ApiVersion', '?')})",
+    )
 
 
 def nvidia_runtime(client: Any) -> Check:
@@ -96,15 +113,22 @@ def nvidia_runtime(client: Any) -> Check:
     try:
         info = client.info()
     except Exception as exc:  # noqa: BLE001
-        return Check(name="nvidia runtime", status="warn", detail=f"docker info failed ({exc.__class__.__name__})")
+        return Check(
+            name="nvidia runtime", status="warn", detail=f"docker info failed ({exc.__class__.__name__})"
+        )
     runtimes = sorted((info.get("Runtimes") or {}).keys())
     cdi = [d.get("ID") for d in info.get("DiscoveredDevices") or [] if "nvidia" in str(d.get("ID", ""))]
     if "nvidia" in runtimes or cdi:
         how = "nvidia runtime" if "nvidia" in runtimes else f"CDI devices {', '.join(cdi[:3])}"
-        return Check(name="nvidia runtime", status="ok", detail=f"the engine can give containers GPUs ({how})")
-    return Check(name="nvidia runtime", status="fail",
-                 detail=f"the engine has no NVIDIA runtime or CDI GPU devices (runtimes: {', '.join(runtimes) or 'none'})",
-                 fix=TOOLKIT_FIX)
+        return Check(
+            name="nvidia runtime", status="ok", detail=f"the engine can give containers GPUs ({how})"
+        )
+    return Check(
+        name="nvidia runtime",
+        status="fail",
+        detail=f"the engine has no NVIDIA runtime or CDI GPU devices (runtimes: {', '.join(runtimes) or 'none'})",
+        fix=TOOLKIT_FIX,
+    )
 
 
 def images(client: Any) -> list[Check]:
@@ -113,12 +137,24 @@ def images(client: Any) -> list[Check]:
         try:
             found = client.images.get(image)
         except Exception:  # noqa: BLE001 - ImageNotFound and friends
-            out.append(Check(name=f"image {image.rsplit(':', 1)[-1]}", status="warn",
-                             detail=f"{image} ({what}) is not on this machine",
-                             fix=f"depthnet setup --pull   # or: docker pull {image}", key="p"))
+            out.append(
+                Check(
+                    name=f"image {image.rsplit(':', 1)[-1]}",
+                    status="warn",
+                    detail=f"{image} ({what}) is not on this machine",
+                    fix=f"depthnet setup --pull   # or: docker pull {image}",
+                    key="p",
+                )
+            )
             continue
         size = found.attrs.get("Size") or 0
-        out.append(Check(name=f"image {image.rsplit(':', 1)[-1]}", status="ok", detail=f"{image} present ({_gib(size)})"))
+        out.append(
+            Check(
+                name=f"image {image.rsplit(':', 1)[-1]}",
+                status="ok",
+                detail=f"{image} present ({_gib(size)})",
+            )
+        )
     return out
 
 
@@ -132,18 +168,33 @@ def ngc_login(config_dir: str | None = None) -> Check:
     except FileNotFoundError:
         config = {}
     except (OSError, ValueError):
-        return Check(name="ngc login", status="warn", detail=f"{path} is not valid JSON", fix=f"fix or move {path}, then "
-                     + LOGIN_FIX)
+        return Check(
+            name="ngc login",
+            status="warn",
+            detail=f"{path} is not valid JSON",
+            fix=f"fix or move {path}, then " + LOGIN_FIX,
+        )
     auths = config.get("auths") if isinstance(config, dict) else None
     helpers = config.get("credHelpers") if isinstance(config, dict) else None
     if isinstance(helpers, dict) and NGC in helpers:
-        return Check(name="ngc login", status="ok", detail=f"nvcr.io credentials through docker-credential-{helpers[NGC]}")
+        return Check(
+            name="ngc login",
+            status="ok",
+            detail=f"nvcr.io credentials through docker-credential-{helpers[NGC]}",
+        )
     if isinstance(auths, dict) and any(k.rstrip("/").split("://")[-1] == NGC for k in auths):
         store = config.get("credsStore")
-        return Check(name="ngc login", status="ok",
-                     detail="logged in to nvcr.io" + (f" (credentials in docker-credential-{store})" if store else ""))
-    return Check(name="ngc login", status="warn", detail=f"no nvcr.io login in {path}: the TAO images cannot be pulled",
-                 fix=LOGIN_FIX)
+        return Check(
+            name="ngc login",
+            status="ok",
+            detail="logged in to nvcr.io" + (f" (credentials in docker-credential-{store})" if store else ""),
+        )
+    return Check(
+        name="ngc login",
+        status="warn",
+        detail=f"no nvcr.io login in {path}: the TAO images cannot be pulled",
+        fix=LOGIN_FIX,
+    )
 
 
 # --------------------------------------------------------------------------- GPUs, disk, files
@@ -154,11 +205,17 @@ def gpus() -> Check:
 
     found = nvml.facts()
     if not found.gpus:
-        return Check(name="gpus", status="warn", detail=found.absent or "no GPU found",
-                     fix="on a GPU machine: install the NVIDIA driver (nvidia-smi must work); elsewhere use Slurm")
-    lines = [f"{g.index}: {g.name}, {_gib(g.memory_free)} free of {_gib(g.memory_total)}, compute "
-             f"{'.'.join(map(str, g.compute_capability or ()))}" + ("" if g.bf16 else " (no bf16: use fp32/fp16)")
-             for g in found.gpus]
+        return Check(
+            name="gpus",
+            status="warn",
+            detail=found.absent or "no GPU found",
+            fix="on a GPU machine: install the NVIDIA driver (nvidia-smi must work); elsewhere use Slurm",
+        )
+    lines = [
+        f"{g.index}: {g.name}, {_gib(g.memory_free)} free of {_gib(g.memory_total)}, compute "
+        f"{'.'.join(map(str, g.compute_capability or ()))}" + ("" if g.bf16 else " (no bf16: use fp32/fp16)")
+        for g in found.gpus
+    ]
     head = f"driver {found.driver}, CUDA {found.cuda}: "
     return Check(name="gpus", status="ok", detail=head + "; ".join(lines))
 
@@ -168,10 +225,15 @@ def disk(output_dir: str, image_missing: bool) -> Check:
     probe = next((p for p in [path, *path.parents] if p.exists()), Path("/"))
     free = shutil.disk_usage(probe).free
     need = RUN_SPACE + (IMAGE_GUESS if image_missing else 0)
-    detail = f"{_gib(free)} free at {probe}" + (f"; a run needs ~{_gib(RUN_SPACE)}" if not image_missing else
-                                                 f"; the image (~{_gib(IMAGE_GUESS)}) and a run (~{_gib(RUN_SPACE)}) need ~{_gib(need)}")
+    detail = f"{_gib(free)} free at {probe}" + (
+        f"; a run needs ~{_gib(RUN_SPACE)}"
+        if not image_missing
+        else f"; the image (~{_gib(IMAGE_GUESS)}) and a run (~{_gib(RUN_SPACE)}) need ~{_gib(need)}"
+    )
     if free < need:
-        return Check(name="disk", status="warn", detail=detail, fix="free space there, or choose another output folder")
+        return Check(
+            name="disk", status="warn", detail=detail, fix="free space there, or choose another output folder"
+        )
     return Check(name="disk", status="ok", detail=detail)
 
 
@@ -179,11 +241,19 @@ def shm() -> Check:
     try:
         size = shutil.disk_usage("/dev/shm").total
     except OSError:
-        return Check(name="shm", status="warn", detail="no /dev/shm: the local backend's data loaders may fail",
-                     fix="mount a tmpfs at /dev/shm, or set dataset.*.workers: 0")
+        return Check(
+            name="shm",
+            status="warn",
+            detail="no /dev/shm: the local backend's data loaders may fail",
+            fix="mount a tmpfs at /dev/shm, or set dataset.*.workers: 0",
+        )
     if size < 2**30:
-        return Check(name="shm", status="warn", detail=f"/dev/shm is {_gib(size)}: data loader workers may crash "
-                     "(Docker runs get their own 16G)", fix="sudo mount -o remount,size=16G /dev/shm (local backend)")
+        return Check(
+            name="shm",
+            status="warn",
+            detail=f"/dev/shm is {_gib(size)}: data loader workers may crash (Docker runs get their own 16G)",
+            fix="sudo mount -o remount,size=16G /dev/shm (local backend)",
+        )
     return Check(name="shm", status="ok", detail=f"/dev/shm {_gib(size)} (Docker runs get their own 16G)")
 
 
@@ -191,34 +261,65 @@ def tao_mounts(path: str | None = None) -> Check:
     """``~/.tao_mounts.json`` by the launcher's rules (facts §10): absent is fine; present must be right."""
     p = Path(path) if path else Path.home() / ".tao_mounts.json"
     if not p.exists():
-        return Check(name="tao_mounts", status="ok", detail=f"{p} absent (not needed: depthnet mounts what a run uses)")
+        return Check(
+            name="tao_mounts", status="ok", detail=f"{p} absent (not needed: depthnet mounts what a run uses)"
+        )
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        return Check(name="tao_mounts", status="fail", detail=f"{p}: not valid JSON ({exc.__class__.__name__})",
-                     fix=f"fix {p} or move it away")
+        return Check(
+            name="tao_mounts",
+            status="fail",
+            detail=f"{p}: not valid JSON ({exc.__class__.__name__})",
+            fix=f"fix {p} or move it away",
+        )
     if not isinstance(data, dict):
-        return Check(name="tao_mounts", status="fail", detail=f"{p}: the top level must be an object",
-                     fix='{"Mounts": [{"source": "/data", "destination": "/data"}]}')
+        return Check(
+            name="tao_mounts",
+            status="fail",
+            detail=f"{p}: the top level must be an object",
+            fix='{"Mounts": [{"source": "/data", "destination": "/data"}]}',
+        )
     extra = sorted(set(data) - MOUNTS_KEYS)
     if extra:
-        return Check(name="tao_mounts", status="fail", detail=f"{p}: key {extra[0]!r} is not allowed (the launcher "
-                     "raises KeyError)", fix=f"remove {extra[0]!r}; allowed: Mounts, Envs, DockerOptions")
+        return Check(
+            name="tao_mounts",
+            status="fail",
+            detail=f"{p}: key {extra[0]!r} is not allowed (the launcher raises KeyError)",
+            fix=f"remove {extra[0]!r}; allowed: Mounts, Envs, DockerOptions",
+        )
     mounts = data.get("Mounts")
     if not isinstance(mounts, list):
-        return Check(name="tao_mounts", status="fail", detail=f"{p}: Mounts is required (a list)",
-                     fix='"Mounts": [{"source": "/data", "destination": "/data"}]')
+        return Check(
+            name="tao_mounts",
+            status="fail",
+            detail=f"{p}: Mounts is required (a list)",
+            fix='"Mounts": [{"source": "/data", "destination": "/data"}]',
+        )
     for i, m in enumerate(mounts):
         if not isinstance(m, dict) or "source" not in m or "destination" not in m:
-            return Check(name="tao_mounts", status="fail", detail=f"{p}: Mounts[{i}] needs source and destination",
-                         fix='{"source": "/data", "destination": "/data"}')
+            return Check(
+                name="tao_mounts",
+                status="fail",
+                detail=f"{p}: Mounts[{i}] needs source and destination",
+                fix='{"source": "/data", "destination": "/data"}',
+            )
         if not Path(str(m["source"])).exists():
-            return Check(name="tao_mounts", status="fail", detail=f"{p}: Mounts[{i}].source {m['source']} does not "
-                         "exist (the launcher raises ValueError)", fix="create it or remove the entry")
+            return Check(
+                name="tao_mounts",
+                status="fail",
+                detail=f"{p}: Mounts[{i}].source {m['source']} does not "
+                "exist (the launcher raises ValueError)",
+                fix="create it or remove the entry",
+            )
     bad = sorted(set(data.get("DockerOptions") or {}) - DOCKER_OPTIONS)
     if bad:
-        return Check(name="tao_mounts", status="fail", detail=f"{p}: DockerOptions.{bad[0]} is not allowed",
-                     fix=f"allowed: {', '.join(sorted(DOCKER_OPTIONS))}")
+        return Check(
+            name="tao_mounts",
+            status="fail",
+            detail=f"{p}: DockerOptions.{bad[0]} is not allowed",
+            fix=f"allowed: {', '.join(sorted(DOCKER_OPTIONS))}",
+        )
     return Check(name="tao_mounts", status="ok", detail=f"{p}: {len(mounts)} mount(s), valid")
 
 
@@ -226,8 +327,11 @@ def local_depth_net() -> Check:
     exe = shutil.which("depth_net")
     if exe:
         return Check(name="depth_net", status="ok", detail=f"{exe} (the local backend can run)")
-    return Check(name="depth_net", status="ok", detail="not on PATH (only the local backend needs it: inside the TAO "
-                 "container or a TAO venv)")
+    return Check(
+        name="depth_net",
+        status="ok",
+        detail="not on PATH (only the local backend needs it: inside the TAO container or a TAO venv)",
+    )
 
 
 def slurm() -> Check:
@@ -237,8 +341,12 @@ def slurm() -> Check:
     return Check(name="slurm", status="ok", detail="no sbatch here (only the Slurm backend needs it)")
 
 
-def run_checks(output_dir: str = ".", *, on_check: Callable[[Check], None] | None = None,
-               engine: tuple[Any | None, Check] | None = None) -> Report:
+def run_checks(
+    output_dir: str = ".",
+    *,
+    on_check: Callable[[Check], None] | None = None,
+    engine: tuple[Any | None, Check] | None = None,
+) -> Report:
     """Every check, in the order a first-time user needs them; ``on_check`` hears each as it is done. ``engine``:
     what ``docker_client()`` already answered (the engine is asked once)."""
     checks: list[Check] = []

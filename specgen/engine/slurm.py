@@ -26,6 +26,8 @@ Runtime = Literal["pyxis", "apptainer", "none"]
 #: Seconds between two looks at the job (squeue is cheap, but a cluster has many users).
 POLL = 2.0
 TIME_RE = re.compile(r"^(\d+-)?\d{1,2}(:\d{1,2}){0,2}$")
+
+
 class SlurmOptions(BaseModel):
     """What ``depthnet run --backend slurm`` and the launch dialog ask for."""
 
@@ -44,7 +46,9 @@ class SlurmOptions(BaseModel):
             raise LaunchError(f"--time {self.time!r}: use Slurm's format, e.g. 30, 2:00:00 or 1-12:00:00")
         for arg in self.sbatch_args:
             if not arg.startswith("--") or "\n" in arg:
-                raise LaunchError(f"--sbatch-arg {arg!r}: give one long option per flag, e.g. --sbatch-arg=--mem=64G")
+                raise LaunchError(
+                    f"--sbatch-arg {arg!r}: give one long option per flag, e.g. --sbatch-arg=--mem=64G"
+                )
 
 
 def pyxis_image(image: str) -> str:
@@ -60,15 +64,22 @@ def _container_prefix(req: LaunchRequest, opts: SlurmOptions, folder: Path) -> t
     """(srun options, command prefix) for the chosen runtime; each folder mounted at its own path, the run folder
     (the job's spec copy, its exit code) read-write."""
     run_folder = str(folder)
-    found = [(f, ro) for f, ro in mounts(req.spec_path, data_roots=req.data_roots, output_dir=req.output_dir)
-             if f != run_folder]
+    found = [
+        (f, ro)
+        for f, ro in mounts(req.spec_path, data_roots=req.data_roots, output_dir=req.output_dir)
+        if f != run_folder
+    ]
     if not any(Path(run_folder).is_relative_to(f) and not ro for f, ro in found):
         found.append((run_folder, False))
     binds = ",".join(f"{f}:{f}:ro" if ro else f"{f}:{f}" for f, ro in found)
     image = opts.image or req.image or default_image(req.action)
     if opts.container_runtime == "pyxis":
-        return [f"--container-image={pyxis_image(image)}", f"--container-mounts={binds}", "--no-container-mount-home",
-                f"--container-workdir={req.output_dir}"], []
+        return [
+            f"--container-image={pyxis_image(image)}",
+            f"--container-mounts={binds}",
+            "--no-container-mount-home",
+            f"--container-workdir={req.output_dir}",
+        ], []
     if opts.container_runtime == "apptainer":
         source = image if image.endswith(".sif") or "://" in image else f"docker://{image}"
         return [], ["apptainer", "exec", "--nv", "--bind", binds, source]
@@ -80,14 +91,16 @@ def render_script(req: LaunchRequest, opts: SlurmOptions, folder: Path) -> str:
     q = shlex.quote
     log = folder / "log.txt"
     exit_file = folder / "exit_code"
-    lines = ["#!/bin/bash",
-             f"# Written by depthnet-tui for run {req.run_id}: depth_net {req.action} on Slurm.",
-             f"# Follow it with `depthnet attach {req.run_id}`; stop it with `depthnet stop {req.run_id}`.",
-             f"#SBATCH --job-name=depthnet-{req.action}",
-             f"#SBATCH --output={log}",
-             "#SBATCH --open-mode=append",
-             f"#SBATCH --nodes={opts.nodes}",
-             "#SBATCH --ntasks-per-node=1"]
+    lines = [
+        "#!/bin/bash",
+        f"# Written by depthnet-tui for run {req.run_id}: depth_net {req.action} on Slurm.",
+        f"# Follow it with `depthnet attach {req.run_id}`; stop it with `depthnet stop {req.run_id}`.",
+        f"#SBATCH --job-name=depthnet-{req.action}",
+        f"#SBATCH --output={log}",
+        "#SBATCH --open-mode=append",
+        f"#SBATCH --nodes={opts.nodes}",
+        "#SBATCH --ntasks-per-node=1",
+    ]
     if opts.gpus_per_node:
         lines.append(f"#SBATCH --gpus-per-node={opts.gpus_per_node}")
     if opts.partition:
@@ -101,11 +114,13 @@ def render_script(req: LaunchRequest, opts: SlurmOptions, folder: Path) -> str:
     lines += ["", "set -uo pipefail", "export PYTHONUNBUFFERED=1"]
     lines += [f"export {k}={q(v)}" for k, v in req.env.items()]
     if opts.nodes > 1:
-        lines += ["# Multi-node (TAO reads these; WORLD_SIZE is the number of nodes, one task per node).",
-                  'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"',
-                  f"export MASTER_ADDR MASTER_PORT={opts.master_port}",
-                  'export WORLD_SIZE="$SLURM_JOB_NUM_NODES"',
-                  f"export NUM_GPU_PER_NODE={opts.gpus_per_node}"]
+        lines += [
+            "# Multi-node (TAO reads these; WORLD_SIZE is the number of nodes, one task per node).",
+            'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"',
+            f"export MASTER_ADDR MASTER_PORT={opts.master_port}",
+            'export WORLD_SIZE="$SLURM_JOB_NUM_NODES"',
+            f"export NUM_GPU_PER_NODE={opts.gpus_per_node}",
+        ]
         # NODE_RANK differs per node: set inside each task from Slurm's node id.
         inner = ["bash", "-c", 'export NODE_RANK="$SLURM_NODEID"; exec "$@"', "depthnet"]
     else:
@@ -115,12 +130,16 @@ def render_script(req: LaunchRequest, opts: SlurmOptions, folder: Path) -> str:
     parts = [shlex.join(srun[:3]), *map(q, srun[3:])]  # one option per line: the script is meant to be read
     if prefix:
         parts += [shlex.join(prefix[:-1]), q(prefix[-1])]
-    parts.append(shlex.join(command[len(prefix):]))
-    lines += ["", "echo \"depthnet: Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST\"",
-              " \\\n    ".join(parts),
-              "code=$?",
-              f"echo \"$code\" > {q(str(exit_file))}.tmp && mv {q(str(exit_file))}.tmp {q(str(exit_file))}",
-              'exit "$code"', ""]
+    parts.append(shlex.join(command[len(prefix) :]))
+    lines += [
+        "",
+        'echo "depthnet: Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST"',
+        " \\\n    ".join(parts),
+        "code=$?",
+        f'echo "$code" > {q(str(exit_file))}.tmp && mv {q(str(exit_file))}.tmp {q(str(exit_file))}',
+        'exit "$code"',
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -128,9 +147,13 @@ def _run(argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess[st
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except FileNotFoundError:
-        raise LaunchError(f"{argv[0]} is not on PATH: run on a Slurm login node (or load the slurm module)") from None
+        raise LaunchError(
+            f"{argv[0]} is not on PATH: run on a Slurm login node (or load the slurm module)"
+        ) from None
     except subprocess.TimeoutExpired:
-        raise LaunchError(f"{argv[0]} did not answer in {timeout:.0f} s: is slurmctld up? (`sinfo` tells)") from None
+        raise LaunchError(
+            f"{argv[0]} did not answer in {timeout:.0f} s: is slurmctld up? (`sinfo` tells)"
+        ) from None
 
 
 def parse_scontrol(text: str) -> dict[str, str]:
@@ -166,8 +189,9 @@ class SlurmBackend:
 
         self.options.check()
         # it may hold --env values (tokens): the owner's only, from the moment it exists
-        return write_text_atomic(folder / "job.sbatch", render_script(req, self.options, folder), overwrite=True,
-                                 mode=0o700)
+        return write_text_atomic(
+            folder / "job.sbatch", render_script(req, self.options, folder), overwrite=True, mode=0o700
+        )
 
     def launch(self, req: LaunchRequest, folder: Path) -> RunRecord:
         folder.mkdir(parents=True, exist_ok=True)
@@ -175,14 +199,27 @@ class SlurmBackend:
         script = self.write_script(req, folder)
         done = _run(["sbatch", "--parsable", str(script)])
         if done.returncode != 0:
-            raise LaunchError(f"sbatch refused the job: {done.stderr.strip() or done.stdout.strip()} (script: {script})")
+            raise LaunchError(
+                f"sbatch refused the job: {done.stderr.strip() or done.stdout.strip()} (script: {script})"
+            )
         job_id = done.stdout.strip().split(";")[0]
         if not job_id.isdigit() and not re.fullmatch(r"\d+(_\d+)?", job_id):
-            raise LaunchError(f"sbatch answered {done.stdout.strip()!r} instead of a job id (script: {script})")
-        return RunRecord(run_id=req.run_id, backend="slurm", action=req.action, spec_path=req.spec_path,
-                         results_dir=req.results_dir, started=_now(), job_id=job_id, script=str(script),
-                         exit_file=str(folder / "exit_code"), log_file=str(folder / "log.txt"),
-                         image=None if self.options.container_runtime == "none" else (self.options.image or req.image))
+            raise LaunchError(
+                f"sbatch answered {done.stdout.strip()!r} instead of a job id (script: {script})"
+            )
+        return RunRecord(
+            run_id=req.run_id,
+            backend="slurm",
+            action=req.action,
+            spec_path=req.spec_path,
+            results_dir=req.results_dir,
+            started=_now(),
+            job_id=job_id,
+            script=str(script),
+            exit_file=str(folder / "exit_code"),
+            log_file=str(folder / "log.txt"),
+            image=None if self.options.container_runtime == "none" else (self.options.image or req.image),
+        )
 
     # ------------------------------------------------------------------ state
 
@@ -194,12 +231,19 @@ class SlurmBackend:
         if q.returncode != 0 and "Invalid job id" not in q.stderr:
             # slurmctld restarting or unreachable: say so and look again later, never judge the job on it
             why = (q.stderr.strip().splitlines() or ["no answer"])[-1]
-            return JobState(job_id=job, state="UNKNOWN", reason=f"Slurm does not answer ({why}); looking again")
+            return JobState(
+                job_id=job, state="UNKNOWN", reason=f"Slurm does not answer ({why}); looking again"
+            )
         if q.returncode == 0 and q.stdout.strip():
             state, reason, limit, nodes = (q.stdout.strip().splitlines()[0].split("|") + ["", "", ""])[:4]
             if state not in TERMINAL and state not in ("COMPLETING",):
-                return JobState(job_id=job, state=state, reason=None if reason in ("None", "") else reason,
-                                time_limit=limit or None, nodes=nodes or None)
+                return JobState(
+                    job_id=job,
+                    state=state,
+                    reason=None if reason in ("None", "") else reason,
+                    time_limit=limit or None,
+                    nodes=nodes or None,
+                )
         s = _run(["scontrol", "show", "job", "-o", job])
         if s.returncode == 0 and "JobState=" in s.stdout:
             f = parse_scontrol(s.stdout)
@@ -207,22 +251,39 @@ class SlurmBackend:
             state = f.get("JobState", "UNKNOWN")
             if state == "COMPLETING":
                 state = "RUNNING"
-            return JobState(job_id=job, state=state, reason=None if f.get("Reason") in (None, "None") else f["Reason"],
-                            exit_code=code, signal=sig, time_limit=f.get("TimeLimit"), nodes=f.get("NodeList"))
+            return JobState(
+                job_id=job,
+                state=state,
+                reason=None if f.get("Reason") in (None, "None") else f["Reason"],
+                exit_code=code,
+                signal=sig,
+                time_limit=f.get("TimeLimit"),
+                nodes=f.get("NodeList"),
+            )
         a = _run(["sacct", "-n", "-P", "-X", "-j", job, "-o", "State,ExitCode,Timelimit,NodeList"])
         if a.returncode == 0 and a.stdout.strip():
             state, exit_pair, limit, nodes = (a.stdout.strip().splitlines()[0].split("|") + ["", "", ""])[:4]
             code, sig = _exit_pair(exit_pair)
-            return JobState(job_id=job, state=state.split()[0], exit_code=code, signal=sig, time_limit=limit or None,
-                            nodes=nodes or None)
+            return JobState(
+                job_id=job,
+                state=state.split()[0],
+                exit_code=code,
+                signal=sig,
+                time_limit=limit or None,
+                nodes=nodes or None,
+            )
         code = read_exit_file(record.exit_file, -1)
         if code >= 0:
             return JobState(job_id=job, state="COMPLETED" if code == 0 else "FAILED", exit_code=code)
-        return JobState(job_id=job, state="UNKNOWN",
-                        reason="Slurm no longer knows the job and accounting is off; it left no exit code")
+        return JobState(
+            job_id=job,
+            state="UNKNOWN",
+            reason="Slurm no longer knows the job and accounting is off; it left no exit code",
+        )
 
-    def wait(self, record: RunRecord, on_state: Callable[[JobState], None] | None = None,
-             poll: float = POLL) -> JobState:
+    def wait(
+        self, record: RunRecord, on_state: Callable[[JobState], None] | None = None, poll: float = POLL
+    ) -> JobState:
         """Look every ``poll`` seconds until the job has ended; ``on_state`` hears each change (PENDING with its
         reason, RUNNING, the end)."""
         last: tuple[str, str | None] | None = None
@@ -267,8 +328,9 @@ class SlurmBackend:
             st = self.state(record)
         except LaunchError:
             return "unknown"
-        return f"{st.state.lower()} ({st.reason})" if st.state == "PENDING" and st.reason else st.state.lower()
-
+        return (
+            f"{st.state.lower()} ({st.reason})" if st.state == "PENDING" and st.reason else st.state.lower()
+        )
 
 
 __all__ = ["JobState", "SlurmBackend", "SlurmOptions", "render_script"]

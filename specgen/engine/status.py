@@ -51,8 +51,9 @@ class StatusReader:
         if not stat_mod.S_ISREG(st.st_mode):
             return []  # a FIFO or device in place of status.json is never opened
         with open(self.path, "rb") as f:
-            if self._inode is not None and (st.st_ino != self._inode or st.st_size < self.offset
-                                            or f.read(len(self._head)) != self._head):
+            if self._inode is not None and (
+                st.st_ino != self._inode or st.st_size < self.offset or f.read(len(self._head)) != self._head
+            ):
                 self.offset, self.partial, self._head = 0, b"", b""  # recreated or truncated: start again
             self._inode = st.st_ino
             if st.st_size == self.offset:
@@ -65,7 +66,9 @@ class StatusReader:
         self.offset += len(data)
         data = self.partial + data
         *complete, self.partial = data.split(b"\n")
-        if len(self.partial) > self.MAX_LINE:  # an endless line: drop it, count it, resync at the next newline
+        if (
+            len(self.partial) > self.MAX_LINE
+        ):  # an endless line: drop it, count it, resync at the next newline
             self.garbage += 1
             self.partial = b""
             self._skipping = True
@@ -85,8 +88,13 @@ class StatusReader:
         return out
 
 
-async def watch_status(path: str | os.PathLike[str], stop: asyncio.Event, *, force_polling: bool | None = None,
-                       poll_delay_ms: int = 100) -> AsyncIterator[list[dict[str, Any]]]:
+async def watch_status(
+    path: str | os.PathLike[str],
+    stop: asyncio.Event,
+    *,
+    force_polling: bool | None = None,
+    poll_delay_ms: int = 100,
+) -> AsyncIterator[list[dict[str, Any]]]:
     """Yield batches of new status lines as watchfiles reports changes in the folder.
 
     The folder is created by TAO only when the action starts, so until it exists we poll for it. On network
@@ -105,9 +113,18 @@ async def watch_status(path: str | os.PathLike[str], stop: asyncio.Event, *, for
     # watchfiles' poller compares modification times, which a fast appender can leave unchanged between polls;
     # so with polling (and, as a safety net, every second with inotify) we also read on each timeout.
     timeout = poll_delay_ms if force_polling else 1000
-    async for _changes in awatch(folder, stop_event=stop, force_polling=force_polling, poll_delay_ms=poll_delay_ms,
-                                 debounce=50, step=20, recursive=False, rust_timeout=timeout, yield_on_timeout=True,
-                                 watch_filter=None):
+    async for _changes in awatch(
+        folder,
+        stop_event=stop,
+        force_polling=force_polling,
+        poll_delay_ms=poll_delay_ms,
+        debounce=50,
+        step=20,
+        recursive=False,
+        rust_timeout=timeout,
+        yield_on_timeout=True,
+        watch_filter=None,
+    ):
         for batch in drain(reader):
             yield batch
     for batch in drain(reader):

@@ -38,7 +38,8 @@ AUTOML_RANGES: dict[str, tuple[str, float, float]] = {
 }
 SCHEDULER_KEYS = {
     "StepLR": ("train.optim.lr_step_size", "train.optim.lr_decay"),
-    "MultiStepLR": ("train.optim.lr_decay",), "MultiStep": ("train.optim.lr_decay",),
+    "MultiStepLR": ("train.optim.lr_decay",),
+    "MultiStep": ("train.optim.lr_decay",),
     "CustomMultiStepLRScheduler": ("train.optim.lr_decay",),
     "CosineAnnealingLR": ("train.optim.min_lr",),
 }
@@ -59,8 +60,10 @@ class Param(BaseModel):
         key, sep, rest = text.partition("=")
         dist, _, args = rest.partition(":")
         if not sep or not key.strip() or dist not in ("loguniform", "uniform", "int", "categorical"):
-            raise ValueError(f"--param {text!r}: use KEY=loguniform:LOW:HIGH, uniform:LOW:HIGH, int:LOW:HIGH or "
-                             "categorical:A,B,C (e.g. train.optim.lr=loguniform:1e-5:1e-3)")
+            raise ValueError(
+                f"--param {text!r}: use KEY=loguniform:LOW:HIGH, uniform:LOW:HIGH, int:LOW:HIGH or "
+                "categorical:A,B,C (e.g. train.optim.lr=loguniform:1e-5:1e-3)"
+            )
         if dist == "categorical":
             choices = [load_text(c.strip()) for c in args.split(",") if c.strip()]
             if len(choices) < 2:
@@ -70,10 +73,14 @@ class Param(BaseModel):
             low_s, high_s = args.split(":")
             low, high = float(low_s), float(high_s)
         except ValueError:
-            raise ValueError(f"--param {text!r}: {dist} needs LOW:HIGH numbers, e.g. {dist}:1e-5:1e-3") from None
+            raise ValueError(
+                f"--param {text!r}: {dist} needs LOW:HIGH numbers, e.g. {dist}:1e-5:1e-3"
+            ) from None
         if not low < high or (dist == "loguniform" and low <= 0):
-            raise ValueError(f"--param {text!r}: need LOW < HIGH" + (" and LOW > 0 for loguniform" if dist ==
-                                                                      "loguniform" else ""))
+            raise ValueError(
+                f"--param {text!r}: need LOW < HIGH"
+                + (" and LOW > 0 for loguniform" if dist == "loguniform" else "")
+            )
         return cls(key=key.strip(), dist=dist, low=low, high=high)
 
     def suggest(self, trial: Any) -> Any:
@@ -87,6 +94,7 @@ class Param(BaseModel):
 def format_params(params: dict[str, Any], digits: int = 4, short: bool = False) -> str:
     """``key=value, …`` for a trial's sampled values (floats to ``digits`` significant digits; ``short``: the last part
     of each key only)."""
+
     def one(key: str, value: Any) -> str:
         name = key.rsplit(".", 1)[-1] if short else key
         return f"{name}={value:.{digits}g}" if isinstance(value, float) else f"{name}={value}"
@@ -100,8 +108,10 @@ def default_space(data: dict[str, Any]) -> list[Param]:
 
     scheduler = get_path_or_none(data, "train.optim.lr_scheduler") or "MultiStepLR"
     keys = ["train.optim.lr", "train.optim.weight_decay", *SCHEDULER_KEYS.get(scheduler, ())]
-    return [Param(key=k, dist=AUTOML_RANGES[k][0], low=AUTOML_RANGES[k][1], high=AUTOML_RANGES[k][2])  # type: ignore[arg-type]
-            for k in keys]
+    return [
+        Param(key=k, dist=AUTOML_RANGES[k][0], low=AUTOML_RANGES[k][1], high=AUTOML_RANGES[k][2])  # type: ignore[arg-type]
+        for k in keys
+    ]
 
 
 def default_objective(data: dict[str, Any]) -> tuple[str, str]:
@@ -147,9 +157,17 @@ def open_study(folder: Path, cfg: SweepConfig, *, create: bool) -> Any:
     sampler = optuna.samplers.TPESampler(seed=cfg.seed, n_startup_trials=min(4, max(1, cfg.trials // 3)))
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
     if create:
-        return optuna.create_study(storage=storage_url(folder), study_name=cfg.study, direction=cfg.direction,
-                                   sampler=sampler, pruner=pruner, load_if_exists=True)
-    return optuna.load_study(storage=storage_url(folder), study_name=cfg.study, sampler=sampler, pruner=pruner)
+        return optuna.create_study(
+            storage=storage_url(folder),
+            study_name=cfg.study,
+            direction=cfg.direction,
+            sampler=sampler,
+            pruner=pruner,
+            load_if_exists=True,
+        )
+    return optuna.load_study(
+        storage=storage_url(folder), study_name=cfg.study, sampler=sampler, pruner=pruner
+    )
 
 
 def load_config(folder: Path) -> SweepConfig:
@@ -157,8 +175,10 @@ def load_config(folder: Path) -> SweepConfig:
     try:
         return SweepConfig.model_validate_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise LaunchError(f"{folder} is not a sweep folder (no sweep.json); start one with `depthnet sweep -e SPEC "
-                          f"--trials N --out {folder}`") from None
+        raise LaunchError(
+            f"{folder} is not a sweep folder (no sweep.json); start one with `depthnet sweep -e SPEC "
+            f"--trials N --out {folder}`"
+        ) from None
     except (OSError, ValueError) as exc:
         raise LaunchError(f"{path}: not a readable sweep description ({exc.__class__.__name__})") from None
 
@@ -169,17 +189,32 @@ def trial_rows(folder: Path) -> dict[str, Any]:
     study = open_study(folder, cfg, create=False)
     rows = []
     for t in study.get_trials(deepcopy=False):
-        rows.append({"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
-                     "results_dir": t.user_attrs.get("results_dir"), "run_id": t.user_attrs.get("run_id"),
-                     "reason": t.user_attrs.get("reason"), "epochs": len(t.intermediate_values),
-                     "intermediate": {str(k): v for k, v in sorted(t.intermediate_values.items())}})
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "value": t.value,
+                "params": t.params,
+                "results_dir": t.user_attrs.get("results_dir"),
+                "run_id": t.user_attrs.get("run_id"),
+                "reason": t.user_attrs.get("reason"),
+                "epochs": len(t.intermediate_values),
+                "intermediate": {str(k): v for k, v in sorted(t.intermediate_values.items())},
+            }
+        )
     best = None
     done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if done:
         b = study.best_trial
         best = {"number": b.number, "value": b.value, "params": b.params}
-    return {"study": cfg.study, "objective": cfg.objective, "direction": cfg.direction, "trials_asked": cfg.trials,
-            "trials": rows, "best": best}
+    return {
+        "study": cfg.study,
+        "objective": cfg.objective,
+        "direction": cfg.direction,
+        "trials_asked": cfg.trials,
+        "trials": rows,
+        "best": best,
+    }
 
 
 def best_spec_text(folder: Path) -> str:
@@ -194,8 +229,10 @@ def best_spec_text(folder: Path) -> str:
     except OSError as exc:
         raise LaunchError(f"{spec}: the best trial's spec cannot be read ({exc.strerror})") from None
     params = format_params(info["best"]["params"])
-    return (f"# Best trial {number} of sweep {folder} ({info['objective']} {info['best']['value']:.6g}, "
-            f"{info['direction']}): {params}\n") + body
+    return (
+        f"# Best trial {number} of sweep {folder} ({info['objective']} {info['best']['value']:.6g}, "
+        f"{info['direction']}): {params}\n"
+    ) + body
 
 
 # --------------------------------------------------------------------------- running trials
@@ -228,7 +265,11 @@ class Sweep:
             if not found:
                 return ["all"]
         if isinstance(ids, list):
-            return [str(i) for i in ids][: self.cfg.parallel] if self.cfg.parallel < len(ids) else [str(i) for i in ids]
+            return (
+                [str(i) for i in ids][: self.cfg.parallel]
+                if self.cfg.parallel < len(ids)
+                else [str(i) for i in ids]
+            )
         return [ids] * self.cfg.parallel
 
     # ------------------------------------------------------------------ public
@@ -245,7 +286,9 @@ class Sweep:
         that ended meanwhile, mark as FAIL those whose run is lost."""
         import optuna
 
-        running = [t for t in self.study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING]
+        running = [
+            t for t in self.study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING
+        ]
         threads = []
         for t in running:
             run_id = t.user_attrs.get("run_id")
@@ -264,7 +307,11 @@ class Sweep:
     def _finished(self) -> int:
         import optuna
 
-        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+        states = (
+            optuna.trial.TrialState.COMPLETE,
+            optuna.trial.TrialState.PRUNED,
+            optuna.trial.TrialState.FAIL,
+        )
         return len(self.study.get_trials(deepcopy=False, states=states))
 
     def _worker(self, gpus: str) -> None:
@@ -286,8 +333,16 @@ class Sweep:
         except (LaunchError, ValueError, OSError) as exc:
             self._fail(trial.number, f"its spec is not valid: {exc}")
             return
-        opts = RunOptions(action="train", spec=str(spec_path), backend=self.cfg.backend, image=self.cfg.image,
-                          gpus=gpus, network=self.cfg.network, env=self.cfg.env, slurm=self.cfg.slurm)
+        opts = RunOptions(
+            action="train",
+            spec=str(spec_path),
+            backend=self.cfg.backend,
+            image=self.cfg.image,
+            gpus=gpus,
+            network=self.cfg.network,
+            env=self.cfg.env,
+            slurm=self.cfg.slurm,
+        )
         try:
             prepared = prepare(opts)
             if prepared.problems:
@@ -301,8 +356,9 @@ class Sweep:
         except LaunchError as exc:
             self._fail(trial.number, str(exc).splitlines()[0])
             return
-        self.say(f"trial {trial.number} started: run {record.run_id} on GPU {gpus}, "
-                 + format_params(trial.params))
+        self.say(
+            f"trial {trial.number} started: run {record.run_id} on GPU {gpus}, " + format_params(trial.params)
+        )
         self._follow(trial, record, backend)
 
     def _write_trial_spec(self, trial: Any) -> tuple[Path, Path]:
@@ -320,8 +376,11 @@ class Sweep:
         data["results_dir"] = str(results)
         if isinstance(data.get("train"), dict):
             data["train"].pop("results_dir", None)  # the trial's folder, not the base spec's
-        path = write_text_atomic(folder / "spec.yaml", dump_yaml(data, f"# Trial {trial.number} of {self.folder}\n"),
-                                 overwrite=True)
+        path = write_text_atomic(
+            folder / "spec.yaml",
+            dump_yaml(data, f"# Trial {trial.number} of {self.folder}\n"),
+            overwrite=True,
+        )
         try:
             load_run_spec(str(path), "train")
         except SpecUnusable as exc:
@@ -357,7 +416,9 @@ class Sweep:
                     trial.report(float(value), epoch)
                     if not pruned.is_set() and trial.should_prune() and backend is not None:
                         pruned.set()
-                        self.say(f"trial {trial.number} pruned at epoch {epoch} ({self.cfg.objective} {value:.4g})")
+                        self.say(
+                            f"trial {trial.number} pruned at epoch {epoch} ({self.cfg.objective} {value:.4g})"
+                        )
                         threading.Thread(target=_stop, args=(backend, record), daemon=True).start()
 
         monitor = Monitor(record, backend, sink, log_path=registry.log_path(record))
@@ -404,12 +465,25 @@ def start_sweep(folder: Path, spec: Path, cfg: SweepConfig, *, overwrite: bool =
     from specgen.spec.safeyaml import read_text_bounded
 
     if (folder / "sweep.json").exists() and not overwrite:
-        raise LaunchError(f"{folder} already holds a sweep: continue it with `depthnet sweep resume {folder}`, or "
-                          "choose another --out")
+        raise LaunchError(
+            f"{folder} already holds a sweep: continue it with `depthnet sweep resume {folder}`, or "
+            "choose another --out"
+        )
     text = read_text_bounded(spec)
     folder.mkdir(parents=True, exist_ok=True)
     write_set(folder, {"base.yaml": text, "sweep.json": json.dumps(cfg.model_dump(), indent=2) + "\n"})
 
 
-__all__ = ["AUTOML_RANGES", "TRIAL_STATES", "Param", "Sweep", "SweepConfig", "best_spec_text", "default_space",
-           "format_params", "load_config", "start_sweep", "trial_rows"]
+__all__ = [
+    "AUTOML_RANGES",
+    "TRIAL_STATES",
+    "Param",
+    "Sweep",
+    "SweepConfig",
+    "best_spec_text",
+    "default_space",
+    "format_params",
+    "load_config",
+    "start_sweep",
+    "trial_rows",
+]

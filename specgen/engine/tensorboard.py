@@ -47,12 +47,12 @@ def _fields(buf: bytes):
         if wire == 0:
             value, pos = _varint(buf, pos)
         elif wire == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
+            value, pos = buf[pos : pos + 8], pos + 8
         elif wire == 2:
             size, pos = _varint(buf, pos)
-            value, pos = buf[pos:pos + size], pos + size
+            value, pos = buf[pos : pos + size], pos + size
         elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
+            value, pos = buf[pos : pos + 4], pos + 4
         else:
             raise ValueError(f"unsupported wire type {wire}")
         if pos > len(buf):
@@ -157,8 +157,10 @@ def event_files(results_dir: str | os.PathLike[str]) -> list[Path]:
         tail = p.parent.name.rpartition("_")[2]
         return int(tail) if tail.isdigit() else -1
 
-    return sorted((p for p in logs.glob("version_*/events.out.tfevents.*") if p.is_file()),
-                  key=lambda p: (version(p), p.name))
+    return sorted(
+        (p for p in logs.glob("version_*/events.out.tfevents.*") if p.is_file()),
+        key=lambda p: (version(p), p.name),
+    )
 
 
 class EventDirReader:

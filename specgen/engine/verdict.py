@@ -37,13 +37,19 @@ class RunFacts:
     """What a run has shown so far. Memory stays flat: kpi by key, the first bad step, counters."""
 
     def __init__(self) -> None:
-        self.kpi: dict[str, Any] = {}  # latest value of each key: kpi is not sticky across kinds of status lines
+        self.kpi: dict[
+            str, Any
+        ] = {}  # latest value of each key: kpi is not sticky across kinds of status lines
         self.first_bad: StepLoss | None = None
-        self.bad_kpi: dict[str, float] = {}  # the first non-finite value seen per loss key, even if later finite
+        self.bad_kpi: dict[
+            str, float
+        ] = {}  # the first non-finite value seen per loss key, even if later finite
         self.epochs_done: set[int] = set()
         self.max_epoch: int | None = None
         self.failure: str | None = None
-        self.ended_by: str | None = None  # a scheduler ended the job (Slurm TIMEOUT, CANCELLED…), in plain words
+        self.ended_by: str | None = (
+            None  # a scheduler ended the job (Slurm TIMEOUT, CANCELLED…), in plain words
+        )
         self.interrupted = False
         self.steps_per_epoch: int | None = None
         self._merging = False
@@ -52,7 +58,9 @@ class RunFacts:
     def add(self, event: Event) -> str | None:
         """Fold one event in; returns an alert text when this event shows a NaN/inf loss."""
         if isinstance(event, StepLoss):
-            if not event.finite and (self.first_bad is None or event.global_step < self.first_bad.global_step):
+            if not event.finite and (
+                self.first_bad is None or event.global_step < self.first_bad.global_step
+            ):
                 self.first_bad = event
                 return f"train_loss is {event.loss} at step {event.global_step} (epoch {event.epoch})"
         elif isinstance(event, StatusLine):
@@ -71,8 +79,10 @@ class RunFacts:
             return
         if stripped.startswith("full_key: ") and self._merge_error:
             # Hydra's spec errors: "Error merging …" / what is wrong / "full_key: train.num_epoch"
-            self.failure = f"spec error at {stripped[10:]}: {self._merge_error} (TAO rejected the spec; " \
-                           "`depthnet validate` names such keys before launch)"
+            self.failure = (
+                f"spec error at {stripped[10:]}: {self._merge_error} (TAO rejected the spec; "
+                "`depthnet validate` names such keys before launch)"
+            )
             self._merge_error = None
         elif self._merging:
             self._merge_error, self._merging = stripped, False
@@ -108,8 +118,13 @@ class RunFacts:
             return None
         per = self.steps_per_epoch
         epoch = (metric.step - 1) // per if per else 0
-        return StepLoss(epoch=epoch, step=metric.step - epoch * per if per else metric.step, steps=per or 0,
-                        loss=metric.value, global_step=metric.step)
+        return StepLoss(
+            epoch=epoch,
+            step=metric.step - epoch * per if per else metric.step,
+            steps=per or 0,
+            loss=metric.value,
+            global_step=metric.step,
+        )
 
     @property
     def epochs_completed(self) -> int | None:
@@ -117,20 +132,31 @@ class RunFacts:
 
     @property
     def nan(self) -> bool:
-        return self.first_bad is not None or bool(self.bad_kpi) or any(_bad(v) for k, v in self.kpi.items()
-                                                                          if k in LOSS_KEYS)
+        return (
+            self.first_bad is not None
+            or bool(self.bad_kpi)
+            or any(_bad(v) for k, v in self.kpi.items() if k in LOSS_KEYS)
+        )
 
 
 def _looks_failed(text: str) -> bool:
-    return ("Error" in text and "UserWarning" not in text and "FutureWarning" not in text
-            and "[Error]: nvidia_tao_core.telemetry" not in text)
+    return (
+        "Error" in text
+        and "UserWarning" not in text
+        and "FutureWarning" not in text
+        and "[Error]: nvidia_tao_core.telemetry" not in text
+    )
 
 
 def missing_output(action: str, run: RunSpec | None, results_dir: str) -> str | None:
     """What the action should have written and did not (None when it is there or cannot be known)."""
     if action == "inference":
         images = Path(results_dir) / "inference_images"
-        return None if images.is_dir() and any(p.is_file() for p in images.rglob("*")) else f"no image in {images}"
+        return (
+            None
+            if images.is_dir() and any(p.is_file() for p in images.rglob("*"))
+            else f"no image in {images}"
+        )
     if action == "train":
         folder = Path(results_dir)
         if folder.is_dir() and not any(folder.glob("*.pth")):
@@ -142,28 +168,56 @@ def missing_output(action: str, run: RunSpec | None, results_dir: str) -> str | 
     return f"no {target[0]} at {target[1]}"
 
 
-def judge(action: str, exit_code: int | None, steps: list[StepLoss], kpi: dict[str, Any], *,
-          tao_status: str | None = None, failure_message: str | None = None, hint: str | None = None,
-          missing: str | None = None, interrupted: bool = False, epochs_completed: int | None = None,
-          max_epoch: int | None = None, bad_kpi: dict[str, float] | None = None,
-          ended_by: str | None = None) -> Verdict:
+def judge(
+    action: str,
+    exit_code: int | None,
+    steps: list[StepLoss],
+    kpi: dict[str, Any],
+    *,
+    tao_status: str | None = None,
+    failure_message: str | None = None,
+    hint: str | None = None,
+    missing: str | None = None,
+    interrupted: bool = False,
+    epochs_completed: int | None = None,
+    max_epoch: int | None = None,
+    bad_kpi: dict[str, float] | None = None,
+    ended_by: str | None = None,
+) -> Verdict:
     reasons: list[str] = [ended_by] if ended_by else []
     bad = first_bad_step(steps)
     bad_keys = sorted({*(bad_kpi or {}), *(k for k in LOSS_KEYS if _bad(kpi.get(k)))})
     nan = bad is not None or bool(bad_keys)
     pass_note = " although TAO printed PASS" if tao_status == "PASS" else ""
     if exit_code == 137 and not ended_by:
-        reasons.append("the container was killed (exit 137), most likely out of memory: lower the batch size or the "
-                       "encoder, or enable train.activation_checkpoint")
+        reasons.append(
+            "the container was killed (exit 137), most likely out of memory: lower the batch size or the "
+            "encoder, or enable train.activation_checkpoint"
+        )
     if interrupted:
-        reasons.append(f"the run was interrupted (Ctrl-C) before it finished{pass_note}: its outputs are incomplete")
+        reasons.append(
+            f"the run was interrupted (Ctrl-C) before it finished{pass_note}: its outputs are incomplete"
+        )
     if nan:
-        where = f"from step {bad.global_step}" if bad is not None and bad.global_step == 1 else (
-            f"at step {bad.global_step} (epoch {bad.epoch})" if bad is not None else f"in the kpi {', '.join(bad_keys)}")
+        where = (
+            f"from step {bad.global_step}"
+            if bad is not None and bad.global_step == 1
+            else (
+                f"at step {bad.global_step} (epoch {bad.epoch})"
+                if bad is not None
+                else f"in the kpi {', '.join(bad_keys)}"
+            )
+        )
         values = [bad.loss] if bad is not None else [(bad_kpi or {}).get(k, kpi.get(k)) for k in bad_keys]
         value = "NaN" if any(isinstance(v, float) and math.isnan(v) for v in values) else "infinite"
-        reasons.append(f"train_loss is {value} {where}{pass_note}" + (
-            f": {hint}" if hint else ": check the dataset class against your depth files (`depthnet doctor`)"))
+        reasons.append(
+            f"train_loss is {value} {where}{pass_note}"
+            + (
+                f": {hint}"
+                if hint
+                else ": check the dataset class against your depth files (`depthnet doctor`)"
+            )
+        )
     if ended_by:
         pass  # the scheduler's words say how it ended; the exit code it left says no more
     elif exit_code == 143:
@@ -174,8 +228,12 @@ def judge(action: str, exit_code: int | None, steps: list[StepLoss], kpi: dict[s
         why = f": {failure_message}" if failure_message else ""
         reasons.append(f"{action} failed with exit code {exit_code}{why}")
     if exit_code == 0 and not interrupted:
-        if action == "train" and max_epoch is not None and epochs_completed is not None \
-                and epochs_completed < max_epoch + 1:
+        if (
+            action == "train"
+            and max_epoch is not None
+            and epochs_completed is not None
+            and epochs_completed < max_epoch + 1
+        ):
             reasons.append(f"train ended after {epochs_completed} of {max_epoch + 1} epochs{pass_note}")
         absent = [k for k in EXPECTED_KPI.get(action, ()) if k not in kpi]
         if absent:
@@ -183,17 +241,54 @@ def judge(action: str, exit_code: int | None, steps: list[StepLoss], kpi: dict[s
         if missing:
             reasons.append(f"{action} exited 0 but wrote nothing: {missing}")
     if reasons:
-        return Verdict(passed=False, reason=reasons[0], reasons=reasons, exit_code=exit_code, tao_status=tao_status,
-                       kpi=kpi, epochs_completed=epochs_completed, nan=nan, interrupted=interrupted)
+        return Verdict(
+            passed=False,
+            reason=reasons[0],
+            reasons=reasons,
+            exit_code=exit_code,
+            tao_status=tao_status,
+            kpi=kpi,
+            epochs_completed=epochs_completed,
+            nan=nan,
+            interrupted=interrupted,
+        )
     shown = ", ".join(f"{k} {v:.4g}" for k, v in kpi.items() if isinstance(v, (int, float)))
     reason = f"{action} finished" + (f" with {shown}" if shown else "")
-    return Verdict(passed=True, reason=reason, reasons=[reason], exit_code=exit_code, tao_status=tao_status, kpi=kpi,
-                   epochs_completed=epochs_completed, nan=False, interrupted=False)
+    return Verdict(
+        passed=True,
+        reason=reason,
+        reasons=[reason],
+        exit_code=exit_code,
+        tao_status=tao_status,
+        kpi=kpi,
+        epochs_completed=epochs_completed,
+        nan=False,
+        interrupted=False,
+    )
 
 
-def judge_facts(action: str, facts: RunFacts, exit_code: int | None, *, tao_status: str | None,
-                interrupted: bool, hint: str | None, missing: str | None) -> Verdict:
-    return judge(action, exit_code, [facts.first_bad] if facts.first_bad else [], facts.kpi, tao_status=tao_status,
-                 failure_message=facts.failure, hint=hint, missing=missing,
-                 interrupted=interrupted or facts.interrupted, epochs_completed=facts.epochs_completed,
-                 max_epoch=facts.max_epoch, bad_kpi=facts.bad_kpi, ended_by=facts.ended_by)
+def judge_facts(
+    action: str,
+    facts: RunFacts,
+    exit_code: int | None,
+    *,
+    tao_status: str | None,
+    interrupted: bool,
+    hint: str | None,
+    missing: str | None,
+) -> Verdict:
+    return judge(
+        action,
+        exit_code,
+        [facts.first_bad] if facts.first_bad else [],
+        facts.kpi,
+        tao_status=tao_status,
+        failure_message=facts.failure,
+        hint=hint,
+        missing=missing,
+        interrupted=interrupted or facts.interrupted,
+        epochs_completed=facts.epochs_completed,
+        max_epoch=facts.max_epoch,
+        bad_kpi=facts.bad_kpi,
+        ended_by=facts.ended_by,
+    )

@@ -76,10 +76,16 @@ def _log_every(data: dict[str, Any], req: BuildRequest) -> int | None:
             lines = sum(1 for line in f if line.strip())
     except OSError:
         return None
-    batch = get_path_or_none(data, "dataset.train_dataset.batch_size") or SplitDataset.model_fields["batch_size"].default
+    batch = (
+        get_path_or_none(data, "dataset.train_dataset.batch_size")
+        or SplitDataset.model_fields["batch_size"].default
+    )
     gpus = get_path_or_none(data, "train.num_gpus") or TrainConfig.model_fields["num_gpus"].default
-    epochs = req.overrides.get("train.num_epochs") or get_path_or_none(data, "train.num_epochs") \
+    epochs = (
+        req.overrides.get("train.num_epochs")
+        or get_path_or_none(data, "train.num_epochs")
         or TrainConfig.model_fields["num_epochs"].default
+    )
     if not all(isinstance(v, int) and v > 0 for v in (batch, gpus, epochs)) or not lines:
         return None
     return log_every_for(epochs * math.ceil(lines / (batch * gpus)), req.encoder)
@@ -96,7 +102,10 @@ def build_data(req: BuildRequest) -> dict[str, Any]:
     for value in recipe.values:
         if value.path.startswith("train.") and req.action != "train":
             continue
-        if value.path.startswith(("dataset.train_dataset", "dataset.val_dataset")) and req.action not in ("train", "quantize"):
+        if value.path.startswith(("dataset.train_dataset", "dataset.val_dataset")) and req.action not in (
+            "train",
+            "quantize",
+        ):
             continue
         set_path(data, value.path, value.value)
 
@@ -124,14 +133,26 @@ def build_data(req: BuildRequest) -> dict[str, Any]:
     if act == "export":
         if req.checkpoint:
             set_path(data, "export.checkpoint", req.checkpoint)
-        set_path(data, "export.onnx_file", req.onnx_file or posixpath.join(results, "export", f"{req.model_type.lower()}_{req.encoder}.onnx"))
+        set_path(
+            data,
+            "export.onnx_file",
+            req.onnx_file
+            or posixpath.join(results, "export", f"{req.model_type.lower()}_{req.encoder}.onnx"),
+        )
         # TAO's default 544 is not a multiple of the ViT patch (14): its export fails under torch 2.11
         set_path(data, "export.input_height", 518)
         set_path(data, "export.input_width", 518)
     if act == "gen_trt_engine":
-        onnx = req.onnx_file or posixpath.join(results, "export", f"{req.model_type.lower()}_{req.encoder}.onnx")
+        onnx = req.onnx_file or posixpath.join(
+            results, "export", f"{req.model_type.lower()}_{req.encoder}.onnx"
+        )
         set_path(data, "gen_trt_engine.onnx_file", onnx)
-        set_path(data, "gen_trt_engine.trt_engine", req.trt_engine or posixpath.join(results, "gen_trt_engine", f"{req.model_type.lower()}_{req.encoder}.engine"))
+        set_path(
+            data,
+            "gen_trt_engine.trt_engine",
+            req.trt_engine
+            or posixpath.join(results, "gen_trt_engine", f"{req.model_type.lower()}_{req.encoder}.engine"),
+        )
     if act == "quantize":
         if req.checkpoint:
             set_path(data, "quantize.model_path", req.checkpoint)
@@ -171,7 +192,11 @@ class ConvertRequest(BaseModel):
 def build_convert_spec(req: ConvertRequest) -> ConvertSpec:
     """The spec for ``depth_net convert -e`` inside the container; extensions written exactly as given."""
     return ConvertSpec(
-        data_root=req.data_root, results_dir=req.results_dir,
-        image_dir_pattern=list(req.image_patterns), depth_dir_pattern=list(req.depth_patterns),
-        image_extension=req.image_extension, depth_extension=req.depth_extension, split_ratio=req.split_ratio,
+        data_root=req.data_root,
+        results_dir=req.results_dir,
+        image_dir_pattern=list(req.image_patterns),
+        depth_dir_pattern=list(req.depth_patterns),
+        image_extension=req.image_extension,
+        depth_extension=req.depth_extension,
+        split_ratio=req.split_ratio,
     )

@@ -68,8 +68,12 @@ class Source(BaseModel):
             data = read_yaml(spec_path)
         except SpecFileError as exc:
             raise ChainError(str(exc)) from None
-        return cls(action=action, spec_path=os.path.abspath(spec_path), data=data,
-                   results_dir=results_dir or action_results_dir(data, action))
+        return cls(
+            action=action,
+            spec_path=os.path.abspath(spec_path),
+            data=data,
+            results_dir=results_dir or action_results_dir(data, action),
+        )
 
 
 class Choices(BaseModel):
@@ -97,15 +101,21 @@ class Derived(BaseModel):
     parent: str  # the source spec
 
     def header(self) -> str:
-        return (f"depth_net {self.action} spec — derived by depthnet next\n{DERIVED_FROM} {self.parent}\n"
-                f"run: depth_net {self.action} -e <this file>   (image {self.image})")
+        return (
+            f"depth_net {self.action} spec — derived by depthnet next\n{DERIVED_FROM} {self.parent}\n"
+            f"run: depth_net {self.action} -e <this file>   (image {self.image})"
+        )
 
     def text(self, *, full: bool = False) -> str:
         return render(self.spec, full=full, header=self.header())
 
     def default_path(self) -> Path:
         """``<results_dir>/specs/<action>[_trt].yaml``, the first free name."""
-        trt = "_trt" if self.action in ("evaluate", "inference") and getattr(self.spec, self.action).trt_engine else ""
+        trt = (
+            "_trt"
+            if self.action in ("evaluate", "inference") and getattr(self.spec, self.action).trt_engine
+            else ""
+        )
         return Path(free_path(str(Path(self.spec.results_dir or ".") / "specs" / f"{self.action}{trt}.yaml")))
 
 
@@ -124,8 +134,10 @@ def find_checkpoint(train_dir: str) -> str:
             if m := _CKPT.search(p.name):
                 found.append((int(m.group(1)), int(m.group(2)), str(p)))
     if not found:
-        raise ChainError(f"{train_dir} holds no checkpoint (dn_model_latest.pth or model_epoch_*_step_*.pth): the "
-                         "run did not finish an epoch; pass --checkpoint to use another .pth")
+        raise ChainError(
+            f"{train_dir} holds no checkpoint (dn_model_latest.pth or model_epoch_*_step_*.pth): the "
+            "run did not finish an epoch; pass --checkpoint to use another .pth"
+        )
     return max(found)[2]
 
 
@@ -161,8 +173,14 @@ def _find_sources(source: Source, action: str) -> tuple[list[dict[str, Any]], di
         for split in DATA_SPLITS[action]:
             block = get_path(data, f"dataset.{split}") or {}
             if block.get("data_sources"):
-                where = f"dataset.{split}" + ("" if depth == 0 else f" of an earlier spec ({depth} up the chain)")
-                return copy.deepcopy(block["data_sources"]), {k: v for k, v in block.items() if k != "data_sources"}, where
+                where = f"dataset.{split}" + (
+                    "" if depth == 0 else f" of an earlier spec ({depth} up the chain)"
+                )
+                return (
+                    copy.deepcopy(block["data_sources"]),
+                    {k: v for k, v in block.items() if k != "data_sources"},
+                    where,
+                )
     return None
 
 
@@ -187,18 +205,28 @@ def _checkpoint_for(source: Source, choices: Choices) -> str:
 def _base(source: Source) -> dict[str, Any]:
     """What every derived spec shares with its source: results root, model, the depth block."""
     # TAO's experiment.yaml holds every key of the schema, the stereo pipeline's too: only mono keys carry over.
-    model = {k: v for k, v in copy.deepcopy(source.data.get("model") or {}).items() if k not in STEREO_ONLY["model"]}
+    model = {
+        k: v
+        for k, v in copy.deepcopy(source.data.get("model") or {}).items()
+        if k not in STEREO_ONLY["model"]
+    }
     backbone = model.get("mono_backbone") or {}
     backbone.pop("pretrained_path", None)  # the trained checkpoint replaces the public weights
     if backbone:
         model["mono_backbone"] = backbone
     else:
         model.pop("mono_backbone", None)
-    dataset = {k: v for k, v in (source.data.get("dataset") or {}).items()
-               if k in ("dataset_name", "normalize_depth", "min_depth", "max_depth")}
+    dataset = {
+        k: v
+        for k, v in (source.data.get("dataset") or {}).items()
+        if k in ("dataset_name", "normalize_depth", "min_depth", "max_depth")
+    }
     dataset.setdefault("dataset_name", "MonoDataset")
-    out = {"results_dir": source.data.get("results_dir") or os.path.dirname(source.results_dir), "model": model,
-           "dataset": dataset}
+    out = {
+        "results_dir": source.data.get("results_dir") or os.path.dirname(source.results_dir),
+        "model": model,
+        "dataset": dataset,
+    }
     if "wandb" in source.data:
         out["wandb"] = copy.deepcopy(source.data["wandb"])
     return out
@@ -212,10 +240,14 @@ def export_size(source: Source, notes: list[str]) -> dict[str, int]:
     fails with "Input image height 544 is not a multiple of patch height 14" under torch 2.11."""
     crop = (source.data.get("dataset") or {}).get("train_dataset", {}) or {}
     size = (crop.get("augmentation") or {}).get("crop_size") if isinstance(crop, dict) else None
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v % PATCH == 0 for v in size)):
+    if not (
+        isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v % PATCH == 0 for v in size)
+    ):
         size = [518, 518]
-    notes.append(f"export input {size[0]}×{size[1]} (the training crop; TAO's default 544 is not a multiple of "
-                 f"the ViT patch {PATCH} and its export fails)")
+    notes.append(
+        f"export input {size[0]}×{size[1]} (the training crop; TAO's default 544 is not a multiple of "
+        f"the ViT patch {PATCH} and its export fails)"
+    )
     return {"input_height": size[0], "input_width": size[1]}
 
 
@@ -225,8 +257,10 @@ def _data_block(source: Source, action: str, choices: Choices, notes: list[str])
         return {"data_sources": [{"data_file": choices.data_file, "dataset_name": name}]}
     found = _find_sources(source, action)
     if found is None:
-        raise ChainError(f"{action} needs data and no spec up the chain from {source.spec_path} lists any; "
-                         "pass --data-file (an annotation file; one column is enough for inference)")
+        raise ChainError(
+            f"{action} needs data and no spec up the chain from {source.spec_path} lists any; "
+            "pass --data-file (an annotation file; one column is enough for inference)"
+        )
     sources, settings, where = found
     if choices.dataset_name:
         for s in sources:
@@ -250,7 +284,9 @@ def derive(source: Source, action: str, choices: Choices | None = None) -> Deriv
     allowed = NEXT_ACTIONS.get(source.action, ())
     if action not in allowed:
         after = f"; after {source.action} you can run {', '.join(allowed)}" if allowed else ""
-        hint = "; export first, then build the engine from the export run" if action == "gen_trt_engine" else ""
+        hint = (
+            "; export first, then build the engine from the export run" if action == "gen_trt_engine" else ""
+        )
         raise ChainError(f"{action} cannot follow {source.action}{after}{hint}")
     notes: list[str] = []
     data = _base(source)
@@ -273,21 +309,36 @@ def derive(source: Source, action: str, choices: Choices | None = None) -> Deriv
             default_dir = posixpath.join(root, action)
         if action == "inference":
             data[action]["save_raw_pfm"] = True
-            notes.append("inference.save_raw_pfm on: the results viewer reads the predicted values from the PFM files")
+            notes.append(
+                "inference.save_raw_pfm on: the results viewer reads the predicted values from the PFM files"
+            )
         _own_results_dir(data, action, choices, default_dir, notes)
     elif action == "export":
         ckpt = _checkpoint_for(source, choices)
         default_onnx = posixpath.join(root, "export", f"{stem}.onnx")
         if choices.onnx_file and os.path.lexists(choices.onnx_file):
-            raise ChainError(f"export.onnx_file {choices.onnx_file} already exists and TAO refuses to overwrite it; "
-                             f"use {free_path(choices.onnx_file)} (free) or remove the old file",
-                             [Problem(path="export.onnx_file", message=f"{choices.onnx_file} already exists",
-                                      fix=f"use {free_path(choices.onnx_file)}")])
+            raise ChainError(
+                f"export.onnx_file {choices.onnx_file} already exists and TAO refuses to overwrite it; "
+                f"use {free_path(choices.onnx_file)} (free) or remove the old file",
+                [
+                    Problem(
+                        path="export.onnx_file",
+                        message=f"{choices.onnx_file} already exists",
+                        fix=f"use {free_path(choices.onnx_file)}",
+                    )
+                ],
+            )
         onnx = choices.onnx_file or free_path(default_onnx)
         data["export"] = {"checkpoint": ckpt, "onnx_file": onnx, **export_size(source, notes)}
         notes.append(f"checkpoint: {ckpt}")
-        notes.append(f"onnx_file: {onnx}" + (f" ({default_onnx} exists and TAO refuses to overwrite it)"
-                                             if onnx != default_onnx and not choices.onnx_file else ""))
+        notes.append(
+            f"onnx_file: {onnx}"
+            + (
+                f" ({default_onnx} exists and TAO refuses to overwrite it)"
+                if onnx != default_onnx and not choices.onnx_file
+                else ""
+            )
+        )
         _own_results_dir(data, action, choices, posixpath.join(root, "export"), notes)
     elif action == "gen_trt_engine":
         onnx = choices.onnx_file or get_path(source.data, "export.onnx_file")
@@ -295,7 +346,8 @@ def derive(source: Source, action: str, choices: Choices | None = None) -> Deriv
             raise ChainError(f"{source.spec_path} names no export.onnx_file; pass --onnx-file")
         dtype = (choices.data_type or "FP32").upper()
         engine_path = choices.trt_engine or free_path(
-            posixpath.join(root, "gen_trt_engine", f"{Path(onnx).stem}.{dtype.lower()}.engine"))
+            posixpath.join(root, "gen_trt_engine", f"{Path(onnx).stem}.{dtype.lower()}.engine")
+        )
         gen: dict[str, Any] = {"onnx_file": onnx, "trt_engine": engine_path, "tensorrt": {"data_type": dtype}}
         batch = get_path(source.data, "export.batch_size")
         if isinstance(batch, int) and batch > 0:
@@ -315,8 +367,10 @@ def derive(source: Source, action: str, choices: Choices | None = None) -> Deriv
         if calib:
             data["dataset"]["quant_calibration_dataset"] = {"images_dir": calib}
             if not choices.calibration_images_dir:
-                notes.append(f"calibration images: {calib} (the folder of the training images; pass "
-                             "--calibration-images-dir to use another)")
+                notes.append(
+                    f"calibration images: {calib} (the folder of the training images; pass "
+                    "--calibration-images-dir to use another)"
+                )
         data["quantize"] = {"model_path": ckpt}
         notes.append(f"model_path: {ckpt}")
         _own_results_dir(data, action, choices, posixpath.join(root, "quantize"), notes)
@@ -333,10 +387,14 @@ def derive(source: Source, action: str, choices: Choices | None = None) -> Deriv
         problems = accept_known_failures(problems)
     if errors(problems):
         raise ChainError("\n".join(p.line() for p in errors(problems)), errors(problems))
-    return Derived(action=action, spec=spec, problems=problems, notes=notes, image=image, parent=source.spec_path)
+    return Derived(
+        action=action, spec=spec, problems=problems, notes=notes, image=image, parent=source.spec_path
+    )
 
 
-def _own_results_dir(data: dict[str, Any], action: str, choices: Choices, default: str, notes: list[str]) -> None:
+def _own_results_dir(
+    data: dict[str, Any], action: str, choices: Choices, default: str, notes: list[str]
+) -> None:
     """Keep each run's status.json and outputs apart: a folder already holding a run gets a numbered sibling."""
     wanted = choices.results_dir or free_results_dir(default)
     if wanted != posixpath.join(data["results_dir"], action):

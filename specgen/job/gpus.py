@@ -30,7 +30,9 @@ def parse_gpus(text: str) -> list[int] | str:
     return ids
 
 
-def device_keys(data: dict[str, Any], action: str, gpus_per_node: int, nodes: int = 1) -> tuple[dict[str, Any], list[str]]:
+def device_keys(
+    data: dict[str, Any], action: str, gpus_per_node: int, nodes: int = 1
+) -> tuple[dict[str, Any], list[str]]:
     """The key changes that make ``action``'s section ask for ``gpus_per_node`` GPUs on ``nodes`` nodes, and the
     notes for the user (what was inconsistent, what TAO will do with the strategy). The run sees its GPUs as
     0..n-1 (Docker and CUDA_VISIBLE_DEVICES renumber them), so ``gpu_ids`` is always ``range(n)``."""
@@ -40,9 +42,14 @@ def device_keys(data: dict[str, Any], action: str, gpus_per_node: int, nodes: in
     num = get_path_or_none(data, f"{action}.num_gpus")
     ids = get_path_or_none(data, f"{action}.gpu_ids")
     if isinstance(num, int) and isinstance(ids, list) and num != len(ids):
-        notes.append(f"the spec had {action}.num_gpus {num} but {len(ids)} gpu_ids (TAO would warn and take the "
-                     f"larger): both set for the {gpus_per_node} GPU(s) chosen")
-    changes: dict[str, Any] = {f"{action}.num_gpus": gpus_per_node, f"{action}.gpu_ids": list(range(gpus_per_node))}
+        notes.append(
+            f"the spec had {action}.num_gpus {num} but {len(ids)} gpu_ids (TAO would warn and take the "
+            f"larger): both set for the {gpus_per_node} GPU(s) chosen"
+        )
+    changes: dict[str, Any] = {
+        f"{action}.num_gpus": gpus_per_node,
+        f"{action}.gpu_ids": list(range(gpus_per_node)),
+    }
     if action == "train":
         changes["train.num_nodes"] = nodes
         if gpus_per_node * nodes > 1:
@@ -51,15 +58,21 @@ def device_keys(data: dict[str, Any], action: str, gpus_per_node: int, nodes: in
             precision = get_path_or_none(data, "train.precision") or "fp32"
             if strategy == "fsdp":
                 if precision != "fp16":
-                    notes.append(f"fsdp: TAO overrides precision to 16-mixed (fp16); train.precision {precision} is "
-                                 "ignored")
+                    notes.append(
+                        f"fsdp: TAO overrides precision to 16-mixed (fp16); train.precision {precision} is "
+                        "ignored"
+                    )
             elif checkpointing:
                 notes.append("ddp with activation checkpointing: TAO uses plain ddp")
             else:
-                notes.append("ddp without activation checkpointing: TAO uses ddp_find_unused_parameters_true "
-                             "(slower; set train.activation_checkpoint: true to save memory and use plain ddp)")
+                notes.append(
+                    "ddp without activation checkpointing: TAO uses ddp_find_unused_parameters_true "
+                    "(slower; set train.activation_checkpoint: true to save memory and use plain ddp)"
+                )
     current = {k: get_path_or_none(data, k) for k in changes}
-    changes = {k: v for k, v in changes.items() if current[k] != v and not (current[k] is None and _default(k, v))}
+    changes = {
+        k: v for k, v in changes.items() if current[k] != v and not (current[k] is None and _default(k, v))
+    }
     return changes, notes
 
 

@@ -10,9 +10,11 @@ def references_dir() -> Path | None:
     """A source checkout's references/, else where ``pip install`` put them (the wheel's data files)."""
     import site
 
-    for candidate in (Path(__file__).resolve().parents[2] / "references",
-                      Path(sys.prefix) / "share" / "depthnet-tui" / "references",
-                      Path(site.getuserbase()) / "share" / "depthnet-tui" / "references"):
+    for candidate in (
+        Path(__file__).resolve().parents[2] / "references",
+        Path(sys.prefix) / "share" / "depthnet-tui" / "references",
+        Path(site.getuserbase()) / "share" / "depthnet-tui" / "references",
+    ):
         if candidate.is_dir():
             return candidate
     return None
@@ -41,7 +43,13 @@ def topics() -> dict[str, str]:
     folder = references_dir()
     out: dict[str, str] = {}
     for path in sorted(folder.glob("*.md")) if folder else []:
-        first = next((line.lstrip("# ").strip() for line in path.read_text(encoding="utf-8").splitlines()
-                      if line.startswith("#")), path.stem)
+        first = next(
+            (
+                line.lstrip("# ").strip()
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if line.startswith("#")
+            ),
+            path.stem,
+        )
         out[path.stem] = first
     return out

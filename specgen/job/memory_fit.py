@@ -54,12 +54,18 @@ def _activation_scale(tokens: int) -> float:
     return (LINEAR * tokens + QUADRATIC * tokens**2) / (LINEAR * REF_TOKENS + QUADRATIC * REF_TOKENS**2)
 
 
-def estimate(encoder: str, crop: list[int] | tuple[int, ...], batch: int, precision: str = "fp32") -> Estimate:
+def estimate(
+    encoder: str, crop: list[int] | tuple[int, ...], batch: int, precision: str = "fp32"
+) -> Estimate:
     """Peak GPU memory of one GPU of the run (each DDP rank holds a whole model and its own batch)."""
     fixed, slope = ENCODERS.get(encoder, ENCODERS["vitl"])
     per_sample = slope * _activation_scale(_tokens(crop)) * PRECISION.get(precision, 1.0)
-    return Estimate(peak_gib=fixed + batch * per_sample, fixed_gib=fixed, per_sample_gib=per_sample,
-                    measured=encoder in MEASURED)
+    return Estimate(
+        peak_gib=fixed + batch * per_sample,
+        fixed_gib=fixed,
+        per_sample_gib=per_sample,
+        measured=encoder in MEASURED,
+    )
 
 
 def largest_batch(encoder: str, crop: list[int] | tuple[int, ...], precision: str, free_gib: float) -> int:
@@ -69,8 +75,9 @@ def largest_batch(encoder: str, crop: list[int] | tuple[int, ...], precision: st
     return max(0, math.floor(room / e.per_sample_gib)) if e.per_sample_gib > 0 else 0
 
 
-def fit_problem(encoder: str, crop: list[int] | tuple[int, ...], batch: int, precision: str,
-                gpus: list[tuple[int, float]]) -> str | None:
+def fit_problem(
+    encoder: str, crop: list[int] | tuple[int, ...], batch: int, precision: str, gpus: list[tuple[int, float]]
+) -> str | None:
     """None when the run fits every chosen GPU ((index, free GiB) pairs); else one line with the numbers and the
     largest batch that fits the tightest GPU."""
     if not gpus:
@@ -80,7 +87,12 @@ def fit_problem(encoder: str, crop: list[int] | tuple[int, ...], batch: int, pre
     if e.peak_gib <= free * HEADROOM:
         return None
     best = largest_batch(encoder, crop, precision, free)
-    advice = (f"the largest batch that fits is {best} (dataset.train_dataset.batch_size)" if best else
-              "not even batch 1 fits: a smaller encoder or crop, fp16, or a GPU with more free memory")
-    return (f"{encoder} at crop {crop[0]}×{crop[-1]}, batch {batch}, {precision} needs {e.text()} of GPU memory; "
-            f"GPU {index} has {free:.1f} GiB free: {advice}")
+    advice = (
+        f"the largest batch that fits is {best} (dataset.train_dataset.batch_size)"
+        if best
+        else "not even batch 1 fits: a smaller encoder or crop, fp16, or a GPU with more free memory"
+    )
+    return (
+        f"{encoder} at crop {crop[0]}×{crop[-1]}, batch {batch}, {precision} needs {e.text()} of GPU memory; "
+        f"GPU {index} has {free:.1f} GiB free: {advice}"
+    )

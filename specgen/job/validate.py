@@ -37,8 +37,13 @@ def sample_depth_paths(data_file: str, limit: int = 20) -> list[str]:
     return [parts[-1] for line in lines if len(parts := line.split()) >= 2]
 
 
-def validate_data(data: dict[str, Any], action: str | None = None, *, check_files: bool = True,
-                  allow_known_failure: bool = False) -> tuple[ExperimentSpec | None, list[Problem]]:
+def validate_data(
+    data: dict[str, Any],
+    action: str | None = None,
+    *,
+    check_files: bool = True,
+    allow_known_failure: bool = False,
+) -> tuple[ExperimentSpec | None, list[Problem]]:
     """Validate a parsed spec dict. Returns the model (None when the schema fails) and every problem. A known
     failure (the data says the loss will be NaN) is an error unless ``allow_known_failure``."""
     try:
@@ -61,36 +66,64 @@ KNOWN_FAILURES = ("EMPTY_MASK", "ENCODING_MISMATCH")
 def known_failures(spec: ExperimentSpec, action: str | None) -> list[Problem]:
     """The data doctor on (a small sample of) the files the action reads, when they are on this machine."""
     out: list[Problem] = []
-    splits = ACTION_SPLITS.get(action or "train", ())[:1]  # where the loss comes from: train, test or infer data
+    splits = ACTION_SPLITS.get(action or "train", ())[
+        :1
+    ]  # where the loss comes from: train, test or infer data
     for split in splits:
         for i, src in enumerate(_sources(getattr(spec.dataset, split))[:2]):
             if not Path(src.data_file).is_file():
                 continue
-            for code, message, fix in _doctor_alerts(src.data_file, src.dataset_name, spec.model.model_type,
-                                                     spec.dataset.min_depth, spec.dataset.max_depth):
-                out.append(Problem(path=f"dataset.{split}.data_sources[{i}].dataset_name", known_failure=True,
-                                   message=f"{code}: {message} — this run's loss will be NaN", fix=fix))
+            for code, message, fix in _doctor_alerts(
+                src.data_file,
+                src.dataset_name,
+                spec.model.model_type,
+                spec.dataset.min_depth,
+                spec.dataset.max_depth,
+            ):
+                out.append(
+                    Problem(
+                        path=f"dataset.{split}.data_sources[{i}].dataset_name",
+                        known_failure=True,
+                        message=f"{code}: {message} — this run's loss will be NaN",
+                        fix=fix,
+                    )
+                )
     return out
 
 
-def _doctor_alerts(data_file: str, dataset_name: str, model_type: str, min_depth: float | None,
-                   max_depth: float | None) -> list[tuple[str, str, str]]:
+def _doctor_alerts(
+    data_file: str, dataset_name: str, model_type: str, min_depth: float | None, max_depth: float | None
+) -> list[tuple[str, str, str]]:
     st = Path(data_file).stat()
-    return list(_doctor_cached(data_file, st.st_mtime_ns, st.st_size, dataset_name, model_type, min_depth, max_depth))
+    return list(
+        _doctor_cached(data_file, st.st_mtime_ns, st.st_size, dataset_name, model_type, min_depth, max_depth)
+    )
 
 
 @lru_cache(maxsize=32)
-def _doctor_cached(data_file: str, _mtime: int, _size: int, dataset_name: str, model_type: str,
-                   min_depth: float | None, max_depth: float | None) -> tuple[tuple[str, str, str], ...]:
+def _doctor_cached(
+    data_file: str,
+    _mtime: int,
+    _size: int,
+    dataset_name: str,
+    model_type: str,
+    min_depth: float | None,
+    max_depth: float | None,
+) -> tuple[tuple[str, str, str], ...]:
     """Once per version of the annotation file and choice of class: the wizard validates often."""
     from specgen.data.doctor import diagnose
 
     try:
-        report = diagnose(data_file, dataset_name, model_type, min_depth=min_depth, max_depth=max_depth, sample=8)
+        report = diagnose(
+            data_file, dataset_name, model_type, min_depth=min_depth, max_depth=max_depth, sample=8
+        )
     except (OSError, ValueError):
         return ()
-    return tuple((f.code, f.message, f.fix) for f in report.findings
-                 if f.code in KNOWN_FAILURES and f.severity == "error")
+    return tuple(
+        (f.code, f.message, f.fix)
+        for f in report.findings
+        if f.code in KNOWN_FAILURES and f.severity == "error"
+    )
 
 
 def _sources(split: SplitDataset) -> list[Any]:
@@ -104,43 +137,86 @@ def check_spec(spec: ExperimentSpec, action: str | None = None, *, check_files: 
     ds = spec.dataset
 
     for key in spec.stereo_keys_ignored():
-        p.append(Problem(severity="warning", path=key, message="stereo-only key, ignored by the mono pipeline",
-                         fix="remove it; it will not be written to the spec"))
+        p.append(
+            Problem(
+                severity="warning",
+                path=key,
+                message="stereo-only key, ignored by the mono pipeline",
+                fix="remove it; it will not be written to the spec",
+            )
+        )
     if ds.dataset_name != "MonoDataset":
-        p.append(Problem(path="dataset.dataset_name",
-                         message=f"{ds.dataset_name!r} builds the stereo data pipeline (TAO's default is StereoDataset)",
-                         fix="set dataset.dataset_name: MonoDataset (exact case)"))
+        p.append(
+            Problem(
+                path="dataset.dataset_name",
+                message=f"{ds.dataset_name!r} builds the stereo data pipeline (TAO's default is StereoDataset)",
+                fix="set dataset.dataset_name: MonoDataset (exact case)",
+            )
+        )
     if mt not in (METRIC_MODEL, RELATIVE_MODEL):
-        p.append(Problem(path="model.model_type", message=f"{mt} is a stereo model",
-                         fix=f"use {METRIC_MODEL} or {RELATIVE_MODEL} for monocular depth"))
+        p.append(
+            Problem(
+                path="model.model_type",
+                message=f"{mt} is a stereo model",
+                fix=f"use {METRIC_MODEL} or {RELATIVE_MODEL} for monocular depth",
+            )
+        )
 
     for split_name in ("train_dataset", "val_dataset", "test_dataset", "infer_dataset"):
         for i, src in enumerate(_sources(getattr(ds, split_name))):
             base = f"dataset.{split_name}.data_sources[{i}]"
             depths = sample_depth_paths(src.data_file) if check_files else []
             for issue in check_pair(mt, src.dataset_name, depths):
-                p.append(Problem(severity=issue.severity, path=f"{base}.dataset_name", message=issue.message, fix=issue.fix))
+                p.append(
+                    Problem(
+                        severity=issue.severity,
+                        path=f"{base}.dataset_name",
+                        message=issue.message,
+                        fix=issue.fix,
+                    )
+                )
             if check_files and not Path(src.data_file).is_file():
-                p.append(Problem(severity="warning", path=f"{base}.data_file",
-                                 message=f"{src.data_file} does not exist on this machine",
-                                 fix="check the path (fine if it only exists inside the container)"))
+                p.append(
+                    Problem(
+                        severity="warning",
+                        path=f"{base}.data_file",
+                        message=f"{src.data_file} does not exist on this machine",
+                        fix="check the path (fine if it only exists inside the container)",
+                    )
+                )
 
     both = ds.min_depth is not None and ds.max_depth is not None
     if mt == RELATIVE_MODEL and (ds.min_depth is not None or ds.max_depth is not None):
-        p.append(Problem(
-            severity="error" if both else "warning",
-            path="dataset.min_depth" if ds.min_depth is not None else "dataset.max_depth",
-            message=("a relative run must not set min_depth/max_depth: TAO passes them to the relative dataset "
-                     "class, which fails with an unexpected-keyword TypeError" if both else
-                     "min_depth/max_depth mean nothing to a relative run"),
-            fix="remove dataset.min_depth and dataset.max_depth (set them only for MetricDepthAnything)"))
+        p.append(
+            Problem(
+                severity="error" if both else "warning",
+                path="dataset.min_depth" if ds.min_depth is not None else "dataset.max_depth",
+                message=(
+                    "a relative run must not set min_depth/max_depth: TAO passes them to the relative dataset "
+                    "class, which fails with an unexpected-keyword TypeError"
+                    if both
+                    else "min_depth/max_depth mean nothing to a relative run"
+                ),
+                fix="remove dataset.min_depth and dataset.max_depth (set them only for MetricDepthAnything)",
+            )
+        )
     if both and ds.min_depth >= ds.max_depth:  # type: ignore[operator]
-        p.append(Problem(path="dataset.min_depth", message=f"min_depth {ds.min_depth} is not below max_depth {ds.max_depth}",
-                         fix="no pixel can be valid: make min_depth < max_depth"))
+        p.append(
+            Problem(
+                path="dataset.min_depth",
+                message=f"min_depth {ds.min_depth} is not below max_depth {ds.max_depth}",
+                fix="no pixel can be valid: make min_depth < max_depth",
+            )
+        )
     if mt == METRIC_MODEL and ds.normalize_depth:
-        p.append(Problem(severity="warning", path="dataset.normalize_depth",
-                         message="a metric run with normalize_depth rescales every map to [0, 1]: metres are lost and +inf (missing depth) becomes NaN",
-                         fix="set dataset.normalize_depth: false for metric depth"))
+        p.append(
+            Problem(
+                severity="warning",
+                path="dataset.normalize_depth",
+                message="a metric run with normalize_depth rescales every map to [0, 1]: metres are lost and +inf (missing depth) becomes NaN",
+                fix="set dataset.normalize_depth: false for metric depth",
+            )
+        )
 
     if check_files and mt in (METRIC_MODEL, RELATIVE_MODEL):
         p += known_failures(spec, action)
@@ -167,80 +243,171 @@ def _pfm_collisions(spec: ExperimentSpec) -> list[Problem]:
     if not clashes:
         return []
     pfm, names = next(iter(clashes.items()))
-    return [Problem(severity="warning", path="inference.save_raw_pfm",
-                    message=f"{sum(len(v) for v in clashes.values())} inputs share {len(clashes)} PFM paths (TAO "
-                            f"replaces png/jpg/jpeg anywhere in the path): {' and '.join(names[:2])} both → {pfm}; "
-                            "the later overwrites the earlier",
-                    fix="rename the folders whose names contain png, jpg or jpeg, or rely on the inference_images pictures")]
+    return [
+        Problem(
+            severity="warning",
+            path="inference.save_raw_pfm",
+            message=f"{sum(len(v) for v in clashes.values())} inputs share {len(clashes)} PFM paths (TAO "
+            f"replaces png/jpg/jpeg anywhere in the path): {' and '.join(names[:2])} both → {pfm}; "
+            "the later overwrites the earlier",
+            fix="rename the folders whose names contain png, jpg or jpeg, or rely on the inference_images pictures",
+        )
+    ]
 
 
 def _check_action(spec: ExperimentSpec, action: str) -> list[Problem]:
     p: list[Problem] = []
     if action not in ACTIONS:
-        return [Problem(path="action", message=f"unknown action {action!r}", fix=f"use one of {', '.join(ACTIONS)}")]
+        return [
+            Problem(
+                path="action", message=f"unknown action {action!r}", fix=f"use one of {', '.join(ACTIONS)}"
+            )
+        ]
     for split in ACTION_SPLITS[action]:
         if not _sources(getattr(spec.dataset, split)):
-            p.append(Problem(path=f"dataset.{split}.data_sources", message=f"{action} needs data here",
-                             fix="add an entry with data_file and dataset_name"))
+            p.append(
+                Problem(
+                    path=f"dataset.{split}.data_sources",
+                    message=f"{action} needs data here",
+                    fix="add an entry with data_file and dataset_name",
+                )
+            )
     section = getattr(spec, action)
     if not spec.results_dir and not getattr(section, "results_dir", None):
-        p.append(Problem(path="results_dir", message=f"neither results_dir nor {action}.results_dir is set (TAO fails with a ValueError)",
-                         fix="set results_dir; the action writes to <results_dir>/" + action))
+        p.append(
+            Problem(
+                path="results_dir",
+                message=f"neither results_dir nor {action}.results_dir is set (TAO fails with a ValueError)",
+                fix="set results_dir; the action writes to <results_dir>/" + action,
+            )
+        )
     metric = spec.model.model_type == METRIC_MODEL
     if action in ("evaluate", "inference") and not (section.checkpoint or section.trt_engine):
-        p.append(Problem(path=f"{action}.checkpoint", message="missing", fix="give the .pth checkpoint to use (or trt_engine in TAO Deploy)"))
+        p.append(
+            Problem(
+                path=f"{action}.checkpoint",
+                message="missing",
+                fix="give the .pth checkpoint to use (or trt_engine in TAO Deploy)",
+            )
+        )
     if action == "export":
         if not spec.export.checkpoint:
-            p.append(Problem(path="export.checkpoint", message="missing", fix="give the trained .pth checkpoint"))
+            p.append(
+                Problem(path="export.checkpoint", message="missing", fix="give the trained .pth checkpoint")
+            )
         if not spec.export.onnx_file:
-            p.append(Problem(path="export.onnx_file", message="missing", fix="give the .onnx path to write (it must not exist yet)"))
+            p.append(
+                Problem(
+                    path="export.onnx_file",
+                    message="missing",
+                    fix="give the .onnx path to write (it must not exist yet)",
+                )
+            )
         for key in ("input_height", "input_width"):
             value = getattr(spec.export, key)
             if value % 14:
                 near = max(14, round(value / 14) * 14)
-                p.append(Problem(path=f"export.{key}", message=f"{value} is not a multiple of the ViT patch size 14: "
-                                 "TAO 7.3.0's export fails (torch.export: \"not a multiple of patch height 14\")",
-                                 fix=f"use {near} (or the training crop size)"))
-    if action in ("export", "evaluate", "inference") and metric and (spec.dataset.min_depth is None or spec.dataset.max_depth is None):
-        p.append(Problem(severity="warning", path="dataset.max_depth",
-                         message=f"metric {action} without the dataset depth block: TAO falls back to 0.001–10 m",
-                         fix="copy dataset.normalize_depth/min_depth/max_depth from the train spec"))
+                p.append(
+                    Problem(
+                        path=f"export.{key}",
+                        message=f"{value} is not a multiple of the ViT patch size 14: "
+                        'TAO 7.3.0\'s export fails (torch.export: "not a multiple of patch height 14")',
+                        fix=f"use {near} (or the training crop size)",
+                    )
+                )
+    if (
+        action in ("export", "evaluate", "inference")
+        and metric
+        and (spec.dataset.min_depth is None or spec.dataset.max_depth is None)
+    ):
+        p.append(
+            Problem(
+                severity="warning",
+                path="dataset.max_depth",
+                message=f"metric {action} without the dataset depth block: TAO falls back to 0.001–10 m",
+                fix="copy dataset.normalize_depth/min_depth/max_depth from the train spec",
+            )
+        )
     if action == "gen_trt_engine":
         g = spec.gen_trt_engine
         if not g.onnx_file:
-            p.append(Problem(path="gen_trt_engine.onnx_file", message="missing", fix="give the exported .onnx file"))
+            p.append(
+                Problem(
+                    path="gen_trt_engine.onnx_file", message="missing", fix="give the exported .onnx file"
+                )
+            )
         if not g.trt_engine:
-            p.append(Problem(path="gen_trt_engine.trt_engine", message="missing", fix="give the engine path to write"))
+            p.append(
+                Problem(
+                    path="gen_trt_engine.trt_engine", message="missing", fix="give the engine path to write"
+                )
+            )
         if g.tensorrt.data_type == "FP16":
-            p.append(Problem(
-                severity="error" if spec.model.encoder in ("vitl", "vitg") else "warning",
-                path="gen_trt_engine.tensorrt.data_type",
-                message=f"FP16 overflows in the {spec.model.encoder} mono backbone's attention and gives NaN/garbage depth",
-                fix="use FP32, or BF16 on an SM80+ GPU"))
+            p.append(
+                Problem(
+                    severity="error" if spec.model.encoder in ("vitl", "vitg") else "warning",
+                    path="gen_trt_engine.tensorrt.data_type",
+                    message=f"FP16 overflows in the {spec.model.encoder} mono backbone's attention and gives NaN/garbage depth",
+                    fix="use FP32, or BF16 on an SM80+ GPU",
+                )
+            )
         if g.tensorrt.data_type == "BF16":
-            p.append(Problem(severity="warning", path="gen_trt_engine.tensorrt.data_type",
-                             message="BF16 engines need an SM80+ GPU (A100, H100, L40, RTX 30/40)", fix="use FP32 on older GPUs"))
+            p.append(
+                Problem(
+                    severity="warning",
+                    path="gen_trt_engine.tensorrt.data_type",
+                    message="BF16 engines need an SM80+ GPU (A100, H100, L40, RTX 30/40)",
+                    fix="use FP32 on older GPUs",
+                )
+            )
     if action == "quantize":
         if not spec.dataset.quant_calibration_dataset.images_dir:
-            p.append(Problem(path="dataset.quant_calibration_dataset.images_dir", message="missing",
-                             fix="give a folder of calibration RGB images"))
+            p.append(
+                Problem(
+                    path="dataset.quant_calibration_dataset.images_dir",
+                    message="missing",
+                    fix="give a folder of calibration RGB images",
+                )
+            )
         if not spec.quantize.model_path:
-            p.append(Problem(path="quantize.model_path", message="missing", fix="give the trained .pth checkpoint to quantise"))
+            p.append(
+                Problem(
+                    path="quantize.model_path",
+                    message="missing",
+                    fix="give the trained .pth checkpoint to quantise",
+                )
+            )
     if action == "train":
         if spec.train.precision == "bf16":
             # Measured on an H100 with TAO 7.3.0 (benchmarks/gpu_memory.sh): the first validation's picture calls
             # .numpy() on a bfloat16 tensor (utils/misc.py vis_mono) and training dies there.
-            p.append(Problem(path="train.precision", known_failure=True,
-                             message="bf16 training crashes in TAO 7.3.0 at the first validation (vis_mono calls "
-                                     ".numpy() on a bfloat16 tensor: TypeError: Got unsupported ScalarType BFloat16)",
-                             fix="use fp32 (or fp16, which halves activation memory)"))
+            p.append(
+                Problem(
+                    path="train.precision",
+                    known_failure=True,
+                    message="bf16 training crashes in TAO 7.3.0 at the first validation (vis_mono calls "
+                    ".numpy() on a bfloat16 tensor: TypeError: Got unsupported ScalarType BFloat16)",
+                    fix="use fp32 (or fp16, which halves activation memory)",
+                )
+            )
         if spec.train.precision == "fp16":
-            p.append(Problem(severity="warning", path="train.precision", message="fp16 can overflow in ViT attention and give a NaN loss",
-                             fix="prefer fp32 (or bf16 on SM80+)"))
+            p.append(
+                Problem(
+                    severity="warning",
+                    path="train.precision",
+                    message="fp16 can overflow in ViT attention and give a NaN loss",
+                    fix="prefer fp32 (or bf16 on SM80+)",
+                )
+            )
         if len(spec.train.gpu_ids) != spec.train.num_gpus:
-            p.append(Problem(severity="warning", path="train.gpu_ids",
-                             message=f"{len(spec.train.gpu_ids)} gpu_ids for num_gpus {spec.train.num_gpus}",
-                             fix="make train.gpu_ids list exactly num_gpus devices"))
+            p.append(
+                Problem(
+                    severity="warning",
+                    path="train.gpu_ids",
+                    message=f"{len(spec.train.gpu_ids)} gpu_ids for num_gpus {spec.train.num_gpus}",
+                    fix="make train.gpu_ids list exactly num_gpus devices",
+                )
+            )
     return p
 
 

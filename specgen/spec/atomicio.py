@@ -16,7 +16,9 @@ class RefusedOverwrite(FileExistsError):
         self.path = path
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str, *, overwrite: bool = False, mode: int = 0o644) -> Path:
+def write_text_atomic(
+    path: str | os.PathLike[str], text: str, *, overwrite: bool = False, mode: int = 0o644
+) -> Path:
     """Write via a temp file in the same folder, then rename; readers never see half a file.
 
     Without ``overwrite`` the final step is a hard link, which fails if the name appeared meanwhile.
@@ -97,8 +99,10 @@ def write_set(folder: str | os.PathLike[str], files: dict[str, str], *, drop: tu
                 if entry.name in files or entry.name in drop:
                     continue
                 if entry.is_dir(follow_symlinks=False):
-                    raise IsADirectoryError(f"{target} holds the folder {entry.name}: write annotation files into a "
-                                            "folder of their own")
+                    raise IsADirectoryError(
+                        f"{target} holds the folder {entry.name}: write annotation files into a "
+                        "folder of their own"
+                    )
                 try:
                     os.link(entry.path, staging / entry.name, follow_symlinks=False)
                 except OSError:

@@ -45,9 +45,19 @@ def mounts(spec_path: str, *, data_roots: Iterable[str], output_dir: str) -> lis
     return found
 
 
-def docker_argv(action: str, spec_path: str, *, data_roots: Iterable[str], output_dir: str, image: str | None = None,
-                gpus: str = "0", uid: int | None = None, gid: int | None = None, shm_size: str = "16G",
-                env: dict[str, str] | None = None) -> list[str]:
+def docker_argv(
+    action: str,
+    spec_path: str,
+    *,
+    data_roots: Iterable[str],
+    output_dir: str,
+    image: str | None = None,
+    gpus: str = "0",
+    uid: int | None = None,
+    gid: int | None = None,
+    shm_size: str = "16G",
+    env: dict[str, str] | None = None,
+) -> list[str]:
     """Argument list (never a shell string built from paths): read-only data, read-write output, same paths inside."""
     uid = os.getuid() if uid is None else uid
     gid = os.getgid() if gid is None else gid

@@ -71,13 +71,18 @@ def where_it_belongs(model: type[BaseModel], bad_path: str) -> str:
         extra = f" (also: {', '.join(homes[1:4])})" if len(homes) > 1 else ""
         return f"{name} belongs under {parent} ({homes[0]}){extra}"
     parent_path = bad_path.rsplit(".", 1)[0] if "." in bad_path else ""
-    siblings = [p.rsplit(".", 1)[-1] for p in all_paths(model)
-                if (p.rsplit(".", 1)[0] if "." in p else "") == parent_path]
+    siblings = [
+        p.rsplit(".", 1)[-1]
+        for p in all_paths(model)
+        if (p.rsplit(".", 1)[0] if "." in p else "") == parent_path
+    ]
     close = difflib.get_close_matches(name, siblings, n=1, cutoff=0.6)
     if close:
         return f"did you mean {(parent_path + '.' if parent_path else '') + close[0]}?"
     where = parent_path or "the top level"
-    return f"remove it; keys allowed in {where}: {', '.join(siblings[:12])}{' …' if len(siblings) > 12 else ''}"
+    return (
+        f"remove it; keys allowed in {where}: {', '.join(siblings[:12])}{' …' if len(siblings) > 12 else ''}"
+    )
 
 
 def get_path_or_none(data: dict[str, Any], path: str) -> Any:

@@ -50,19 +50,40 @@ def from_validation_error(err: ValidationError, model: type[BaseModel], prefix: 
             problems.append(Problem(path=path, message="missing", fix="this key is required here; add it"))
         elif kind in ("literal_error", "enum"):
             expected = str(ctx.get("expected", "")).replace("'", "")
-            problems.append(Problem(path=path, message=f"{_shown(given)} is not a valid value",
-                                    fix=f"use one of {expected.replace(' or ', ', ')}"))
+            problems.append(
+                Problem(
+                    path=path,
+                    message=f"{_shown(given)} is not a valid value",
+                    fix=f"use one of {expected.replace(' or ', ', ')}",
+                )
+            )
         elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-            bound = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}[kind]
+            bound = {
+                "greater_than_equal": ">=",
+                "less_than_equal": "<=",
+                "greater_than": ">",
+                "less_than": "<",
+            }[kind]
             limit = next(iter(ctx.values()), "")
-            problems.append(Problem(path=path, message=f"{_shown(given)} is out of range",
-                                    fix=f"use a value {bound} {limit}"))
+            problems.append(
+                Problem(
+                    path=path, message=f"{_shown(given)} is out of range", fix=f"use a value {bound} {limit}"
+                )
+            )
         elif kind.endswith("_parsing") or kind.endswith("_type"):
             wanted = kind.split("_", 1)[0]
-            wanted = {"int": "an integer", "float": "a number", "bool": "true or false", "string": "a string",
-                      "list": "a list", "dict": "a mapping", "model": "a mapping of keys"}.get(wanted, wanted)
-            problems.append(Problem(path=path, message=f"{_shown(given)} has the wrong type",
-                                    fix=f"give {wanted}"))
+            wanted = {
+                "int": "an integer",
+                "float": "a number",
+                "bool": "true or false",
+                "string": "a string",
+                "list": "a list",
+                "dict": "a mapping",
+                "model": "a mapping of keys",
+            }.get(wanted, wanted)
+            problems.append(
+                Problem(path=path, message=f"{_shown(given)} has the wrong type", fix=f"give {wanted}")
+            )
         elif kind == "value_error":
             text = str(ctx.get("error", e["msg"]))
             message, _, fix = text.partition("; ")

@@ -32,62 +32,116 @@ class Recipe(BaseModel):
 
 
 _FINETUNE = [
-    RecipeValue(path="train.optim.lr", value=5e-6,
-                reason="Depth Anything V2 is already trained: a small lr adapts it without wrecking the features."),
-    RecipeValue(path="train.optim.lr_scheduler", value="LambdaLR",
-                reason="Warm-up then polynomial decay, the schedule the DA-V2 fine-tunes use."),
-    RecipeValue(path="train.clip_grad_norm", value=0.1,
-                reason="Clipping stops one bad batch from blowing up a pretrained model."),
-    RecipeValue(path="train.optim.warmup_steps", value=20,
-                reason="A short warm-up keeps the first updates gentle while the optimizer's statistics settle."),
-    RecipeValue(path="train.optim.weight_decay", value=1e-4,
-                reason="Mild regularisation; larger values pull pretrained weights toward zero."),
-    RecipeValue(path="train.precision", value="fp32",
-                reason="fp32 is the safe default: fp16 can overflow in the ViT attention and give NaN losses."),
+    RecipeValue(
+        path="train.optim.lr",
+        value=5e-6,
+        reason="Depth Anything V2 is already trained: a small lr adapts it without wrecking the features.",
+    ),
+    RecipeValue(
+        path="train.optim.lr_scheduler",
+        value="LambdaLR",
+        reason="Warm-up then polynomial decay, the schedule the DA-V2 fine-tunes use.",
+    ),
+    RecipeValue(
+        path="train.clip_grad_norm",
+        value=0.1,
+        reason="Clipping stops one bad batch from blowing up a pretrained model.",
+    ),
+    RecipeValue(
+        path="train.optim.warmup_steps",
+        value=20,
+        reason="A short warm-up keeps the first updates gentle while the optimizer's statistics settle.",
+    ),
+    RecipeValue(
+        path="train.optim.weight_decay",
+        value=1e-4,
+        reason="Mild regularisation; larger values pull pretrained weights toward zero.",
+    ),
+    RecipeValue(
+        path="train.precision",
+        value="fp32",
+        reason="fp32 is the safe default: fp16 can overflow in the ViT attention and give NaN losses.",
+    ),
 ]
 
 
-def metric_depth_block(min_depth: float = NYU_MIN_DEPTH, max_depth: float = NYU_MAX_DEPTH) -> list[RecipeValue]:
+def metric_depth_block(
+    min_depth: float = NYU_MIN_DEPTH, max_depth: float = NYU_MAX_DEPTH
+) -> list[RecipeValue]:
     """The dataset depth block a metric run needs in train, evaluate, inference *and* export."""
     return [
-        RecipeValue(path="dataset.normalize_depth", value=False,
-                    reason="Metric depth must stay in metres; per-map normalisation would also turn +inf into NaN."),
-        RecipeValue(path="dataset.min_depth", value=min_depth,
-                    reason="Pixels nearer than this are ignored (invalid readings are 0)."),
-        RecipeValue(path="dataset.max_depth", value=max_depth,
-                    reason="Pixels farther than this are ignored; must cover your scenes' depth range."),
+        RecipeValue(
+            path="dataset.normalize_depth",
+            value=False,
+            reason="Metric depth must stay in metres; per-map normalisation would also turn +inf into NaN.",
+        ),
+        RecipeValue(
+            path="dataset.min_depth",
+            value=min_depth,
+            reason="Pixels nearer than this are ignored (invalid readings are 0).",
+        ),
+        RecipeValue(
+            path="dataset.max_depth",
+            value=max_depth,
+            reason="Pixels farther than this are ignored; must cover your scenes' depth range.",
+        ),
     ]
 
 
 _SANITY = [
-    RecipeValue(path="train.num_epochs", value=1, reason="One epoch is enough to see whether the loss is finite."),
-    RecipeValue(path="train.log_every_n_steps", value=1, reason="Log often so the first loss shows at once (the builders set the interval from the run length: ~200 chart points, at most ~2 a second)."),
+    RecipeValue(
+        path="train.num_epochs", value=1, reason="One epoch is enough to see whether the loss is finite."
+    ),
+    RecipeValue(
+        path="train.log_every_n_steps",
+        value=1,
+        reason="Log often so the first loss shows at once (the builders set the interval from the run length: ~200 chart points, at most ~2 a second).",
+    ),
     RecipeValue(path="train.validation_interval", value=1, reason="Validate after the single epoch."),
     RecipeValue(path="train.checkpoint_interval", value=1, reason="Prove that checkpoints are written."),
-    RecipeValue(path="dataset.train_dataset.batch_size", value=1, reason="Smallest batch: fits any GPU, starts fastest."),
-    RecipeValue(path="dataset.train_dataset.workers", value=2, reason="Fewer loader processes start quicker."),
-    RecipeValue(path="dataset.val_dataset.batch_size", value=1, reason="Smallest batch for the quick validation."),
+    RecipeValue(
+        path="dataset.train_dataset.batch_size",
+        value=1,
+        reason="Smallest batch: fits any GPU, starts fastest.",
+    ),
+    RecipeValue(
+        path="dataset.train_dataset.workers", value=2, reason="Fewer loader processes start quicker."
+    ),
+    RecipeValue(
+        path="dataset.val_dataset.batch_size", value=1, reason="Smallest batch for the quick validation."
+    ),
     RecipeValue(path="dataset.val_dataset.workers", value=2, reason="Fewer loader processes start quicker."),
 ]
 
 
-def get_recipe(name: str, model_type: str, min_depth: float | None = None, max_depth: float | None = None) -> Recipe:
+def get_recipe(
+    name: str, model_type: str, min_depth: float | None = None, max_depth: float | None = None
+) -> Recipe:
     """The recipe for a model type. Metric recipes carry the depth block; relative ones must not."""
     metric = model_type == METRIC_MODEL
     block = metric_depth_block(min_depth or NYU_MIN_DEPTH, max_depth or NYU_MAX_DEPTH) if metric else []
     kind = "metric" if metric else "relative"
     if name == "finetune":
-        return Recipe(name="finetune", title=f"{kind.capitalize()} fine-tune",
-                      summary=f"Fine-tune Depth Anything V2 on your data ({kind} depth).",
-                      values=[*_FINETUNE, *block])
+        return Recipe(
+            name="finetune",
+            title=f"{kind.capitalize()} fine-tune",
+            summary=f"Fine-tune Depth Anything V2 on your data ({kind} depth).",
+            values=[*_FINETUNE, *block],
+        )
     if name == "sanity":
-        return Recipe(name="sanity", title="Sanity run",
-                      summary="The fine-tune settings, one short epoch, logged often: see a finite loss fast.",
-                      values=[*_FINETUNE, *block, *_SANITY])
+        return Recipe(
+            name="sanity",
+            title="Sanity run",
+            summary="The fine-tune settings, one short epoch, logged often: see a finite loss fast.",
+            values=[*_FINETUNE, *block, *_SANITY],
+        )
     if name == "plain":
-        return Recipe(name="plain", title="Plain TAO defaults",
-                      summary="TAO's own defaults (lr 1e-4, MultiStepLR) plus only what a mono run needs.",
-                      values=list(block))
+        return Recipe(
+            name="plain",
+            title="Plain TAO defaults",
+            summary="TAO's own defaults (lr 1e-4, MultiStepLR) plus only what a mono run needs.",
+            values=list(block),
+        )
     raise ValueError(f"unknown recipe {name!r}; use one of {', '.join(RECIPES)}")
 
 
@@ -110,12 +164,17 @@ def precision_choices(tao_version: str = "7.3.0", sm: int | None = None) -> list
     elif sm is not None and sm < 80:
         bf16_reason = f"your GPU is SM{sm}; bf16 needs SM80 or newer (A100, H100, L40, RTX 30/40)."
     else:
-        bf16_reason = ("Half the activation memory with fp32's range on SM80+ GPUs — but TAO 7.3.0's train crashes at "
-                       "its first validation with bf16 (measured on an H100): evaluate/export only.")
+        bf16_reason = (
+            "Half the activation memory with fp32's range on SM80+ GPUs — but TAO 7.3.0's train crashes at "
+            "its first validation with bf16 (measured on an H100): evaluate/export only."
+        )
     return [
         PrecisionChoice(value="fp32", available=True, reason="Recommended: exact, never overflows."),
-        PrecisionChoice(value="fp16", available=True,
-                        reason="Saves memory but can overflow in ViT attention → NaN loss; use with care."),
+        PrecisionChoice(
+            value="fp16",
+            available=True,
+            reason="Saves memory but can overflow in ViT attention → NaN loss; use with care.",
+        ),
         PrecisionChoice(value="bf16", available=bf16_tao and bf16_gpu, reason=bf16_reason),
     ]
 

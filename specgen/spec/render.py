@@ -11,10 +11,16 @@ from specgen.spec.atomicio import write_text_atomic
 from specgen.spec.schema import TAO_MISSING, ConvertSpec, ExperimentSpec
 
 #: Keys TAO declares mandatory (OmegaConf ``???``); we model "not set" as None.
-TAO_MISSING_KEYS: frozenset[str] = frozenset({
-    "evaluate.checkpoint", "inference.checkpoint", "export.checkpoint", "export.onnx_file",
-    "gen_trt_engine.onnx_file", "gen_trt_engine.trt_engine",
-})
+TAO_MISSING_KEYS: frozenset[str] = frozenset(
+    {
+        "evaluate.checkpoint",
+        "inference.checkpoint",
+        "export.checkpoint",
+        "export.onnx_file",
+        "gen_trt_engine.onnx_file",
+        "gen_trt_engine.trt_engine",
+    }
+)
 #: Shown even in the minimal rendering although they equal TAO's defaults: the choices a reader looks for.
 ALWAYS_SHOWN: tuple[str, ...] = ("model.model_type", "model.encoder")
 
@@ -88,7 +94,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except YamlLimitError as exc:
         raise SpecFileError(str(exc)) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise SpecFileError(f"{p}: cannot be read ({exc.__class__.__name__}); give a readable UTF-8 YAML file") from None
+        raise SpecFileError(
+            f"{p}: cannot be read ({exc.__class__.__name__}); give a readable UTF-8 YAML file"
+        ) from None
     except OSError as exc:
         raise SpecFileError(f"{p}: cannot be read ({exc.strerror or exc.__class__.__name__})") from None
     return parse_yaml(text, str(p))
@@ -118,6 +126,12 @@ def load_spec(text: str) -> ExperimentSpec:
     return ExperimentSpec.model_validate(parse_yaml(text))
 
 
-def write_spec(path: str | Path, spec: ExperimentSpec | ConvertSpec, *, full: bool = False,
-               overwrite: bool = False, header: str = "") -> Path:
+def write_spec(
+    path: str | Path,
+    spec: ExperimentSpec | ConvertSpec,
+    *,
+    full: bool = False,
+    overwrite: bool = False,
+    header: str = "",
+) -> Path:
     return write_text_atomic(path, render(spec, full=full, header=header), overwrite=overwrite)

@@ -31,18 +31,24 @@ class _Loader(yaml.SafeLoader):
             try:
                 hash(key)
             except TypeError:
-                raise YamlLimitError(f"line {key_node.start_mark.line + 1}: a key must be a plain value") from None
+                raise YamlLimitError(
+                    f"line {key_node.start_mark.line + 1}: a key must be a plain value"
+                ) from None
             if key in seen:
-                raise YamlLimitError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r} (first on line "
-                                     f"{seen[key]}); TAO rejects duplicate keys: keep one")
+                raise YamlLimitError(
+                    f"line {key_node.start_mark.line + 1}: duplicate key {key!r} (first on line "
+                    f"{seen[key]}); TAO rejects duplicate keys: keep one"
+                )
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         digits = sum(c.isdigit() for c in str(node.value))
         if digits > MAX_INT_DIGITS:
-            raise YamlLimitError(f"line {node.start_mark.line + 1}: an integer of {digits} digits is not a setting; "
-                                 "fix the value")
+            raise YamlLimitError(
+                f"line {node.start_mark.line + 1}: an integer of {digits} digits is not a setting; "
+                "fix the value"
+            )
         return super().construct_yaml_int(node)  # type: ignore[no-any-return]
 
 
@@ -61,15 +67,24 @@ def _check_size(root: yaml.Node | None) -> None:
     while stack:
         node, depth, done = stack.pop()
         if depth > MAX_DEPTH:
-            raise YamlLimitError(f"nesting deeper than {MAX_DEPTH} levels (line {node.start_mark.line + 1}): not a spec")
-        children = ([c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode)
-                    else list(node.value) if isinstance(node, yaml.SequenceNode) else [])
+            raise YamlLimitError(
+                f"nesting deeper than {MAX_DEPTH} levels (line {node.start_mark.line + 1}): not a spec"
+            )
+        children = (
+            [c for pair in node.value for c in pair]
+            if isinstance(node, yaml.MappingNode)
+            else list(node.value)
+            if isinstance(node, yaml.SequenceNode)
+            else []
+        )
         if done:
             on_path.discard(id(node))
             expanded[id(node)] = 1 + sum(expanded[id(c)] for c in children)
             if expanded[id(node)] > MAX_NODES:
-                raise YamlLimitError(f"more than {MAX_NODES:,} values once its aliases (*name) are expanded: "
-                                     "an alias bomb or not a spec; remove the anchors and aliases")
+                raise YamlLimitError(
+                    f"more than {MAX_NODES:,} values once its aliases (*name) are expanded: "
+                    "an alias bomb or not a spec; remove the anchors and aliases"
+                )
             continue
         if id(node) in expanded:
             continue
@@ -83,7 +98,9 @@ def _check_size(root: yaml.Node | None) -> None:
 def load_text(text: str, source: str = "<spec>") -> Any:
     """Parse ``text`` within the limits; YamlLimitError or yaml.YAMLError otherwise."""
     if len(text) > MAX_BYTES:
-        raise YamlLimitError(f"{source}: {len(text) / 2**20:.1f} MiB; a spec is a few KB: is this the right file?")
+        raise YamlLimitError(
+            f"{source}: {len(text) / 2**20:.1f} MiB; a spec is a few KB: is this the right file?"
+        )
     loader = _Loader(text)
     try:
         try:
@@ -114,9 +131,13 @@ def read_text_bounded(path: str | os.PathLike[str], limit: int = MAX_BYTES) -> s
     if not stat.S_ISREG(st.st_mode):
         raise YamlLimitError(f"{p}: not a regular file (a FIFO, socket or device); give the spec file itself")
     if st.st_size > limit:
-        raise YamlLimitError(f"{p}: {st.st_size / 2**20:.1f} MiB; a spec is a few KB: is this the right file?")
+        raise YamlLimitError(
+            f"{p}: {st.st_size / 2**20:.1f} MiB; a spec is a few KB: is this the right file?"
+        )
     with open(p, "rb") as f:
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise YamlLimitError(f"{p}: larger than {limit // 2**20} MiB; a spec is a few KB: is this the right file?")
+        raise YamlLimitError(
+            f"{p}: larger than {limit // 2**20} MiB; a spec is a few KB: is this the right file?"
+        )
     return data.decode("utf-8")

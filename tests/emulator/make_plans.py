@@ -21,8 +21,18 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "tao-7.3.0"
 PLANS = Path(__file__).resolve().parent / "plans"
-CASES = ("train_healthy", "train_nan", "train_tb", "train_tty", "train_ddp2", "evaluate", "inference",
-         "spec_error/misspelt_key", "spec_error/wrong_type", "spec_error/empty_mandatory_checkpoint")
+CASES = (
+    "train_healthy",
+    "train_nan",
+    "train_tb",
+    "train_tty",
+    "train_ddp2",
+    "evaluate",
+    "inference",
+    "spec_error/misspelt_key",
+    "spec_error/wrong_type",
+    "spec_error/empty_mandatory_checkpoint",
+)
 STAMP = re.compile(rb"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) - \[TAO Toolkit\]")
 
 
@@ -52,7 +62,9 @@ def _start_wallclock(case: Path, chunks: list[tuple[int, int, int]]) -> dt.datet
 def _status_ms(line: dict, start: dt.datetime) -> int:
     h, m, s = (int(x) for x in line["time"].split(":"))
     mo, d, y = (int(x) for x in line["date"].split("/"))
-    when = dt.datetime(y, mo, d, h, m, s) + dt.timedelta(milliseconds=500)  # the line was written within that second
+    when = dt.datetime(y, mo, d, h, m, s) + dt.timedelta(
+        milliseconds=500
+    )  # the line was written within that second
     return max(0, round((when - start).total_seconds() * 1000))
 
 
@@ -62,8 +74,8 @@ def _tb_records(path: Path) -> list[tuple[int, int, float]]:
 
     data, pos, out = path.read_bytes(), 0, []
     while pos + 12 <= len(data):
-        (n,) = struct.unpack("<Q", data[pos:pos + 8])
-        body = data[pos + 12:pos + 12 + n]
+        (n,) = struct.unpack("<Q", data[pos : pos + 8])
+        body = data[pos + 12 : pos + 12 + n]
         wall = next(struct.unpack("<d", v)[0] for num, wire, v in _fields(body) if num == 1 and wire == 1)
         out.append((pos, 12 + n + 4, wall))
         pos += 12 + n + 4
@@ -93,21 +105,30 @@ def plan(name: str) -> str:
         names = [r.split()[1].split("/", 2)[2] for r in rows if r.count("/") == 2 and r.endswith(".pth")]
         ckpts = sorted(n for n in names if n.startswith("model_epoch_"))
         rows = [f"f - /results/x/train/{n}" for n in ckpts]
-        rows += [f"l - /results/x/train/{n} -> {ckpts[-1]}" for n in names if not n.startswith("model_epoch_")]
+        rows += [
+            f"l - /results/x/train/{n} -> {ckpts[-1]}" for n in names if not n.startswith("model_epoch_")
+        ]
     for row in rows:
         m = re.match(r"^([fl])\s+\S+\s+/results/[^/]+/[^/]+/(\S+)(?: -> (\S+))?$", row)
         if not m or not m.group(2).endswith(".pth"):
             continue
         epoch = re.search(r"model_epoch_(\d+)_", m.group(3) or m.group(2))
         at = epoch_ms.get(int(epoch.group(1)), 0) if epoch else 0
-        ops.append((at, 3 if m.group(1) == "f" else 4, f"f {m.group(2)}" if m.group(1) == "f"
-                    else f"l {m.group(2)} {m.group(3)}"))
+        ops.append(
+            (
+                at,
+                3 if m.group(1) == "f" else 4,
+                f"f {m.group(2)}" if m.group(1) == "f" else f"l {m.group(2)} {m.group(3)}",
+            )
+        )
     end = max(ms for ms, _, _ in ops)
     ops.append((end, 9, f"x {(case / 'exit_code.txt').read_text().strip()}"))
     ops.sort(key=lambda o: (o[0], o[1]))
     header = f"# {name}: replay plan made by tests/emulator/make_plans.py from tests/fixtures/tao-7.3.0\n"
     said = re.search(rb"results will be saved at: (\S+)", (case / "console.log").read_bytes())
-    res = said.group(1).decode() if said else ""  # the console's own path (train_tb's capture ran in train_pty's)
+    res = (
+        said.group(1).decode() if said else ""
+    )  # the console's own path (train_tb's capture ran in train_pty's)
     return header + f"# results {res}\n" + "".join(f"{ms} {op}\n" for ms, _, op in ops)
 
 

@@ -34,13 +34,24 @@ def record(case: str, outcome: str, seconds: float) -> None:
 
 @pytest.fixture()
 def hostile_cli(tmp_path, request):
-    def run(*args: str, expect: tuple[int, ...] = (1, 2), says: str | tuple[str, ...] = (), cwd: Path | None = None,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str,
+        expect: tuple[int, ...] = (1, 2),
+        says: str | tuple[str, ...] = (),
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         t0 = time.monotonic()
         try:
-            done = subprocess.run([sys.executable, "-m", "specgen.cli", *args], capture_output=True, text=True,
-                                  cwd=cwd or tmp_path, timeout=LIMIT, env={**os.environ, **(env or {})},
-                                  stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                [sys.executable, "-m", "specgen.cli", *args],
+                capture_output=True,
+                text=True,
+                cwd=cwd or tmp_path,
+                timeout=LIMIT,
+                env={**os.environ, **(env or {})},
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired:
             record(request.node.name, "hang", time.monotonic() - t0)
             pytest.fail(f"depthnet {' '.join(args)}: no answer within {LIMIT} s")
@@ -50,17 +61,23 @@ def hostile_cli(tmp_path, request):
             record(request.node.name, "traceback", took)
             pytest.fail(f"traceback:\n{out[-3000:]}")
         wanted = (says,) if isinstance(says, str) else says
-        ok = done.returncode in expect and all(w in out for w in wanted) and (done.returncode == 0 or out.strip() != "")
+        ok = (
+            done.returncode in expect
+            and all(w in out for w in wanted)
+            and (done.returncode == 0 or out.strip() != "")
+        )
         record(request.node.name, "clear" if ok else "unclear", took)
         assert ok, (done.returncode, out[-3000:])
         return done
 
     return run
 
+
 # ----------------------------------------------------------------------------------------------------- YAML
 
 BOMB = "a: &a [1,1,1,1,1,1,1,1,1]\n" + "".join(
-    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(9))
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(9)
+)
 YAML_CASES = {
     "alias_bomb": (BOMB, "alias bomb"),
     "deep_nesting": ("a: " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
@@ -123,8 +140,17 @@ def test_any_text_parses_or_is_refused(text):
 
 def test_spec_output_where_a_folder_is_a_file(hostile_cli, tmp_path):
     (tmp_path / "blocker").write_text("x")
-    hostile_cli("spec", "export", "--results-dir", str(tmp_path / "r"), "--checkpoint", "/x.pth",
-                "-o", str(tmp_path / "blocker" / "export.yaml"), says="blocker")
+    hostile_cli(
+        "spec",
+        "export",
+        "--results-dir",
+        str(tmp_path / "r"),
+        "--checkpoint",
+        "/x.pth",
+        "-o",
+        str(tmp_path / "blocker" / "export.yaml"),
+        says="blocker",
+    )
 
 
 # ----------------------------------------------------------------------------------------------------- run records
@@ -134,8 +160,16 @@ def _runs_home(tmp_path: Path) -> Path:
     return Path(os.environ["XDG_DATA_HOME"]) / "depthnet-tui" / "runs"
 
 
-@pytest.mark.parametrize("content", [b'{"run_id": "x", "backend": "lo', b"\xff\xfe\x00garbage", b'["not", "a", "record"]',
-                                     b'{"run_id": 5}', b"fifo"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"run_id": "x", "backend": "lo',
+        b"\xff\xfe\x00garbage",
+        b'["not", "a", "record"]',
+        b'{"run_id": 5}',
+        b"fifo",
+    ],
+)
 def test_damaged_run_record(content, hostile_cli, tmp_path):
     folder = _runs_home(tmp_path) / "20260101-000000-train-dead"
     folder.mkdir(parents=True)
@@ -153,8 +187,15 @@ def _record(tmp_path: Path, **fields) -> str:
     run_id = "20260101-000000-train-beef"
     folder = _runs_home(tmp_path) / run_id
     folder.mkdir(parents=True)
-    record = {"run_id": run_id, "backend": "local", "action": "train", "spec_path": "/x.yaml",
-              "results_dir": str(tmp_path / "r"), "started": "2026-01-01T00:00:00+00:00", **fields}
+    record = {
+        "run_id": run_id,
+        "backend": "local",
+        "action": "train",
+        "spec_path": "/x.yaml",
+        "results_dir": str(tmp_path / "r"),
+        "started": "2026-01-01T00:00:00+00:00",
+        **fields,
+    }
     (folder / "run.json").write_text(json.dumps(record))
     return run_id
 
@@ -196,57 +237,116 @@ def project(tmp_path, depth_net_on_path):
 @pytest.mark.parametrize("where", ["/", "/etc", "/usr/lib", "home", "dotdot", "symlink"])
 def test_results_folder_may_not_be_a_system_folder(where, project, hostile_cli, tmp_path):
     spec = project.spec("train", "train.yaml")
-    target = {"/": "/", "/etc": "/etc", "/usr/lib": "/usr/lib", "home": os.path.expanduser("~"),
-              "dotdot": str(tmp_path / ".." / ".." / ".." / ".." / ".." / "etc")}.get(where)
+    target = {
+        "/": "/",
+        "/etc": "/etc",
+        "/usr/lib": "/usr/lib",
+        "home": os.path.expanduser("~"),
+        "dotdot": str(tmp_path / ".." / ".." / ".." / ".." / ".." / "etc"),
+    }.get(where)
     if where == "symlink":
         (tmp_path / "link").symlink_to("/etc")
         target = str(tmp_path / "link")
     text = spec.read_text().replace(f"results_dir: {project.out / 'results'}", f"results_dir: {target}")
     spec.write_text(text)
-    hostile_cli("run", "train", "-e", str(spec), "--backend", "local", "--output-dir", target, says="refusing it")
+    hostile_cli(
+        "run", "train", "-e", str(spec), "--backend", "local", "--output-dir", target, says="refusing it"
+    )
 
 
 def test_annotation_line_outside_the_data_roots(project, hostile_cli):
     ann = project.out / "ann" / "train.txt"
     ann.write_text(ann.read_text() + "/etc/hostname /etc/hosts\n")
     spec = project.spec("train", "train.yaml")
-    hostile_cli("run", "train", "-e", str(spec), "--backend", "local", "--data-root", str(project.data),
-                says=("outside the data roots", "line "))
+    hostile_cli(
+        "run",
+        "train",
+        "-e",
+        str(spec),
+        "--backend",
+        "local",
+        "--data-root",
+        str(project.data),
+        says=("outside the data roots", "line "),
+    )
 
 
 def test_one_run_per_results_folder(project, hostile_cli):
     spec = project.spec("train", "train.yaml")
-    first = hostile_cli("run", "train", "-e", str(spec), "--backend", "local", "--detach", "--env", "EMU_SPEED=0.3",
-                        expect=(0,))
+    first = hostile_cli(
+        "run",
+        "train",
+        "-e",
+        str(spec),
+        "--backend",
+        "local",
+        "--detach",
+        "--env",
+        "EMU_SPEED=0.3",
+        expect=(0,),
+    )
     run_id = first.stdout.strip()
-    second = hostile_cli("run", "train", "-e", str(spec), "--backend", "local", "--force", says="in use by run")
+    second = hostile_cli(
+        "run", "train", "-e", str(spec), "--backend", "local", "--force", says="in use by run"
+    )
     assert run_id in second.stderr
     hostile_cli("stop", run_id, expect=(0,))
-    hostile_cli("run", "train", "-e", str(spec), "--backend", "local", "--force", "--env", "EMU_SPEED=0.001",
-                expect=(0,))  # the folder is free again once the run has gone
+    hostile_cli(
+        "run",
+        "train",
+        "-e",
+        str(spec),
+        "--backend",
+        "local",
+        "--force",
+        "--env",
+        "EMU_SPEED=0.001",
+        expect=(0,),
+    )  # the folder is free again once the run has gone
 
 
 def test_script_backend_keeps_env_private(project, hostile_cli):
     spec = project.spec("train", "train.yaml")
-    done = hostile_cli("run", "train", "-e", str(spec), "--backend", "script", "--env", "NGC_TOKEN=s3cr3t-value",
-                       expect=(0,))
+    done = hostile_cli(
+        "run", "train", "-e", str(spec), "--backend", "script", "--env", "NGC_TOKEN=s3cr3t-value", expect=(0,)
+    )
     assert "s3cr3t-value" not in done.stdout + done.stderr
     script = Path(done.stdout.split("wrote ", 1)[1].split(";")[0])
     assert script.stat().st_mode & 0o777 == 0o700
-    assert "-e NGC_TOKEN=s3cr3t-value" in script.read_text() and "NGC_TOKEN" in script.read_text().splitlines()[2]
+    assert (
+        "-e NGC_TOKEN=s3cr3t-value" in script.read_text()
+        and "NGC_TOKEN" in script.read_text().splitlines()[2]
+    )
 
 
 def test_ctrl_c_of_the_cli_leaves_the_run_going(project):
     spec = project.spec("train", "train.yaml")
-    proc = subprocess.Popen([sys.executable, "-m", "specgen.cli", "run", "train", "-e", str(spec), "--backend", "local",
-                             "--env", "EMU_SPEED=0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "specgen.cli",
+            "run",
+            "train",
+            "-e",
+            str(spec),
+            "--backend",
+            "local",
+            "--env",
+            "EMU_SPEED=0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(3)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130 and "goes on" in err and "depthnet attach" in err and "Traceback" not in err
     run_id = err.split("run ", 1)[1].split()[0]
-    stop = subprocess.run([sys.executable, "-m", "specgen.cli", "stop", run_id], capture_output=True, text=True,
-                          timeout=30)
+    stop = subprocess.run(
+        [sys.executable, "-m", "specgen.cli", "stop", run_id], capture_output=True, text=True, timeout=30
+    )
     assert stop.returncode == 0  # it was still running
 
 
@@ -255,8 +355,10 @@ def test_ctrl_c_of_the_cli_leaves_the_run_going(project):
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_any_non_finite_loss_anywhere_fails_the_run(token, tmp_path):
-    lines = [{"epoch": 0, "step": 1, "max_epoch": 1, "max_step": 2, "kpi": {"train_loss": "X"}},
-             {"epoch": 1, "step": 2, "max_epoch": 1, "max_step": 2, "kpi": {"train_loss": 0.5, "val/loss": 0.4}}]
+    lines = [
+        {"epoch": 0, "step": 1, "max_epoch": 1, "max_step": 2, "kpi": {"train_loss": "X"}},
+        {"epoch": 1, "step": 2, "max_epoch": 1, "max_step": 2, "kpi": {"train_loss": 0.5, "val/loss": 0.4}},
+    ]
     text = "\n".join(json.dumps(line) for line in lines).replace('"X"', token) + "\n"
     (tmp_path / "status.json").write_text(text)
     facts = RunFacts()
@@ -265,13 +367,17 @@ def test_any_non_finite_loss_anywhere_fails_the_run(token, tmp_path):
     for data in StatusReader(tmp_path / "status.json").read_new():
         facts.add(StatusLine(data=data))
     v = judge_facts("train", facts, 0, tao_status="PASS", interrupted=False, hint=None, missing=None)
-    assert not v.passed and v.nan and "although TAO printed PASS" in v.reason  # later finite values change nothing
+    assert (
+        not v.passed and v.nan and "although TAO printed PASS" in v.reason
+    )  # later finite values change nothing
 
 
 def test_garbage_status_json_gives_a_clear_verdict(hostile_cli, tmp_path):
     folder = tmp_path / "train"
     folder.mkdir()
-    (folder / "status.json").write_bytes(b"\x00\xff{{{\n" + b"x" * 3_000_000 + b"\n{\"epoch\": \"zero\"}\n[1,2]\n")
+    (folder / "status.json").write_bytes(
+        b"\x00\xff{{{\n" + b"x" * 3_000_000 + b'\n{"epoch": "zero"}\n[1,2]\n'
+    )
     hostile_cli("verdict", str(folder), says="FAIL")
 
 
@@ -316,16 +422,21 @@ def test_control_bytes_never_reach_the_terminal(hostile_cli, tmp_path):
 
 
 def test_status_json_growing_by_100_mb_keeps_the_monitor_small(tmp_path):
-    line = json.dumps({"epoch": 0, "step": 1, "kpi": {"train_loss": 0.5, "val/loss": 0.4, "pad": "p" * 900}}) + "\n"
+    line = (
+        json.dumps({"epoch": 0, "step": 1, "kpi": {"train_loss": 0.5, "val/loss": 0.4, "pad": "p" * 900}})
+        + "\n"
+    )
     path = tmp_path / "status.json"
     with open(path, "w") as f:
         f.write(line * ((100 << 20) // len(line)))
-    code = (f"from specgen.engine.status import StatusReader, drain\n"
-            f"from specgen.engine.verdict import RunFacts\nfrom specgen.engine.events import StatusLine\n"
-            f"facts = RunFacts()\nn = 0\nfor batch in drain(StatusReader({str(path)!r})):\n"
-            f"    for d in batch:\n        facts.add(StatusLine(data=d)); n += 1\n"
-            f"hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
-            f"print(n, int(hwm) // 1024)\n")  # VmHWM: this program's peak (ru_maxrss would count the forked parent)
+    code = (
+        f"from specgen.engine.status import StatusReader, drain\n"
+        f"from specgen.engine.verdict import RunFacts\nfrom specgen.engine.events import StatusLine\n"
+        f"facts = RunFacts()\nn = 0\nfor batch in drain(StatusReader({str(path)!r})):\n"
+        f"    for d in batch:\n        facts.add(StatusLine(data=d)); n += 1\n"
+        f"hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+        f"print(n, int(hwm) // 1024)\n"
+    )  # VmHWM: this program's peak (ru_maxrss would count the forked parent)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     lines, rss_mib = (int(x) for x in done.stdout.split())
     assert lines > 100_000 and rss_mib < 100, (lines, rss_mib)
@@ -345,9 +456,22 @@ def test_fifo_in_the_data_tree_is_skipped_and_never_opened(hostile_cli, tmp_path
     scene = next(p for p in data.iterdir() if p.is_dir())
     os.mkfifo(scene / "rgb_99999.jpg")
     os.mkfifo(scene / "sync_depth_99999.png")
-    done = hostile_cli("convert", "--data-root", str(data), "--image-pattern", "rgb", "--depth-pattern", "sync_depth",
-                       "--out", str(tmp_path / "ann"), expect=(0,))
-    assert "99999" not in (tmp_path / "ann" / "train.txt").read_text() + (tmp_path / "ann" / "val.txt").read_text()
+    done = hostile_cli(
+        "convert",
+        "--data-root",
+        str(data),
+        "--image-pattern",
+        "rgb",
+        "--depth-pattern",
+        "sync_depth",
+        "--out",
+        str(tmp_path / "ann"),
+        expect=(0,),
+    )
+    assert (
+        "99999"
+        not in (tmp_path / "ann" / "train.txt").read_text() + (tmp_path / "ann" / "val.txt").read_text()
+    )
     ann = tmp_path / "fifo.txt"
     ann.write_text(f"{scene / 'rgb_99999.jpg'} {scene / 'sync_depth_99999.png'}\n")
     hostile_cli("doctor", "--data-file", str(ann), "--dataset-name", "NYUDV2", says="not a regular file")
@@ -357,8 +481,20 @@ def test_fifo_in_the_data_tree_is_skipped_and_never_opened(hostile_cli, tmp_path
 @pytest.mark.parametrize("damage", ["zero_bytes", "truncated", "bomb"])
 def test_broken_images_are_errors_not_healthy(damage, hostile_cli, tmp_path):
     data = _tree(tmp_path)
-    hostile_cli("convert", "--data-root", str(data), "--image-pattern", "rgb", "--depth-pattern", "sync_depth",
-                "--split-ratio", "1.0", "--out", str(tmp_path / "ann"), expect=(0,))
+    hostile_cli(
+        "convert",
+        "--data-root",
+        str(data),
+        "--image-pattern",
+        "rgb",
+        "--depth-pattern",
+        "sync_depth",
+        "--split-ratio",
+        "1.0",
+        "--out",
+        str(tmp_path / "ann"),
+        expect=(0,),
+    )
     ann = tmp_path / "ann" / "test.txt"
     depth = Path(ann.read_text().split()[1])
     if damage == "zero_bytes":
@@ -371,24 +507,39 @@ def test_broken_images_are_errors_not_healthy(damage, hostile_cli, tmp_path):
 
         ihdr = struct.pack(">IIBBBBB", 60000, 60000, 16, 0, 0, 0, 0)
         chunk = b"IHDR" + ihdr
-        depth.write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)))
-    hostile_cli("doctor", "--data-file", str(ann), "--dataset-name", "NYUDV2", "--sample", "64", expect=(1,),
-                says=str(depth))
+        depth.write_bytes(
+            b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+        )
+    hostile_cli(
+        "doctor",
+        "--data-file",
+        str(ann),
+        "--dataset-name",
+        "NYUDV2",
+        "--sample",
+        "64",
+        expect=(1,),
+        says=str(depth),
+    )
 
 
 def test_empty_annotation_file_is_an_error(hostile_cli, tmp_path):
     ann = tmp_path / "train.txt"
     ann.write_text("")
-    hostile_cli("doctor", "--data-file", str(ann), "--dataset-name", "NYUDV2", expect=(1,), says="lists no image")
+    hostile_cli(
+        "doctor", "--data-file", str(ann), "--dataset-name", "NYUDV2", expect=(1,), says="lists no image"
+    )
 
 
 def test_convert_force_writes_the_set_as_one_unit(tmp_path):
     """SIGKILL at random moments of a rewrite: the folder always holds one generation's files, and the next write
     leaves no temporary folder behind."""
     out = tmp_path / "ann"
-    code = ("import sys\nfrom specgen.spec.atomicio import write_set\n"
-            "g = sys.argv[1]\nwrite_set(sys.argv[2], {n: (g + '\\n') * 200_000 for n in "
-            "('train.txt', 'val.txt', 'convert_report.json', 'convert_spec.yaml')}, drop=('test.txt',))\n")
+    code = (
+        "import sys\nfrom specgen.spec.atomicio import write_set\n"
+        "g = sys.argv[1]\nwrite_set(sys.argv[2], {n: (g + '\\n') * 200_000 for n in "
+        "('train.txt', 'val.txt', 'convert_report.json', 'convert_spec.yaml')}, drop=('test.txt',))\n"
+    )
     subprocess.run([sys.executable, "-c", code, "gen0", str(out)], check=True, timeout=60)
     import random
 
@@ -398,8 +549,10 @@ def test_convert_force_writes_the_set_as_one_unit(tmp_path):
         time.sleep(rng.uniform(0.05, 0.4))
         proc.kill()
         proc.wait()
-        firsts = {(out / n).read_text().split("\n", 1)[0] for n in ("train.txt", "val.txt", "convert_report.json",
-                                                                      "convert_spec.yaml")}
+        firsts = {
+            (out / n).read_text().split("\n", 1)[0]
+            for n in ("train.txt", "val.txt", "convert_report.json", "convert_spec.yaml")
+        }
         assert len(firsts) == 1, firsts  # never a mix of generations
     subprocess.run([sys.executable, "-c", code, "final", str(out)], check=True, timeout=60)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

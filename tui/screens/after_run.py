@@ -22,8 +22,9 @@ async def open_next(app: App, record: RunRecord) -> None:
         app.notify(str(exc), severity="error", title="No next step")
         return
     why = await asyncio.to_thread(failure, run)
-    if why and not await app.push_screen_wait(ConfirmScreen(f"{why}.\n\nBuilding on it would waste GPU time. "
-                                                            "Derive the next spec anyway?")):
+    if why and not await app.push_screen_wait(
+        ConfirmScreen(f"{why}.\n\nBuilding on it would waste GPU time. Derive the next spec anyway?")
+    ):
         return
     app.push_screen(NextStepScreen(run))
 
@@ -32,13 +33,18 @@ async def open_outputs(app: App, record: RunRecord) -> None:
     from tui.screens.inference_results import InferenceResultsScreen
 
     if record.action != "inference":
-        app.notify(f"{record.run_id} is a {record.action} run: depth maps come from inference runs.", severity="warning")
+        app.notify(
+            f"{record.run_id} is a {record.action} run: depth maps come from inference runs.",
+            severity="warning",
+        )
         return
     try:
         relative = is_relative(await asyncio.to_thread(from_record, record))
     except ChainError:
         relative = False
-    app.push_screen(InferenceResultsScreen(record.results_dir, relative=relative, title=f"Inference {record.run_id}"))
+    app.push_screen(
+        InferenceResultsScreen(record.results_dir, relative=relative, title=f"Inference {record.run_id}")
+    )
 
 
 async def open_metrics(app: App, run_ids: list[str]) -> None:

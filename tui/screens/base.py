@@ -32,9 +32,14 @@ class Wizard(Protocol):
 
     def check_override(self, key: str, value: Any) -> str | None: ...
 
+
 STEP_TITLES: dict[str, str] = {
-    "data_root": "Data root", "convert": "Convert", "data_check": "Data check", "model": "Model",
-    "recipe": "Recipe", "spec": "Spec",
+    "data_root": "Data root",
+    "convert": "Convert",
+    "data_check": "Data check",
+    "model": "Model",
+    "recipe": "Recipe",
+    "spec": "Spec",
 }
 
 
@@ -87,7 +92,9 @@ class WizardScreen(Screen[None]):
         fields = (Input, Select, SelectionList, DataTable, OptionList, TextArea, Button)
         if isinstance(self.focused, fields):
             return
-        first = next((w for w in self.query("*") if isinstance(w, fields) and w.focusable and w.display), None)
+        first = next(
+            (w for w in self.query("*") if isinstance(w, fields) and w.focusable and w.display), None
+        )
         if first is not None:
             first.focus()
 

@@ -74,7 +74,12 @@ class ConvertScreen(WizardScreen):
                 yield Label("Depth extension, with dot")
                 yield Input(s.depth_extension, id="depth-ext", compact=True)
                 yield Label("Split ratio (0 or 1 = test only)")
-                yield Input(str(s.split_ratio), id="split-ratio", validators=[Number(minimum=0.0, maximum=1.0)], compact=True)
+                yield Input(
+                    str(s.split_ratio),
+                    id="split-ratio",
+                    validators=[Number(minimum=0.0, maximum=1.0)],
+                    compact=True,
+                )
             with Vertical(id="convert-preview"):
                 yield Static("Indexing …", id="counts")
                 yield DataTable(id="samples", cursor_type="row", zebra_stripes=True)
@@ -109,7 +114,9 @@ class ConvertScreen(WizardScreen):
     @work(thread=True, exclusive=True, group="index")
     def build(self, root: str) -> None:
         def progress(done: int, files: int) -> None:
-            self.call_ui(self.query_one("#counts", Static).update, f"Indexing … {files} files in {done} folders")
+            self.call_ui(
+                self.query_one("#counts", Static).update, f"Indexing … {files} files in {done} folders"
+            )
 
         try:
             index = build_index(root, progress=progress, progress_every=512)
@@ -155,14 +162,24 @@ class ConvertScreen(WizardScreen):
     def show(self, p: Plan) -> None:
         root = p.data_root.rstrip(os.sep) + os.sep
         missing = p.images_matched - p.pair_count
-        counts = (f"[b]{p.files_indexed}[/] files · [b]{p.images_matched}[/] images matched · "
-                  f"[b green]{p.pair_count}[/] complete pairs · "
-                  f"[b {'red' if missing else 'green'}]{missing}[/] depth missing")
+        counts = (
+            f"[b]{p.files_indexed}[/] files · [b]{p.images_matched}[/] images matched · "
+            f"[b green]{p.pair_count}[/] complete pairs · "
+            f"[b {'red' if missing else 'green'}]{missing}[/] depth missing"
+        )
         self.query_one("#counts", Static).update(counts)
         complete = p.head(8)  # the preview builds no more paths than it shows
-        fill_table(self.query_one("#samples", DataTable), ("image", "→ depth (derived)"),
-                   [(image.removeprefix(root), ("" if (image, depth) in complete else "✗ ") + depth.removeprefix(root))
-                    for image, depth in complete + (p.missing[:4] if missing else [])])
+        fill_table(
+            self.query_one("#samples", DataTable),
+            ("image", "→ depth (derived)"),
+            [
+                (
+                    image.removeprefix(root),
+                    ("" if (image, depth) in complete else "✗ ") + depth.removeprefix(root),
+                )
+                for image, depth in complete + (p.missing[:4] if missing else [])
+            ],
+        )
         lines = []
         for i, pit in enumerate(p.pitfalls):
             colour = {"error": "red", "warning": "yellow"}.get(pit.severity, "cyan")
@@ -210,12 +227,16 @@ class ConvertScreen(WizardScreen):
             self.notify("The preview is still catching up with your edits; try again in a moment.")
             return
         if not p.usable:
-            self.notify("Nothing usable to write: fix the errors listed under the preview first.", severity="error")
+            self.notify(
+                "Nothing usable to write: fix the errors listed under the preview first.", severity="error"
+            )
             return
         out = self.state.annotations_dir
         force = False
         if any((out / n).exists() for n in ("train.txt", "val.txt", "test.txt")):
-            force = await self.app.push_screen_wait(ConfirmScreen(f"Annotation files already exist in {out}. Replace them?"))
+            force = await self.app.push_screen_wait(
+                ConfirmScreen(f"Annotation files already exist in {out}. Replace them?")
+            )
             if not force:
                 return
         try:
@@ -230,7 +251,10 @@ class ConvertScreen(WizardScreen):
         self._store_options()
         s.annotations_key = self.annotations_key()
         s.save()
-        self.notify(", ".join(f"{n}: {c} lines" for n, c in result.files.items()) + f" → {out}", title="Annotations written")
+        self.notify(
+            ", ".join(f"{n}: {c} lines" for n, c in result.files.items()) + f" → {out}",
+            title="Annotations written",
+        )
         if then_next:
             self.wizard.next_step()
 
@@ -238,7 +262,11 @@ class ConvertScreen(WizardScreen):
         o = self.options()
         s = self.state
         s.image_patterns, s.depth_patterns = o.image_patterns, o.depth_patterns
-        s.image_extension, s.depth_extension, s.split_ratio = o.image_extension, o.depth_extension, o.split_ratio
+        s.image_extension, s.depth_extension, s.split_ratio = (
+            o.image_extension,
+            o.depth_extension,
+            o.split_ratio,
+        )
 
     def commit(self) -> bool:
         self._store_options()
@@ -250,7 +278,9 @@ class ConvertScreen(WizardScreen):
 
     def action_next(self) -> None:
         self._store_options()
-        if (self.state.train_file or self.state.test_file) and self.state.annotations_key == self.annotations_key():
+        if (
+            self.state.train_file or self.state.test_file
+        ) and self.state.annotations_key == self.annotations_key():
             self.wizard.next_step()
         else:
             self.write_files(then_next=True)

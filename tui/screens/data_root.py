@@ -34,8 +34,10 @@ def inspect_root(root: str) -> tuple[str, str | None]:
     text = f"{len(dirs)} sub-folder(s), {len(entries) - len(dirs)} file(s) directly inside"
     if images and not dirs:
         parent = str(Path(root).resolve().parent)
-        return (f"[yellow]⚠ {len(images)} images sit directly in this folder: it looks like one scene. TAO's convert "
-                f"only walks sub-folders, so it would find nothing. Use the parent ({parent}) — ctrl+f.[/]"), parent
+        return (
+            f"[yellow]⚠ {len(images)} images sit directly in this folder: it looks like one scene. TAO's convert "
+            f"only walks sub-folders, so it would find nothing. Use the parent ({parent}) — ctrl+f.[/]"
+        ), parent
     if images:
         return text + f" — [yellow]{len(images)} image(s) directly inside are ignored by TAO[/]", None
     return text, None
@@ -49,17 +51,30 @@ class DataRootScreen(WizardScreen):
     _suggested_parent: str | None = None
 
     def compose_body(self) -> ComposeResult:
-        start = self.state.data_root if self.state.data_root and Path(self.state.data_root).is_dir() else os.getcwd()
+        start = (
+            self.state.data_root
+            if self.state.data_root and Path(self.state.data_root).is_dir()
+            else os.getcwd()
+        )
         with Horizontal(id="data-root-body"):
             yield FolderTree(str(Path(start).parent if self.state.data_root else start), id="tree")
             with Vertical(id="data-root-form"):
                 yield Label("Data root — the folder that holds the scene folders")
-                yield Input(self.state.data_root, id="data-root", suggester=PathSuggester(),
-                            placeholder="/data/nyu/train", compact=True)
+                yield Input(
+                    self.state.data_root,
+                    id="data-root",
+                    suggester=PathSuggester(),
+                    placeholder="/data/nyu/train",
+                    compact=True,
+                )
                 yield Static("", id="root-check")
                 yield Label("Output folder — annotations, specs, results, session")
-                yield Input(self.state.output_dir or os.path.join(os.getcwd(), "depthnet-work"), id="output-dir",
-                            suggester=PathSuggester(), compact=True)
+                yield Input(
+                    self.state.output_dir or os.path.join(os.getcwd(), "depthnet-work"),
+                    id="output-dir",
+                    suggester=PathSuggester(),
+                    compact=True,
+                )
                 yield Label("Recent data roots")
                 yield OptionList(*load_recent().roots, id="recent")
 
@@ -105,16 +120,23 @@ class DataRootScreen(WizardScreen):
         root = os.path.expanduser(self.query_one("#data-root", Input).value.strip())
         out = os.path.expanduser(self.query_one("#output-dir", Input).value.strip())
         if not root or not os.path.isdir(root):
-            self.notify(f"{root or 'The data root'} is not a folder: pick the folder that holds your scene folders.",
-                        severity="error", title="Data root")
+            self.notify(
+                f"{root or 'The data root'} is not a folder: pick the folder that holds your scene folders.",
+                severity="error",
+                title="Data root",
+            )
             return False
         if not out:
             self.notify("Give an output folder for annotations, specs and results.", severity="error")
             return False
         root_abs, out_abs = Path(root).resolve(), Path(out).resolve()
         if out_abs == root_abs or root_abs in out_abs.parents:
-            self.notify("The output folder lies inside the data root, which the run mounts read-only: choose a "
-                        "folder outside it.", severity="error", title="Output folder")
+            self.notify(
+                "The output folder lies inside the data root, which the run mounts read-only: choose a "
+                "folder outside it.",
+                severity="error",
+                title="Output folder",
+            )
             return False
         if root != self.state.data_root:
             self.state.train_file = self.state.val_file = self.state.test_file = ""

@@ -12,10 +12,17 @@ def annotation_file(state: WizardState) -> str:
     return state.train_file or state.test_file or state.val_file
 
 
-def run_doctor(state: WizardState, dataset_name: str | None = None, model_type: str | None = None) -> DoctorReport:
+def run_doctor(
+    state: WizardState, dataset_name: str | None = None, model_type: str | None = None
+) -> DoctorReport:
     metric = (model_type or state.model_type) == "MetricDepthAnything"
-    return diagnose(annotation_file(state), dataset_name or state.dataset_name, model_type or state.model_type,
-                    min_depth=state.min_depth if metric else None, max_depth=state.max_depth if metric else None)
+    return diagnose(
+        annotation_file(state),
+        dataset_name or state.dataset_name,
+        model_type or state.model_type,
+        min_depth=state.min_depth if metric else None,
+        max_depth=state.max_depth if metric else None,
+    )
 
 
 def findings_markup(report: DoctorReport, codes: tuple[str, ...] | None = None) -> str:

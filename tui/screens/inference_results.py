@@ -33,7 +33,11 @@ def fit_path(path: str, width: int) -> str:
 
 
 class InferenceResultsScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("f1", "help", "Help"), Binding("r", "reload", "Reload")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("f1", "help", "Help"),
+        Binding("r", "reload", "Reload"),
+    ]
 
     def __init__(self, results_dir: str, *, relative: bool = False, title: str = "") -> None:
         super().__init__()
@@ -69,12 +73,23 @@ class InferenceResultsScreen(Screen[None]):
         with_pfm = sum(1 for i in items if i.pfm)
         title = self.title_text or f"Inference results in {self.results_dir}"
         self.query_one("#infer-title", Static).update(
-            f"[b]{title}[/] — {len(items)} pictures, {with_pfm} with a raw PFM" if items else
-            f"[b]{title}[/] — no pictures under inference_images yet")
+            f"[b]{title}[/] — {len(items)} pictures, {with_pfm} with a raw PFM"
+            if items
+            else f"[b]{title}[/] — no pictures under inference_images yet"
+        )
         table = self.query_one("#infer-list", DataTable)
-        fill_table(table, ("input", "raw"),
-                   [(item.input.rsplit("/", 2)[-2] + "/" + item.input.rsplit("/", 1)[-1],
-                     "PFM" if item.pfm else "[dim]—[/]") for item in items], range(len(items)))
+        fill_table(
+            table,
+            ("input", "raw"),
+            [
+                (
+                    item.input.rsplit("/", 2)[-2] + "/" + item.input.rsplit("/", 1)[-1],
+                    "PFM" if item.pfm else "[dim]—[/]",
+                )
+                for item in items
+            ],
+            range(len(items)),
+        )
         if items:
             table.focus()
             self.show_item(0)
@@ -115,11 +130,15 @@ class InferenceResultsScreen(Screen[None]):
             caption.update(f"{fit_path(item.input, caption.size.width or 80)}{source}")
             box = self.query_one("#infer-preview", Vertical)
             await box.remove_children()
-            await box.mount(DepthPreview(images.rgb, images.depth_rgb, images.caption, rgb_caption="input RGB"))
+            await box.mount(
+                DepthPreview(images.rgb, images.depth_rgb, images.caption, rgb_caption="input RGB")
+            )
         if images.histogram:
             top = max(c for _, _, c in images.histogram) or 1
-            lines = [f"{lo:8.3g}–{hi:<8.3g} {'█' * max(1, round(20 * c / top)) if c else ''}"
-                     for lo, hi, c in images.histogram]
+            lines = [
+                f"{lo:8.3g}–{hi:<8.3g} {'█' * max(1, round(20 * c / top)) if c else ''}"
+                for lo, hi, c in images.histogram
+            ]
             self.query_one("#infer-hist", Static).update("[b]predicted values[/]\n" + "\n".join(lines))
         else:
             self.query_one("#infer-hist", Static).update("")

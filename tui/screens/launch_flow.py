@@ -18,8 +18,9 @@ Choice = tuple[str, str, str, str]  # backend, image, gpus, network
 Launched = tuple[Choice | None, RunRecord | None, Backend | None]
 
 
-async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice, *,
-                      allow_known_failure: bool = False) -> Launched:
+async def launch_spec(
+    app: App, action: str, spec_path: str, defaults: Choice, *, allow_known_failure: bool = False
+) -> Launched:
     """The options the person chose (None when cancelled), the started run and its backend (None when not started,
     or when only a script was written)."""
     from specgen.engine.launch import RunOptions, discard, prepare, start
@@ -33,13 +34,23 @@ async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice, *
         if backend is None:
             return None, None, None
     choice: Choice = (backend, image, gpus, network)
-    opts = RunOptions(action=action, spec=spec_path, backend=backend or None, image=image or None, gpus=gpus or "0",
-                      network=network or None, allow_known_failure=allow_known_failure, slurm=slurm)
+    opts = RunOptions(
+        action=action,
+        spec=spec_path,
+        backend=backend or None,
+        image=image or None,
+        gpus=gpus or "0",
+        network=network or None,
+        allow_known_failure=allow_known_failure,
+        slurm=slurm,
+    )
     try:
         prepared = await asyncio.to_thread(prepare, opts)
         if prepared.problems:
             discard(prepared.request.run_id)  # the results folder is not held while the person reads
-            if not await app.push_screen_wait(ProblemsScreen("Before launch", prepared.problems, prepared.confirmable)):
+            if not await app.push_screen_wait(
+                ProblemsScreen("Before launch", prepared.problems, prepared.confirmable)
+            ):
                 return choice, None, None
             opts.force = True
             prepared = await asyncio.to_thread(prepare, opts)
@@ -54,8 +65,11 @@ async def launch_spec(app: App, action: str, spec_path: str, defaults: Choice, *
         await app.push_screen_wait(ProblemsScreen("Not launched", str(exc).splitlines(), False))
         return choice, None, None
     if record.backend == "script":
-        app.notify(f"No Docker engine and no depth_net here: wrote {record.script} — run it on the GPU machine.",
-                   title="Script written", timeout=20)
+        app.notify(
+            f"No Docker engine and no depth_net here: wrote {record.script} — run it on the GPU machine.",
+            title="Script written",
+            timeout=20,
+        )
         return choice, None, None
     return choice, record, run_backend
 
@@ -73,6 +87,8 @@ async def _engine_or_choice(app: App, backend: str) -> str | None:
         if client is not None:
             return backend or "docker"
         where = check.detail.removeprefix("no Docker engine answers at ")
-        answer = await app.push_screen_wait(NoEngineScreen(where, check.fix, shutil.which("depth_net") is not None))
+        answer = await app.push_screen_wait(
+            NoEngineScreen(where, check.fix, shutil.which("depth_net") is not None)
+        )
         if answer != "retry":
             return answer or None

@@ -22,8 +22,10 @@ class MetricsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         what = "Metrics" if len(self.runs) == 1 else f"Metrics of {len(self.runs)} runs side by side"
-        yield Static(f"[b]{what}[/] — * best; change against the first run, [green]▲ better[/] [red]▼ worse[/]",
-                     id="metrics-title")
+        yield Static(
+            f"[b]{what}[/] — * best; change against the first run, [green]▲ better[/] [red]▼ worse[/]",
+            id="metrics-title",
+        )
         yield DataTable(id="metrics", cursor_type="row", zebra_stripes=True)
         yield Footer(compact=True)
 

@@ -142,7 +142,9 @@ class ProblemsScreen(ModalScreen[bool]):
                 yield Button("Back (esc)", id="no", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()  # Enter takes the safe answer; launching anyway is an explicit y
+        self.query_one(
+            "#no", Button
+        ).focus()  # Enter takes the safe answer; launching anyway is an explicit y
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -160,8 +162,12 @@ class RunOptionsScreen(ModalScreen["tuple[str, str, str, str, Any] | None"]):
     Slurm choices when ``sbatch`` is here. Returns (backend, image, gpus, network, SlurmOptions | None), or None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    BACKENDS = [("auto: Docker if it answers, else local depth_net, else a script", ""), ("docker", "docker"),
-                ("local depth_net", "local"), ("script (run.sh to run by hand)", "script")]
+    BACKENDS = [
+        ("auto: Docker if it answers, else local depth_net, else a script", ""),
+        ("docker", "docker"),
+        ("local depth_net", "local"),
+        ("script (run.sh to run by hand)", "script"),
+    ]
     SLURM = ("slurm: a batch job on this cluster (sbatch)", "slurm")
 
     def __init__(self, backend: str, image: str, gpus: str, network: str) -> None:
@@ -189,16 +195,26 @@ class RunOptionsScreen(ModalScreen["tuple[str, str, str, str, Any] | None"]):
             yield Label("Docker network [dim](empty: default)[/]")
             yield Input(network, id="opt-network", compact=True)
             with Vertical(id="slurm-opts", classes="hidden" if backend != "slurm" else ""):
-                yield Label("Slurm [dim](the run folder and results must be on a filesystem the nodes share)[/]")
+                yield Label(
+                    "Slurm [dim](the run folder and results must be on a filesystem the nodes share)[/]"
+                )
                 with Horizontal(classes="fields"):
                     yield Input(placeholder="partition", id="opt-partition", compact=True)
                     yield Input(placeholder="time e.g. 2:00:00", id="opt-time", compact=True)
                 with Horizontal(classes="fields"):
                     yield Input("1", placeholder="nodes", id="opt-nodes", compact=True, type="integer")
                     yield Input("1", placeholder="GPUs per node", id="opt-gpn", compact=True, type="integer")
-                yield Select([("pyxis (srun --container-image)", "pyxis"), ("apptainer exec --nv", "apptainer"),
-                              ("none: depth_net installed on the nodes", "none")], value="pyxis", allow_blank=False,
-                             id="opt-runtime", compact=True)
+                yield Select(
+                    [
+                        ("pyxis (srun --container-image)", "pyxis"),
+                        ("apptainer exec --nv", "apptainer"),
+                        ("none: depth_net installed on the nodes", "none"),
+                    ],
+                    value="pyxis",
+                    allow_blank=False,
+                    id="opt-runtime",
+                    compact=True,
+                )
             with Horizontal(classes="buttons"):
                 yield Button("Launch (enter)", id="launch", variant="success")
                 yield Button("Cancel (esc)", id="cancel", variant="primary")
@@ -219,7 +235,11 @@ class RunOptionsScreen(ModalScreen["tuple[str, str, str, str, Any] | None"]):
         from textual.widgets import SelectionList
 
         typed = self.query_one("#opt-gpus", Input).value.strip()
-        chosen = {g.index for g in gpus} if typed == "all" else {int(x) for x in typed.split(",") if x.strip().isdigit()}
+        chosen = (
+            {g.index for g in gpus}
+            if typed == "all"
+            else {int(x) for x in typed.split(",") if x.strip().isdigit()}
+        )
         picker = self.query_one("#opt-gpu-list", SelectionList)
         picker.add_options([(g.label(), g.index, g.index in chosen) for g in gpus])
         picker.remove_class("hidden")
@@ -247,20 +267,30 @@ class RunOptionsScreen(ModalScreen["tuple[str, str, str, str, Any] | None"]):
         backend_name = str(backend) if backend is not Select.BLANK else ""
         slurm = None
         if backend_name == "slurm":
+
             def text(widget_id: str) -> str:
                 return self.query_one(widget_id, Input).value.strip()
 
             try:
-                slurm = SlurmOptions(partition=text("#opt-partition") or None, time=text("#opt-time") or None,
-                                     nodes=int(text("#opt-nodes") or 1), gpus_per_node=int(text("#opt-gpn") or 1),
-                                     container_runtime=self.query_one("#opt-runtime", Select).value,
-                                     image=text("#opt-image") or None)
+                slurm = SlurmOptions(
+                    partition=text("#opt-partition") or None,
+                    time=text("#opt-time") or None,
+                    nodes=int(text("#opt-nodes") or 1),
+                    gpus_per_node=int(text("#opt-gpn") or 1),
+                    container_runtime=self.query_one("#opt-runtime", Select).value,
+                    image=text("#opt-image") or None,
+                )
                 slurm.check()
             except Exception as exc:  # noqa: BLE001 - pydantic or LaunchError: one line, the dialog stays
                 self.notify(str(exc).splitlines()[0], title="Slurm options", severity="error")
                 return None
-        return (backend_name, self.query_one("#opt-image", Input).value.strip(), self._gpus(),
-                self.query_one("#opt-network", Input).value.strip(), slurm)
+        return (
+            backend_name,
+            self.query_one("#opt-image", Input).value.strip(),
+            self._gpus(),
+            self.query_one("#opt-network", Input).value.strip(),
+            slurm,
+        )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         result = self._result()
@@ -297,10 +327,14 @@ class NoEngineScreen(ModalScreen[str]):
             yield Label("[b]No Docker engine[/b]")
             yield Static(Text(f"Nothing answers at {self.where}. Start it, then retry:"), classes="problem")
             yield Static(Text(self.fix, style="bold"), classes="problem")
-            yield Static(Text("Or run without Docker: the local backend needs depth_net on PATH (inside the TAO "
-                              "container or a TAO venv)" + ("" if self.local else " — not found here") + "; a run.sh "
-                              "holds the exact docker command to run on a GPU machine (listed as not started)."),
-                         classes="problem")
+            yield Static(
+                Text(
+                    "Or run without Docker: the local backend needs depth_net on PATH (inside the TAO "
+                    "container or a TAO venv)" + ("" if self.local else " — not found here") + "; a run.sh "
+                    "holds the exact docker command to run on a GPU machine (listed as not started)."
+                ),
+                classes="problem",
+            )
             with Horizontal(classes="buttons"):
                 yield Button("Retry (r)", id="retry", variant="primary")
                 yield Button("Local depth_net (l)", id="local", variant="success", disabled=not self.local)

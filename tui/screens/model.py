@@ -38,17 +38,32 @@ class ModelScreen(WizardScreen):
         s = self.state
         with VerticalScroll(id="model-body"):
             yield Label("Model type")
-            yield Select([(m, m) for m in MODEL_NOTES], value=s.model_type, allow_blank=False,
-                         id="model-type", compact=True)
+            yield Select(
+                [(m, m) for m in MODEL_NOTES],
+                value=s.model_type,
+                allow_blank=False,
+                id="model-type",
+                compact=True,
+            )
             yield Static("", id="model-info")
             yield Label("Dataset class (only those that pair with the model type)")
-            yield Select(self._class_options(s.model_type), value=self._valid_class(s.model_type, s.dataset_name),
-                         allow_blank=False, id="dataset-name", compact=True)
+            yield Select(
+                self._class_options(s.model_type),
+                value=self._valid_class(s.model_type, s.dataset_name),
+                allow_blank=False,
+                id="dataset-name",
+                compact=True,
+            )
             yield Static("", id="class-info")
             yield Static("", id="nyu-warning")
             yield Label("Encoder")
-            yield Select([(k, k) for k in ENCODER_NOTES], value=s.encoder, allow_blank=False,
-                         id="encoder", compact=True)
+            yield Select(
+                [(k, k) for k in ENCODER_NOTES],
+                value=s.encoder,
+                allow_blank=False,
+                id="encoder",
+                compact=True,
+            )
             yield Static(ENCODER_NOTES[s.encoder], id="encoder-info", classes="dim")
 
     @staticmethod
@@ -72,8 +87,12 @@ class ModelScreen(WizardScreen):
             return
         self.state.model_type = str(event.value)
         choice = self.query_one("#dataset-name", Select)
-        new = self._valid_class(self.state.model_type, self.state.dataset_name.replace("Relative", "") if
-                                self.state.model_type == "MetricDepthAnything" else self.state.dataset_name + "Relative")
+        new = self._valid_class(
+            self.state.model_type,
+            self.state.dataset_name.replace("Relative", "")
+            if self.state.model_type == "MetricDepthAnything"
+            else self.state.dataset_name + "Relative",
+        )
         choice.set_options(self._class_options(self.state.model_type))
         choice.value = new
         self.state.dataset_name = new
@@ -99,7 +118,9 @@ class ModelScreen(WizardScreen):
         self.query_one("#model-info", Static).update(f"[dim]{MODEL_NOTES[self.state.model_type]}[/]")
         ds = lookup_dataset(self.state.dataset_name)
         if ds:
-            self.query_one("#class-info", Static).update(f"[b]{ds.name}[/]: {ds.explanation}\nexpects: {ds.ground_truth}")
+            self.query_one("#class-info", Static).update(
+                f"[b]{ds.name}[/]: {ds.explanation}\nexpects: {ds.ground_truth}"
+            )
 
     @work(thread=True, exclusive=True, group="doctor")
     def check(self) -> None:
@@ -119,13 +140,17 @@ class ModelScreen(WizardScreen):
         text = findings_markup(report, ALERT_CODES)
         warning = self.query_one("#nyu-warning", Static)
         warning.set_class(bool(text), "alert")
-        warning.update(f"[b]From your files:[/]\n{text}" if text else "[green]✓ the files match this class[/]")
+        warning.update(
+            f"[b]From your files:[/]\n{text}" if text else "[green]✓ the files match this class[/]"
+        )
 
     def _known_failure(self) -> str | None:
         """The doctor's finding that this run's loss will be NaN (None when the data is fine or not checked yet)."""
         if self.report is None:
             return None
-        found = next((f for f in self.report.findings if f.code in KNOWN_FAILURES and f.severity == "error"), None)
+        found = next(
+            (f for f in self.report.findings if f.code in KNOWN_FAILURES and f.severity == "error"), None
+        )
         return f"{found.code}: {found.message}" if found else None
 
     def action_next(self) -> None:
@@ -138,8 +163,10 @@ class ModelScreen(WizardScreen):
 
     @work(exclusive=True, group="door")
     async def confirm_known_failure(self, why: str) -> None:
-        question = (f"{why}\n\nThis run's loss will be NaN and TAO will still print PASS. Fix it with ctrl+f "
-                    "(the class that reads your files), or go on knowingly.")
+        question = (
+            f"{why}\n\nThis run's loss will be NaN and TAO will still print PASS. Fix it with ctrl+f "
+            "(the class that reads your files), or go on knowingly."
+        )
         if await self.app.push_screen_wait(TypedConfirmScreen(question, "NAN")):
             self.state.allow_known_failure = True  # remembered in the session
             self.notify("Going on with a run the data says will produce NaN.", severity="warning")

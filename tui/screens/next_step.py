@@ -30,38 +30,66 @@ WHAT = {
     "gen_trt_engine": "a TensorRT engine (TAO Deploy image)",
 }
 #: Which form fields each action uses.
-FIELDS = {"evaluate": {"data"}, "inference": {"data"}, "export": {"onnx"}, "quantize": {"calib"},
-          "gen_trt_engine": {"onnx", "dtype"}}
+FIELDS = {
+    "evaluate": {"data"},
+    "inference": {"data"},
+    "export": {"onnx"},
+    "quantize": {"calib"},
+    "gen_trt_engine": {"onnx", "dtype"},
+}
 
 
 class NextStepScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("f1", "help", "Help"), Binding("ctrl+s", "save", "Save spec"),
-                Binding("ctrl+r", "run", "Save and run"), Binding("ctrl+f", "fix", "Use the free name")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+s", "save", "Save spec"),
+        Binding("ctrl+r", "run", "Save and run"),
+        Binding("ctrl+f", "fix", "Use the free name"),
+    ]
 
     def __init__(self, run: RunRef, action: str | None = None) -> None:
         super().__init__()
         self.run = run
         self.followers = NEXT_ACTIONS.get(run.source.action, ())
-        self.action_name = action if action in self.followers else (self.followers[0] if self.followers else "")
+        self.action_name = (
+            action if action in self.followers else (self.followers[0] if self.followers else "")
+        )
         self.derived: Derived | None = None
         self.offered: str | None = None  # a free ONNX name offered after a refusal
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(f"[b]Next[/] after the {self.run.source.action} run [b]{self.run.label}[/]", id="next-title")
+        yield Static(
+            f"[b]Next[/] after the {self.run.source.action} run [b]{self.run.label}[/]", id="next-title"
+        )
         with Horizontal(id="next-body"):
             with Vertical(id="next-form"):
                 yield Label("Action")
-                yield Select([(f"{a} — {WHAT[a]}", a) for a in self.followers], value=self.action_name or Select.BLANK,
-                             allow_blank=not self.followers, id="next-action", compact=True)
+                yield Select(
+                    [(f"{a} — {WHAT[a]}", a) for a in self.followers],
+                    value=self.action_name or Select.BLANK,
+                    allow_blank=not self.followers,
+                    id="next-action",
+                    compact=True,
+                )
                 yield Label("Data file [dim](empty: the run's validation data)[/]", classes="f-data")
                 yield Input(id="next-data", compact=True, classes="f-data")
                 yield Label("ONNX file [dim](empty: automatic)[/]", classes="f-onnx")
                 yield Input(id="next-onnx", compact=True, classes="f-onnx")
                 yield Label("TensorRT precision", classes="f-dtype")
-                yield Select([("FP32", "FP32"), ("BF16 (SM80+ GPUs)", "BF16"), ("FP16 (not for ViT-L/G)", "FP16")],
-                             value="FP32", allow_blank=False, id="next-dtype", compact=True, classes="f-dtype")
-                yield Label("Calibration images folder [dim](empty: the training images' folder)[/]", classes="f-calib")
+                yield Select(
+                    [("FP32", "FP32"), ("BF16 (SM80+ GPUs)", "BF16"), ("FP16 (not for ViT-L/G)", "FP16")],
+                    value="FP32",
+                    allow_blank=False,
+                    id="next-dtype",
+                    compact=True,
+                    classes="f-dtype",
+                )
+                yield Label(
+                    "Calibration images folder [dim](empty: the training images' folder)[/]",
+                    classes="f-calib",
+                )
                 yield Input(id="next-calib", compact=True, classes="f-calib")
                 yield Label("Save as")
                 yield Input(id="next-path", compact=True)
@@ -73,7 +101,9 @@ class NextStepScreen(Screen[None]):
 
     def on_mount(self) -> None:
         if not self.followers:
-            self.query_one("#next-problems", Static).update(f"[yellow]Nothing follows a {self.run.source.action} run.[/]")
+            self.query_one("#next-problems", Static).update(
+                f"[yellow]Nothing follows a {self.run.source.action} run.[/]"
+            )
             return
         self._show_fields()
         self.refresh_spec()
@@ -90,9 +120,12 @@ class NextStepScreen(Screen[None]):
             return (widget.value.strip() or None) if widget.display else None
 
         dtype = self.query_one("#next-dtype", Select).value
-        return Choices(data_file=value("#next-data"), calibration_images_dir=value("#next-calib"),
-                       onnx_file=value("#next-onnx"),
-                       data_type=str(dtype) if self.action_name == "gen_trt_engine" else None)
+        return Choices(
+            data_file=value("#next-data"),
+            calibration_images_dir=value("#next-calib"),
+            onnx_file=value("#next-onnx"),
+            data_type=str(dtype) if self.action_name == "gen_trt_engine" else None,
+        )
 
     @on(Select.Changed, "#next-action")
     def _action(self, event: Select.Changed) -> None:
@@ -121,13 +154,25 @@ class NextStepScreen(Screen[None]):
     def show(self, action: str, derived: Derived | ChainError) -> None:
         if action != self.action_name:
             return  # a stale derivation (the action changed meanwhile)
-        yaml_box, problems, notes = (self.query_one(s, Static) for s in ("#next-yaml", "#next-problems", "#next-notes"))
+        yaml_box, problems, notes = (
+            self.query_one(s, Static) for s in ("#next-yaml", "#next-problems", "#next-notes")
+        )
         if isinstance(derived, ChainError):
             self.derived = None
-            self.offered = next((p.fix.removeprefix("use ") for p in derived.problems
-                                 if p.path == "export.onnx_file" and p.fix.startswith("use ")), None)
+            self.offered = next(
+                (
+                    p.fix.removeprefix("use ")
+                    for p in derived.problems
+                    if p.path == "export.onnx_file" and p.fix.startswith("use ")
+                ),
+                None,
+            )
             fix = "\n[dim]ctrl+f: use the free name[/]" if self.offered else ""
-            problems.update("[red b]Cannot derive:[/]\n" + "\n".join(f"[red]✗[/] {line}" for line in str(derived).splitlines()) + fix)
+            problems.update(
+                "[red b]Cannot derive:[/]\n"
+                + "\n".join(f"[red]✗[/] {line}" for line in str(derived).splitlines())
+                + fix
+            )
             yaml_box.update("")
             notes.update("")
             return
@@ -135,8 +180,13 @@ class NextStepScreen(Screen[None]):
         path_input = self.query_one("#next-path", Input)
         if not path_input.value:
             path_input.value = str(derived.default_path())
-        notes.update("\n".join(f"[dim]•[/] {n}" for n in derived.notes) + f"\n[dim]• image {derived.image}[/]")
-        problems.update("\n".join(f"[yellow]![/] {p.line()}" for p in derived.problems) or f"[green]✓ valid for {action}[/]")
+        notes.update(
+            "\n".join(f"[dim]•[/] {n}" for n in derived.notes) + f"\n[dim]• image {derived.image}[/]"
+        )
+        problems.update(
+            "\n".join(f"[yellow]![/] {p.line()}" for p in derived.problems)
+            or f"[green]✓ valid for {action}[/]"
+        )
         yaml_box.update(Syntax(derived.text(), "yaml", theme="ansi_dark", word_wrap=False))
 
     def action_fix(self) -> None:
@@ -176,7 +226,9 @@ class NextStepScreen(Screen[None]):
         if path is None or self.derived is None:
             return
         s = self.app.state  # type: ignore[attr-defined]
-        image = "" if "deploy" in self.derived.image else s.run_image  # a TensorRT step picks the Deploy image
+        image = (
+            "" if "deploy" in self.derived.image else s.run_image
+        )  # a TensorRT step picks the Deploy image
         defaults = (s.run_backend, image, s.run_gpus, s.run_network)
         choice, record, backend = await launch_spec(self.app, self.derived.action, str(path), defaults)
         if choice is not None:

@@ -30,17 +30,30 @@ class RecipeScreen(WizardScreen):
         s = self.state
         with Vertical(id="recipe-body"):
             yield Label("Recipe")
-            yield Select([(v, k) for k, v in RECIPE_LABELS.items()], value=s.recipe, allow_blank=False, id="recipe", compact=True)
+            yield Select(
+                [(v, k) for k, v in RECIPE_LABELS.items()],
+                value=s.recipe,
+                allow_blank=False,
+                id="recipe",
+                compact=True,
+            )
             yield Label("Values it sets (Enter on a row to edit; edited values are marked ✎)")
             yield DataTable(id="values", cursor_type="row", zebra_stripes=True)
             yield Label("Training precision")
             choices = precision_choices("7.3.0")
             current = str(s.overrides.get("train.precision", "fp32"))
-            yield Select([(c.value + ("" if c.available else " (not on this setup)"), c.value) for c in choices],
-                         value=current, allow_blank=False, id="precision", compact=True)
-            yield Static("[dim]fp32 is recommended. fp16 halves activation memory but can overflow in ViT attention "
-                         "and turn the loss into NaN. bf16 training crashes in TAO 7.3.0 at its first validation.[/]",
-                         id="precision-note")
+            yield Select(
+                [(c.value + ("" if c.available else " (not on this setup)"), c.value) for c in choices],
+                value=current,
+                allow_blank=False,
+                id="precision",
+                compact=True,
+            )
+            yield Static(
+                "[dim]fp32 is recommended. fp16 halves activation memory but can overflow in ViT attention "
+                "and turn the loss into NaN. bf16 training crashes in TAO 7.3.0 at its first validation.[/]",
+                id="precision-note",
+            )
             yield Static("", id="memory-estimate")
 
     def on_mount(self) -> None:
@@ -67,7 +80,9 @@ class RecipeScreen(WizardScreen):
 
         got = {k: v for k, v, _r, _e in self.values()}
         crop = got.get("dataset.train_dataset.augmentation.crop_size", [518, 518])
-        crop = crop if isinstance(crop, list) and crop and all(isinstance(x, int) for x in crop) else [518, 518]
+        crop = (
+            crop if isinstance(crop, list) and crop and all(isinstance(x, int) for x in crop) else [518, 518]
+        )
         batch = got.get("dataset.train_dataset.batch_size", 1)
         batch = batch if isinstance(batch, int) and batch > 0 else 1
         precision = str(got.get("train.precision", "fp32"))
@@ -83,16 +98,28 @@ class RecipeScreen(WizardScreen):
     def values(self) -> list[tuple[str, Any, str, bool]]:
         s = self.state
         recipe = get_recipe(s.recipe, s.model_type, s.min_depth, s.max_depth)
-        rows = [(v.path, s.overrides.get(v.path, v.value), v.reason, v.path in s.overrides) for v in recipe.values]
+        rows = [
+            (v.path, s.overrides.get(v.path, v.value), v.reason, v.path in s.overrides) for v in recipe.values
+        ]
         known = {r[0] for r in rows}
         rows += [(k, v, "your override", True) for k, v in s.overrides.items() if k not in known]
         return rows
 
     def refresh_table(self) -> None:
         values = self.values()
-        fill_table(self.query_one("#values", DataTable), ("key", "value", "why"),
-                   [(("✎ " if edited else "") + key, repr(value) if isinstance(value, str) else str(value), reason)
-                    for key, value, reason, edited in values], [v[0] for v in values])
+        fill_table(
+            self.query_one("#values", DataTable),
+            ("key", "value", "why"),
+            [
+                (
+                    ("✎ " if edited else "") + key,
+                    repr(value) if isinstance(value, str) else str(value),
+                    reason,
+                )
+                for key, value, reason, edited in values
+            ],
+            [v[0] for v in values],
+        )
         self.show_memory()
 
     @on(Select.Changed, "#recipe")
@@ -106,8 +133,11 @@ class RecipeScreen(WizardScreen):
             return
         self.state.overrides["train.precision"] = str(event.value)
         if event.value == "bf16":
-            self.notify("bf16 training crashes in TAO 7.3.0 at its first validation (measured on an H100): the spec "
-                        "step will call it an error.", severity="warning")
+            self.notify(
+                "bf16 training crashes in TAO 7.3.0 at its first validation (measured on an H100): the spec "
+                "step will call it an error.",
+                severity="warning",
+            )
         self.refresh_table()
 
     @on(DataTable.RowSelected, "#values")

@@ -68,13 +68,19 @@ class RunScreen(Screen[None]):
                 yield DataTable(id="kpi", cursor_type="none", zebra_stripes=True)
                 yield Static("", id="gpu-telemetry", classes="hidden")
         yield Log(id="log", max_lines=LOG_LINES, auto_scroll=True)
-        yield Input(placeholder="search the log (Enter: next match, Esc: close)", id="search", classes="hidden")
+        yield Input(
+            placeholder="search the log (Enter: next match, Esc: close)", id="search", classes="hidden"
+        )
         yield Static("", id="verdict")
         yield Footer(compact=True)
 
     def _title(self) -> str:
         r = self.record
-        where = r.container_id[:12] if r.container_id else (f"pid {r.pid}" if r.pid else "replayed from its folder")
+        where = (
+            r.container_id[:12]
+            if r.container_id
+            else (f"pid {r.pid}" if r.pid else "replayed from its folder")
+        )
         return f"[b]{r.action}[/] run [b]{r.run_id}[/] · {r.backend} ({where}) · results {r.results_dir}"
 
     def on_mount(self) -> None:
@@ -125,11 +131,18 @@ class RunScreen(Screen[None]):
     @work(exclusive=True, group="monitor")
     async def follow(self) -> None:
         log_path = registry.log_path(self.record)
-        monitor = Monitor(self.record, self.backend, self.on_run_event, log_path=log_path,
-                          run_spec=run_spec_of(self.record.run_id),
-                          force_polling=env_force_polling())
+        monitor = Monitor(
+            self.record,
+            self.backend,
+            self.on_run_event,
+            log_path=log_path,
+            run_spec=run_spec_of(self.record.run_id),
+            force_polling=env_force_polling(),
+        )
         verdict = await monitor.run()
-        release(self.record.run_id)  # the results folder is free again (a container run held it while followed)
+        release(
+            self.record.run_id
+        )  # the results folder is free again (a container run held it while followed)
         self.record.verdict = verdict.model_dump()
         try:
             registry.save(self.record)
@@ -140,7 +153,9 @@ class RunScreen(Screen[None]):
         """Called on the UI thread for every event; drawing waits for the next tick."""
         part = self.progress.apply(event)
         if isinstance(event, LogLine) and not event.progress:
-            self._pending_log.append(display(event.text))  # no raw control bytes to the terminal, long lines cut
+            self._pending_log.append(
+                display(event.text)
+            )  # no raw control bytes to the terminal, long lines cut
         elif isinstance(event, Alert):
             self.raise_alert(event)
         elif isinstance(event, JobState):  # a Slurm job: pending (with its reason), running, how it ended
@@ -227,7 +242,9 @@ class RunScreen(Screen[None]):
         if self.backend is None or self.progress.verdict is not None:
             self.notify("This run has finished.")
             return
-        if await self.app.push_screen_wait(ConfirmScreen(f"Stop {self.record.run_id}? (SIGTERM, then kill after 10 s)")):
+        if await self.app.push_screen_wait(
+            ConfirmScreen(f"Stop {self.record.run_id}? (SIGTERM, then kill after 10 s)")
+        ):
             self.stop_now()
 
     def stop_now(self) -> None:
@@ -291,5 +308,8 @@ class RunScreen(Screen[None]):
                 log.scroll_to(y=max(0, i - 2), animate=False)
                 self.query_one("#search", Input).border_subtitle = f"line {i + 1}"
                 return
-        self.notify(f"'{needle}' is not in the last {len(lines)} lines (the whole log: "
-                    f"{registry.log_path(self.record)})", severity="warning")
+        self.notify(
+            f"'{needle}' is not in the last {len(lines)} lines (the whole log: "
+            f"{registry.log_path(self.record)})",
+            severity="warning",
+        )

@@ -14,13 +14,26 @@ from specgen.engine.launch import backend_for, listing
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
 from tui.widgets.tables import fill_table
 
-RUN_COLUMNS = ("  ", "run", "backend", "action", "state", "verdict", "reason")  # "  ": room for a mark up to 99
+RUN_COLUMNS = (
+    "  ",
+    "run",
+    "backend",
+    "action",
+    "state",
+    "verdict",
+    "reason",
+)  # "  ": room for a mark up to 99
 
 
 class RunsScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("r", "reload", "Reload"),
-                Binding("space", "mark", "Mark"), Binding("m", "metrics", "Metrics (marked)"),
-                Binding("ctrl+n", "next_step", "Next step"), Binding("v", "outputs", "Depth maps")]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("r", "reload", "Reload"),
+        Binding("space", "mark", "Mark"),
+        Binding("m", "metrics", "Metrics (marked)"),
+        Binding("ctrl+n", "next_step", "Next step"),
+        Binding("v", "outputs", "Depth maps"),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -28,7 +41,9 @@ class RunsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("[b]Runs[/] — Enter re-attaches or reopens · space marks evaluations to compare", id="runs-title")
+        yield Static(
+            "[b]Runs[/] — Enter re-attaches or reopens · space marks evaluations to compare", id="runs-title"
+        )
         yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-empty")
         yield Footer(compact=True)
@@ -49,11 +64,22 @@ class RunsScreen(Screen[None]):
         for r in reversed(rows):  # newest first
             verdict = {"PASS": "[green]PASS[/]", "FAIL": "[red]FAIL[/]"}.get(r["verdict"] or "", "-")
             mark = str(self.marked.index(r["run_id"]) + 1) if r["run_id"] in self.marked else ""
-            cells.append((mark, r["run_id"], r["backend"], r["action"], r["state"], verdict, (r.get("reason") or "")[:60]))
+            cells.append(
+                (
+                    mark,
+                    r["run_id"],
+                    r["backend"],
+                    r["action"],
+                    r["state"],
+                    verdict,
+                    (r.get("reason") or "")[:60],
+                )
+            )
             keys.append(r["run_id"])
         fill_table(self.query_one("#runs", DataTable), RUN_COLUMNS, cells, keys)
         self.query_one("#runs-empty", Static).update(
-            "" if rows else "No runs yet: save a spec and press ctrl+r on the Spec step, or `depthnet run`.")
+            "" if rows else "No runs yet: save a spec and press ctrl+r on the Spec step, or `depthnet run`."
+        )
 
     @on(DataTable.RowSelected, "#runs")
     def _open(self, event: DataTable.RowSelected) -> None:
@@ -88,7 +114,11 @@ class RunsScreen(Screen[None]):
         table = self.query_one("#runs", DataTable)
         for key in table.rows:
             rid = str(key.value)
-            table.update_cell(key, table.ordered_columns[0].key, str(self.marked.index(rid) + 1) if rid in self.marked else "")
+            table.update_cell(
+                key,
+                table.ordered_columns[0].key,
+                str(self.marked.index(rid) + 1) if rid in self.marked else "",
+            )
 
     def _record(self):
         run_id = self._current()

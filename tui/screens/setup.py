@@ -24,8 +24,12 @@ DRAW_EVERY = 0.1
 
 
 class SetupScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "leave", "Back"), Binding("r", "recheck", "Re-check"),
-                Binding("p", "pull", "Pull images"), Binding("c", "copy_fix", "Copy fix")]  # Esc also cancels a pull
+    BINDINGS = [
+        Binding("escape", "leave", "Back"),
+        Binding("r", "recheck", "Re-check"),
+        Binding("p", "pull", "Pull images"),
+        Binding("c", "copy_fix", "Copy fix"),
+    ]  # Esc also cancels a pull
 
     def __init__(self, runner: Any = None) -> None:
         """``runner(output_dir, on_check=…) -> Report``: the checks to run (``depthnet setup``'s by default)."""
@@ -133,8 +137,11 @@ class SetupScreen(Screen[None]):
             return
         from specgen.spec.docker_cmd import DEPLOY_IMAGE, TRAIN_IMAGE
 
-        wanted = images or [img for img in (TRAIN_IMAGE, DEPLOY_IMAGE)
-                            if any(c.key == "p" and img in c.detail for c in self.checks)]
+        wanted = images or [
+            img
+            for img in (TRAIN_IMAGE, DEPLOY_IMAGE)
+            if any(c.key == "p" and img in c.detail for c in self.checks)
+        ]
         if not wanted:
             self.notify("every TAO image is already here (or the engine is not reachable: see the checks)")
             return
@@ -175,16 +182,19 @@ class SetupScreen(Screen[None]):
         call_ui(self, self._pull_end, "pulled: " + ", ".join(images), False)
 
     def _draw_pull(self, image: str, state: Any) -> None:
-        self.query_one("#pull-title", Label).update(f"pulling [b]{image}[/]  ({state.status or 'starting'})  "
-                                                    "[dim]Esc cancels[/]")
+        self.query_one("#pull-title", Label).update(
+            f"pulling [b]{image}[/]  ({state.status or 'starting'})  [dim]Esc cancels[/]"
+        )
         self.query_one("#pull-total", ProgressBar).update(total=state.total or None, progress=state.current)
         box = self.query_one("#pull-layers", Vertical)
         for layer in state.layers.values():
             wid = f"layer-{layer.id}"
             found = box.query(f"#{wid}")
             if not found:
-                box.mount(Label(f"{layer.id}  {layer.status}", id=f"{wid}-label"),
-                          ProgressBar(id=wid, show_eta=False, show_percentage=True))
+                box.mount(
+                    Label(f"{layer.id}  {layer.status}", id=f"{wid}-label"),
+                    ProgressBar(id=wid, show_eta=False, show_percentage=True),
+                )
                 continue
             bar = found.first(ProgressBar)
             bar.update(total=layer.total or None, progress=layer.current)

@@ -52,7 +52,10 @@ def problems_text(problems: list[Problem]) -> Group:
         if p.fix:
             body.append("\n→ " + p.fix, style="green")
         if p.known_failure and error:
-            body.append("\n(to run it anyway: --allow-known-failure, or type the override on the Model step)", style="dim")
+            body.append(
+                "\n(to run it anyway: --allow-known-failure, or type the override on the Model step)",
+                style="dim",
+            )
         if i:
             parts.append(Text(""))
         parts += [head, Padding(body, (0, 0, 0, 2))]
@@ -62,19 +65,28 @@ def problems_text(problems: list[Problem]) -> Group:
 class SpecScreen(WizardScreen):
     STEP = "spec"
     HELP_TOPIC = "parameters.md"
-    BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("ctrl+t", "toggle_full", "Full"),
-                Binding("ctrl+r", "run", "Run")]
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+t", "toggle_full", "Full"),
+        Binding("ctrl+r", "run", "Run"),
+    ]
 
     def compose_body(self) -> ComposeResult:
         s = self.state
         with Horizontal(id="spec-body"):
             with Vertical(id="spec-form"):
                 yield Label("Action")
-                yield Select([(a, a) for a in ACTIONS], value=s.action, allow_blank=False, id="action", compact=True)
+                yield Select(
+                    [(a, a) for a in ACTIONS], value=s.action, allow_blank=False, id="action", compact=True
+                )
                 yield Label("Full spec (every key)")
                 yield Switch(value=s.full_spec, id="full")
                 yield Label("Checkpoint (not for train)")
-                yield Input(s.checkpoint or str(Path(s.results_dir) / "train" / "dn_model_latest.pth"), id="checkpoint", compact=True)
+                yield Input(
+                    s.checkpoint or str(Path(s.results_dir) / "train" / "dn_model_latest.pth"),
+                    id="checkpoint",
+                    compact=True,
+                )
                 yield Static("", id="problems")
                 yield Static("", id="saved")
             with VerticalScroll(id="yaml-pane"):
@@ -114,18 +126,27 @@ class SpecScreen(WizardScreen):
             n = len(exc.problems)
             self.query_one("#problems", Static).update(
                 f"[red b]✗ {n} problem{'s' if n > 1 else ''}[/] — no spec until fixed (listed on the right; "
-                "ctrl+b steps back to change it)")
+                "ctrl+b steps back to change it)"
+            )
             self.query_one("#docker-cmd", Static).update("")
             return
         text = render(spec, full=self.state.full_spec)
         yaml = Syntax(text, "yaml", theme="ansi_dark", word_wrap=False)
-        self.query_one("#yaml", Static).update(Group(problems_text(warnings), Text(""), yaml) if warnings else yaml)
+        self.query_one("#yaml", Static).update(
+            Group(problems_text(warnings), Text(""), yaml) if warnings else yaml
+        )
         n = len(warnings)
         self.query_one("#problems", Static).update(
             f"[yellow b]! {n} warning{'s' if n > 1 else ''}[/] — valid for {self.state.action}; read them above the spec"
-            if warnings else f"[green]✓ valid for {self.state.action}[/]")
-        cmd = docker_command(self.state.action, str(self.spec_path()), data_roots=[self.state.data_root],
-                             output_dir=self.state.output_dir)
+            if warnings
+            else f"[green]✓ valid for {self.state.action}[/]"
+        )
+        cmd = docker_command(
+            self.state.action,
+            str(self.spec_path()),
+            data_roots=[self.state.data_root],
+            output_dir=self.state.output_dir,
+        )
         self.query_one("#docker-cmd", Static).update(f"[b]Run it:[/] {cmd}")
 
     def action_save(self) -> None:
@@ -171,9 +192,13 @@ class SpecScreen(WizardScreen):
         if not await self.save_spec():
             return
         s = self.state
-        choice, record, backend = await launch_spec(self.app, s.action, str(self.spec_path()),
-                                                    (s.run_backend, s.run_image, s.run_gpus, s.run_network),
-                                                    allow_known_failure=s.allow_known_failure)
+        choice, record, backend = await launch_spec(
+            self.app,
+            s.action,
+            str(self.spec_path()),
+            (s.run_backend, s.run_image, s.run_gpus, s.run_network),
+            allow_known_failure=s.allow_known_failure,
+        )
         if choice is not None:
             s.run_backend, s.run_image, s.run_gpus, s.run_network = choice
         if record is not None:
@@ -183,4 +208,6 @@ class SpecScreen(WizardScreen):
             self.post_message(OpenRun(record, backend))
 
     def action_next(self) -> None:
-        self.notify("This is the last step: save with ctrl+s and launch with ctrl+r (or run the docker line below).")
+        self.notify(
+            "This is the last step: save with ctrl+s and launch with ctrl+r (or run the docker line below)."
+        )

@@ -26,8 +26,12 @@ POLL = 1.0
 
 
 class SweepScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("ctrl+s", "save_best", "Save best spec"),
-                Binding("p", "next_param", "Next parameter"), Binding("enter", "open_trial", "Open trial", show=False)]
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("ctrl+s", "save_best", "Save best spec"),
+        Binding("p", "next_param", "Next parameter"),
+        Binding("enter", "open_trial", "Open trial", show=False),
+    ]
 
     def __init__(self, folder: str | None = None) -> None:
         super().__init__()
@@ -38,8 +42,12 @@ class SweepScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="sweep-body"):
-            yield Input(str(self.folder or ""), placeholder="sweep folder (holds study.db), Enter to open",
-                        id="sweep-folder", compact=True)
+            yield Input(
+                str(self.folder or ""),
+                placeholder="sweep folder (holds study.db), Enter to open",
+                id="sweep-folder",
+                compact=True,
+            )
             yield Static("", id="sweep-summary")
             yield DataTable(id="trials", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="sweep-charts"):
@@ -101,9 +109,14 @@ class SweepScreen(Screen[None]):
         trials = info["trials"]
         counts = {s: sum(t["state"] == s for t in trials) for s in ("COMPLETE", "RUNNING", "PRUNED", "FAIL")}
         best = info["best"]
-        best_text = (f"best: trial {best['number']} {info['objective']} {best['value']:.5g}" if best else "no best yet")
-        summary.update(f"[b]{info['study']}[/]  {len(trials)}/{info['trials_asked']} trials  "
-                       + "  ".join(f"{n} {s.lower()}" for s, n in counts.items()) + f"  —  {best_text}")
+        best_text = (
+            f"best: trial {best['number']} {info['objective']} {best['value']:.5g}" if best else "no best yet"
+        )
+        summary.update(
+            f"[b]{info['study']}[/]  {len(trials)}/{info['trials_asked']} trials  "
+            + "  ".join(f"{n} {s.lower()}" for s, n in counts.items())
+            + f"  —  {best_text}"
+        )
         table = self.query_one("#trials", DataTable)
         row = table.cursor_row
         cells = []
@@ -130,7 +143,11 @@ class SweepScreen(Screen[None]):
         if done:
             xs, ys, best = [], [], None
             for t in sorted(done, key=lambda t: t["number"]):
-                best = t["value"] if best is None else (min(best, t["value"]) if minimize else max(best, t["value"]))
+                best = (
+                    t["value"]
+                    if best is None
+                    else (min(best, t["value"]) if minimize else max(best, t["value"]))
+                )
                 xs.append(t["number"])
                 ys.append(best)
             plt.plot(xs, ys, marker="braille")
@@ -141,8 +158,9 @@ class SweepScreen(Screen[None]):
         plt.clear_data()
         if keys:
             key = keys[self.param_index % len(keys)]
-            points = [(t["params"][key], t["value"]) for t in done
-                      if isinstance(t["params"].get(key), (int, float))]
+            points = [
+                (t["params"][key], t["value"]) for t in done if isinstance(t["params"].get(key), (int, float))
+            ]
             plt.title(f"{info['objective']} vs {key.rsplit('.', 1)[-1]} (p: next)")
             if points:
                 plt.scatter([p[0] for p in points], [p[1] for p in points])

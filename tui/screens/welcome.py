@@ -32,11 +32,15 @@ class WelcomeScreen(Screen[None]):
         with Vertical(id="welcome"):
             yield Static(INTRO, id="intro")
             recent = load_recent()
-            resume = recent.last_session if recent.last_session and Path(recent.last_session).is_file() else None
+            resume = (
+                recent.last_session if recent.last_session and Path(recent.last_session).is_file() else None
+            )
             options = [Option("New setup — choose a data root", id="new")]
             if resume:
                 options.append(Option(f"Resume last session — {resume}", id="resume"))
-            options.append(Option("Try it with sample data — generates a small NYU-like dataset", id="sample"))
+            options.append(
+                Option("Try it with sample data — generates a small NYU-like dataset", id="sample")
+            )
             yield OptionList(*options, id="start")
             yield Label("Folder for the sample data (Enter to create):", id="sample-label", classes="hidden")
             yield Input("", id="sample-dir", classes="hidden", compact=True)

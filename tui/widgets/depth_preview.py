@@ -29,8 +29,9 @@ class DepthPreview(Vertical):
     """Two labelled images: the RGB sample and its depth map as a colour map. Captions sit in one row above the
     images, so a caption that wraps in a narrow pane moves both images down together (styles in app.tcss)."""
 
-    def __init__(self, rgb: np.ndarray, depth_rgb: np.ndarray, caption: str, rgb_caption: str = "RGB sample",
-                 **kwargs) -> None:
+    def __init__(
+        self, rgb: np.ndarray, depth_rgb: np.ndarray, caption: str, rgb_caption: str = "RGB sample", **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self._rgb_caption = rgb_caption
         self._rgb = PILImage.fromarray(rgb)

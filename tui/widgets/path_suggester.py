@@ -21,10 +21,15 @@ class PathSuggester(Suggester):
         folder, prefix = os.path.split(expanded)
         try:
             with os.scandir(folder or ".") as it:
-                names = sorted(e.name for e in it if e.name.startswith(prefix) and not e.name.startswith(".")
-                               and (not self.dirs_only or e.is_dir()))
+                names = sorted(
+                    e.name
+                    for e in it
+                    if e.name.startswith(prefix)
+                    and not e.name.startswith(".")
+                    and (not self.dirs_only or e.is_dir())
+                )
         except OSError:
             return None
         if not names or (names[0] == prefix and len(names) == 1):
             return None
-        return value + names[0][len(prefix):] + ("/" if self.dirs_only else "")
+        return value + names[0][len(prefix) :] + ("/" if self.dirs_only else "")

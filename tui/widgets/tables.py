@@ -19,8 +19,12 @@ def _width(cell: str) -> int:
     return Text.from_markup(cell).cell_len  # as the table draws a str cell: markup, not its tags, takes room
 
 
-def fill_table(table: DataTable, headers: Sequence[str], rows: Iterable[Sequence[str]],
-               keys: Iterable[Hashable | None] | None = None) -> None:
+def fill_table(
+    table: DataTable,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    keys: Iterable[Hashable | None] | None = None,
+) -> None:
     """Replace the table's columns and rows; each column as wide as its widest cell (header included)."""
     rows = [list(r) for r in rows]
     widths = [min(MAX_WIDTH, max([_width(h)] + [_width(r[i]) for r in rows])) for i, h in enumerate(headers)]

@@ -5,6 +5,13 @@ from specgen.data.convert.planner import ConvertOptions, Pitfall, Plan, plan
 from specgen.data.convert.writer import WriteResult, write_annotations
 
 __all__ = [
-    "ConvertOptions", "FileIndex", "Pitfall", "Plan", "WalkCancelled", "WriteResult", "build_index", "plan",
+    "ConvertOptions",
+    "FileIndex",
+    "Pitfall",
+    "Plan",
+    "WalkCancelled",
+    "WriteResult",
+    "build_index",
+    "plan",
     "write_annotations",
 ]

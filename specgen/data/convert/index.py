@@ -96,14 +96,21 @@ _EMPTY: frozenset[str] = frozenset()
 ProgressFn = Callable[[int, int], None]  # (folders done, files seen)
 
 
-def build_index(data_root: str, *, cancel: threading.Event | None = None,
-                progress: ProgressFn | None = None, progress_every: int = 256) -> FileIndex:
+def build_index(
+    data_root: str,
+    *,
+    cancel: threading.Event | None = None,
+    progress: ProgressFn | None = None,
+    progress_every: int = 256,
+) -> FileIndex:
     """Walk ``data_root`` as TAO's convert does. Raises NotADirectoryError/FileNotFoundError for a bad root."""
     with gc_paused():
         return _walk(data_root, cancel, progress, progress_every)
 
 
-def _walk(data_root: str, cancel: threading.Event | None, progress: ProgressFn | None, progress_every: int) -> FileIndex:
+def _walk(
+    data_root: str, cancel: threading.Event | None, progress: ProgressFn | None, progress_every: int
+) -> FileIndex:
     start = time.perf_counter()
     index = FileIndex(data_root=data_root)
     try:
@@ -111,7 +118,9 @@ def _walk(data_root: str, cancel: threading.Event | None, progress: ProgressFn |
     except FileNotFoundError:
         raise FileNotFoundError(f"{data_root}: no such folder; choose an existing data root") from None
     except NotADirectoryError:
-        raise NotADirectoryError(f"{data_root}: is a file, not a folder; choose the folder that holds the scene folders") from None
+        raise NotADirectoryError(
+            f"{data_root}: is a file, not a folder; choose the folder that holds the scene folders"
+        ) from None
     except PermissionError:
         raise PermissionError(f"{data_root}: permission denied; choose a folder you can read") from None
 
@@ -141,8 +150,12 @@ def _walk(data_root: str, cancel: threading.Event | None, progress: ProgressFn |
             index.unreadable.append((folder, exc.strerror or exc.__class__.__name__))
             continue
         try:  # one C-speed pass for the common case; is_file() alone settles a file (FIFOs, devices: never data)
-            names = [e.name for e in entries if e.is_file()]  # its path is folder + "/" + name, as os.walk forms it
-            subdirs = [e for e in entries if not e.is_file() and e.is_dir()] if len(names) < len(entries) else []
+            names = [
+                e.name for e in entries if e.is_file()
+            ]  # its path is folder + "/" + name, as os.walk forms it
+            subdirs = (
+                [e for e in entries if not e.is_file() and e.is_dir()] if len(names) < len(entries) else []
+            )
         except OSError:  # an entry whose type needs a stat that fails: the careful way
             names, subdirs = [], []
             for entry in entries:

@@ -189,8 +189,11 @@ def _separable(opts: ConvertOptions) -> bool:
     """TAO matches and replaces over the whole path; when no pattern or extension holds a '/' (nor is empty), that
     equals doing it on the folder and on the name apart — the per-folder fast path. Otherwise, the whole paths."""
     texts = [*opts.image_patterns, *opts.depth_patterns, opts.image_extension, opts.depth_extension]
-    return (len(opts.image_extension) > 1 and len(opts.image_patterns) == len(opts.depth_patterns)
-            and all(x and "/" not in x and "\n" not in x for x in texts))
+    return (
+        len(opts.image_extension) > 1
+        and len(opts.image_patterns) == len(opts.depth_patterns)
+        and all(x and "/" not in x and "\n" not in x for x in texts)
+    )
 
 
 def _plan(index: FileIndex, opts: ConvertOptions) -> Plan:
@@ -198,10 +201,23 @@ def _plan(index: FileIndex, opts: ConvertOptions) -> Plan:
     depths, joined_images, joined_depths = derive_all(matched, opts)
     found = list(map(index.lookup.__contains__, depths))
     pairs = list(compress(zip(matched, depths, strict=False), found))
-    missing = list(compress(zip(matched, depths, strict=False), [not f for f in found])) if len(pairs) < len(matched) else []
+    missing = (
+        list(compress(zip(matched, depths, strict=False), [not f for f in found]))
+        if len(pairs) < len(matched)
+        else []
+    )
     pitfalls = find_pitfalls(index, opts, matched, depths, pairs, missing, joined_images, joined_depths)
-    return Plan(data_root=index.data_root, options=opts, files_indexed=len(index), images_matched=len(matched),
-                _pairs=pairs, _missing=missing, pitfalls=pitfalls, seconds=0.0, pair_count=len(pairs))
+    return Plan(
+        data_root=index.data_root,
+        options=opts,
+        files_indexed=len(index),
+        images_matched=len(matched),
+        _pairs=pairs,
+        _missing=missing,
+        pitfalls=pitfalls,
+        seconds=0.0,
+        pair_count=len(pairs),
+    )
 
 
 def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
@@ -225,18 +241,29 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
         dfolder = derive_depth(folder, opts)
         joined = "\n".join(cand)
         derived_joined = derive_depth(joined, opts)
-        if joined.count(ie) > len(cand) or ie in folder or any(
-                joined.count(p) + folder.count(p) * len(cand) > len(cand) for p in pats):
+        if (
+            joined.count(ie) > len(cand)
+            or ie in folder
+            or any(joined.count(p) + folder.count(p) * len(cand) > len(cand) for p in pats)
+        ):
             return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
         if " " in joined or " " in derived_joined or " " in folder or " " in dfolder:
             return None  # SPACE_IN_PATH
         de = opts.depth_extension
-        if de not in DEPTH_EXTS or derived_joined.count(de + "\n") != len(cand) - 1 or not derived_joined.endswith(de):
-            return None  # UNSUPPORTED_DEPTH_EXT (some derived name does not end with it): the whole-path route
+        if (
+            de not in DEPTH_EXTS
+            or derived_joined.count(de + "\n") != len(cand) - 1
+            or not derived_joined.endswith(de)
+        ):
+            return (
+                None  # UNSUPPORTED_DEPTH_EXT (some derived name does not end with it): the whole-path route
+            )
         derived = derived_joined.split("\n")
         if dfolder == folder and any(map(str.__eq__, cand, derived)):
             return None  # DEPTH_IS_IMAGE
-        present = set(names) if dfolder == folder else index.names_in(dfolder)  # freed at once: nothing for the GC
+        present = (
+            set(names) if dfolder == folder else index.names_in(dfolder)
+        )  # freed at once: nothing for the GC
         found = bytes(map(present.__contains__, derived))
         groups.append((folder, joined, dfolder, derived_joined, found))
         matched += len(cand)
@@ -245,8 +272,18 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
         return None  # NO_MATCH / ROOT_IS_SCENE: named by the whole-path route
     if not (ie in IMAGE_EXTS and "." not in ie[1:]):
         return None  # UNSUPPORTED_IMAGE_EXT
-    out = Plan(data_root=index.data_root, options=opts, files_indexed=len(index), images_matched=matched,
-               _pairs=None, _missing=None, pitfalls=[], seconds=0.0, groups=groups, pair_count=found_total)
+    out = Plan(
+        data_root=index.data_root,
+        options=opts,
+        files_indexed=len(index),
+        images_matched=matched,
+        _pairs=None,
+        _missing=None,
+        pitfalls=[],
+        seconds=0.0,
+        groups=groups,
+        pair_count=found_total,
+    )
     sample = f"{groups[0][0]}/{groups[0][1].split(chr(10), 1)[0]}"
     out.pitfalls = _extension_pitfalls(opts, sample) + _location_pitfalls(index, opts, matched > 0)
     if found_total < matched:
@@ -268,9 +305,16 @@ def _with_dot(ext: str) -> str:
     return ext if ext.startswith(".") or not ext else "." + ext
 
 
-def find_pitfalls(index: FileIndex, opts: ConvertOptions, matched: list[str], depths: list[str],
-                  pairs: list[tuple[str, str]], missing: list[tuple[str, str]],
-                  joined: str | None = None, joined_depths: str | None = None) -> list[Pitfall]:
+def find_pitfalls(
+    index: FileIndex,
+    opts: ConvertOptions,
+    matched: list[str],
+    depths: list[str],
+    pairs: list[tuple[str, str]],
+    missing: list[tuple[str, str]],
+    joined: str | None = None,
+    joined_depths: str | None = None,
+) -> list[Pitfall]:
     """Every pitfall of this choice. Per-path loops run only after a C-level scan says there is a hit."""
     out: list[Pitfall] = []
     ie, de = opts.image_extension, opts.depth_extension
@@ -284,67 +328,107 @@ def find_pitfalls(index: FileIndex, opts: ConvertOptions, matched: list[str], de
     if ie and len(ie) > 1 and joined.count(ie) > len(matched):
         elsewhere = [i for i in matched if i.count(ie) > 1]
         if elsewhere:
-            out.append(Pitfall(
-                code="EXT_ELSEWHERE_IN_PATH", severity="warning",
-                message=f"{len(elsewhere)} path(s) contain {ie!r} before the end: the swap to {de!r} changes the folder too",
-                examples=[f"{i} → {derive_depth(i, opts)}" for i in elsewhere[:EXAMPLES]],
-                fix="rename those folders, or move the data so the extension text occurs only at the end"))
+            out.append(
+                Pitfall(
+                    code="EXT_ELSEWHERE_IN_PATH",
+                    severity="warning",
+                    message=f"{len(elsewhere)} path(s) contain {ie!r} before the end: the swap to {de!r} changes the folder too",
+                    examples=[f"{i} → {derive_depth(i, opts)}" for i in elsewhere[:EXAMPLES]],
+                    fix="rename those folders, or move the data so the extension text occurs only at the end",
+                )
+            )
 
     # Patterns --------------------------------------------------------------
     if len(opts.image_patterns) != len(opts.depth_patterns):
-        out.append(Pitfall(
-            code="PATTERN_COUNT_MISMATCH", severity="error",
-            message=(f"{len(opts.image_patterns)} image pattern(s) but {len(opts.depth_patterns)} depth pattern(s): "
-                     "patterns pair up by position, so TAO fails on the unpaired index or leaves a pattern unreplaced"),
-            fix="give one depth pattern for each image pattern, in the same order"))
+        out.append(
+            Pitfall(
+                code="PATTERN_COUNT_MISMATCH",
+                severity="error",
+                message=(
+                    f"{len(opts.image_patterns)} image pattern(s) but {len(opts.depth_patterns)} depth pattern(s): "
+                    "patterns pair up by position, so TAO fails on the unpaired index or leaves a pattern unreplaced"
+                ),
+                fix="give one depth pattern for each image pattern, in the same order",
+            )
+        )
     for pat, dpat in zip(opts.image_patterns, opts.depth_patterns, strict=False):
         if not pat or joined.count(pat) <= len(matched):
             continue
         repeated = [i for i in matched if i.count(pat) > 1]
         if repeated:
-            out.append(Pitfall(
-                code="PATTERN_REPEATED_IN_PATH", severity="warning",
-                message=f"{len(repeated)} path(s) contain {pat!r} more than once: every occurrence becomes {dpat!r}, folders included",
-                examples=[f"{i} → {derive_depth(i, opts)}" for i in repeated[:EXAMPLES]],
-                fix=f"make the pattern specific to the file or folder name (e.g. include a '/' : '/{pat}')"))
+            out.append(
+                Pitfall(
+                    code="PATTERN_REPEATED_IN_PATH",
+                    severity="warning",
+                    message=f"{len(repeated)} path(s) contain {pat!r} more than once: every occurrence becomes {dpat!r}, folders included",
+                    examples=[f"{i} → {derive_depth(i, opts)}" for i in repeated[:EXAMPLES]],
+                    fix=f"make the pattern specific to the file or folder name (e.g. include a '/' : '/{pat}')",
+                )
+            )
 
     out += _location_pitfalls(index, opts, bool(matched))
 
     # Pairs -----------------------------------------------------------------
     if missing:
         out.append(_missing_pitfall(len(missing), len(all_pairs), bool(pairs), missing))
-    same = [i for i, d in zip(matched, depths, strict=False) if i == d] if any(map(str.__eq__, matched, depths)) else []
+    same = (
+        [i for i, d in zip(matched, depths, strict=False) if i == d]
+        if any(map(str.__eq__, matched, depths))
+        else []
+    )
     if same:
-        out.append(Pitfall(
-            code="DEPTH_IS_IMAGE", severity="error",
-            message=f"for {len(same)} image(s) the derived depth path is the image itself: the pattern or extension changes nothing",
-            examples=same[:EXAMPLES], fix="make the depth pattern differ from the image pattern (e.g. rgb_ → sync_depth_)"))
+        out.append(
+            Pitfall(
+                code="DEPTH_IS_IMAGE",
+                severity="error",
+                message=f"for {len(same)} image(s) the derived depth path is the image itself: the pattern or extension changes nothing",
+                examples=same[:EXAMPLES],
+                fix="make the depth pattern differ from the image pattern (e.g. rgb_ → sync_depth_)",
+            )
+        )
     if len(ie) > 1 and ie.startswith(".") and "." not in ie[1:]:  # the filter fixed every suffix to ie
         bad_images = [] if ie in IMAGE_EXTS else matched
     else:
         bad_images = [i for i in matched if not i.endswith(IMAGE_EXTS)]
     if bad_images:
-        out.append(Pitfall(
-            code="UNSUPPORTED_IMAGE_EXT", severity="error",
-            message=f"TAO reads only .png, .jpg, .jpeg images (case-sensitive) and fails at train time on: {_ext_counts(bad_images)}",
-            examples=bad_images[:EXAMPLES],
-            fix="rename the files to a lower-case supported extension (e.g. .JPG → .jpg), then re-run"))
+        out.append(
+            Pitfall(
+                code="UNSUPPORTED_IMAGE_EXT",
+                severity="error",
+                message=f"TAO reads only .png, .jpg, .jpeg images (case-sensitive) and fails at train time on: {_ext_counts(bad_images)}",
+                examples=bad_images[:EXAMPLES],
+                fix="rename the files to a lower-case supported extension (e.g. .JPG → .jpg), then re-run",
+            )
+        )
     if de in DEPTH_EXTS and joined_depths.count(de + "\n") == len(depths) - 1 and joined_depths.endswith(de):
         bad_depths: list[str] = []
     else:
         bad_depths = [d for d in depths if not d.endswith(DEPTH_EXTS)]
     if bad_depths:
-        out.append(Pitfall(
-            code="UNSUPPORTED_DEPTH_EXT", severity="error",
-            message=f"no mono dataset class reads these depth files: {_ext_counts(bad_depths)} (supported: .png, .pfm, .npy)",
-            examples=bad_depths[:EXAMPLES],
-            fix="set depth_extension to the depth files' real extension (with its dot)"))
-    spaced = [f"{i} {d}" for i, d in all_pairs if " " in i or " " in d] if " " in joined or " " in joined_depths else []
+        out.append(
+            Pitfall(
+                code="UNSUPPORTED_DEPTH_EXT",
+                severity="error",
+                message=f"no mono dataset class reads these depth files: {_ext_counts(bad_depths)} (supported: .png, .pfm, .npy)",
+                examples=bad_depths[:EXAMPLES],
+                fix="set depth_extension to the depth files' real extension (with its dot)",
+            )
+        )
+    spaced = (
+        [f"{i} {d}" for i, d in all_pairs if " " in i or " " in d]
+        if " " in joined or " " in joined_depths
+        else []
+    )
     if spaced:
-        out.append(Pitfall(
-            code="SPACE_IN_PATH", severity="error",
-            message=f"{len(spaced)} pair(s) have a space in a path: TAO splits annotation lines on spaces, so they break",
-            examples=spaced[:EXAMPLES], fix="rename the folders/files to remove spaces"))
+        out.append(
+            Pitfall(
+                code="SPACE_IN_PATH",
+                severity="error",
+                message=f"{len(spaced)} pair(s) have a space in a path: TAO splits annotation lines on spaces, so they break",
+                examples=spaced[:EXAMPLES],
+                fix="rename the folders/files to remove spaces",
+            )
+        )
 
     out += _output_pitfalls(opts)
     return out
@@ -354,34 +438,62 @@ def _extension_pitfalls(opts: ConvertOptions, sample_image: str) -> list[Pitfall
     out: list[Pitfall] = []
     ie, de = opts.image_extension, opts.depth_extension
     if ie == "" and de != "":
-        out.append(Pitfall(
-            code="EXT_EMPTY_SWAP", severity="error",
-            message=(f"image_extension is empty: TAO replaces '' with {de!r}, which inserts {de!r} between every "
-                     "character of every path, and no extension filter is applied"),
-            examples=[f"{sample_image} → {derive_depth(sample_image, opts)[:120]}"],
-            fix="set image_extension to your images' extension with its dot, e.g. .jpg",
-            autofix={"image_extension": ".jpg"}))
+        out.append(
+            Pitfall(
+                code="EXT_EMPTY_SWAP",
+                severity="error",
+                message=(
+                    f"image_extension is empty: TAO replaces '' with {de!r}, which inserts {de!r} between every "
+                    "character of every path, and no extension filter is applied"
+                ),
+                examples=[f"{sample_image} → {derive_depth(sample_image, opts)[:120]}"],
+                fix="set image_extension to your images' extension with its dot, e.g. .jpg",
+                autofix={"image_extension": ".jpg"},
+            )
+        )
     elif len(ie) == 1:
-        out.append(Pitfall(
-            code="EXT_EMPTY_SWAP", severity="error",
-            message=(f"image_extension {ie!r} has one character: TAO ignores it as a filter but still replaces every "
-                     f"{ie!r} in the path with {de!r}"),
-            examples=[f"{sample_image} → {derive_depth(sample_image, opts)}"],
-            fix="give the full extension with its dot, e.g. .jpg"))
-    no_dot = [(name, ext) for name, ext in (("image_extension", ie), ("depth_extension", de)) if ext and not ext.startswith(".")]
+        out.append(
+            Pitfall(
+                code="EXT_EMPTY_SWAP",
+                severity="error",
+                message=(
+                    f"image_extension {ie!r} has one character: TAO ignores it as a filter but still replaces every "
+                    f"{ie!r} in the path with {de!r}"
+                ),
+                examples=[f"{sample_image} → {derive_depth(sample_image, opts)}"],
+                fix="give the full extension with its dot, e.g. .jpg",
+            )
+        )
+    no_dot = [
+        (name, ext)
+        for name, ext in (("image_extension", ie), ("depth_extension", de))
+        if ext and not ext.startswith(".")
+    ]
     if no_dot:
         mixed = len(no_dot) == 1 and bool(ie) and bool(de)
         autofix = {name: _with_dot(ext) for name, ext in no_dot}
         example = f"{sample_image} → {derive_depth(sample_image, opts)}"
         if mixed:
-            msg = (f"{no_dot[0][0]} {no_dot[0][1]!r} has no leading dot while the other has one: "
-                   f"{ie!r} → {de!r} turns every name into a broken one")
+            msg = (
+                f"{no_dot[0][0]} {no_dot[0][1]!r} has no leading dot while the other has one: "
+                f"{ie!r} → {de!r} turns every name into a broken one"
+            )
         else:
-            msg = (f"extensions without a leading dot ({', '.join(repr(e) for _, e in no_dot)}): the swap also hits the "
-                   "text anywhere in the path and the filter matches names that merely end with those letters")
-        out.append(Pitfall(code="EXT_NO_DOT", severity="error" if mixed else "warning", message=msg,
-                           examples=[example], fix="write extensions with their dot: " +
-                           ", ".join(f"{n}: {_with_dot(e)}" for n, e in no_dot), autofix=autofix))
+            msg = (
+                f"extensions without a leading dot ({', '.join(repr(e) for _, e in no_dot)}): the swap also hits the "
+                "text anywhere in the path and the filter matches names that merely end with those letters"
+            )
+        out.append(
+            Pitfall(
+                code="EXT_NO_DOT",
+                severity="error" if mixed else "warning",
+                message=msg,
+                examples=[example],
+                fix="write extensions with their dot: "
+                + ", ".join(f"{n}: {_with_dot(e)}" for n, e in no_dot),
+                autofix=autofix,
+            )
+        )
     return out
 
 
@@ -392,50 +504,86 @@ def _location_pitfalls(index: FileIndex, opts: ConvertOptions, matched: bool) ->
     if top_hits:
         parent = os.path.dirname(os.path.normpath(index.data_root))
         if not matched:
-            out.append(Pitfall(
-                code="ROOT_IS_SCENE", severity="error",
-                message=(f"data_root holds {len(top_hits)} image(s) directly, and TAO only walks its sub-folders: "
-                         "data_root looks like one scene, not the parent of scene folders"),
-                examples=top_hits[:EXAMPLES], fix=f"use the parent folder as data_root: {parent}",
-                autofix={"data_root": parent}))
+            out.append(
+                Pitfall(
+                    code="ROOT_IS_SCENE",
+                    severity="error",
+                    message=(
+                        f"data_root holds {len(top_hits)} image(s) directly, and TAO only walks its sub-folders: "
+                        "data_root looks like one scene, not the parent of scene folders"
+                    ),
+                    examples=top_hits[:EXAMPLES],
+                    fix=f"use the parent folder as data_root: {parent}",
+                    autofix={"data_root": parent},
+                )
+            )
         else:
-            out.append(Pitfall(
-                code="TOP_LEVEL_FILES_IGNORED", severity="warning",
-                message=f"{len(top_hits)} matching file(s) sit directly in data_root; TAO never sees them",
-                examples=top_hits[:EXAMPLES], fix="move them into a scene sub-folder"))
+            out.append(
+                Pitfall(
+                    code="TOP_LEVEL_FILES_IGNORED",
+                    severity="warning",
+                    message=f"{len(top_hits)} matching file(s) sit directly in data_root; TAO never sees them",
+                    examples=top_hits[:EXAMPLES],
+                    fix="move them into a scene sub-folder",
+                )
+            )
     elif not matched:
         out.append(_no_match(index, opts))
     if index.symlink_dirs_skipped:
-        out.append(Pitfall(
-            code="SYMLINK_DIR_SKIPPED", severity="warning",
-            message=f"{len(index.symlink_dirs_skipped)} symlinked folder(s) inside the scenes: TAO's walk does not follow them",
-            examples=index.symlink_dirs_skipped[:EXAMPLES], fix="replace the links by real folders or bind mounts"))
+        out.append(
+            Pitfall(
+                code="SYMLINK_DIR_SKIPPED",
+                severity="warning",
+                message=f"{len(index.symlink_dirs_skipped)} symlinked folder(s) inside the scenes: TAO's walk does not follow them",
+                examples=index.symlink_dirs_skipped[:EXAMPLES],
+                fix="replace the links by real folders or bind mounts",
+            )
+        )
     if index.unreadable:
-        out.append(Pitfall(
-            code="UNREADABLE_DIR", severity="warning",
-            message=f"{len(index.unreadable)} folder(s) could not be read and were skipped (TAO skips them silently)",
-            examples=[f"{p}: {why}" for p, why in index.unreadable[:EXAMPLES]], fix="fix their permissions"))
+        out.append(
+            Pitfall(
+                code="UNREADABLE_DIR",
+                severity="warning",
+                message=f"{len(index.unreadable)} folder(s) could not be read and were skipped (TAO skips them silently)",
+                examples=[f"{p}: {why}" for p, why in index.unreadable[:EXAMPLES]],
+                fix="fix their permissions",
+            )
+        )
 
     return out
 
 
-def _missing_pitfall(n_missing: int, n_total: int, have_pairs: bool, examples: list[tuple[str, str]]) -> Pitfall:
+def _missing_pitfall(
+    n_missing: int, n_total: int, have_pairs: bool, examples: list[tuple[str, str]]
+) -> Pitfall:
     return Pitfall(
-        code="DEPTH_MISSING", severity="warning" if have_pairs else "error",
+        code="DEPTH_MISSING",
+        severity="warning" if have_pairs else "error",
         message=f"{n_missing} of {n_total} derived depth path(s) do not exist (TAO would still write them)",
         examples=[f"{i} → {d}" for i, d in examples[:EXAMPLES]],
-        fix="check the depth pattern and extension; depthnet writes only complete pairs")
+        fix="check the depth pattern and extension; depthnet writes only complete pairs",
+    )
 
 
 def _output_pitfalls(opts: ConvertOptions) -> list[Pitfall]:
     if not opts.results_dir:
         return []
-    existing = [os.path.join(opts.results_dir, n) for n in SPLIT_FILES if os.path.exists(os.path.join(opts.results_dir, n))]
+    existing = [
+        os.path.join(opts.results_dir, n)
+        for n in SPLIT_FILES
+        if os.path.exists(os.path.join(opts.results_dir, n))
+    ]
     if not existing:
         return []
-    return [Pitfall(code="OUTPUT_EXISTS", severity="warning",
-                    message="split files already exist: TAO's convert appends to them and duplicates every line",
-                    examples=existing, fix="write into an empty folder, or confirm replacing them (--force)")]
+    return [
+        Pitfall(
+            code="OUTPUT_EXISTS",
+            severity="warning",
+            message="split files already exist: TAO's convert appends to them and duplicates every line",
+            examples=existing,
+            fix="write into an empty folder, or confirm replacing them (--force)",
+        )
+    ]
 
 
 def _ext_counts(paths: list[str], top: int = 4) -> str:
@@ -448,7 +596,11 @@ def _no_match(index: FileIndex, opts: ConvertOptions) -> Pitfall:
     exts = Counter(os.path.splitext(f)[1] for f in index.files[:20000])
     ext_hint = _ext_counts(index.files[:20000]) or "no files at all"
     reasons = []
-    if opts.image_extension and len(opts.image_extension) > 1 and not any(f.endswith(opts.image_extension) for f in index.files):
+    if (
+        opts.image_extension
+        and len(opts.image_extension) > 1
+        and not any(f.endswith(opts.image_extension) for f in index.files)
+    ):
         reasons.append(f"no file ends with {opts.image_extension!r}")
     for pat in opts.image_patterns:
         if not any(pat in f for f in index.files):
@@ -459,6 +611,11 @@ def _no_match(index: FileIndex, opts: ConvertOptions) -> Pitfall:
         image_like = [e for e, _n in exts.most_common() if e.lower() in IMAGE_EXTS]
         if image_like:
             autofix = {"image_extension": image_like[0]}
-    return Pitfall(code="NO_MATCH", severity="error", message=f"no image matched: {why}",
-                   examples=[f"files here end with: {ext_hint}", *index.files[:2]],
-                   fix="check the image pattern and extension against the example names", autofix=autofix)
+    return Pitfall(
+        code="NO_MATCH",
+        severity="error",
+        message=f"no image matched: {why}",
+        examples=[f"files here end with: {ext_hint}", *index.files[:2]],
+        fix="check the image pattern and extension against the example names",
+        autofix=autofix,
+    )

@@ -10,8 +10,15 @@ from __future__ import annotations
 import os
 
 
-def tao_pairs(data_root: str, image_patterns: list[str], depth_patterns: list[str],
-              image_extension: str, depth_extension: str, *, check_exists: bool = False) -> list[tuple[str, str]]:
+def tao_pairs(
+    data_root: str,
+    image_patterns: list[str],
+    depth_patterns: list[str],
+    image_extension: str,
+    depth_extension: str,
+    *,
+    check_exists: bool = False,
+) -> list[tuple[str, str]]:
     pairs = []
     for entry in os.listdir(data_root):
         for root, _dirs, files in os.walk(os.path.join(data_root, entry)):

@@ -27,7 +27,9 @@ class WriteResult(BaseModel):
     removed: list[str]
 
 
-def split_pairs(pairs: list[tuple[str, str]], split_ratio: float, seed: int) -> dict[str, list[tuple[str, str]]]:
+def split_pairs(
+    pairs: list[tuple[str, str]], split_ratio: float, seed: int
+) -> dict[str, list[tuple[str, str]]]:
     """TAO's split rule (0 or 1 → test only; else train = first int(n·ratio) of a shuffle), but seeded."""
     ordered = sorted(pairs)
     random.Random(seed).shuffle(ordered)
@@ -37,8 +39,9 @@ def split_pairs(pairs: list[tuple[str, str]], split_ratio: float, seed: int) -> 
     return {"train.txt": ordered[:cut], "val.txt": ordered[cut:]}
 
 
-def write_annotations(plan: Plan, out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED,
-                      force: bool = False) -> WriteResult:
+def write_annotations(
+    plan: Plan, out_dir: str | os.PathLike[str], *, seed: int = DEFAULT_SEED, force: bool = False
+) -> WriteResult:
     """Write the split files, ``convert_report.json`` and ``convert_spec.yaml`` into ``out_dir``.
 
     Refuses (RefusedOverwrite) when any of them exists, unless ``force``; with ``force`` a split file the
@@ -55,12 +58,18 @@ def write_annotations(plan: Plan, out_dir: str | os.PathLike[str], *, seed: int 
     texts = {name: "".join(f"{i} {d}\n" for i, d in rows) for name, rows in splits.items()}
     removed = [name for name in SPLIT_FILES if name not in splits and (out / name).exists()]
     spec = ConvertSpec(
-        data_root=plan.data_root, results_dir=str(out), image_dir_pattern=opts.image_patterns,
-        depth_dir_pattern=opts.depth_patterns, image_extension=opts.image_extension,
-        depth_extension=opts.depth_extension, split_ratio=opts.split_ratio,
+        data_root=plan.data_root,
+        results_dir=str(out),
+        image_dir_pattern=opts.image_patterns,
+        depth_dir_pattern=opts.depth_patterns,
+        image_extension=opts.image_extension,
+        depth_extension=opts.depth_extension,
+        split_ratio=opts.split_ratio,
     )
-    header = ("Equivalent TAO convert spec: depth_net convert -e convert_spec.yaml\n"
-              "TAO's own convert shuffles without a seed and appends: run it into an empty results_dir.")
+    header = (
+        "Equivalent TAO convert spec: depth_net convert -e convert_spec.yaml\n"
+        "TAO's own convert shuffles without a seed and appends: run it into an empty results_dir."
+    )
     texts[SPEC] = render(spec, full=True, header=header)
     report = {
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

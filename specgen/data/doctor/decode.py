@@ -51,16 +51,24 @@ def _nyu_crop(valid: np.ndarray) -> np.ndarray:
     return out
 
 
-def decode(dataset_name: str, raw: np.ndarray, path: str, *, min_depth: float | None = None,
-           max_depth: float | None = None) -> Decoded:
+def decode(
+    dataset_name: str,
+    raw: np.ndarray,
+    path: str,
+    *,
+    min_depth: float | None = None,
+    max_depth: float | None = None,
+) -> Decoded:
     """``raw`` is what the reader returned (PFM already top-down; flips do not change any statistic)."""
     ds = lookup_dataset(dataset_name)
     if ds is None:
         raise ValueError(f"unknown dataset class {dataset_name!r}")
     ext = Path(path).suffix
     if ext not in ds.depth_exts:
-        raise UnsupportedExtension(f"{ds.name} reads {', '.join(ds.depth_exts)} ground truth, not {ext or '(no extension)'} "
-                                   "(TAO raises NotImplementedError)")
+        raise UnsupportedExtension(
+            f"{ds.name} reads {', '.join(ds.depth_exts)} ground truth, not {ext or '(no extension)'} "
+            "(TAO raises NotImplementedError)"
+        )
     name = ds.name
     lo, hi = METRIC_DEFAULT_RANGE
     if name == "MetricMonoDataset":

@@ -71,59 +71,135 @@ class Stats:
 
 def classify(st: Stats) -> Encoding:
     p1, p50, p99 = st.percentiles([1, 50, 99])
-    ev = [f"dtype {st.dtype}" + (f", {st.channels} channels" if st.channels > 1 else ""),
-          f"sizes {', '.join(f'{w}×{h}' for h, w in sorted(st.shapes))}",
-          f"non-zero values p1 {p1:.4g}, median {p50:.4g}, p99 {p99:.4g}", f"zeros {st.zero_fraction:.0%}"]
+    ev = [
+        f"dtype {st.dtype}" + (f", {st.channels} channels" if st.channels > 1 else ""),
+        f"sizes {', '.join(f'{w}×{h}' for h, w in sorted(st.shapes))}",
+        f"non-zero values p1 {p1:.4g}, median {p50:.4g}, p99 {p99:.4g}",
+        f"zeros {st.zero_fraction:.0%}",
+    ]
     if not np.isfinite(p50):
-        return Encoding(code="empty", label="no valid depth at all", confidence=0.9, evidence=ev, fits=[],
-                        advice="every sampled depth value is 0 or not finite")
+        return Encoding(
+            code="empty",
+            label="no valid depth at all",
+            confidence=0.9,
+            evidence=ev,
+            fits=[],
+            advice="every sampled depth value is 0 or not finite",
+        )
     if st.channels == 3 and st.dtype == "uint8":
-        return Encoding(code="rgb24_mm", label="RGB-encoded 24-bit depth (R·255²+G·255+B, millimetres)", confidence=0.7,
-                        evidence=ev, fits=["FSD"], to_metres=0.001)
+        return Encoding(
+            code="rgb24_mm",
+            label="RGB-encoded 24-bit depth (R·255²+G·255+B, millimetres)",
+            confidence=0.7,
+            evidence=ev,
+            fits=["FSD"],
+            to_metres=0.001,
+        )
     if st.dtype == "uint8":
-        return Encoding(code="uint8_relative", label="8-bit grey: relative depth or a visualisation, no metric unit",
-                        confidence=0.6, evidence=ev, fits=["RelativeMonoDataset"],
-                        advice="8-bit maps hold 256 levels only; use the 16-bit or float originals if you have them")
+        return Encoding(
+            code="uint8_relative",
+            label="8-bit grey: relative depth or a visualisation, no metric unit",
+            confidence=0.6,
+            evidence=ev,
+            fits=["RelativeMonoDataset"],
+            advice="8-bit maps hold 256 levels only; use the 16-bit or float originals if you have them",
+        )
     if st.dtype in ("uint16", "int32", "int64"):
         div8 = st.div8()
         if div8 > 0.97 and p50 > 4000:
             ev.append(f"{div8:.0%} of values are multiples of 8 (low bits empty)")
-            return Encoding(code="uint16_sun_rotated", label="SUN RGB-D bit-rotated millimetres ((d<<3)|(d>>13))",
-                            confidence=0.8, evidence=ev, fits=[], to_metres=0.001 / 8,
-                            advice="rotate the bits back to millimetres (d = (v>>3)|(v<<13) & 0xFFFF), then use NYUDV2")
+            return Encoding(
+                code="uint16_sun_rotated",
+                label="SUN RGB-D bit-rotated millimetres ((d<<3)|(d>>13))",
+                confidence=0.8,
+                evidence=ev,
+                fits=[],
+                to_metres=0.001 / 8,
+                advice="rotate the bits back to millimetres (d = (v>>3)|(v<<13) & 0xFFFF), then use NYUDV2",
+            )
         if st.saturated_fraction > 0.02:
             ev.append(f"{st.saturated_fraction:.0%} of pixels are 65535 (sky/far clamp)")
-            return Encoding(code="uint16_cm", label="uint16 centimetres (vKITTI-like, 65535 = far)", confidence=0.7,
-                            evidence=ev, fits=[], to_metres=0.01,
-                            advice="no TAO class reads centimetres: convert to millimetre PNGs (×10, clamp) for NYUDV2 or to metres PFM for MetricMonoDataset")
+            return Encoding(
+                code="uint16_cm",
+                label="uint16 centimetres (vKITTI-like, 65535 = far)",
+                confidence=0.7,
+                evidence=ev,
+                fits=[],
+                to_metres=0.01,
+                advice="no TAO class reads centimetres: convert to millimetre PNGs (×10, clamp) for NYUDV2 or to metres PFM for MetricMonoDataset",
+            )
         if st.zero_fraction > 0.6 and 256 * 2 < p50 < 256 * 90:
             ev.append("mostly empty pixels with outdoor-range values: sparse LiDAR")
-            return Encoding(code="uint16_x256", label="uint16 metres × 256 (KITTI-like sparse LiDAR)", confidence=0.7,
-                            evidence=ev, fits=[], to_metres=1 / 256,
-                            advice="no TAO class reads ×256: write metres as PFM for MetricMonoDataset, or millimetres PNG for NYUDV2")
+            return Encoding(
+                code="uint16_x256",
+                label="uint16 metres × 256 (KITTI-like sparse LiDAR)",
+                confidence=0.7,
+                evidence=ev,
+                fits=[],
+                to_metres=1 / 256,
+                advice="no TAO class reads ×256: write metres as PFM for MetricMonoDataset, or millimetres PNG for NYUDV2",
+            )
         if 200 <= p50 <= 8000 and p99 <= 16000:
-            return Encoding(code="uint16_mm", label="uint16 millimetres (raw NYU / ScanNet / Redwood-like)",
-                            confidence=0.9 if p99 <= 10000 else 0.75, evidence=ev, fits=["NYUDV2", "NYUDV2Relative"],
-                            to_metres=0.001)
+            return Encoding(
+                code="uint16_mm",
+                label="uint16 millimetres (raw NYU / ScanNet / Redwood-like)",
+                confidence=0.9 if p99 <= 10000 else 0.75,
+                evidence=ev,
+                fits=["NYUDV2", "NYUDV2Relative"],
+                to_metres=0.001,
+            )
         if 1500 <= p50 <= 40000 and p1 >= 1000:
-            return Encoding(code="uint16_x5000", label="uint16 metres × 5000 (TUM RGB-D)", confidence=0.75,
-                            evidence=ev, fits=[], to_metres=1 / 5000,
-                            advice="no TAO class reads ×5000: divide by 5 to get millimetres and use NYUDV2 (or write metres PFM for MetricMonoDataset)")
+            return Encoding(
+                code="uint16_x5000",
+                label="uint16 metres × 5000 (TUM RGB-D)",
+                confidence=0.75,
+                evidence=ev,
+                fits=[],
+                to_metres=1 / 5000,
+                advice="no TAO class reads ×5000: divide by 5 to get millimetres and use NYUDV2 (or write metres PFM for MetricMonoDataset)",
+            )
         if p99 < 1000 and p50 < 256:
-            return Encoding(code="uint16_disparity", label="uint16 disparity-like small values", confidence=0.5, evidence=ev,
-                            fits=["RelativeMonoDataset", "Crestereo"])
-        return Encoding(code="uint16_unknown", label="uint16 of unknown unit", confidence=0.3, evidence=ev, fits=[],
-                        advice="find out the unit from the data's documentation")
+            return Encoding(
+                code="uint16_disparity",
+                label="uint16 disparity-like small values",
+                confidence=0.5,
+                evidence=ev,
+                fits=["RelativeMonoDataset", "Crestereo"],
+            )
+        return Encoding(
+            code="uint16_unknown",
+            label="uint16 of unknown unit",
+            confidence=0.3,
+            evidence=ev,
+            fits=[],
+            advice="find out the unit from the data's documentation",
+        )
     # float
     if p99 <= 1.0001 and p1 >= 0:
-        return Encoding(code="float_relative", label="float in [0, 1]: normalised relative / inverse depth", confidence=0.6,
-                        evidence=ev, fits=["RelativeMonoDataset"])
+        return Encoding(
+            code="float_relative",
+            label="float in [0, 1]: normalised relative / inverse depth",
+            confidence=0.6,
+            evidence=ev,
+            fits=["RelativeMonoDataset"],
+        )
     if ".pfm" in st.suffixes and p50 > 50:
-        return Encoding(code="float_disparity", label="float disparity in pixels (PFM, Middlebury/stereo-like)", confidence=0.6,
-                        evidence=ev, fits=["Middlebury", "IssacStereo", "NvCLIP", "RelativeMonoDataset"])
+        return Encoding(
+            code="float_disparity",
+            label="float disparity in pixels (PFM, Middlebury/stereo-like)",
+            confidence=0.6,
+            evidence=ev,
+            fits=["Middlebury", "IssacStereo", "NvCLIP", "RelativeMonoDataset"],
+        )
     if 0.05 <= p50 <= 100:
         fits = ["MetricMonoDataset"] if st.suffixes & {".pfm", ".png"} else ["ThreeDVLM"]
         # 20–100 could be far metres or near disparity: say so, and do not raise a mismatch on it.
-        return Encoding(code="float_metres", label="float metres", confidence=0.7 if p50 <= 20 else 0.45,
-                        evidence=ev, fits=fits, to_metres=1.0)
+        return Encoding(
+            code="float_metres",
+            label="float metres",
+            confidence=0.7 if p50 <= 20 else 0.45,
+            evidence=ev,
+            fits=fits,
+            to_metres=1.0,
+        )
     return Encoding(code="float_unknown", label="float of unknown unit", confidence=0.3, evidence=ev, fits=[])

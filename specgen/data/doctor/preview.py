@@ -21,8 +21,16 @@ class PreviewImages:
     unit: str
 
 
-def preview_images(image: str, depth: str, dataset_name: str, *, min_depth: float | None = None,
-                   max_depth: float | None = None, width: int = 160, bins: int = 12) -> PreviewImages:
+def preview_images(
+    image: str,
+    depth: str,
+    dataset_name: str,
+    *,
+    min_depth: float | None = None,
+    max_depth: float | None = None,
+    width: int = 160,
+    bins: int = 12,
+) -> PreviewImages:
     """Small arrays (``width`` pixels wide) for the terminal; raises UnreadableFile/UnsupportedExtension."""
     try:
         with Image.open(image) as im:

@@ -32,7 +32,9 @@ def read_pfm(path: str | Path) -> np.ndarray:
             raise UnreadableFile(f"{p}: malformed PFM size line {dims[:20]!r}")
         width, height = int(m.group(1)), int(m.group(2))
         if width * height > Image.MAX_IMAGE_PIXELS:
-            raise UnreadableFile(f"{p}: declares {width}×{height} values; a decompression bomb, not a depth map")
+            raise UnreadableFile(
+                f"{p}: declares {width}×{height} values; a decompression bomb, not a depth map"
+            )
         try:
             scale = float(f.readline(64).strip())
         except ValueError:
@@ -71,7 +73,9 @@ def require_regular(path: str | Path) -> None:
     except OSError as exc:
         raise UnreadableFile(f"{path}: cannot be read ({exc.strerror})") from None
     if not stat.S_ISREG(mode):
-        raise UnreadableFile(f"{path}: not a regular file (a folder, FIFO, socket or device); TAO cannot read it")
+        raise UnreadableFile(
+            f"{path}: not a regular file (a folder, FIFO, socket or device); TAO cannot read it"
+        )
 
 
 @contextmanager
@@ -81,11 +85,15 @@ def _pillow_errors(path: str | Path) -> Iterator[None]:
     try:
         yield
     except Image.DecompressionBombError as exc:
-        raise UnreadableFile(f"{path}: declares an enormous image ({exc}); a decompression bomb, not a photo") from None
+        raise UnreadableFile(
+            f"{path}: declares an enormous image ({exc}); a decompression bomb, not a photo"
+        ) from None
     except FileNotFoundError:
         raise UnreadableFile(f"{path}: file does not exist") from None
     except UnidentifiedImageError:
-        raise UnreadableFile(f"{path}: not an image Pillow can identify (corrupt or wrong extension)") from None
+        raise UnreadableFile(
+            f"{path}: not an image Pillow can identify (corrupt or wrong extension)"
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise UnreadableFile(f"{path}: corrupt or truncated image ({exc})") from None
 
