@@ -255,7 +255,23 @@ def main() -> None:
     parser.add_argument(
         "--resume", metavar="OUTPUT_DIR", help="resume the session saved in this output folder"
     )
+    web = parser.add_argument_group("in a browser (one app per browser tab, behind a random access token)")
+    web.add_argument("--serve", action="store_true", help="serve the app over HTTP instead of this terminal")
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    web.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free one)")
+    web.add_argument("--public", action="store_true", help="allow a --host that is not loopback")
     args = parser.parse_args()
+    if args.serve:
+        from tui.serve import serve
+
+        raise SystemExit(
+            serve(
+                host=args.host,
+                port=args.port,
+                public=args.public,
+                app_args=["--resume", args.resume] if args.resume else [],
+            )
+        )
     state = None
     if args.resume:
         try:
