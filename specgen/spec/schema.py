@@ -18,8 +18,6 @@ Encoder = Literal["vits", "vitb", "vitl", "vitg"]
 ModelType = Literal[
     "FoundationStereo", "FastFoundationStereo", "MetricDepthAnything", "RelativeDepthAnything"
 ]
-MONO_MODEL_TYPES: tuple[str, ...] = ("MetricDepthAnything", "RelativeDepthAnything")
-ENCODERS: tuple[str, ...] = ("vits", "vitb", "vitl", "vitg")
 
 # Keys TAO's schema knows that only the stereo pipeline reads: accepted on input, dropped on output.
 STEREO_ONLY: dict[str, tuple[str, ...]] = {

@@ -12,10 +12,10 @@ from pydantic import BaseModel
 
 from specgen.data.convert.planner import SPLIT_FILES, Plan
 from specgen.spec.atomicio import RefusedOverwrite, write_set
+from specgen.spec.names import DEFAULT_SEED
 from specgen.spec.render import render
 from specgen.spec.schema import ConvertSpec
 
-DEFAULT_SEED = 42
 REPORT = "convert_report.json"
 SPEC = "convert_spec.yaml"
 
