@@ -26,6 +26,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "tao-7.3.0" / "train_healthy"
 ANCHOR = [sys.executable, "-c", "import yaml, pydantic"]
+#: The least any command that validates with pydantic can cost: one trivial model, built and used once
+#: (``import pydantic`` alone is lazy; BaseModel brings pydantic's machinery and its plugin loader).
+FLOOR = [
+    sys.executable,
+    "-c",
+    "import yaml\nfrom pydantic import BaseModel\nclass A(BaseModel):\n    x: int = 0\nA(x=1)",
+]
 
 
 def depthnet() -> list[str]:
@@ -56,8 +63,9 @@ def make_inputs(tmp: Path) -> tuple[Path, Path]:
 def commands(spec: Path, results: Path) -> dict[str, list[str]]:
     dn = depthnet()
     return {
+        "(floor: one pydantic model)": FLOOR,
         "depthnet --help": [*dn, "--help"],
-        "depthnet validate SPEC": [*dn, "validate", str(spec), "--no-file-check"],
+        "depthnet validate SPEC": [*dn, "validate", str(spec)],
         "depthnet verdict DIR": [*dn, "verdict", str(results)],
     }
 
@@ -88,14 +96,14 @@ def main() -> int:
     ap.add_argument("--check", type=float, help="exit 1 when a ratio exceeds this bound")
     args = ap.parse_args()
     figures = measure(max(1, args.runs))
-    print(f"{'command':<26} | {'CPU (median)':>12} | {'anchor':>9} | {'ratio':>6}")
+    print(f"{'command':<28} | {'CPU (median)':>12} | {'anchor':>9} | {'ratio':>6}")
     for name, (ours, anchor, ratio) in figures.items():
-        print(f"{name:<26} | {ours * 1e3:>9.0f} ms | {anchor * 1e3:>6.0f} ms | {ratio:>5.2f}x")
+        print(f"{name:<28} | {ours * 1e3:>9.0f} ms | {anchor * 1e3:>6.0f} ms | {ratio:>5.2f}x")
     print(
         f"anchor: python -c 'import yaml, pydantic'; target ≤ 2x; median of {args.runs} paired runs "
         f"(python {sys.version.split()[0]}, {os.cpu_count()} cores)"
     )
-    if args.check is not None and any(r > args.check for _o, _a, r in figures.values()):
+    if args.check is not None and any(r > args.check for n, (_o, _a, r) in figures.items() if n[0] != "("):
         print(f"FAIL: a ratio exceeds {args.check}x", file=sys.stderr)
         return 1
     return 0

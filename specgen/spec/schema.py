@@ -74,7 +74,8 @@ def _numeric(annotation: Any) -> bool:
 class Section(BaseModel):
     """Base of every spec section: unknown keys are errors, assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    #: Built on first use: importing the schema (for the names, or one section) does not build all 22 models.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod
