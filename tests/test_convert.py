@@ -433,3 +433,150 @@ def test_per_folder_plan_equals_the_whole_path_plan(tmp_path_factory, tree, pats
     )
     assert [p.model_dump() for p in fast.pitfalls] == [p.model_dump() for p in slow.pitfalls]
     assert fast.pair_count == len(slow.pairs) and fast.head(2) == slow.pairs[:2]
+
+
+# --------------------------------------------------------------------------- the port against TAO's own function
+
+TAO_CONVERT = "nvidia_tao_pytorch/cv/depth_net/scripts/convert.py"
+
+#: Runs the wheel's convert.py under stand-ins for its heavy imports (hydra, TAO's logger, omegaconf's ListConfig)
+#: and calls its create_split, seeded; argv: the file, data_root, results_dir.
+_DRIVER = r"""
+import os, random, runpy, sys, types
+
+def stub(name, **attrs):
+    mod = types.ModuleType(name)
+    mod.__dict__.update(attrs)
+    sys.modules[name] = mod
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, mod)
+    return mod
+
+class ListConfig(list):
+    pass
+
+stub("omegaconf")
+stub("omegaconf.listconfig", ListConfig=ListConfig)
+for name in ("nvidia_tao_pytorch", "nvidia_tao_pytorch.config", "nvidia_tao_pytorch.config.depth_net",
+             "nvidia_tao_pytorch.core", "nvidia_tao_pytorch.core.hydra", "nvidia_tao_pytorch.core.loggers"):
+    stub(name)
+stub("nvidia_tao_pytorch.config.depth_net.dataset", DNDatasetConvertConfig=object)
+stub("nvidia_tao_pytorch.core.hydra.hydra_runner", hydra_runner=lambda **kw: (lambda f: f))
+stub("nvidia_tao_pytorch.core.loggers.api_logging")
+stub("nvidia_tao_pytorch.core.utilities", check_and_create=lambda d: os.makedirs(d, exist_ok=True))
+tao = runpy.run_path(sys.argv[1], run_name="tao_convert")
+cfg = {
+    "data_root": sys.argv[2], "split_ratio": float(sys.argv[4]),
+    "image_dir_pattern": ListConfig(["rgb_"]), "depth_dir_pattern": ListConfig(["sync_depth_"]),
+    "right_dir_pattern": ListConfig(), "nocc_dir_pattern": ListConfig(),
+    "image_extension": ".jpg", "depth_extension": ".png", "nocc_extension": ".png",
+}
+random.seed(7)
+tao["create_split"](cfg, sys.argv[3])
+"""
+
+_PORT = r"""
+import random, sys
+from specgen.data.convert.tao_reference import create_split
+random.seed(7)
+create_split(sys.argv[1], sys.argv[2], ["rgb_"], ["sync_depth_"], ".jpg", ".png", float(sys.argv[3]))
+"""
+
+
+def _tao_convert_source() -> str | None:
+    """TAO's convert.py from the wheel: a downloaded wheel in .whl/ (or $TAO_PYTORCH_WHEEL), else an install."""
+    import glob
+    import importlib.util
+    import zipfile
+
+    wheels = [os.environ.get("TAO_PYTORCH_WHEEL", "")] + sorted(
+        glob.glob(str(Path(__file__).resolve().parent.parent / ".whl" / "nvidia_tao_pytorch-7.3.0-*.whl"))
+    )
+    for wheel in filter(os.path.isfile, wheels):
+        with zipfile.ZipFile(wheel) as z:
+            return z.read(TAO_CONVERT).decode()
+    found = importlib.util.find_spec("nvidia_tao_pytorch")
+    if found and found.submodule_search_locations:
+        path = Path(next(iter(found.submodule_search_locations))).parent / TAO_CONVERT
+        if path.is_file():
+            return path.read_text()
+    return None
+
+
+def _python312() -> str | None:
+    """An interpreter that can read the wheel's file (it uses Python 3.12's f-string grammar)."""
+    import shutil
+    import subprocess
+    import sys
+
+    candidates = [sys.executable, os.environ.get("TAO_PYTHON", "")]
+    candidates += [shutil.which(n) or "" for n in ("python3.13", "python3.12")]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        listed = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True).stdout.split()
+        for v in sorted(x for x in listed if x.startswith(("3.12", "3.13"))):
+            prefix = subprocess.run([pyenv, "prefix", v], capture_output=True, text=True).stdout.strip()
+            candidates.append(os.path.join(prefix, "bin", "python3"))
+    for exe in filter(None, candidates):
+        ok = subprocess.run(
+            [exe, "-c", "import sys; sys.exit(sys.version_info < (3, 12))"], capture_output=True
+        )
+        if ok.returncode == 0:
+            return exe
+    return None
+
+
+@pytest.mark.parametrize("ratio", [0.8, 0.0])
+def test_port_writes_what_tao_create_split_writes(tmp_path, ratio):
+    """Same tree, same seed: TAO's function and the port write the same split files, byte for byte."""
+    import subprocess
+    import sys
+
+    source = _tao_convert_source()
+    require(
+        source is not None,
+        "the nvidia-tao-pytorch 7.3.0 wheel is not here: pip download --no-deps --only-binary=:all: "
+        "--python-version 3.12 nvidia-tao-pytorch==7.3.0 -d .whl",
+    )
+    python = _python312()
+    require(python is not None, "no Python >= 3.12 to read TAO's convert.py (set TAO_PYTHON)")
+    files = []
+    for s in ("bathroom", "kitchen_rgb_x", "office/deeper"):
+        for i in range(5):
+            files += [f"{s}/rgb_{i:05d}.jpg", f"{s}/sync_depth_{i:05d}.png"]
+    files += [
+        "lone_rgb_1.jpg",
+        "s/notes.txt",
+        "s/rgb_9.jpg.bak",
+        "s/rgb_10.jpg",
+    ]  # top level; unmatched; no depth
+    root = make_tree(tmp_path / "data", files)
+    (tmp_path / "tao_convert.py").write_text(source)
+    (tmp_path / "driver.py").write_text(_DRIVER)
+    tao_out, port_out = tmp_path / "tao", tmp_path / "port"
+    tao_out.mkdir()
+    port_out.mkdir()
+    for cmd in (
+        [
+            python,
+            str(tmp_path / "driver.py"),
+            str(tmp_path / "tao_convert.py"),
+            str(root),
+            str(tao_out),
+            str(ratio),
+        ],
+        [sys.executable, "-c", _PORT, str(root), str(port_out), str(ratio)],
+    ):
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    written = sorted(p.name for p in tao_out.iterdir())
+    assert (
+        written
+        == sorted(p.name for p in port_out.iterdir())
+        == (["test.txt"] if ratio == 0.0 else ["train.txt", "val.txt"])
+    )
+    for name in written:
+        assert (tao_out / name).read_bytes() == (port_out / name).read_bytes()
+    lines = "".join((tao_out / n).read_text() for n in written).splitlines()
+    assert len(lines) == 16 and any("kitchen_sync_depth_x/sync_depth_" in x for x in lines)  # TAO's own traps

@@ -251,7 +251,10 @@ class DepthnetApp(App[None]):
 def main() -> None:
     import argparse
 
+    from specgen.spec.names import package_version
+
     parser = argparse.ArgumentParser(prog="depthnet-tui", description="The TAO depth_net wizard.")
+    parser.add_argument("--version", action="version", version=f"depthnet-tui {package_version()}")
     parser.add_argument(
         "--resume", metavar="OUTPUT_DIR", help="resume the session saved in this output folder"
     )

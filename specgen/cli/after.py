@@ -6,16 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specgen.cli.common import _err, _parse_sets
-from specgen.data.doctor.readers import UnreadableFile
-from specgen.data.metrics import fmt, fmt_delta, metric_rows
-from specgen.engine.results import RunRef, evaluations, failure, resolve
-from specgen.job.chain import NEXT_ACTIONS, ChainError, Choices, Derived, derive
 from specgen.spec.atomicio import RefusedOverwrite, write_text_atomic
-from specgen.spec.paths import free_path
-from specgen.spec.problems import UsageError
+from specgen.spec.names import NEXT_ACTIONS
+
+if TYPE_CHECKING:  # imported by the commands that use them: `depthnet --help` does not pay for the engine
+    from specgen.engine.results import RunRef
+    from specgen.job.chain import Choices, Derived
 
 FOLLOWERS = sorted({a for nexts in NEXT_ACTIONS.values() for a in nexts})
 
@@ -82,6 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def next_spec(
     ref: str, action: str, choices: Choices, *, allow_failed: bool = False
 ) -> tuple[RunRef, Derived]:
+    from specgen.engine.results import failure, resolve
+    from specgen.job.chain import ChainError, derive
+
     if allow_failed:  # building on a failed run knowingly: its data's known failure is accepted with it
         choices = choices.model_copy(update={"allow_known_failure": True})
     run = resolve(ref)
@@ -92,6 +94,9 @@ def next_spec(
 
 
 def cmd_next(args: argparse.Namespace) -> int:
+    from specgen.job.chain import ChainError, Choices
+    from specgen.spec.problems import UsageError
+
     choices = Choices(
         checkpoint=args.checkpoint,
         data_file=args.data_file,
@@ -154,6 +159,8 @@ def cmd_next(args: argparse.Namespace) -> int:
 
 
 def _write_image_list(folder: str, output: str | None) -> str | None:
+    from specgen.spec.paths import free_path
+
     """The one-column annotation file for --images-dir (beside -o, else in the folder's parent), atomically."""
     from specgen.data.inference_outputs import image_list
 
@@ -174,6 +181,10 @@ def _write_image_list(folder: str, output: str | None) -> str | None:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
+    from specgen.data.metrics import fmt, fmt_delta, metric_rows
+    from specgen.engine.results import evaluations
+    from specgen.job.chain import ChainError
+
     try:
         found = evaluations(args.runs)
     except ChainError as exc:
@@ -199,7 +210,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def _stats(pfm: str | None) -> dict[str, Any]:
-    from specgen.data.doctor.readers import read_pfm
+    from specgen.data.doctor.readers import UnreadableFile, read_pfm
     from specgen.data.inference_outputs import prediction_stats
 
     if pfm is None:
@@ -212,6 +223,8 @@ def _stats(pfm: str | None) -> dict[str, Any]:
 
 def cmd_outputs(args: argparse.Namespace) -> int:
     from specgen.data.inference_outputs import list_outputs
+    from specgen.engine.results import resolve
+    from specgen.job.chain import ChainError
 
     try:
         run = resolve(args.run)

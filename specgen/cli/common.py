@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from specgen.spec.keypaths import parse_assignment
-from specgen.spec.problems import Problem, UsageError
+if TYPE_CHECKING:  # every command module imports this one: it stays free of pydantic for `depthnet --help`
+    from specgen.spec.problems import Problem
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -22,6 +22,9 @@ def _err(text: str) -> None:
 
 
 def _parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
+    from specgen.spec.keypaths import parse_assignment
+    from specgen.spec.problems import UsageError
+
     out: dict[str, Any] = {}
     for item in items or ():
         try:

@@ -8,9 +8,7 @@ import os
 import sys
 import time
 
-from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
-from specgen.data.convert.writer import DEFAULT_SEED
-from specgen.spec.atomicio import RefusedOverwrite
+from specgen.spec.names import DEFAULT_SEED
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,6 +63,9 @@ def _print_human(summary: dict) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
+    from specgen.spec.atomicio import RefusedOverwrite
+
     if not 0.0 <= args.split_ratio <= 1.0:
         print(f"depthnet: --split-ratio {args.split_ratio}: must be between 0 and 1", file=sys.stderr)
         return 2

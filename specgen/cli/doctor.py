@@ -6,10 +6,8 @@ import argparse
 import json
 import sys
 
-from specgen.data.doctor import diagnose
-from specgen.data.doctor.report import DEFAULT_SAMPLE
 from specgen.spec.catalog import DATASETS
-from specgen.spec.schema import MONO_MODEL_TYPES
+from specgen.spec.names import DEFAULT_SAMPLE, MONO_MODEL_TYPES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from specgen.data.doctor import diagnose
+
     if args.sample < 1:
         print("depthnet: --sample must be at least 1", file=sys.stderr)
         return 2

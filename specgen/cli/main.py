@@ -1,6 +1,10 @@
 """``depthnet``: the headless CLI. Exit codes: 0 ok, 1 a problem in the user's input, 2 usage.
 
-One module per command group; each registers its sub-commands on the parser built here."""
+One module per command group; each registers its sub-commands on the parser built here. Every command module is
+cheap to import (argparse, the standard library and ``specgen.spec.names``): what a command needs is imported by
+its ``cmd_*`` function when it runs, so ``depthnet --help`` or a shell completion pays for the parser only.
+``tests/test_cli_start.py`` holds that line. A new group is one more name in ``COMMAND_GROUPS`` (and the import).
+"""
 
 from __future__ import annotations
 
@@ -8,60 +12,108 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from specgen.cli import after, analyze, convert, doctor, run, sample, setup, spec, sweep, verdict
+from specgen.cli import (
+    after,
+    analyze,
+    completion,
+    convert,
+    doctor,
+    run,
+    sample,
+    setup,
+    spec,
+    sweep,
+    verdict,
+)
 from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err
-from specgen.engine.backends import LaunchError
-from specgen.spec.problems import UsageError
 
-#: Sub-command groups, in the order ``depthnet --help`` lists them.
-COMMAND_GROUPS = (setup, sample, spec, convert, doctor, run, sweep, verdict, after, analyze)
+#: Sub-command groups, in the order ``depthnet --help`` lists them. Each has ``register(sub)``.
+COMMAND_GROUPS = (setup, sample, spec, convert, doctor, run, sweep, verdict, after, analyze, completion)
+
+#: What ``depthnet`` alone prints: the first steps, in order (tests/test_cli_start.py checks each parses).
+START_HERE = (
+    ("depthnet setup", "check Docker, the GPUs and the TAO images on this machine"),
+    ("depthnet sample-data demo/data", "a small RGB-D dataset to try everything on"),
+    ("depthnet-tui", "the guided wizard: data folder → annotation files → checks → spec → run"),
+    (
+        "depthnet spec train --data-file demo/ann/train.txt --results-dir demo/results -o demo/train.yaml",
+        "or headless: a validated train spec (annotation files from `depthnet convert`)",
+    ),
+    ("depthnet run train -e demo/train.yaml", "launch it and follow it to an honest verdict"),
+)
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+class _VersionAction(argparse.Action):
+    """``--version``, with the version read from the installed metadata only when asked (it costs an import)."""
 
-    try:
-        return version("depthnet-tui")
-    except PackageNotFoundError:
-        return "(not installed)"
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kwargs: object) -> None:
+        from specgen.spec.names import package_version
+
+        print(f"depthnet {package_version()}")  # on stdout, as argparse's own version action
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="depthnet", description="Configure, check and run TAO depth_net (mono) jobs."
     )
-    parser.add_argument("--version", action="version", version=f"depthnet {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action=_VersionAction)
+    parser.set_defaults(root_parser=parser)  # for `depthnet completion`, which describes the whole parser
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.register(sub)
     return parser
 
 
+def start_here() -> str:
+    lines = ["depthnet: configure, check and run TAO depth_net jobs. Start here:"]
+    for cmd, what in START_HERE:
+        lines += [f"  {cmd}", f"      {what}"]
+    lines.append(
+        "All commands: depthnet --help · one command: depthnet COMMAND --help · topics: depthnet help"
+    )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:  # `depthnet` alone: the first steps, not a usage error
+        print(start_here())
+        return EXIT_OK
     try:
         return int(args.func(args))
-    except UsageError as exc:
-        parser.print_usage(sys.stderr)
-        _err(str(exc))
-        return EXIT_USAGE
-    except LaunchError as exc:  # the engine's refusals already say what and why in one line
-        _err(str(exc))
-        return EXIT_PROBLEM
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
-    except BrokenPipeError:
+    except Exception as exc:  # never a traceback on the screen
+        return _failed(exc, parser, args.command)
+
+
+def _failed(exc: Exception, parser: argparse.ArgumentParser, command: str) -> int:
+    """One line for what went wrong. The error types are imported here: one that was raised is loaded already."""
+    from specgen.engine.backends import LaunchError
+    from specgen.spec.problems import UsageError
+
+    if isinstance(exc, UsageError):
+        parser.print_usage(sys.stderr)
+        _err(str(exc))
+        return EXIT_USAGE
+    if isinstance(exc, LaunchError):  # the engine's refusals already say what and why in one line
+        _err(str(exc))
+        return EXIT_PROBLEM
+    if isinstance(exc, BrokenPipeError):
         return EXIT_OK
-    except (
-        OSError
-    ) as exc:  # a path the user gave: a file where a folder should be, no permission, a full disk …
+    if isinstance(
+        exc, OSError
+    ):  # a path the user gave: a file where a folder should be, no permission, a full disk …
         where = f"{exc.filename}: " if exc.filename else ""
         _err(f"{where}{exc.strerror or exc}; check the path and its permissions")
         return EXIT_PROBLEM
-    except Exception as exc:  # never a traceback on the screen
-        from specgen.engine.crash import one_line
+    from specgen.engine.crash import one_line
 
-        _err(one_line(exc, f"depthnet {args.command}"))
-        return EXIT_PROBLEM
+    _err(one_line(exc, f"depthnet {command}"))
+    return EXIT_PROBLEM

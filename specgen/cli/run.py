@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specgen.cli.common import _err
-from specgen.engine import registry
-from specgen.engine.backends import DockerBackend, LaunchError, LocalBackend, RunRecord
-from specgen.engine.events import Alert, Event, JobState, LogLine, StatusLine, StepLoss, Verdict
-from specgen.engine.launch import (
-    RunOptions,
-    backend_for,
-    discard,
-    listing,
-    prepare,
-    release,
-    run_spec_of,
-    start,
-    stop,
-)
-from specgen.engine.logparse import display
-from specgen.engine.monitor import Monitor, env_force_polling
-from specgen.engine.slurm import SlurmBackend, SlurmOptions
+from specgen.spec.names import ACTIONS
 
-ACTIONS = ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine")
+if TYPE_CHECKING:  # the engine is imported by the commands that use it: `depthnet --help` does not pay for it
+    from specgen.engine.backends import DockerBackend, LocalBackend, RunRecord
+    from specgen.engine.events import Event
+    from specgen.engine.slurm import SlurmBackend, SlurmOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -119,6 +105,9 @@ class Printer:
         self.as_json = as_json
 
     def __call__(self, event: Event) -> None:
+        from specgen.engine.events import Alert, JobState, LogLine, StatusLine, StepLoss, Verdict
+        from specgen.engine.logparse import display
+
         if self.as_json:
             doc: dict[str, Any] = event.model_dump()
             print(json.dumps(doc, allow_nan=True), flush=True)
@@ -153,6 +142,13 @@ def follow(
     as_json: bool,
     stop_on_nan: bool = False,
 ) -> int:
+    import asyncio
+
+    from specgen.engine import registry
+    from specgen.engine.events import Alert
+    from specgen.engine.launch import release, run_spec_of
+    from specgen.engine.monitor import Monitor, env_force_polling
+
     printer = Printer(as_json)
 
     def sink(event: Event) -> None:
@@ -194,6 +190,8 @@ def follow(
 def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
     if args.backend != "slurm":
         return None
+    from specgen.engine.backends import LaunchError
+    from specgen.engine.slurm import SlurmOptions
     from specgen.job.gpus import parse_gpus
 
     per_node = args.gpus_per_node
@@ -218,6 +216,10 @@ def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from specgen.engine import registry
+    from specgen.engine.backends import LaunchError
+    from specgen.engine.launch import RunOptions, discard, prepare, start
+
     env = dict(item.split("=", 1) for item in args.env if "=" in item)
     try:
         slurm = slurm_options(args)
@@ -273,6 +275,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_attach(args: argparse.Namespace) -> int:
+    from specgen.engine import registry
+    from specgen.engine.backends import LaunchError
+    from specgen.engine.launch import backend_for
+
     try:
         record = registry.load(args.run_id)
         backend = backend_for(record)
@@ -283,6 +289,8 @@ def cmd_attach(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from specgen.engine.launch import listing
+
     ordered = listing()
     if args.json:
         print(json.dumps(ordered, indent=2))
@@ -295,6 +303,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
+    from specgen.engine import registry
+    from specgen.engine.backends import LaunchError
+    from specgen.engine.launch import stop
+
     try:
         record = registry.load(args.run_id)
         left = stop(record, timeout=args.timeout)

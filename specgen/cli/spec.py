@@ -14,19 +14,16 @@ from specgen.cli.common import (
     _parse_sets,
     _print_json,
 )
-from specgen.job.builders import BuildRequest, SpecError, build_spec
-from specgen.job.validate import ACTIONS, validate_data
 from specgen.spec.atomicio import RefusedOverwrite
 from specgen.spec.catalog import DATASETS, pairing_table
-from specgen.spec.problems import UsageError
-from specgen.spec.recipes import RECIPES, get_recipe
-from specgen.spec.render import SpecFileError, read_yaml, render, write_spec
-from specgen.spec.schema import ENCODERS, MONO_MODEL_TYPES
+from specgen.spec.names import ACTIONS, ENCODERS, MONO_MODEL_TYPES, RECIPES
 
 # --------------------------------------------------------------------------- spec
 
 
 def cmd_spec(args: argparse.Namespace) -> int:
+    from specgen.job.builders import BuildRequest, SpecError, build_spec
+
     if args.action == "convert":
         return _cmd_spec_convert(args)
     absolute = (
@@ -70,6 +67,8 @@ def _absolute(path: str | None) -> str | None:
 
 def _write_out(output: str, spec: Any, *, full: bool, force: bool, header: str) -> int:
     """To stdout for '-', else atomically to the file, never over an existing one without --force."""
+    from specgen.spec.render import render, write_spec
+
     if output == "-":
         sys.stdout.write(render(spec, full=full, header=header))
         return EXIT_OK
@@ -84,6 +83,7 @@ def _write_out(output: str, spec: Any, *, full: bool, force: bool, header: str) 
 
 def _cmd_spec_convert(args: argparse.Namespace) -> int:
     from specgen.job.builders import ConvertRequest, build_convert_spec
+    from specgen.spec.problems import UsageError
 
     if not args.data_root or not args.image_pattern or not args.depth_pattern:
         raise UsageError("spec convert needs --data-root, --image-pattern and --depth-pattern")
@@ -106,6 +106,9 @@ def _cmd_spec_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from specgen.job.validate import validate_data
+    from specgen.spec.render import SpecFileError, read_yaml
+
     try:
         data = read_yaml(args.spec)
     except SpecFileError as exc:
@@ -143,6 +146,8 @@ def cmd_pairs(args: argparse.Namespace) -> int:
 
 
 def cmd_recipes(args: argparse.Namespace) -> int:
+    from specgen.spec.recipes import get_recipe
+
     if args.name is None:
         recipes = [get_recipe(name, args.model_type) for name in RECIPES]
         if args.json:

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err, _print_json
-from specgen.engine.backends import LaunchError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -91,6 +90,7 @@ def _say(text: str) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from specgen.engine.backends import LaunchError
     from specgen.engine.sweep import Param, SweepConfig, default_objective, default_space, start_sweep
     from specgen.job.gpus import parse_gpus
     from specgen.spec.render import SpecFileError, read_yaml

@@ -22,20 +22,12 @@ from specgen.job.validate import accept_known_failures, check_spec, errors
 from specgen.spec.docker_cmd import DEPLOY_IMAGE, TRAIN_IMAGE
 from specgen.spec.keypaths import get_path_or_none as get_path
 from specgen.spec.keypaths import set_path
+from specgen.spec.names import NEXT_ACTIONS
 from specgen.spec.paths import action_results_dir, free_path, free_results_dir
 from specgen.spec.problems import Problem, from_validation_error
 from specgen.spec.render import SpecFileError, read_yaml, render
 from specgen.spec.schema import STEREO_ONLY, ExperimentSpec
 
-#: What may follow each action. TensorRT evaluate/inference follow gen_trt_engine (and run in the deploy image).
-NEXT_ACTIONS: dict[str, tuple[str, ...]] = {
-    "train": ("evaluate", "inference", "export", "quantize"),
-    "evaluate": ("inference", "export"),
-    "export": ("gen_trt_engine",),
-    "gen_trt_engine": ("evaluate", "inference"),
-    "quantize": (),
-    "inference": ("evaluate", "export"),
-}
 #: Where a source finds the data a derived action reads, most specific first.
 DATA_SPLITS: dict[str, tuple[str, ...]] = {
     "evaluate": ("test_dataset", "val_dataset", "infer_dataset"),

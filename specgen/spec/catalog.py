@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel
+from specgen.spec.names import METRIC_MODEL, RELATIVE_MODEL
 
 Kind = Literal["metric", "relative"]
-METRIC_MODEL = "MetricDepthAnything"
-RELATIVE_MODEL = "RelativeDepthAnything"
 
 
 @dataclass(frozen=True)
@@ -119,7 +117,8 @@ def nyu_class_for(model_type: str) -> str:
     return "NYUDV2" if model_type == METRIC_MODEL else "NYUDV2Relative"
 
 
-class PairingIssue(BaseModel):
+@dataclass(frozen=True)
+class PairingIssue:
     severity: Literal["error", "warning"]
     message: str
     fix: str

@@ -7,9 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from specgen.spec.catalog import METRIC_MODEL
+from specgen.spec.names import RECIPES
 
 RecipeName = Literal["finetune", "sanity", "plain"]
-RECIPES: tuple[str, ...] = ("finetune", "sanity", "plain")
 
 NYU_MIN_DEPTH = 0.001
 NYU_MAX_DEPTH = 10.0

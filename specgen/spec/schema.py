@@ -18,8 +18,6 @@ Encoder = Literal["vits", "vitb", "vitl", "vitg"]
 ModelType = Literal[
     "FoundationStereo", "FastFoundationStereo", "MetricDepthAnything", "RelativeDepthAnything"
 ]
-MONO_MODEL_TYPES: tuple[str, ...] = ("MetricDepthAnything", "RelativeDepthAnything")
-ENCODERS: tuple[str, ...] = ("vits", "vitb", "vitl", "vitg")
 
 # Keys TAO's schema knows that only the stereo pipeline reads: accepted on input, dropped on output.
 STEREO_ONLY: dict[str, tuple[str, ...]] = {
@@ -76,7 +74,8 @@ def _numeric(annotation: Any) -> bool:
 class Section(BaseModel):
     """Base of every spec section: unknown keys are errors, assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    #: Built on first use: importing the schema (for the names, or one section) does not build all 22 models.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

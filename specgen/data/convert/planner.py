@@ -92,9 +92,20 @@ class Plan:
         """The first ``n`` complete pairs, without building the rest."""
         if self._pairs is not None or self.groups is None:
             return self.pairs[:n]
+        return self._first(n, complete=True)
+
+    def missing_head(self, n: int) -> list[tuple[str, str]]:
+        """The first ``n`` pairs whose depth file is missing, without building the rest (or scanning for none)."""
+        if self._missing is not None or self.groups is None:
+            return self.missing[:n]
+        return self._first(n, complete=False) if self.pair_count < self.images_matched else []
+
+    def _first(self, n: int, *, complete: bool) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
+        if n <= 0:
+            return out
         for f, i, df, d, ok in _rows(self.groups):
-            if ok:
+            if bool(ok) is complete:
                 out.append((f"{f}/{i}", f"{df}/{d}"))
                 if len(out) == n:
                     break
@@ -114,7 +125,7 @@ class Plan:
             "pairs_complete": self.pair_count,
             "depth_missing": self.images_matched - self.pair_count,
             "samples": [{"image": i, "depth": d} for i, d in self.head(samples)],
-            "missing_samples": [{"image": i, "depth": d} for i, d in self.missing[:samples]],
+            "missing_samples": [{"image": i, "depth": d} for i, d in self.missing_head(samples)],
             "warnings": [p.model_dump(exclude_none=True) for p in self.pitfalls],
             "timings": {"plan_ms": round(self.seconds * 1000, 2)},
             "usable": self.usable,

@@ -15,8 +15,8 @@ from specgen.data.doctor.decode import NYU_SHAPE, UnsupportedExtension, decode, 
 from specgen.data.doctor.encoding import Encoding, Stats, classify
 from specgen.data.doctor.readers import UnreadableFile, read_depth_raw, rgb_size
 from specgen.spec.catalog import METRIC_MODEL, RELATIVE_MODEL, check_pair, lookup_dataset, nyu_class_for
+from specgen.spec.names import DEFAULT_SAMPLE
 
-DEFAULT_SAMPLE = 32
 LOW_VALID = 0.05
 #: Findings that mean TAO would crash, train on nothing or learn the wrong thing.
 FAILING = frozenset(

@@ -1,0 +1,80 @@
+"""What a ``depthnet`` call imports before it does its work, and what ``depthnet`` alone says."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+HEAVY = ("numpy", "PIL", "docker", "textual", "specgen.engine")
+
+#: Runs the CLI in-process and prints the modules it left loaded (sys.exit of --help is caught).
+_PROBE = r"""
+import sys
+from specgen.cli.main import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print("MODULES", " ".join(sorted(sys.modules)), file=sys.stderr)
+sys.exit(code or 0)
+"""
+
+
+def loaded(*argv: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return set(done.stderr.rpartition("MODULES ")[2].split())
+
+
+def heavy(mods: set[str]) -> list[str]:
+    return sorted(m for m in mods if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+@pytest.mark.parametrize("argv", [("--help",), (), ("run", "--help"), ("completion", "bash")])
+def test_help_and_completion_import_nothing_heavy(argv):
+    mods = loaded(*argv)
+    assert heavy(mods) == [], heavy(mods)
+    assert "pydantic.main" not in mods and "yaml" not in mods  # the parser needs neither
+
+
+def test_depthnet_alone_prints_where_to_start_and_exits_0(cli):
+    done = cli()
+    assert done.returncode == 0 and "Start here" in done.stdout
+    from specgen.cli.main import START_HERE, build_parser
+
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert len(START_HERE) == 5
+    for cmd, _what in START_HERE:
+        assert cmd in done.stdout
+        words = shlex.split(cmd)
+        assert f'\n{words[0]} = "' in pyproject  # depthnet or depthnet-tui: a real entry point
+        if words[0] == "depthnet":
+            args = build_parser().parse_args(words[1:])  # parses, as typed
+            assert callable(args.func)
+
+
+def test_both_entry_points_have_version():
+    for module in ("specgen.cli", "tui"):
+        code = (
+            "import sys; sys.argv[0] = 'x'; from specgen.cli.main import main; sys.exit(main(['--version']))"
+            if module == "specgen.cli"
+            else "import sys; sys.argv = ['depthnet-tui', '--version']; from tui.app import main; main()"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and done.stdout.startswith(("depthnet 0", "depthnet-tui 0")), done
+
+
+def test_errors_still_one_line_without_the_eager_imports(cli, tmp_path):
+    """The dispatcher names its error types lazily: a usage error and an OS error still read as before."""
+    usage = cli("spec", "convert", "--results-dir", str(tmp_path), "-o", "-")
+    assert usage.returncode == 2 and "spec convert needs --data-root" in usage.stderr
+    (tmp_path / "f").write_text("")
+    oserr = cli("sample-data", str(tmp_path / "f" / "x"))
+    assert oserr.returncode == 1 and "Traceback" not in oserr.stderr
