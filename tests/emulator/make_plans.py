@@ -1,4 +1,5 @@
-"""Turn each capture in tests/fixtures/tao-7.3.0 into a replay plan for the shell emulator (tests/emulator/depth_net).
+"""Turn each capture in tests/fixtures/tao-7.3.0 (and tao-7.3.0-h200, as cases ``h200/<name>``) into a replay plan
+for the shell emulator (tests/emulator/depth_net).
 
     python tests/emulator/make_plans.py          (tests/test_replay.py checks that the plans are current)
 
@@ -20,6 +21,9 @@ import sys
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "tao-7.3.0"
+#: The second set (one H200, 2026-12-01): its cases are named ``h200/<case>``, their plans ``h200__<case>.plan``.
+FIXTURES_H200 = FIXTURES.parent / "tao-7.3.0-h200"
+H200 = "h200/"
 PLANS = Path(__file__).resolve().parent / "plans"
 CASES = (
     "train_healthy",
@@ -33,6 +37,26 @@ CASES = (
     "spec_error/wrong_type",
     "spec_error/empty_mandatory_checkpoint",
 )
+CASES_H200 = tuple(
+    H200 + name
+    for name in (
+        "c_rel_vitb_train",
+        "c_eval_rel",
+        "c_infer_nogt",
+        "c_missing_file",
+        "c_eval_wrong_encoder",
+        "c_ft_rel_full_public",
+        "c_ft_met_full_public",
+        "c_ft_rel_backbone_dino",
+    )
+)
+
+
+def case_dir(name: str) -> Path:
+    """The capture folder of a case name (``h200/<case>`` → the H200 set)."""
+    return FIXTURES_H200 / name[len(H200) :] if name.startswith(H200) else FIXTURES / name
+
+
 STAMP = re.compile(rb"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) - \[TAO Toolkit\]")
 
 
@@ -40,7 +64,7 @@ def _chunks(case: Path) -> list[tuple[int, int, int]]:
     """(ms, offset, length) per chunk; the tty capture's file has no header and no offsets (they run on)."""
     out, offset = [], 0
     for row in (case / "console.timing.tsv").read_text().splitlines():
-        cols = row.split("\t")
+        cols = row.split()  # tab-separated (first set) or space-separated (the H200 set)
         if not cols[0][:1].isdigit():
             continue
         ms, n = round(float(cols[0]) * 1000), int(cols[-1])
@@ -83,7 +107,7 @@ def _tb_records(path: Path) -> list[tuple[int, int, float]]:
 
 
 def plan(name: str) -> str:
-    case = FIXTURES / name
+    case = case_dir(name)
     chunks = _chunks(case)
     start = _start_wallclock(case, chunks)
     ops: list[tuple[int, int, str]] = [(ms, 0, f"c {off} {n}") for ms, off, n in chunks]
@@ -108,12 +132,14 @@ def plan(name: str) -> str:
         rows += [
             f"l - /results/x/train/{n} -> {ckpts[-1]}" for n in names if not n.startswith("model_epoch_")
         ]
+    last_chunk = max(ms for ms, _, _ in ops)
     for row in rows:
         m = re.match(r"^([fl])\s+\S+\s+/results/[^/]+/[^/]+/(\S+)(?: -> (\S+))?$", row)
         if not m or not m.group(2).endswith(".pth"):
             continue
         epoch = re.search(r"model_epoch_(\d+)_", m.group(3) or m.group(2))
-        at = epoch_ms.get(int(epoch.group(1)), 0) if epoch else 0
+        # A checkpoint of an epoch with no epoch line is TAO's exception checkpoint (c_missing_file): at the end.
+        at = epoch_ms.get(int(epoch.group(1)), last_chunk) if epoch else 0
         ops.append(
             (
                 at,
@@ -124,7 +150,8 @@ def plan(name: str) -> str:
     end = max(ms for ms, _, _ in ops)
     ops.append((end, 9, f"x {(case / 'exit_code.txt').read_text().strip()}"))
     ops.sort(key=lambda o: (o[0], o[1]))
-    header = f"# {name}: replay plan made by tests/emulator/make_plans.py from tests/fixtures/tao-7.3.0\n"
+    set_name = FIXTURES_H200.name if name.startswith(H200) else FIXTURES.name
+    header = f"# {name}: replay plan made by tests/emulator/make_plans.py from tests/fixtures/{set_name}\n"
     said = re.search(rb"results will be saved at: (\S+)", (case / "console.log").read_bytes())
     res = (
         said.group(1).decode() if said else ""
@@ -134,7 +161,7 @@ def plan(name: str) -> str:
 
 def main() -> int:
     PLANS.mkdir(exist_ok=True)
-    for name in CASES:
+    for name in CASES + CASES_H200:
         (PLANS / (name.replace("/", "__") + ".plan")).write_text(plan(name))
     return 0
 
