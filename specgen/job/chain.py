@@ -24,6 +24,7 @@ from specgen.spec.keypaths import get_path_or_none as get_path
 from specgen.spec.keypaths import set_path
 from specgen.spec.paths import action_results_dir, free_path, free_results_dir
 from specgen.spec.problems import Problem, from_validation_error
+from specgen.spec.recipes import TRT_WORKSPACE
 from specgen.spec.render import SpecFileError, read_yaml, render
 from specgen.spec.schema import STEREO_ONLY, ExperimentSpec
 
@@ -348,7 +349,11 @@ def derive(source: Source, action: str, choices: Choices | None = None) -> Deriv
         engine_path = choices.trt_engine or free_path(
             posixpath.join(root, "gen_trt_engine", f"{Path(onnx).stem}.{dtype.lower()}.engine")
         )
-        gen: dict[str, Any] = {"onnx_file": onnx, "trt_engine": engine_path, "tensorrt": {"data_type": dtype}}
+        gen: dict[str, Any] = {
+            "onnx_file": onnx,
+            "trt_engine": engine_path,
+            "tensorrt": {"data_type": dtype, "workspace_size": TRT_WORKSPACE.value},
+        }
         batch = get_path(source.data, "export.batch_size")
         if isinstance(batch, int) and batch > 0:
             gen["batch_size"] = batch
