@@ -8,13 +8,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from specgen.cli import after, convert, doctor, run, sample, setup, spec, sweep, verdict
+from specgen.cli import after, convert, doctor, run, sample, setup, spec, sweep, verdict, weights
 from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err
 from specgen.engine.backends import LaunchError
 from specgen.spec.problems import UsageError
 
 #: Sub-command groups, in the order ``depthnet --help`` lists them.
-COMMAND_GROUPS = (setup, sample, spec, convert, doctor, run, sweep, verdict, after)
+COMMAND_GROUPS = (setup, sample, spec, convert, doctor, run, sweep, verdict, after, weights)
 
 
 def _version() -> str:

@@ -858,3 +858,81 @@ def _describe(obj: Any, where: str, size: int, fmt: Literal["torch-zip", "torch-
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# --------------------------------------------------------------------------- rewriting key names
+
+
+_STRING_OPS = {"BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8", "UNICODE"}
+
+
+def _op_str(s: str) -> bytes:
+    raw = s.encode("utf-8")
+    return b"X" + struct.pack("<I", len(raw)) + raw  # BINUNICODE: protocol 1+, read by every unpickler
+
+
+def _rename_in_pickle(data: bytes, renames: Mapping[str, str]) -> bytes:
+    """The same pickle with the string constants in ``renames`` replaced, opcode by opcode (nothing is unpickled:
+    every other opcode is copied byte for byte; FRAME opcodes, which only batch reads, are dropped because the
+    lengths change)."""
+    import pickletools
+
+    out = bytearray()
+    ops = list(pickletools.genops(data))
+    for i, (op, arg, pos) in enumerate(ops):
+        end = ops[i + 1][2] if i + 1 < len(ops) else len(data)
+        if op.name == "FRAME":
+            continue
+        if op.name in _STRING_OPS and isinstance(arg, str) and arg in renames:
+            out += _op_str(renames[arg])
+        else:
+            out += data[pos:end]
+    return bytes(out)
+
+
+def _aligned_info(name: str, offset: int, size: int, alignment: int = 64) -> zipfile.ZipInfo:
+    """A stored member whose data starts on a multiple of ``alignment`` (what torch.save writes, for mmap loads):
+    the local header's extra field is padded."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    zip64 = 20 if size > zipfile.ZIP64_LIMIT else 0
+    header = 30 + len(name.encode()) + zip64
+    pad = (-(offset + header + 4)) % alignment
+    info.extra = b"FB" + struct.pack("<H", pad) + b"Z" * pad
+    return info
+
+
+def strip_ddp(src: str, dst: str) -> CheckpointInfo:
+    """Write ``dst``: ``src`` with the DDP wrapper (``module.``) removed from every weight's key — only the names in
+    ``data.pkl`` change, every tensor's bytes are copied as they are. Needs no torch; the result is inspected before
+    it replaces anything (written to a temporary file beside ``dst`` first). Raises CheckpointError."""
+    info = inspect_checkpoint(src)
+    if info.layout != "ddp" or info.format != "torch-zip":
+        raise CheckpointError(f"{src}: {info.describe()}: no DDP wrapper to strip")
+    prefix = info.keys.prefix
+    renames = {k: k[len(prefix) :] for k in info.shapes if k.startswith(prefix)}
+    tmp = f"{dst}.part-{os.getpid()}"
+    try:
+        with zipfile.ZipFile(src) as zin, open(tmp, "wb") as raw, zipfile.ZipFile(raw, "w") as zout:
+            for member in zin.infolist():
+                if member.is_dir():
+                    continue
+                if member.filename.endswith("/data.pkl") and member.filename.count("/") == 1:
+                    data = _rename_in_pickle(zin.read(member), renames)
+                    zout.writestr(_aligned_info(member.filename, raw.tell(), len(data)), data)
+                    continue
+                target = _aligned_info(member.filename, raw.tell(), member.file_size)
+                with (
+                    zin.open(member) as fin,
+                    zout.open(target, "w", force_zip64=member.file_size > zipfile.ZIP64_LIMIT) as fout,
+                ):
+                    while chunk := fin.read(8 * 2**20):
+                        fout.write(chunk)
+        result = inspect_checkpoint(tmp)
+        if result.layout == "ddp" or result.tensors != info.tensors:
+            raise CheckpointError(f"{src}: the rewritten file still does not load: {result.describe()}")
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return inspect_checkpoint(dst)
