@@ -43,7 +43,7 @@ def endpoint() -> str:
 
 def _progress_class(callback: Progress) -> type:
     """A tqdm class that reports to ``callback`` instead of drawing (the app's ProgressBar)."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
     class _Report(tqdm):  # type: ignore[misc, valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
