@@ -233,6 +233,16 @@ def _base(source: Source) -> dict[str, Any]:
     return out
 
 
+def _start_of(source: Source) -> str | None:
+    """What the source train run started from (its spec's start key), for the derived spec's notes."""
+    if source.action != "train":
+        return None
+    for key in ("train.pretrained_model_path", "model.mono_backbone.pretrained_path"):
+        if value := get_path(source.data, key):
+            return f"the train run started from {value} ({key}); the derived spec uses its trained checkpoint"
+    return "the train run started from random weights (a sanity run)"
+
+
 PATCH = 14  # the ViT patch: torch.export refuses an input size that is not a multiple (seen on the real TAO 7.3.0)
 
 
@@ -290,6 +300,9 @@ def derive(source: Source, action: str, choices: Choices | None = None) -> Deriv
         )
         raise ChainError(f"{action} cannot follow {source.action}{after}{hint}")
     notes: list[str] = []
+    start = _start_of(source)
+    if start:
+        notes.append(start)
     data = _base(source)
     root = data["results_dir"]
     model = data["model"]
