@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from conftest import tao_merge
+from torchzip import state_dict, write_torch_zip
 
+from specgen.data.checkpoints import expected_shapes
 from specgen.job.builders import BuildRequest, build_spec
 from specgen.job.chain import ChainError, Choices, Source, derive, find_checkpoint, parent_of
 from specgen.spec.docker_cmd import DEPLOY_IMAGE, TRAIN_IMAGE, image_for_spec
@@ -23,6 +25,9 @@ def train_run(tmp: Path, model_type: str = "MetricDepthAnything", encoder: str =
     ann.mkdir(parents=True, exist_ok=True)
     (ann / "train.txt").write_text(f"{tmp}/data/a/rgb_0.jpg {tmp}/data/a/sync_depth_0.png\n")
     (ann / "val.txt").write_text(f"{tmp}/data/b/rgb_1.jpg {tmp}/data/b/sync_depth_1.png\n")
+    weights = tmp / "weights" / f"depth_anything_v2_{encoder}.pth"  # the public layout (meta tensors)
+    weights.parent.mkdir(exist_ok=True)
+    write_torch_zip(weights, state_dict(expected_shapes(encoder), meta=True))
     spec, _ = build_spec(
         BuildRequest(
             action="train",
@@ -31,7 +36,7 @@ def train_run(tmp: Path, model_type: str = "MetricDepthAnything", encoder: str =
             data_file=str(ann / "train.txt"),
             results_dir=str(tmp / "results"),
             encoder=encoder,
-            checkpoint="/weights/depth_anything_v2.pth",
+            checkpoint=str(weights),
         ),
         check_files=False,
     )

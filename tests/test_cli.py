@@ -19,7 +19,7 @@ def test_spec_writes_validated_yaml_and_refuses_overwrite(cli, tmp_path):
     first = cli(*args)
     assert first.returncode == 0, first.stderr
     text = (tmp_path / "train.yaml").read_text()
-    assert "dataset_name: MonoDataset" in text and "lr: 5.0e-06" in text
+    assert "dataset_name: MonoDataset" in text and "lr_scheduler: LambdaLR" in text
     again = cli(*args)
     assert again.returncode == 1
     assert "already exists; pass --force" in again.stderr

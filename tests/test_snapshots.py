@@ -20,7 +20,7 @@ from tui.state import WizardState
 
 BASE = Path("/tmp/depthnet-snap")
 SIZES = [(80, 24), (120, 40)]
-STEPS = ["data_root", "convert", "data_check", "model", "recipe", "spec"]
+STEPS = ["data_root", "convert", "data_check", "model", "weights", "recipe", "spec"]
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,7 @@ async def test_walk_from_data_root_to_saved_spec(tmp_path, tao_config):
         await settle(pilot, 0.5)
         assert isinstance(app.screen, ModelScreen)
         assert "match this class" in str(app.screen.query_one("#nyu-warning").render())
-        await pilot.press("ctrl+n", "ctrl+n")  # recipe → spec
+        await pilot.press("ctrl+n", "ctrl+n", "ctrl+n")  # weights (nothing: a sanity run) → recipe → spec
         await settle(pilot, 0.3)
         assert isinstance(app.screen, SpecScreen)
         await pilot.press("ctrl+s")
@@ -59,7 +59,7 @@ async def test_walk_from_data_root_to_saved_spec(tmp_path, tao_config):
     assert merged.dataset.train_dataset.data_sources[0]["data_file"] == str(
         tmp_path / "work/annotations/train.txt"
     )
-    assert merged.train.optim.lr == 5e-6
+    assert merged.train.optim.lr == 1e-4  # random weights: the from-scratch lr (TAO's default)
     session = WizardState.load(tmp_path / "work")
     assert session.step == "spec" and session.saved_specs["train"] == str(spec_file)
 
@@ -131,7 +131,7 @@ async def test_the_door_holds_a_known_nan_run_until_the_override_is_typed(tmp_pa
             await pilot.press(ch)
         await pilot.press("enter")
         await settle(pilot, 0.5)
-        assert app.state.allow_known_failure and app.state.step == "recipe"
+        assert app.state.allow_known_failure and app.state.step == "weights"
         spec, problems = app.build_spec("train")
         assert any(p.known_failure and p.severity == "warning" for p in problems)
 
@@ -205,8 +205,8 @@ async def test_resume_restores_the_session_and_theme_toggles(tmp_path):
         await pilot.press("escape")
         await pilot.press("ctrl+b")
         await settle(pilot)
-        assert type(app.screen).__name__ == "ModelScreen"
-    assert yaml.safe_load(Path(tmp_path / "w/.depthnet/session.json").read_text())["step"] == "model"
+        assert type(app.screen).__name__ == "WeightsScreen"
+    assert yaml.safe_load(Path(tmp_path / "w/.depthnet/session.json").read_text())["step"] == "weights"
 
 
 async def test_switching_steps_and_quitting_at_once_raises_nothing(tmp_path):

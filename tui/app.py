@@ -31,6 +31,8 @@ def step_screen(step: str) -> WizardScreen:
         from tui.screens.data_check import DataCheckScreen as Step
     elif step == "model":
         from tui.screens.model import ModelScreen as Step
+    elif step == "weights":
+        from tui.screens.weights import WeightsScreen as Step
     elif step == "recipe":
         from tui.screens.recipe import RecipeScreen as Step
     elif step == "spec":
@@ -123,7 +125,7 @@ class DepthnetApp(App[None]):
             results_dir=s.results_dir,
             encoder=s.encoder,
             recipe=s.recipe,
-            checkpoint=(s.checkpoint or None) if act != "train" else None,
+            checkpoint=(s.checkpoint or None) if act != "train" else s.start_file,
             min_depth=s.min_depth if metric else None,
             max_depth=s.max_depth if metric else None,
             calibration_images_dir=s.data_root if act == "quantize" else None,

@@ -47,6 +47,12 @@ class WizardState:
     overrides: dict[str, Any] = field(default_factory=dict)
     min_depth: float | None = None
     max_depth: float | None = None
+    #: The Weights step: what training starts from — "release" (a public one, fetched), "file" (one of your own),
+    #: "run" (a TAO checkpoint of an earlier train run) or "none" (random weights: a sanity run).
+    weights_source: str = "none"
+    weights_release: str = ""  # the release's name (depthnet weights list)
+    weights_run: str = ""  # the run id whose checkpoint it is
+    weights_path: str = ""  # the file training starts from (its key follows from what it holds)
     action: str = "train"
     checkpoint: str = ""
     full_spec: bool = False
@@ -58,6 +64,11 @@ class WizardState:
     last_run_id: str = ""
     #: The person typed the override at the Model step: the data says the loss will be NaN, and they run it anyway.
     allow_known_failure: bool = False
+
+    @property
+    def start_file(self) -> str | None:
+        """The weights file a train spec starts from (None: random weights)."""
+        return self.weights_path or None if self.weights_source != "none" else None
 
     @property
     def annotations_dir(self) -> Path:

@@ -24,11 +24,25 @@ from specgen.cli import (
     spec,
     sweep,
     verdict,
+    weights,
 )
 from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err
 
 #: Sub-command groups, in the order ``depthnet --help`` lists them. Each has ``register(sub)``.
-COMMAND_GROUPS = (setup, sample, spec, convert, doctor, run, sweep, verdict, after, analyze, completion)
+COMMAND_GROUPS = (
+    setup,
+    sample,
+    spec,
+    convert,
+    doctor,
+    run,
+    sweep,
+    verdict,
+    weights,
+    after,
+    analyze,
+    completion,
+)
 
 #: What ``depthnet`` alone prints: the first steps, in order (tests/test_cli_start.py checks each parses).
 START_HERE = (

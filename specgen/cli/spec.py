@@ -16,7 +16,7 @@ from specgen.cli.common import (
 )
 from specgen.spec.atomicio import RefusedOverwrite
 from specgen.spec.catalog import DATASETS, pairing_table
-from specgen.spec.names import ACTIONS, ENCODERS, MONO_MODEL_TYPES, RECIPES
+from specgen.spec.names import ACTIONS, ENCODERS, MONO_MODEL_TYPES, RECIPES, STARTS
 
 # --------------------------------------------------------------------------- spec
 
@@ -55,8 +55,32 @@ def cmd_spec(args: argparse.Namespace) -> int:
         return EXIT_PROBLEM
     for problem in warnings:
         _err(problem.line())
-    header = f"depth_net {args.action} spec — written by depthnet-tui ({args.recipe} recipe)\nrun: depth_net {args.action} -e <this file>"
+    start = _say_start(req)
+    header = (
+        f"depth_net {args.action} spec — written by depthnet-tui ({args.recipe} recipe{start})\n"
+        f"run: depth_net {args.action} -e <this file>"
+    )
     return _write_out(args.output, spec, full=args.full, force=args.force, header=header)
+
+
+def _say_start(req: BuildRequest) -> str:
+    """Say (stderr) what a train spec starts from and why its key; the header remembers it."""
+    from specgen.job.builders import start_route
+
+    if req.action != "train":
+        return ""
+    route = start_route(req)
+    if route is None:
+        print(
+            "  start: random weights — a sanity run (nothing pretrained; --checkpoint FILE, or depthnet weights "
+            "list, to fine-tune); the recipe uses the from-scratch lr",
+            file=sys.stderr,
+        )
+        return "; start: random weights"
+    print(f"  start: {req.checkpoint} → {route.key}", file=sys.stderr)
+    for note in route.notes:
+        print(f"  {note}", file=sys.stderr)
+    return f"; start: {route.start} from {req.checkpoint} in {route.key}"
 
 
 def _absolute(path: str | None) -> str | None:
@@ -149,7 +173,7 @@ def cmd_recipes(args: argparse.Namespace) -> int:
     from specgen.spec.recipes import get_recipe
 
     if args.name is None:
-        recipes = [get_recipe(name, args.model_type) for name in RECIPES]
+        recipes = [get_recipe(name, args.model_type, start=args.start) for name in RECIPES]
         if args.json:
             _print_json(
                 [
@@ -161,7 +185,7 @@ def cmd_recipes(args: argparse.Namespace) -> int:
             for name, r in zip(RECIPES, recipes, strict=True):
                 print(f"{name:<10} {r.title}: {r.summary}")
         return EXIT_OK
-    recipe = get_recipe(args.name, args.model_type)
+    recipe = get_recipe(args.name, args.model_type, start=args.start)
     if args.json:
         _print_json(recipe.model_dump())
         return EXIT_OK
@@ -207,9 +231,15 @@ def _add_spec_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-data-file", help="validation annotation file (default: val.txt beside train.txt)")
     p.add_argument("--results-dir", required=True, help="where TAO writes (made absolute)")
     p.add_argument(
-        "--checkpoint", help="train: DA-V2 weights to fine-tune; evaluate/inference/export/quantize: the .pth"
+        "--checkpoint",
+        help="train: the weights to start from (a public release, a DINOv2 backbone or a TAO checkpoint: the key "
+        "follows from what it holds, see depthnet weights inspect); evaluate/inference/export/quantize: the .pth",
     )
-    p.add_argument("--encoder", default="vitl", choices=ENCODERS, help="DINOv2 encoder size")
+    p.add_argument(
+        "--encoder",
+        choices=ENCODERS,
+        help="DINOv2 encoder size (default: the --checkpoint file's, else vitl)",
+    )
     p.add_argument(
         "--recipe", default="finetune", choices=RECIPES, help="values with reasons (`depthnet recipes`)"
     )
@@ -267,6 +297,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="MetricDepthAnything",
         choices=MONO_MODEL_TYPES,
         help="the recipe for this model type",
+    )
+    r.add_argument(
+        "--start",
+        default="whole",
+        choices=STARTS,
+        help="what training starts from: a whole pretrained model, a backbone (fresh head) or none (random)",
     )
     r.add_argument("--json", action="store_true", help="print JSON")
     r.set_defaults(func=cmd_recipes)

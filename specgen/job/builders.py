@@ -13,13 +13,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from specgen.job.validate import accept_known_failures, check_spec, errors
+from specgen.job.weights import Route, readable_checkpoint, route_file
 from specgen.spec.catalog import METRIC_MODEL
 from specgen.spec.keypaths import set_path
 from specgen.spec.problems import Problem, from_validation_error
-from specgen.spec.recipes import get_recipe
+from specgen.spec.recipes import TRT_WORKSPACE, get_recipe
 from specgen.spec.schema import ConvertSpec, ExperimentSpec
 
 Action = Literal["train", "evaluate", "inference", "export", "quantize", "gen_trt_engine"]
+DEFAULT_ENCODER = "vitl"  # TAO's schema default
 
 
 class SpecError(ValueError):
@@ -39,8 +41,10 @@ class BuildRequest(BaseModel):
     data_file: str | None = None
     val_data_file: str | None = None
     results_dir: str
+    #: train: the weights to start from (their key follows from what the file holds); other actions: the .pth
     checkpoint: str | None = None
-    encoder: str = "vitl"
+    #: None: not chosen — the start file's encoder, else the default (``DEFAULT_ENCODER``)
+    encoder: str | None = None
     recipe: str = "finetune"
     min_depth: float | None = None
     max_depth: float | None = None
@@ -88,17 +92,43 @@ def _log_every(data: dict[str, Any], req: BuildRequest) -> int | None:
     )
     if not all(isinstance(v, int) and v > 0 for v in (batch, gpus, epochs)) or not lines:
         return None
-    return log_every_for(epochs * math.ceil(lines / (batch * gpus)), req.encoder)
+    return log_every_for(epochs * math.ceil(lines / (batch * gpus)), req.encoder or DEFAULT_ENCODER)
+
+
+def start_route(req: BuildRequest) -> Route | None:
+    """Where ``req.checkpoint`` goes (``specgen/job/weights.py`` decides), or None when there is none to route: no
+    checkpoint, or (for evaluate/inference/export/quantize) a file not on this machine yet — validate says so. A
+    train start must be here: its key depends on what the file holds."""
+    if not req.checkpoint or req.action == "gen_trt_engine":
+        return None
+    if req.action != "train" and not readable_checkpoint(req.checkpoint):
+        return None
+    bn = req.overrides.get("model.mono_backbone.use_bn", False) is True
+    cls = req.overrides.get("model.mono_backbone.use_clstoken", False) is True
+    return route_file(req.checkpoint, req.model_type, req.encoder, req.action, use_bn=bn, use_clstoken=cls)
+
+
+def resolved_encoder(req: BuildRequest, route: Route | None = None) -> str:
+    """The encoder the spec gets: the one chosen, else the start file's, else TAO's default."""
+    return req.encoder or (route.encoder if route is not None else None) or DEFAULT_ENCODER
 
 
 def build_data(req: BuildRequest) -> dict[str, Any]:
-    """The spec as a plain dict, before validation (so overrides can still touch any key)."""
+    """The spec as a plain dict, before validation (so overrides can still touch any key). A checkpoint that no
+    key of this action takes raises SpecError with the refusal (one line, the fix)."""
+    route = start_route(req)
+    if route is not None and route.problem is not None:
+        raise SpecError([route.problem])
+    encoder = resolved_encoder(req, route)
+    if encoder != req.encoder:
+        req = req.model_copy(update={"encoder": encoder})
     data: dict[str, Any] = {
         "results_dir": req.results_dir,
-        "model": {"model_type": req.model_type, "encoder": req.encoder},
+        "model": {"model_type": req.model_type, "encoder": encoder},
         "dataset": {"dataset_name": "MonoDataset"},
     }
-    recipe = get_recipe(req.recipe, req.model_type, req.min_depth, req.max_depth)
+    start = (route.start if route is not None else "none") if req.action == "train" else "whole"
+    recipe = get_recipe(req.recipe, req.model_type, req.min_depth, req.max_depth, start=start)
     for value in recipe.values:
         if value.path.startswith("train.") and req.action != "train":
             continue
@@ -126,8 +156,8 @@ def build_data(req: BuildRequest) -> dict[str, Any]:
         set_path(data, "dataset.infer_dataset.data_sources", _source(req.data_file, req.dataset_name))
 
     results = req.results_dir
-    if act == "train" and req.checkpoint:
-        set_path(data, "model.mono_backbone.pretrained_path", req.checkpoint)
+    if act == "train" and req.checkpoint and route is not None and route.key:
+        set_path(data, route.key, req.checkpoint)
     if act in ("evaluate", "inference") and req.checkpoint:
         set_path(data, f"{act}.checkpoint", req.checkpoint)
     if act == "export":
@@ -147,6 +177,7 @@ def build_data(req: BuildRequest) -> dict[str, Any]:
             results, "export", f"{req.model_type.lower()}_{req.encoder}.onnx"
         )
         set_path(data, "gen_trt_engine.onnx_file", onnx)
+        set_path(data, TRT_WORKSPACE.path, TRT_WORKSPACE.value)
         set_path(
             data,
             "gen_trt_engine.trt_engine",

@@ -25,6 +25,7 @@ from specgen.spec.keypaths import set_path
 from specgen.spec.names import NEXT_ACTIONS
 from specgen.spec.paths import action_results_dir, free_path, free_results_dir
 from specgen.spec.problems import Problem, from_validation_error
+from specgen.spec.recipes import TRT_WORKSPACE
 from specgen.spec.render import SpecFileError, read_yaml, render
 from specgen.spec.schema import STEREO_ONLY, ExperimentSpec
 
@@ -224,6 +225,16 @@ def _base(source: Source) -> dict[str, Any]:
     return out
 
 
+def _start_of(source: Source) -> str | None:
+    """What the source train run started from (its spec's start key), for the derived spec's notes."""
+    if source.action != "train":
+        return None
+    for key in ("train.pretrained_model_path", "model.mono_backbone.pretrained_path"):
+        if value := get_path(source.data, key):
+            return f"the train run started from {value} ({key}); the derived spec uses its trained checkpoint"
+    return "the train run started from random weights (a sanity run)"
+
+
 PATCH = 14  # the ViT patch: torch.export refuses an input size that is not a multiple (seen on the real TAO 7.3.0)
 
 
@@ -281,6 +292,9 @@ def derive(source: Source, action: str, choices: Choices | None = None) -> Deriv
         )
         raise ChainError(f"{action} cannot follow {source.action}{after}{hint}")
     notes: list[str] = []
+    start = _start_of(source)
+    if start:
+        notes.append(start)
     data = _base(source)
     root = data["results_dir"]
     model = data["model"]
@@ -340,7 +354,11 @@ def derive(source: Source, action: str, choices: Choices | None = None) -> Deriv
         engine_path = choices.trt_engine or free_path(
             posixpath.join(root, "gen_trt_engine", f"{Path(onnx).stem}.{dtype.lower()}.engine")
         )
-        gen: dict[str, Any] = {"onnx_file": onnx, "trt_engine": engine_path, "tensorrt": {"data_type": dtype}}
+        gen: dict[str, Any] = {
+            "onnx_file": onnx,
+            "trt_engine": engine_path,
+            "tensorrt": {"data_type": dtype, "workspace_size": TRT_WORKSPACE.value},
+        }
         batch = get_path(source.data, "export.batch_size")
         if isinstance(batch, int) and batch > 0:
             gen["batch_size"] = batch

@@ -12,8 +12,9 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic_core import PydanticUndefined
 
 from specgen.job.builders import BuildRequest, ConvertRequest, build_convert_spec, build_data
-from specgen.spec.keypaths import iter_fields
-from specgen.spec.recipes import RECIPES, get_recipe
+from specgen.job.weights import WHOLE
+from specgen.spec.keypaths import iter_fields, set_path
+from specgen.spec.recipes import RECIPES, START_TITLES, STARTS, get_recipe, optimizer_values
 from specgen.spec.render import TAO_MISSING_KEYS, render
 from specgen.spec.schema import ExperimentSpec
 
@@ -22,6 +23,7 @@ GENERATED_NOTE = (
 )
 EXAMPLE_ROOT = "/data/nyu"
 EXAMPLE_RESULTS = "/results/nyu_finetune"
+EXAMPLE_WEIGHTS = "/weights/depth_anything_v2_vitl.pth"  # depthnet weights fetch da2-vitl
 
 
 def describe_type(annotation: Any) -> tuple[str, list[str]]:
@@ -117,6 +119,20 @@ def spec_overrides_md() -> str:
             lines += ["| key | value | why |", "|---|---|---|"]
             lines += [f"| `{v.path}` | `{json.dumps(v.value)}` | {v.reason} |" for v in recipe.values]
             lines.append("")
+    lines += [
+        "## The learning rate follows the start",
+        "",
+        "The tables above are for a whole pretrained model (`train.pretrained_model_path`). `depthnet spec train "
+        "--checkpoint FILE` and the wizard's Weights step pick the row for what the file holds "
+        "(`depthnet recipes NAME --start START`):",
+        "",
+        "| start | `train.optim.lr` | why |",
+        "|---|---|---|",
+    ]
+    for start in STARTS:
+        lr = optimizer_values(start)[0]
+        lines.append(f"| {START_TITLES[start]} (`{start}`) | `{json.dumps(lr.value)}` | {lr.reason} |")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -131,10 +147,15 @@ def _template(action: str) -> str:
         checkpoint=None if action == "train" else f"{EXAMPLE_RESULTS}/train/dn_model_latest.pth",
         calibration_images_dir=f"{EXAMPLE_ROOT}/calibration_images",
     )
-    spec = ExperimentSpec.model_validate(build_data(req))
+    data = build_data(req)
+    if action == "train":  # the start a fine-tune needs: a public release, in the key TAO loads it from
+        set_path(data, WHOLE, EXAMPLE_WEIGHTS)
+        for value in optimizer_values("whole"):
+            set_path(data, value.path, value.value)
+    spec = ExperimentSpec.model_validate(data)
     header = (
         f"depth_net {action} — metric fine-tune template ({GENERATED_NOTE}).\n"
-        f"Replace the {EXAMPLE_ROOT} and {EXAMPLE_RESULTS} paths. Run: depth_net {action} -e <this file>"
+        f"Replace the {EXAMPLE_ROOT}, {EXAMPLE_RESULTS} (and /weights) paths. Run: depth_net {action} -e <this file>"
     )
     return render(spec, header=header)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from specgen.job.weights import checkpoint_problems
 from specgen.spec.catalog import METRIC_MODEL, RELATIVE_MODEL, check_pair
 from specgen.spec.names import ACTIONS
 from specgen.spec.problems import Problem, from_validation_error
@@ -219,6 +220,8 @@ def check_spec(spec: ExperimentSpec, action: str | None = None, *, check_files: 
 
     if check_files and mt in (METRIC_MODEL, RELATIVE_MODEL):
         p += known_failures(spec, action)
+    if mt in (METRIC_MODEL, RELATIVE_MODEL):
+        p += checkpoint_problems(spec, action, check_files=check_files)
     if action is not None:
         p += _check_action(spec, action)
     if action == "inference" and spec.inference.save_raw_pfm and check_files:
@@ -339,6 +342,16 @@ def _check_action(spec: ExperimentSpec, action: str) -> list[Problem]:
             p.append(
                 Problem(
                     path="gen_trt_engine.trt_engine", message="missing", fix="give the engine path to write"
+                )
+            )
+        if g.tensorrt.workspace_size > 64:
+            p.append(
+                Problem(
+                    severity="warning",
+                    path="gen_trt_engine.tensorrt.workspace_size",
+                    message=f"{g.tensorrt.workspace_size} is read in GiB by TAO Deploy 7.3.0 (workspace × 2**30): "
+                    f"it asks TensorRT for {g.tensorrt.workspace_size} GiB",
+                    fix="give GiB, e.g. 8",
                 )
             )
         if g.tensorrt.data_type == "FP16":

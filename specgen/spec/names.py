@@ -40,3 +40,7 @@ def package_version() -> str:
         return version("depthnet-tui")
     except PackageNotFoundError:
         return "(not installed)"
+
+
+#: What a train run starts from (the Weights step, ``--start``): a whole pretrained model, a backbone only, nothing.
+STARTS: tuple[str, ...] = ("whole", "backbone", "none")

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from specgen.spec.catalog import METRIC_MODEL
-from specgen.spec.names import RECIPES
+from specgen.spec.names import RECIPES, STARTS
 
 RecipeName = Literal["finetune", "sanity", "plain"]
 
@@ -31,31 +31,56 @@ class Recipe(BaseModel):
         return {v.path: v.value for v in self.values}
 
 
-_FINETUNE = [
-    RecipeValue(
+Start = Literal["whole", "backbone", "none"]
+START_TITLES = {
+    "whole": "a whole pretrained model",
+    "backbone": "a pretrained backbone, the head from scratch",
+    "none": "random weights (a sanity run)",
+}
+
+#: The learning rate per start. TAO 7.3.0 gives parameters whose names hold ``pretrained`` (the DINOv2 backbone)
+#: ``optim.lr`` and every other one (the DPT head) 10× that (facts §3.5).
+_LR: dict[str, RecipeValue] = {
+    "whole": RecipeValue(
         path="train.optim.lr",
         value=5e-6,
-        reason="Depth Anything V2 is already trained: a small lr adapts it without wrecking the features.",
+        reason="Backbone and head are already trained: 5e-6 for the backbone (TAO gives the DPT head 10×, 5e-5) "
+        "adapts Depth Anything V2 without wrecking its features.",
     ),
-    RecipeValue(
-        path="train.optim.lr_scheduler",
-        value="LambdaLR",
-        reason="Warm-up then polynomial decay, the schedule the DA-V2 fine-tunes use.",
+    "backbone": RecipeValue(
+        path="train.optim.lr",
+        value=5e-5,
+        reason="The head starts from scratch: TAO gives it 10× this lr (5e-4), enough for a fresh DPT head to "
+        "learn, while the pretrained backbone moves at 5e-5. At the whole-model 5e-6 a fresh head learned nothing in "
+        "an epoch on the real TAO 7.3.0 (val/abs_rel NaN, δ1 0).",
     ),
+    "none": RecipeValue(
+        path="train.optim.lr",
+        value=1e-4,
+        reason="Random weights, nothing pretrained to preserve: TAO's own default 1e-4 (the head gets 10×, 1e-3). "
+        "Proves the pipeline runs; a useful model needs pretrained weights.",
+    ),
+}
+
+_SCHEDULE = RecipeValue(
+    path="train.optim.lr_scheduler",
+    value="LambdaLR",
+    reason="TAO 7.3.0's LambdaLR decays the lr linearly to 0 over the run, stepped every optimizer step (factor "
+    "1 − step / (epochs × steps per epoch)); there is no warm-up (train.optim.warmup_steps is read nowhere).",
+)
+
+_COMMON = [
     RecipeValue(
         path="train.clip_grad_norm",
         value=0.1,
-        reason="Clipping stops one bad batch from blowing up a pretrained model.",
-    ),
-    RecipeValue(
-        path="train.optim.warmup_steps",
-        value=20,
-        reason="A short warm-up keeps the first updates gentle while the optimizer's statistics settle.",
+        reason="TAO passes it to Lightning as gradient_clip_val with the 'value' algorithm: each gradient element "
+        "is clipped to ±0.1 (not the gradient's norm), capping the spikes of one bad batch.",
     ),
     RecipeValue(
         path="train.optim.weight_decay",
         value=1e-4,
-        reason="Mild regularisation; larger values pull pretrained weights toward zero.",
+        reason="AdamW's decoupled weight decay, TAO's default: mild; larger values pull pretrained weights toward "
+        "zero.",
     ),
     RecipeValue(
         path="train.precision",
@@ -63,6 +88,21 @@ _FINETUNE = [
         reason="fp32 is the safe default: fp16 can overflow in the ViT attention and give NaN losses.",
     ),
 ]
+
+
+def optimizer_values(start: str = "whole") -> list[RecipeValue]:
+    """The optimizer values that suit what training starts from (whole model, backbone only, random)."""
+    return [_LR.get(start, _LR["whole"]), _SCHEDULE, *_COMMON]
+
+
+#: ``gen_trt_engine.tensorrt.workspace_size``: TAO Deploy 7.3.0's EngineBuilder multiplies it by 2**30 (GiB; the
+#: schema's description says MB), so the default 1024 asks TensorRT for a 1 TiB workspace.
+TRT_WORKSPACE = RecipeValue(
+    path="gen_trt_engine.tensorrt.workspace_size",
+    value=8,
+    reason="TAO Deploy 7.3.0 reads it in GiB (EngineBuilder: workspace × 2**30), not MB: the schema's 1024 asks "
+    "for 1 TiB. 8 GiB leaves TensorRT room for its tactics on any 16 GB+ GPU.",
+)
 
 
 def metric_depth_block(
@@ -115,25 +155,33 @@ _SANITY = [
 
 
 def get_recipe(
-    name: str, model_type: str, min_depth: float | None = None, max_depth: float | None = None
+    name: str,
+    model_type: str,
+    min_depth: float | None = None,
+    max_depth: float | None = None,
+    start: str = "whole",
 ) -> Recipe:
-    """The recipe for a model type. Metric recipes carry the depth block; relative ones must not."""
+    """The recipe for a model type and what training starts from (``whole``: a pretrained model; ``backbone``: a
+    pretrained backbone with a fresh head; ``none``: random weights). Metric recipes carry the depth block;
+    relative ones must not."""
     metric = model_type == METRIC_MODEL
     block = metric_depth_block(min_depth or NYU_MIN_DEPTH, max_depth or NYU_MAX_DEPTH) if metric else []
     kind = "metric" if metric else "relative"
+    optim = optimizer_values(start)
+    from_what = START_TITLES.get(start, START_TITLES["whole"])
     if name == "finetune":
         return Recipe(
             name="finetune",
             title=f"{kind.capitalize()} fine-tune",
-            summary=f"Fine-tune Depth Anything V2 on your data ({kind} depth).",
-            values=[*_FINETUNE, *block],
+            summary=f"Fine-tune Depth Anything V2 on your data ({kind} depth), starting from {from_what}.",
+            values=[*optim, *block],
         )
     if name == "sanity":
         return Recipe(
             name="sanity",
             title="Sanity run",
-            summary="The fine-tune settings, one short epoch, logged often: see a finite loss fast.",
-            values=[*_FINETUNE, *block, *_SANITY],
+            summary=f"The fine-tune settings for {from_what}, one short epoch, logged often: see a finite loss fast.",
+            values=[*optim, *block, *_SANITY],
         )
     if name == "plain":
         return Recipe(

@@ -295,7 +295,7 @@ class Optim(Section):
     lr_step_size: int = Field(1000, ge=1, description="Step size of StepLR.")
     lr_decay: float = Field(0.1, ge=0.0, le=1.0, description="Decay factor.")
     min_lr: float = Field(1e-07, ge=0.0, description="Lower bound of the learning rate.")
-    warmup_steps: int = Field(20, ge=0, description="Linear warm-up steps.")
+    warmup_steps: int = Field(20, ge=0, description="Read nowhere by depth_net 7.3.0 (no warm-up happens).")
 
 
 class TrainConfig(Section):
@@ -317,7 +317,11 @@ class TrainConfig(Section):
     checkpointer: Checkpointer = Field(default_factory=Checkpointer, description="Top-k checkpointing.")
     checkpoint_interval_steps: int | None = Field(None, ge=1, description="Checkpoint every N steps.")
     pretrained_model_path: str | None = Field(None, description="A DepthNet checkpoint to start from.")
-    clip_grad_norm: float = Field(0.1, ge=0.0, description="Gradient-norm clipping.")
+    clip_grad_norm: float = Field(
+        0.1,
+        ge=0.0,
+        description="Gradient clipping by value (Lightning's 'value' algorithm: each element to ±this; 0 disables).",
+    )
     dataloader_visualize: bool = Field(False, description="Save augmented samples for inspection.")
     vis_step_interval: int = Field(10, ge=1, description="Visualisation interval in steps.")
     is_dry_run: bool = Field(False, description="Dry run.")
@@ -393,7 +397,11 @@ class ExportConfig(StereoTolerantSection):
 
 
 class TensorRT(Section):
-    workspace_size: int = Field(1024, ge=0, description="Builder workspace in MB.")
+    workspace_size: int = Field(
+        1024,
+        ge=0,
+        description="Builder workspace in GiB (TAO Deploy 7.3.0 multiplies by 2**30: the default 1024 is 1 TiB).",
+    )
     min_batch_size: int = Field(1, ge=1, description="Minimum batch of the optimisation profile.")
     opt_batch_size: int = Field(1, ge=1, description="Optimal batch of the optimisation profile.")
     max_batch_size: int = Field(1, ge=1, description="Maximum batch of the optimisation profile.")

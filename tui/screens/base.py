@@ -38,6 +38,7 @@ STEP_TITLES: dict[str, str] = {
     "convert": "Convert",
     "data_check": "Data check",
     "model": "Model",
+    "weights": "Weights",
     "recipe": "Recipe",
     "spec": "Spec",
 }

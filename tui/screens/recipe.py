@@ -95,9 +95,19 @@ class RecipeScreen(WizardScreen):
             line += f" [green](fits: {max(f for _, f in self.free_gpus):.0f} GiB free)[/]"
         self.query_one("#memory-estimate", Static).update(line)
 
+    def start(self) -> str:
+        """What training starts from (the Weights step's choice, routed): the recipe's lr follows it."""
+        from specgen.job.weights import route_file
+
+        path = self.state.start_file
+        if not path:
+            return "none"
+        route = route_file(path, self.state.model_type, self.state.encoder)
+        return route.start if route.ok else "whole"
+
     def values(self) -> list[tuple[str, Any, str, bool]]:
         s = self.state
-        recipe = get_recipe(s.recipe, s.model_type, s.min_depth, s.max_depth)
+        recipe = get_recipe(s.recipe, s.model_type, s.min_depth, s.max_depth, start=self.start())
         rows = [
             (v.path, s.overrides.get(v.path, v.value), v.reason, v.path in s.overrides) for v in recipe.values
         ]

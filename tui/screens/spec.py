@@ -81,7 +81,8 @@ class SpecScreen(WizardScreen):
                 )
                 yield Label("Full spec (every key)")
                 yield Switch(value=s.full_spec, id="full")
-                yield Label("Checkpoint (not for train)")
+                yield Static("", id="start-line")
+                yield Label("Checkpoint", id="checkpoint-label")
                 yield Input(
                     s.checkpoint or str(Path(s.results_dir) / "train" / "dn_model_latest.pth"),
                     id="checkpoint",
@@ -117,7 +118,24 @@ class SpecScreen(WizardScreen):
     def spec_path(self) -> Path:
         return Path(self.state.output_dir) / "specs" / f"{self.state.action}.yaml"
 
+    def _show_start(self) -> None:
+        """Train starts from the Weights step's choice; the other actions read the checkpoint field."""
+        s = self.state
+        train = s.action == "train"
+        self.query_one("#checkpoint-label").display = not train
+        self.query_one("#checkpoint", Input).display = not train
+        line = self.query_one("#start-line", Static)
+        line.display = train
+        if train:
+            start = s.start_file
+            line.update(
+                f"Start: {start} [dim](Weights step)[/]"
+                if start
+                else "Start: random weights — a sanity run [dim](Weights step)[/]"
+            )
+
     def refresh_spec(self) -> None:
+        self._show_start()
         try:
             spec, warnings = self.wizard.build_spec()
         except SpecError as exc:
