@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specgen.cli.common import (
     EXIT_OK,
@@ -16,6 +16,10 @@ from specgen.cli.common import (
 )
 from specgen.spec.atomicio import RefusedOverwrite
 from specgen.spec.catalog import DATASETS, pairing_table
+
+if TYPE_CHECKING:
+    from specgen.job.builders import BuildRequest
+
 from specgen.spec.names import ACTIONS, ENCODERS, MONO_MODEL_TYPES, RECIPES, STARTS
 
 # --------------------------------------------------------------------------- spec

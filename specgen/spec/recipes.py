@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from specgen.spec.catalog import METRIC_MODEL
-from specgen.spec.names import RECIPES, STARTS
+from specgen.spec.names import RECIPES
 
 RecipeName = Literal["finetune", "sanity", "plain"]
 
