@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from specgen.spec.catalog import METRIC_MODEL
-from specgen.spec.names import RECIPES
+from specgen.spec.names import RECIPES, STARTS  # noqa: F401 (re-exported: callers read the starts beside the recipes)
 
 RecipeName = Literal["finetune", "sanity", "plain"]
 
