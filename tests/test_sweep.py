@@ -89,6 +89,42 @@ def test_docker_sweep_of_six_trials_two_at_a_time_prunes_and_finds_the_best(proj
     assert again.returncode == 1 and "--force" in again.stderr
 
 
+def test_a_docker_sweep_leaves_no_results_folder_locked_and_no_spec_held(project, emu_image):
+    """The review's reproduction, in this process: three Docker trials end with every trial's results folder free
+    again (each follower gave its lock back) and no typed spec kept anywhere (engine state lives in the objects the
+    sweep owns, gone with them)."""
+    import fcntl
+    import gc
+
+    from specgen.engine.runspec import RunSpec
+    from specgen.engine.sweep import Param, Sweep, SweepConfig, start_sweep, trial_rows
+
+    spec = project.spec("train", "train.yaml")
+    folder = project.root / "sweep"
+    cfg = SweepConfig(
+        trials=3,
+        params=[Param.parse("train.optim.lr=loguniform:1e-5:1e-3")],
+        objective="val/abs_rel",
+        backend="docker",
+        gpus="none",
+        image=emu_image,
+        network="none",
+        seed=3,
+    )
+    start_sweep(folder, spec, cfg)
+    Sweep(folder, cfg).run()
+    trials = trial_rows(folder).trials
+    assert len(trials) == 3 and {t.state for t in trials} <= {"COMPLETE", "PRUNED"}, trials
+    for t in trials:
+        fd = os.open(Path(t.results_dir) / ".depthnet.lock", os.O_RDWR)
+        try:  # a lock still held by a descriptor of this process refuses this one too (flock is per open file)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, RunSpec)]
+
+
 def test_kill_minus_9_then_resume_finishes_n_trials_without_a_duplicate(project, depth_net_on_path):
     spec = project.spec("train", "train.yaml")
     folder = project.root / "sweep"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
 from tui.screens.base import STEP_TITLES, WizardScreen
@@ -209,17 +210,25 @@ class DepthnetApp(App[None]):
     def on_open_next(self, message: OpenNext) -> None:
         from tui.screens.after_run import open_next
 
-        self.run_worker(open_next(self, message.record), group="after")
+        self.run_worker(open_next(self, message.record), group="after", exit_on_error=False)
 
     def on_open_metrics(self, message: OpenMetrics) -> None:
         from tui.screens.after_run import open_metrics
 
-        self.run_worker(open_metrics(self, message.run_ids), group="after")
+        self.run_worker(open_metrics(self, message.run_ids), group="after", exit_on_error=False)
 
     def on_open_outputs(self, message: OpenOutputs) -> None:
         from tui.screens.after_run import open_outputs
 
-        self.run_worker(open_outputs(self, message.record), group="after")
+        self.run_worker(open_outputs(self, message.record), group="after", exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker is said: every worker runs with ``exit_on_error=False``, so its error
+        arrives here (harlequin's rule) as one line — the refusal itself for what the engine words for people, a
+        short line and a saved crash report for anything else — and the app goes on."""
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        self.notify(failure_line(event.worker.error), severity="error", title="Not done", timeout=15)
 
     def _handle_exception(self, error: Exception) -> None:
         """An unexpected error: the app still exits (Textual's rule), with one line and a saved report instead of a
@@ -246,6 +255,17 @@ class DepthnetApp(App[None]):
                 self.screen.commit()
             self._save()
         self.exit()
+
+
+def failure_line(error: BaseException) -> str:
+    """What a person reads about a failed worker: a refusal worded by the engine (LaunchError, a missing run, a
+    file the system refused) as it is; anything else as "unexpected error: …" with its crash report's path."""
+    from specgen.engine.crash import one_line
+    from specgen.engine.records import LaunchError
+
+    if isinstance(error, (LaunchError, OSError)) and str(error):
+        return str(error).splitlines()[0]
+    return one_line(error, "depthnet-tui")
 
 
 def main() -> None:

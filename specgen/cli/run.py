@@ -12,24 +12,14 @@ from typing import Any
 
 from specgen.cli.common import _err
 from specgen.engine import registry
-from specgen.engine.backends import DockerBackend, LaunchError, LocalBackend, RunRecord
+from specgen.engine.backend import Backend
+from specgen.engine.backends import BACKENDS
 from specgen.engine.events import Alert, Event, JobState, LogLine, StatusLine, StepLoss, Verdict
-from specgen.engine.launch import (
-    RunOptions,
-    backend_for,
-    discard,
-    listing,
-    prepare,
-    release,
-    run_spec_of,
-    start,
-    stop,
-)
+from specgen.engine.launch import RunOptions, backend_for, listing, prepare, start, stop
 from specgen.engine.logparse import display
-from specgen.engine.monitor import Monitor, env_force_polling
-from specgen.engine.slurm import SlurmBackend, SlurmOptions
-
-ACTIONS = ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine")
+from specgen.engine.records import LaunchError, RunRecord
+from specgen.engine.slurm import SlurmOptions
+from specgen.spec.actions import ACTIONS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("-e", "--spec", required=True, help="the experiment spec (YAML)")
     r.add_argument(
         "--backend",
-        choices=("docker", "local", "script", "slurm"),
+        choices=tuple(BACKENDS),
         help="where it runs (default: docker when an engine answers, else local, else a script)",
     )
     r.add_argument("--image", help="container image (default: the TAO image for the action)")
@@ -142,41 +132,39 @@ class Printer:
         elif isinstance(event, JobState):
             print(event.words, file=sys.stderr, flush=True)
         elif isinstance(event, Verdict):
-            print(
-                f"verdict: {'PASS' if event.passed else 'FAIL'} — {event.reason}{event.tao_note}", flush=True
-            )
+            print(f"verdict: {event.word} — {event.reason}{event.tao_note}", flush=True)
+
+
+def _stop_quietly(backend: Backend, record: RunRecord) -> None:
+    """--stop-on-nan: the run may end by itself meanwhile; a refusal is one line, never a traceback."""
+    try:
+        backend.stop(record, 5)
+    except LaunchError as exc:
+        _err(str(exc))
 
 
 def follow(
     record: RunRecord,
-    backend: DockerBackend | LocalBackend | SlurmBackend | None,
+    backend: Backend | None,
     as_json: bool,
     stop_on_nan: bool = False,
 ) -> int:
+    from specgen.engine.monitor import follow as follow_run
+
     printer = Printer(as_json)
 
     def sink(event: Event) -> None:
         printer(event)
-        if stop_on_nan and isinstance(event, Alert) and backend is not None:
+        if stop_on_nan and isinstance(event, Alert) and event.code == "NAN_LOSS" and backend is not None:
             print(f"stopping {record.run_id} (--stop-on-nan)", file=sys.stderr, flush=True)
-            threading.Thread(target=backend.stop, args=(record, 5), daemon=True).start()
-
-    monitor = Monitor(
-        record,
-        backend,
-        sink,
-        log_path=registry.log_path(record),
-        force_polling=env_force_polling(),
-        run_spec=run_spec_of(record.run_id),
-    )
+            threading.Thread(target=_stop_quietly, args=(backend, record), daemon=True).start()
 
     def interrupted(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupted)
     try:
-        verdict = asyncio.run(monitor.run())
-        release(record.run_id)  # the results folder is free again (a container run held it while followed)
+        verdict = asyncio.run(follow_run(record, backend, sink))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM of this CLI: the run itself goes on
         print(
             f"depthnet: stopped following; run {record.run_id} goes on — follow it again with "
@@ -186,9 +174,17 @@ def follow(
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-    record.verdict = verdict.model_dump()
-    registry.save(record)
+    _tensorboard_line(record)
     return 0 if verdict.passed else 1
+
+
+def _tensorboard_line(record: RunRecord) -> None:
+    """After a train run: the command that shows every curve it logged (on stderr, beside the notes)."""
+    from specgen.engine.tensorboard import logdir_command
+
+    command = logdir_command(record.results_dir) if record.action == "train" else None
+    if command is not None:
+        print(f"curves: {command}", file=sys.stderr)
 
 
 def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
@@ -239,34 +235,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         for problem in prepared.problems:
             _err(problem)
         if prepared.problems:
-            discard(prepared.request.run_id)
+            prepared.discard()
             return 2
         for note in prepared.notes:
             print(f"note: {note}", file=sys.stderr)
         if args.dry_run:
+            prepared.discard()
             if slurm is None:
-                discard(prepared.request.run_id)
                 _err("--dry-run shows the sbatch script: use it with --backend slurm")
                 return 2
             from specgen.engine.slurm import render_script
 
             print(render_script(prepared.request, slurm, registry.run_dir(prepared.request.run_id)), end="")
-            discard(prepared.request.run_id)
             return 0
-        record, backend = start(prepared.request, args.backend, slurm=slurm)
+        record, backend = start(prepared, args.backend, slurm=slurm)
     except LaunchError as exc:
         for line in str(exc).splitlines():
             _err(line)
         return 2
-    if record.backend == "script":
+    if not backend.starts:
         print(
             f"no Docker engine and no depth_net here: wrote {record.script}; run it on the GPU machine "
             f"(sh {record.script}), then `depthnet runs`"
         )
         return 0
-    where = f"Slurm job {record.job_id}" if record.backend == "slurm" else record.backend
-    print(f"run {record.run_id} started ({where}); results in {record.results_dir}", file=sys.stderr)
+    print(
+        f"run {record.run_id} started ({backend.describe(record)}); results in {record.results_dir}",
+        file=sys.stderr,
+    )
     if args.detach:
+        backend.take(record.run_id).release()  # nothing here follows it: its run record marks the folder
         print(record.run_id)
         return 0
     return follow(record, backend, args.json_events, args.stop_on_nan)
@@ -285,30 +283,19 @@ def cmd_attach(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     ordered = listing()
     if args.json:
-        print(json.dumps(ordered, indent=2))
+        print(json.dumps([row.model_dump() for row in ordered], indent=2))
     else:
         for r in ordered:
-            print(
-                f"{r['run_id']:<40} {r['backend']:<7} {r['action']:<15} {r['state']:<9} {r['verdict'] or '-'}"
-            )
+            print(f"{r.run_id:<40} {r.backend:<7} {r.action!s:<15} {r.state:<9} {r.verdict or '-'}")
     return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
     try:
         record = registry.load(args.run_id)
-        left = stop(record, timeout=args.timeout)
+        result = stop(record, timeout=args.timeout)
     except (FileNotFoundError, LaunchError) as exc:
         _err(str(exc))
         return 2
-    if isinstance(left, str):  # a Slurm job: the state it ended in
-        print(f"stopped {record.run_id}: {left}")
-        return 0
-    extra = (
-        f"; {len(left)} process(es) of its group ignored SIGTERM for {args.timeout} s and were killed "
-        f"({', '.join(map(str, left))})"
-        if left
-        else "; nothing of it is left running"
-    )
-    print(f"stopped {record.run_id}" + (extra if record.backend == "local" else ""))
+    print(result.line(record.run_id))
     return 0

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err, _print_json
-from specgen.engine.backends import LaunchError
+from specgen.engine.backends import BACKENDS
+from specgen.engine.records import LaunchError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--parallel", type=int, default=None, help="trials at once (default: one per GPU of --gpus)"
     )
     s.add_argument(
-        "--backend", choices=("docker", "local", "slurm"), help="where trials run (as depthnet run)"
+        "--backend",
+        choices=tuple(name for name, kind in BACKENDS.items() if kind.starts),
+        help="where trials run (as depthnet run)",
     )
     s.add_argument(
         "--gpus", default="0", help="GPUs to spread trials over, one trial per GPU (0,1 | all | none)"
@@ -168,14 +171,13 @@ def _run(folder: Path) -> int:
     cfg = load_config(folder)
     Sweep(folder, cfg, on_event=_say).run()
     info = trial_rows(folder)
-    counts = {s: sum(1 for t in info["trials"] if t["state"] == s) for s in ("COMPLETE", "PRUNED", "FAIL")}
-    _say(", ".join(f"{n} {s.lower()}" for s, n in counts.items()))
-    if info["best"] is None:
+    _say(", ".join(f"{info.count(s)} {s.lower()}" for s in ("COMPLETE", "PRUNED", "FAIL")))
+    if info.best is None:
         _err("no trial completed: see `depthnet sweep status " + str(folder) + "` for their reasons")
         return EXIT_PROBLEM
-    b = info["best"]
+    b = info.best
     _say(
-        f"best: trial {b['number']} ({cfg.objective} {b['value']:.6g}); write its spec with "
+        f"best: trial {b.number} ({cfg.objective} {b.value:.6g}); write its spec with "
         f"`depthnet sweep best {folder} -o best.yaml`"
     )
     return EXIT_OK
@@ -190,17 +192,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     info = trial_rows(Path(args.folder))
     if args.json:
-        _print_json({k: info[k] for k in ("study", "objective", "direction", "trials", "best")})
+        _print_json(info.report())
         return EXIT_OK
     print(
-        f"study {info['study']}: {len(info['trials'])} of {info['trials_asked']} trials, {info['objective']} "
-        f"({info['direction']})"
+        f"study {info.study}: {len(info.trials)} of {info.trials_asked} trials, {info.objective} "
+        f"({info.direction})"
     )
-    for t in info["trials"]:
-        value = f"{t['value']:.6g}" if isinstance(t["value"], float) else "-"
-        params = format_params(t["params"], digits=3)
-        why = f"  ({t['reason']})" if t["reason"] and t["state"] == "FAIL" else ""
-        print(f"{t['number']:>4} {t['state']:<9} {value:>10}  {params}{why}")
+    for t in info.trials:
+        value = f"{t.value:.6g}" if isinstance(t.value, float) else "-"
+        params = format_params(t.params, digits=3)
+        why = f"  ({t.reason})" if t.reason and t.state == "FAIL" else ""
+        print(f"{t.number:>4} {t.state:<9} {value:>10}  {params}{why}")
     return EXIT_OK
 
 

@@ -163,6 +163,16 @@ def event_files(results_dir: str | os.PathLike[str]) -> list[Path]:
     )
 
 
+def logdir_command(results_dir: str | os.PathLike[str]) -> str | None:
+    """``tensorboard --logdir <results>/lightning_logs`` when the run left event files there (None otherwise): every
+    curve Lightning logged, beyond the few the Run screen draws."""
+    import shlex
+
+    if not event_files(results_dir):
+        return None
+    return f"tensorboard --logdir {shlex.quote(str(Path(results_dir) / 'lightning_logs'))}"
+
+
 class EventDirReader:
     """Every event file of a results folder, followed as new ones appear (a resumed run starts version_N+1)."""
 

@@ -232,7 +232,7 @@ class NextStepScreen(Screen[None]):
         defaults = (s.run_backend, image, s.run_gpus, s.run_network)
         choice, record, backend = await launch_spec(self.app, self.derived.action, str(path), defaults)
         if choice is not None:
-            s.run_backend, s.run_gpus, s.run_network = choice[0], choice[2], choice[3]
+            s.run_backend, s.run_gpus, s.run_network = choice.backend, choice.gpus, choice.network
         if record is not None:  # this screen's job is done: Esc from the new run leads back to the source run
             self.post_message(OpenRun(record, backend, replace=True))
 
