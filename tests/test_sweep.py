@@ -307,3 +307,39 @@ def test_default_objective_is_abs_rel_when_the_spec_validates_else_the_training_
     assert default_objective(validating)[0] == "val/abs_rel"
     assert default_objective({"dataset": {"val_dataset": {"data_sources": []}}})[0] == "train_loss"
     assert default_objective({})[0] == "train_loss"
+
+
+async def test_sweep_screen_survives_any_size(tmp_path):
+    """The parameter chart draws lr on a log axis; plotext scales it in place while building, so the redraw of a
+    resize used to take the log of logs (ValueError: math domain error) and stop the app. Resized down to one cell
+    and back, through Pilot, the app stays up and the charts draw again."""
+    import optuna
+    from test_run_screen import wait_for
+
+    from specgen.engine.sweep import Param, SweepConfig, open_study, start_sweep
+    from tui.app import DepthnetApp
+    from tui.screens.sweep import SweepScreen
+
+    spec = tmp_path / "base.yaml"
+    spec.write_text("results_dir: /tmp/x\n")
+    folder = tmp_path / "sweep"
+    cfg = SweepConfig(
+        trials=4, params=[Param.parse("train.optim.lr=loguniform:1e-5:1e-3")], objective="val/loss"
+    )
+    start_sweep(folder, spec, cfg)
+    study = open_study(folder, cfg, create=True)
+    space = {"train.optim.lr": optuna.distributions.FloatDistribution(1e-5, 1e-3, log=True)}
+    for lr, value in ((1e-4, 0.3), (3e-4, 0.2), (5e-5, 0.4)):
+        study.add_trial(
+            optuna.trial.create_trial(params={"train.optim.lr": lr}, distributions=space, value=value)
+        )
+    app = DepthnetApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(SweepScreen(str(folder)))
+        await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen) and app.screen.info is not None)
+        for size in ((80, 24), (40, 12), (20, 8), (10, 5), (5, 3), (2, 2), (1, 1), (120, 40)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.1)
+        assert app.is_running and isinstance(app.screen, SweepScreen)
+        chart = app.screen.query_one("#param-chart")
+        assert "vs lr" in str(chart.render())

@@ -14,6 +14,7 @@ from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
 from tui.screens.base import STEP_TITLES, WizardScreen
 from tui.screens.welcome import WelcomeScreen
 from tui.state import WizardState
+from tui.threads import WorkFailed
 
 if TYPE_CHECKING:
     from specgen.job.builders import BuildRequest
@@ -223,12 +224,15 @@ class DepthnetApp(App[None]):
         self.run_worker(open_outputs(self, message.record), group="after", exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers (after a run: next step, metrics, depth maps) fail like a screen's."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.post_message(WorkFailed(event.worker.error))
+
+    def on_work_failed(self, message: WorkFailed) -> None:
         """The one place a failed worker is said: every worker runs with ``exit_on_error=False``, so its error
         arrives here (harlequin's rule) as one line — the refusal itself for what the engine words for people, a
         short line and a saved crash report for anything else — and the app goes on."""
-        if event.state != WorkerState.ERROR or event.worker.error is None:
-            return
-        self.notify(failure_line(event.worker.error), severity="error", title="Not done", timeout=15)
+        self.notify(failure_line(message.error), severity="error", title="Not done", timeout=15)
 
     def _handle_exception(self, error: Exception) -> None:
         """An unexpected error: the app still exits (Textual's rule), with one line and a saved report instead of a

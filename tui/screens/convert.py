@@ -6,7 +6,9 @@ debounce) re-plans from the index in a worker; a result whose generation is not 
 
 from __future__ import annotations
 
+import asyncio
 import os
+from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -32,6 +34,10 @@ from tui.screens.modals import ConfirmScreen
 from tui.widgets.tables import fill_table
 
 DEBOUNCE = 0.15
+
+
+def _any_written(out: Path) -> bool:
+    return any((out / n).exists() for n in ("train.txt", "val.txt", "test.txt"))
 
 
 def split_list(text: str) -> list[str]:
@@ -111,7 +117,7 @@ class ConvertScreen(WizardScreen):
         self.query_one("#counts", Static).update(f"Indexing {self.state.data_root} …")
         self.build(self.state.data_root)
 
-    @work(thread=True, exclusive=True, group="index")
+    @work(thread=True, exclusive=True, group="index", exit_on_error=False)
     def build(self, root: str) -> None:
         def progress(done: int, files: int) -> None:
             self.call_ui(
@@ -145,7 +151,7 @@ class ConvertScreen(WizardScreen):
         gen, opts, index = self.generation, self.options(), self.index
         self._debounce = self.set_timer(max(delay, 0.001), lambda: self.run_plan(gen, index, opts))
 
-    @work(thread=True, exclusive=True, group="plan")
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
     def run_plan(self, generation: int, index: FileIndex, opts: ConvertOptions) -> None:
         result = plan(index, opts)
         self.post_message(self.PlanReady(generation, result))
@@ -220,7 +226,7 @@ class ConvertScreen(WizardScreen):
     def action_write(self) -> None:
         self.write_files(then_next=False)
 
-    @work(exclusive=True, group="write")
+    @work(exclusive=True, group="write", exit_on_error=False)
     async def write_files(self, then_next: bool) -> None:
         p = self.latest
         if p is None or self.shown_generation != self.generation:
@@ -233,14 +239,14 @@ class ConvertScreen(WizardScreen):
             return
         out = self.state.annotations_dir
         force = False
-        if any((out / n).exists() for n in ("train.txt", "val.txt", "test.txt")):
+        if await asyncio.to_thread(_any_written, out):
             force = await self.app.push_screen_wait(
                 ConfirmScreen(f"Annotation files already exist in {out}. Replace them?")
             )
             if not force:
                 return
-        try:
-            result = write_annotations(p, out, seed=self.state.seed, force=force)
+        try:  # a million pairs take seconds to write: never on the event loop
+            result = await asyncio.to_thread(write_annotations, p, out, seed=self.state.seed, force=force)
         except (RefusedOverwrite, OSError) as exc:
             self.notify(str(exc), severity="error", title="Not written")
             return

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from specgen.data.doctor.readers import UnreadableFile
 from specgen.data.inference_outputs import InferenceOutput, list_outputs, preview
+from tui.threads import FailuresToApp, call_ui
 from tui.widgets.depth_preview import DepthPreview
 from tui.widgets.tables import fill_table
 
@@ -32,7 +33,7 @@ def fit_path(path: str, width: int) -> str:
     return "…/" + shown
 
 
-class InferenceResultsScreen(Screen[None]):
+class InferenceResultsScreen(FailuresToApp, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("f1", "help", "Help"),
@@ -63,10 +64,10 @@ class InferenceResultsScreen(Screen[None]):
     def action_reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="infer-list")
+    @work(thread=True, exclusive=True, group="infer-list", exit_on_error=False)
     def load(self) -> None:
         items = list_outputs(self.results_dir)
-        self.app.call_from_thread(self.show_list, items)
+        call_ui(self, self.show_list, items)
 
     def show_list(self, items: list[InferenceOutput]) -> None:
         self.items = items
@@ -103,15 +104,15 @@ class InferenceResultsScreen(Screen[None]):
         self.current = index
         self.load_preview(index)
 
-    @work(thread=True, exclusive=True, group="infer-preview")
+    @work(thread=True, exclusive=True, group="infer-preview", exit_on_error=False)
     def load_preview(self, index: int) -> None:
         item = self.items[index]
         try:
             images = preview(item, relative=self.relative)
         except (UnreadableFile, OSError) as exc:
-            self.app.call_from_thread(self.show_error, index, str(exc))
+            call_ui(self, self.show_error, index, str(exc))
             return
-        self.app.call_from_thread(self.show_preview, index, images)
+        call_ui(self, self.show_preview, index, images)
 
     async def show_error(self, index: int, message: str) -> None:
         async with self._swap:

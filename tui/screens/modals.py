@@ -12,6 +12,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from tui.threads import FailuresToApp
+
 if TYPE_CHECKING:
     from specgen.engine.slurm import SlurmOptions
 
@@ -170,7 +172,7 @@ class RunChoice(NamedTuple):
     slurm: SlurmOptions | None = None
 
 
-class RunOptionsScreen(ModalScreen[RunChoice | None]):
+class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
     """Where and how to run: backend, image, GPUs (picked from NVML's list when there is one), network, and the
     Slurm choices when ``sbatch`` is here. Returns a ``RunChoice``, or None when cancelled."""
 

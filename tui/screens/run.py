@@ -29,6 +29,7 @@ from specgen.engine.progress import RunProgress
 from specgen.engine.records import LaunchError, RunRecord
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs
 from tui.screens.modals import ConfirmScreen
+from tui.threads import FailuresToApp
 
 LOG_LINES = 5000  # the log pane keeps the newest lines; the whole log is in the run folder
 TICK = 0.1
@@ -36,7 +37,7 @@ CHART_EVERY = 0.1  # seconds between chart redraws: point → drawn ≤ tick + t
 CHART_POINTS = 600
 
 
-class RunScreen(Screen[None]):
+class RunScreen(FailuresToApp, Screen[None]):
     BINDINGS = [
         Binding("escape", "leave", "Back"),  # the run goes on (the screen says so when leaving)
         Binding("ctrl+x", "stop_run", "Stop"),

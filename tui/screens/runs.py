@@ -13,6 +13,7 @@ from specgen.engine import registry
 from specgen.engine.launch import backend_for, listing
 from specgen.engine.records import LaunchError, RunRecord, RunRow
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
+from tui.threads import FailuresToApp
 from tui.widgets.tables import fill_table
 
 RUN_COLUMNS = (
@@ -26,7 +27,7 @@ RUN_COLUMNS = (
 )  # "  ": room for a mark up to 99
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(FailuresToApp, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("r", "reload", "Reload"),

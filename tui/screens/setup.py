@@ -19,13 +19,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 
 from specgen.engine.setup import Check, Report
+from tui.threads import FailuresToApp
 
 ICON = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[b red]fail[/]"}
 #: Progress is drawn at most this often (a pull stream says something for every chunk of every layer).
 DRAW_EVERY = 0.1
 
 
-class SetupScreen(Screen[None]):
+class SetupScreen(FailuresToApp, Screen[None]):
     """What the workers tell the screen, one message each (posting is thread-safe; a closed screen gets none)."""
 
     class Checking(Message):

@@ -6,7 +6,7 @@ Slurm login node): this screen reads, so it can be opened, closed and reopened w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -15,10 +15,11 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
-from textual_plotext import PlotextPlot
 
 from specgen.engine.records import LaunchError
 from tui.nav import OpenRun
+from tui.threads import FailuresToApp
+from tui.widgets.charts import Chart
 from tui.widgets.tables import fill_table
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ TRIAL_COLUMNS = ("#", "state", "epochs", "objective", "parameters", "why")
 POLL = 1.0
 
 
-class SweepScreen(Screen[None]):
+class SweepScreen(FailuresToApp, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("ctrl+s", "save_best", "Save best spec"),
@@ -63,8 +64,8 @@ class SweepScreen(Screen[None]):
             yield Static("", id="sweep-summary")
             yield DataTable(id="trials", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="sweep-charts"):
-                yield PlotextPlot(id="best-chart")
-                yield PlotextPlot(id="param-chart")
+                yield Chart(id="best-chart")
+                yield Chart(id="param-chart")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -147,11 +148,9 @@ class SweepScreen(Screen[None]):
             return
         done = [t for t in info.trials if t.state == "COMPLETE" and isinstance(t.value, float)]
         minimize = info.direction == "minimize"
-        chart = self.query_one("#best-chart", PlotextPlot)
-        plt = chart.plt
-        plt.clear_data()
-        plt.title(f"best {info.objective} so far")
-        if done:
+
+        def best_so_far(plt: Any) -> None:
+            plt.title(f"best {info.objective} so far")
             xs: list[int] = []
             ys: list[float] = []
             best: float | None = None
@@ -160,23 +159,25 @@ class SweepScreen(Screen[None]):
                 best = value if best is None else (min(best, value) if minimize else max(best, value))
                 xs.append(t.number)
                 ys.append(best)
-            plt.plot(xs, ys, marker="braille")
-        chart.refresh()
+            if xs:
+                plt.plot(xs, ys, marker="braille")
+
+        self.query_one("#best-chart", Chart).draw(best_so_far)
         keys = sorted({k for t in info.trials for k in t.params})
-        pchart = self.query_one("#param-chart", PlotextPlot)
-        plt = pchart.plt
-        plt.clear_data()
-        if keys:
-            key = keys[self.param_index % len(keys)]
-            points = [(t.params[key], t.value) for t in done if isinstance(t.params.get(key), (int, float))]
+        if not keys:
+            self.query_one("#param-chart", Chart).draw(lambda plt: None)
+            return
+        key = keys[self.param_index % len(keys)]
+        points = [(t.params[key], t.value) for t in done if isinstance(t.params.get(key), (int, float))]
+
+        def against_param(plt: Any) -> None:
             plt.title(f"{info.objective} vs {key.rsplit('.', 1)[-1]} (p: next)")
+            log = key.endswith(("lr", "weight_decay", "min_lr")) and all(p[0] > 0 for p in points)
+            plt.xscale("log" if points and log else "linear")
             if points:
                 plt.scatter([p[0] for p in points], [p[1] for p in points])
-                if key.endswith(("lr", "weight_decay", "min_lr")) and all(p[0] > 0 for p in points):
-                    plt.xscale("log")
-                else:
-                    plt.xscale("linear")
-        pchart.refresh()
+
+        self.query_one("#param-chart", Chart).draw(against_param)
 
     # ------------------------------------------------------------------ actions
 
