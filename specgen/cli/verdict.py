@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err
-from specgen.job.validate import ACTIONS
+from specgen.spec.actions import ACTIONS
 
 
 def register(sub: argparse._SubParsersAction) -> None:

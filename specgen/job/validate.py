@@ -8,11 +8,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from specgen.spec.actions import ACTIONS
 from specgen.spec.catalog import METRIC_MODEL, RELATIVE_MODEL, check_pair
 from specgen.spec.problems import Problem, from_validation_error
 from specgen.spec.schema import ExperimentSpec, SplitDataset
-
-ACTIONS: tuple[str, ...] = ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine")
 
 #: The data splits each action reads.
 ACTION_SPLITS: dict[str, tuple[str, ...]] = {
