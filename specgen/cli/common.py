@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from specgen.spec.keypaths import parse_assignment
-from specgen.spec.problems import Problem, UsageError
+from specgen.spec.problems import Finding, Problem, UsageError
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -30,6 +30,15 @@ def _parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
             raise UsageError(str(exc)) from None
         out[key] = value
     return out
+
+
+def finding_lines(f: Finding, example_prefix: str = "") -> list[str]:
+    """A data finding in the terminal: ``severity: CODE: message``, three examples, the fix."""
+    lines = [f"{f.severity}: {f.code}: {f.what}"]
+    lines += [f"    {example_prefix}{ex}" for ex in f.examples[:3]]
+    if f.fix:
+        lines.append(f"    fix: {f.fix}")
+    return lines
 
 
 def problems_to_stderr(problems: list[Problem]) -> None:

@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from specgen.engine.events import JobState
-from specgen.engine.records import LaunchError, LaunchRequest, RunRecord, RunRow
+from specgen.engine.records import LaunchError, LaunchRequest, RunRecord, RunRow, SlurmOptions
 
 if TYPE_CHECKING:
     from specgen.engine.lock import ResultsLock
     from specgen.engine.runspec import RunSpec
-    from specgen.engine.slurm import SlurmOptions
 
 #: Bytes per read of a log file being tailed: bounds what one hand-over to the event loop parses.
 CHUNK = 16 * 1024

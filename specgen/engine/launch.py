@@ -18,11 +18,12 @@ from specgen.engine import registry
 from specgen.engine.backend import Backend, Held, ReplayBackend, StopResult
 from specgen.engine.backends import BACKENDS, backend_class, choose_backend
 from specgen.engine.lock import FolderBusy, ResultsLock
-from specgen.engine.preflight import PreflightProblem, default_data_roots, inside, problems, system_folder
+from specgen.engine.preflight import default_data_roots, inside, problems, refusal, system_folder
 from specgen.engine.records import LaunchError, LaunchRequest, RunRecord, RunRow
 from specgen.engine.runspec import RunSpec, SpecUnusable, load_run_spec
 from specgen.engine.slurm import SlurmOptions
 from specgen.spec.actions import Action
+from specgen.spec.problems import Finding
 
 
 class RunOptions(BaseModel):
@@ -91,9 +92,7 @@ def prepare(opts: RunOptions) -> Prepared:
         # Taken before the check for an earlier run in the folder, so two starts cannot both pass it.
         lock = _take(results, run_id)
     try:
-        issues: list[PreflightProblem] = problems(
-            run_spec, data_roots=roots, output_dir=output_dir, force=opts.force
-        )
+        issues: list[Finding] = problems(run_spec, data_roots=roots, output_dir=output_dir, force=opts.force)
         spec_path, notes = _job_spec(opts, run_spec, run_id)
         memory = _memory_problem(opts, run_spec)
     except BaseException:
@@ -101,7 +100,7 @@ def prepare(opts: RunOptions) -> Prepared:
             lock.release()
         raise
     if memory is not None:
-        issues.append(PreflightProblem(memory, confirmable=True, key="dataset.train_dataset.batch_size"))
+        issues.append(refusal(memory, confirmable=True, key="dataset.train_dataset.batch_size"))
     req = LaunchRequest(
         run_id=run_id,
         action=opts.action,
@@ -116,7 +115,7 @@ def prepare(opts: RunOptions) -> Prepared:
     )
     return Prepared(
         request=req,
-        problems=[str(p) for p in issues],
+        problems=[p.line() for p in issues],
         confirmable=bool(issues) and all(p.confirmable for p in issues),
         notes=notes,
         run_spec=run_spec,

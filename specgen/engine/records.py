@@ -7,6 +7,7 @@ module, never each other."""
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timezone
 from typing import Literal, get_args
 
@@ -22,6 +23,33 @@ BACKEND_NAMES: tuple[BackendName, ...] = get_args(BackendName)
 
 class LaunchError(RuntimeError):
     """A launch or preflight failure, worded as one message with the fix."""
+
+
+Runtime = Literal["pyxis", "apptainer", "none"]
+TIME_RE = re.compile(r"^(\d+-)?\d{1,2}(:\d{1,2}){0,2}$")
+
+
+class SlurmOptions(BaseModel):
+    """What ``depthnet run --backend slurm`` and the launch dialog ask for."""
+
+    partition: str | None = None
+    account: str | None = None
+    nodes: int = Field(default=1, ge=1)
+    gpus_per_node: int = Field(default=1, ge=0)
+    time: str | None = None
+    container_runtime: Runtime = "pyxis"
+    image: str | None = None
+    sbatch_args: list[str] = Field(default_factory=list)
+    master_port: int = 29500
+
+    def check(self) -> None:
+        if self.time is not None and not TIME_RE.match(self.time):
+            raise LaunchError(f"--time {self.time!r}: use Slurm's format, e.g. 30, 2:00:00 or 1-12:00:00")
+        for arg in self.sbatch_args:
+            if not arg.startswith("--") or "\n" in arg:
+                raise LaunchError(
+                    f"--sbatch-arg {arg!r}: give one long option per flag, e.g. --sbatch-arg=--mem=64G"
+                )
 
 
 class LaunchRequest(BaseModel):
@@ -100,4 +128,13 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-__all__ = ["BACKEND_NAMES", "BackendName", "LaunchError", "LaunchRequest", "RunRecord", "RunRow", "now"]
+__all__ = [
+    "BACKEND_NAMES",
+    "BackendName",
+    "LaunchError",
+    "LaunchRequest",
+    "RunRecord",
+    "RunRow",
+    "SlurmOptions",
+    "now",
+]

@@ -15,42 +15,14 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, Field
 
 from specgen.engine.backend import Backend, Ending, StateSink, StopResult, read_exit_file, tail
 from specgen.engine.events import TERMINAL, JobState
-from specgen.engine.records import LaunchError, LaunchRequest, RunRecord, now
+from specgen.engine.records import LaunchError, LaunchRequest, RunRecord, SlurmOptions, now
 from specgen.spec.docker_cmd import default_image, mounts
 
-Runtime = Literal["pyxis", "apptainer", "none"]
 #: Seconds between two looks at the job (squeue is cheap, but a cluster has many users).
 POLL = 2.0
-TIME_RE = re.compile(r"^(\d+-)?\d{1,2}(:\d{1,2}){0,2}$")
-
-
-class SlurmOptions(BaseModel):
-    """What ``depthnet run --backend slurm`` and the launch dialog ask for."""
-
-    partition: str | None = None
-    account: str | None = None
-    nodes: int = Field(default=1, ge=1)
-    gpus_per_node: int = Field(default=1, ge=0)
-    time: str | None = None
-    container_runtime: Runtime = "pyxis"
-    image: str | None = None
-    sbatch_args: list[str] = Field(default_factory=list)
-    master_port: int = 29500
-
-    def check(self) -> None:
-        if self.time is not None and not TIME_RE.match(self.time):
-            raise LaunchError(f"--time {self.time!r}: use Slurm's format, e.g. 30, 2:00:00 or 1-12:00:00")
-        for arg in self.sbatch_args:
-            if not arg.startswith("--") or "\n" in arg:
-                raise LaunchError(
-                    f"--sbatch-arg {arg!r}: give one long option per flag, e.g. --sbatch-arg=--mem=64G"
-                )
 
 
 def pyxis_image(image: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel
+from specgen.spec.problems import Finding
 
 Kind = Literal["metric", "relative"]
 METRIC_MODEL = "MetricDepthAnything"
@@ -119,10 +119,8 @@ def nyu_class_for(model_type: str) -> str:
     return "NYUDV2" if model_type == METRIC_MODEL else "NYUDV2Relative"
 
 
-class PairingIssue(BaseModel):
-    severity: Literal["error", "warning"]
-    message: str
-    fix: str
+#: A pairing problem is the house's one finding type (severity, message, fix).
+PairingIssue = Finding
 
 
 def check_pair(

@@ -31,6 +31,7 @@ from specgen.data.convert import (
 from specgen.spec.atomicio import RefusedOverwrite
 from tui.screens.base import WizardScreen
 from tui.screens.modals import ConfirmScreen
+from tui.widgets.findings import finding_markup
 from tui.widgets.tables import fill_table
 
 DEBOUNCE = 0.15
@@ -188,13 +189,8 @@ class ConvertScreen(WizardScreen):
         )
         lines = []
         for i, pit in enumerate(p.pitfalls):
-            colour = {"error": "red", "warning": "yellow"}.get(pit.severity, "cyan")
             key = " [b](ctrl+f fixes this)[/]" if pit.autofix and i == self._first_fix_index(p) else ""
-            lines.append(f"[{colour}]{pit.severity.upper()} {pit.code}[/]: {pit.message}{key}")
-            for ex in pit.examples[:1]:
-                lines.append(f"   [dim]e.g. {ex.replace(root, '')}[/]")
-            if pit.fix:
-                lines.append(f"   → {pit.fix}")
+            lines.append(finding_markup(pit, examples=1, strip=root, key_hint=key))
         if not p.pitfalls:
             lines.append("[green]✓ no pitfalls: these pairs are exactly what TAO's convert would write[/]")
         self.query_one("#pitfalls", Static).update("\n".join(lines))

@@ -6,15 +6,15 @@ import math
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from specgen.data.doctor.decode import NYU_SHAPE, UnsupportedExtension, decode, nyu_crop_applies
 from specgen.data.doctor.encoding import Encoding, Stats, classify
 from specgen.data.doctor.readers import UnreadableFile, read_depth_raw, rgb_size
 from specgen.spec.catalog import METRIC_MODEL, RELATIVE_MODEL, check_pair, lookup_dataset, nyu_class_for
+from specgen.spec.problems import Finding
 
 DEFAULT_SAMPLE = 32
 LOW_VALID = 0.05
@@ -22,16 +22,6 @@ LOW_VALID = 0.05
 FAILING = frozenset(
     {"EMPTY_MASK", "ENCODING_MISMATCH", "PAIRING", "UNREADABLE", "EMPTY_FILE", "UNSUPPORTED_EXT"}
 )
-
-
-class Finding(BaseModel):
-    code: str
-    severity: Literal["error", "warning", "info"]
-    message: str
-    fix: str = ""
-    examples: list[str] = Field(default_factory=list)
-    #: a one-key fix the wizard can apply: spec key → value
-    autofix: dict[str, Any] | None = None
 
 
 class SampleResult(BaseModel):
