@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -18,6 +18,7 @@ from tui.threads import WorkFailed
 
 if TYPE_CHECKING:
     from specgen.job.builders import BuildRequest
+    from specgen.spec.actions import Action
 
 #: The wizard's steps in order. Each screen is imported when first shown: start-up pays only for Welcome.
 STEPS = tuple(STEP_TITLES)
@@ -25,21 +26,34 @@ STEPS = tuple(STEP_TITLES)
 
 def step_screen(step: str) -> WizardScreen:
     """A fresh screen for ``step`` (imports stay explicit, so the import graph shows every arrow)."""
+    step_class: type[WizardScreen]
     if step == "data_root":
-        from tui.screens.data_root import DataRootScreen as Step
+        from tui.screens.data_root import DataRootScreen
+
+        step_class = DataRootScreen
     elif step == "convert":
-        from tui.screens.convert import ConvertScreen as Step
+        from tui.screens.convert import ConvertScreen
+
+        step_class = ConvertScreen
     elif step == "data_check":
-        from tui.screens.data_check import DataCheckScreen as Step
+        from tui.screens.data_check import DataCheckScreen
+
+        step_class = DataCheckScreen
     elif step == "model":
-        from tui.screens.model import ModelScreen as Step
+        from tui.screens.model import ModelScreen
+
+        step_class = ModelScreen
     elif step == "recipe":
-        from tui.screens.recipe import RecipeScreen as Step
+        from tui.screens.recipe import RecipeScreen
+
+        step_class = RecipeScreen
     elif step == "spec":
-        from tui.screens.spec import SpecScreen as Step
+        from tui.screens.spec import SpecScreen
+
+        step_class = SpecScreen
     else:
         raise KeyError(step)
-    return Step()
+    return step_class()
 
 
 class DepthnetApp(App[None]):
@@ -117,7 +131,7 @@ class DepthnetApp(App[None]):
         metric = s.model_type == "MetricDepthAnything"
         data_file = s.train_file if act in ("train", "quantize") else (s.test_file or s.val_file)
         return BuildRequest(
-            action=act,
+            action=cast("Action", act),  # the state's word, validated by the model
             model_type=s.model_type,
             dataset_name=s.dataset_name,
             data_file=data_file or None,
@@ -253,7 +267,7 @@ class DepthnetApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
-    def action_quit(self) -> None:
+    async def action_quit(self) -> None:
         if self.state.output_dir:
             if isinstance(self.screen, WizardScreen):
                 self.screen.commit()

@@ -377,7 +377,7 @@ def is_ours(record: RunRecord) -> bool:
 
 def group_members(pgid: int) -> list[int]:
     """Live (not zombie) processes of a process group, from /proc: the orphaned training child included."""
-    out = []
+    out: list[int] = []
     try:
         entries = os.listdir("/proc")
     except OSError:

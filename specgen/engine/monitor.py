@@ -18,7 +18,7 @@ import asyncio
 import codecs
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +141,7 @@ class Monitor:
                 )
             )
 
-    def emit_all(self, events: list[Event]) -> None:
+    def emit_all(self, events: Iterable[Event]) -> None:
         for event in events:
             self._emit(event)
 
@@ -166,7 +166,7 @@ class Monitor:
         exited = threading.Event()
         backend, record = self.backend, self.record
 
-        def hand_over(events: list[Event]) -> None:
+        def hand_over(events: Sequence[Event]) -> None:
             """Fold ``events`` on the loop and wait for it: a flood queues one chunk, never thousands."""
             done = threading.Event()
 

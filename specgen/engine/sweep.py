@@ -84,7 +84,7 @@ class Param(BaseModel):
                 f"--param {text!r}: need LOW < HIGH"
                 + (" and LOW > 0 for loguniform" if dist == "loguniform" else "")
             )
-        return cls(key=key.strip(), dist=dist, low=low, high=high)
+        return cls.model_validate({"key": key.strip(), "dist": dist, "low": low, "high": high})
 
     def suggest(self, trial: Any) -> Any:
         if self.dist == "categorical":

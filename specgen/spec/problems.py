@@ -5,7 +5,7 @@ and the translation of pydantic errors into them."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -49,6 +49,24 @@ class Finding(BaseModel):
     #: A preflight finding that an explicit yes (--force) may override.
     confirmable: bool = False
 
+    if TYPE_CHECKING:  # what the constructor accepts (pydantic's mypy plugin cannot read AliasChoices)
+
+        def __init__(
+            self,
+            *,
+            severity: Severity = "error",
+            where: str = "",
+            path: str = "",
+            what: str = "",
+            message: str = "",
+            fix: str = "",
+            code: str = "",
+            examples: list[str] | None = None,
+            autofix: dict[str, Any] | None = None,
+            known_failure: bool = False,
+            confirmable: bool = False,
+        ) -> None: ...
+
     @property
     def path(self) -> str:
         return self.where
@@ -74,6 +92,7 @@ class Finding(BaseModel):
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
+        keys: tuple[str, ...]
         if self.code:  # a finding about the data
             keys = ("code", "severity", "what", "examples", "fix", "autofix")
         else:  # a finding about a key of the spec

@@ -5,13 +5,16 @@ worker."""
 from __future__ import annotations
 
 import asyncio
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from textual.app import App
 
 from specgen.engine.backend import Backend
 from specgen.engine.records import LaunchError, RunRecord
 from tui.screens.modals import ProblemsScreen, RunChoice, RunOptionsScreen
+
+if TYPE_CHECKING:
+    from specgen.spec.actions import Action
 
 
 class Choice(NamedTuple):
@@ -47,14 +50,15 @@ async def launch_spec(
     picked: RunChoice | None = await app.push_screen_wait(RunOptionsScreen(*defaults))
     if picked is None:
         return Launched(None, None, None)
-    backend: str | None = picked.backend
+    backend = picked.backend
     if backend in ("", "docker"):
-        backend = await _engine_or_choice(app, picked.backend)
-        if backend is None:
+        found = await _engine_or_choice(app, backend)
+        if found is None:
             return Launched(None, None, None)
+        backend = found
     choice = Choice(backend, picked.image, picked.gpus, picked.network)
     opts = RunOptions(
-        action=action,
+        action=cast("Action", action),  # validated by the model
         spec=spec_path,
         backend=backend or None,
         image=picked.image or None,

@@ -97,7 +97,11 @@ class SetupScreen(FailuresToApp, Screen[None]):
 
         self.post_message(self.Checking())
         runner = self.runner or run_checks
-        report = runner(self._output_dir(), on_check=lambda c: self.post_message(self.Checked(c)))
+
+        def checked(check: Check) -> None:
+            self.post_message(self.Checked(check))
+
+        report = runner(self._output_dir(), on_check=checked)
         self.post_message(self.Reported(report))
 
     def on_setup_screen_checking(self, message: Checking) -> None:
