@@ -72,10 +72,15 @@ class Held:
     run_spec: RunSpec | None = None
     lock: ResultsLock | None = None
 
-    def release(self) -> None:
+    def release_lock(self) -> None:
+        """Give the results folder up (the run ended, or something else holds it now)."""
         if self.lock is not None:
             self.lock.release()
             self.lock = None
+
+    def release(self) -> None:
+        """Give everything up: the lock, and the spec (nothing keeps a parse of it alive)."""
+        self.release_lock()
         self.run_spec = None
 
 

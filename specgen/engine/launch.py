@@ -51,20 +51,12 @@ class Prepared:
     problems: list[str]
     confirmable: bool  # every problem can be overridden with an explicit yes (--force)
     notes: list[str] = field(default_factory=list)  # decided for the user, said before launch (device keys…)
-    run_spec: RunSpec | None = None
-    lock: ResultsLock | None = None
-
-    def release(self) -> None:
-        """Give the results folder up (the run ended, or it is held by something else now)."""
-        if self.lock is not None:
-            self.lock.release()
-            self.lock = None
+    held: Held = field(default_factory=Held)  # the typed spec and the results-folder lock, until start
 
     def discard(self) -> None:
         """A run that will not start (refused, cancelled, a dry run): its lock goes, and so does the run folder
         prepare made for the job's spec copy — only when it holds nothing else."""
-        self.release()
-        self.run_spec = None
+        self.held.release()
         folder = registry.run_dir(self.request.run_id)
         try:
             if folder.is_dir() and {p.name for p in folder.iterdir()} <= {"spec.yaml"}:
@@ -118,8 +110,7 @@ def prepare(opts: RunOptions) -> Prepared:
         problems=[p.line() for p in issues],
         confirmable=bool(issues) and all(p.confirmable for p in issues),
         notes=notes,
-        run_spec=run_spec,
-        lock=lock,
+        held=Held(run_spec=run_spec, lock=lock),
     )
 
 
@@ -199,19 +190,19 @@ def start(
     results-folder lock goes to the run's process (local), to the returned backend until the run's follower ends (a
     container), or is given up (Slurm: the job runs elsewhere; a script: nothing runs)."""
     req = prepared.request
-    if prepared.lock is None:  # given up meanwhile (the person read the preflight's findings): take it again
-        prepared.lock = _take(req.results_dir, req.run_id)
+    held = prepared.held
+    if held.lock is None:  # given up meanwhile (the person read the preflight's findings): take it again
+        held.lock = _take(req.results_dir, req.run_id)
     try:
         backend = choose_backend(backend_name, slurm)
-        lock_fd = prepared.lock.fd if prepared.lock is not None else None
-        record = backend.launch(req, registry.run_dir(req.run_id), lock_fd=lock_fd)
+        record = backend.launch(req, registry.run_dir(req.run_id), lock_fd=held.lock.fd)
     except BaseException:
-        prepared.release()
+        held.release_lock()
         raise
     if not backend.follower_holds_lock:
-        prepared.release()  # the child holds it now, or nothing needs it here
-    backend.hold(req.run_id, Held(run_spec=prepared.run_spec, lock=prepared.lock))
-    prepared.lock, prepared.run_spec = None, None  # handed over: the follower releases the lock
+        held.release_lock()  # the child holds it now, or nothing needs it here
+    backend.hold(req.run_id, held)  # handed over: the follower releases the lock
+    prepared.held = Held()
     record.gpus = req.gpus
     record.notes = list(prepared.notes)
     registry.save(record)

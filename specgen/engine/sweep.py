@@ -247,14 +247,8 @@ def trial_rows(folder: Path) -> SweepInfo:
     if any(t.state.name == "COMPLETE" for t in trials):
         b = study.best_trial
         best = BestTrial(number=b.number, value=b.value, params=b.params)
-    return SweepInfo(
-        study=cfg.study,
-        objective=cfg.objective,
-        direction=cfg.direction,
-        trials_asked=cfg.trials,
-        trials=rows,
-        best=best,
-    )
+    asked = cfg.model_dump(include={"study", "objective", "direction"})
+    return SweepInfo(**asked, trials_asked=cfg.trials, trials=rows, best=best)
 
 
 def best_spec_text(folder: Path) -> str:
