@@ -21,6 +21,22 @@ def _err(text: str) -> None:
     print(f"depthnet: {text}", file=sys.stderr)
 
 
+def apply_settings(args: Any, backends: tuple[str, ...]) -> None:
+    """Fill the run options left out on the command line (``--backend``, ``--image``, ``--gpus``, ``--network``)
+    from the machine's settings (config.yaml, DEPTHNET_*); a setting the command cannot take is one LaunchError."""
+    from specgen.engine.records import LaunchError
+    from specgen.engine.settings import settings
+
+    conf = settings()
+    if args.backend is None and conf.backend is not None:
+        if conf.backend not in backends:
+            raise LaunchError(f"setting backend {conf.backend!r}: use one of {', '.join(backends)} here")
+        args.backend = conf.backend
+    args.image = args.image or conf.image
+    args.gpus = args.gpus or conf.gpus
+    args.network = args.network or conf.network
+
+
 def _parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or ():

@@ -10,7 +10,7 @@ import sys
 import threading
 from typing import Any
 
-from specgen.cli.common import _err
+from specgen.cli.common import _err, apply_settings
 from specgen.engine import registry
 from specgen.engine.backend import Backend
 from specgen.engine.backends import BACKENDS
@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--image", help="container image (default: the TAO image for the action)")
     r.add_argument(
         "--gpus",
-        default="0",
-        help="GPU indices (0,1), all or none; the run's spec copy gets num_gpus/gpu_ids to match",
+        help="GPU indices (0,1), all or none (default 0, or the gpus setting); the run's spec copy gets "
+        "num_gpus/gpu_ids to match",
     )
     r.add_argument(
         "--data-root",
@@ -216,6 +216,7 @@ def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
 def cmd_run(args: argparse.Namespace) -> int:
     env = dict(item.split("=", 1) for item in args.env if "=" in item)
     try:
+        apply_settings(args, tuple(BACKENDS))
         slurm = slurm_options(args)
         opts = RunOptions(
             action=args.action,

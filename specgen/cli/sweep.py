@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err, _print_json
+from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err, _print_json, apply_settings
 from specgen.engine.backends import BACKENDS
 from specgen.engine.records import LaunchError
 
@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where trials run (as depthnet run)",
     )
     s.add_argument(
-        "--gpus", default="0", help="GPUs to spread trials over, one trial per GPU (0,1 | all | none)"
+        "--gpus",
+        help="GPUs to spread trials over, one trial per GPU (0,1 | all | none; default 0, or the setting)",
     )
     s.add_argument("--image", help="container image for the trials")
     s.add_argument("--network", help="docker network mode for the trials (e.g. none)")
@@ -106,6 +107,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if missing:
         _err(f"sweep needs {', '.join(missing)} (or a verb: sweep status|best|resume SWEEP_DIR)")
         return EXIT_USAGE
+    apply_settings(
+        args, tuple(name for name, kind in BACKENDS.items() if kind.starts)
+    )  # said by the dispatcher
     try:
         params = [Param.parse(p) for p in args.param]
         ids = parse_gpus(args.gpus)

@@ -46,8 +46,17 @@ async def launch_spec(
 ) -> Launched:
     """Run options → preflight (an explicit yes for what may be overridden) → start."""
     from specgen.engine.launch import RunOptions, prepare, start
+    from specgen.engine.settings import settings
 
-    picked: RunChoice | None = await app.push_screen_wait(RunOptionsScreen(*defaults))
+    conf = await asyncio.to_thread(settings)  # what the step has not chosen yet, the machine's settings offer
+    backend_was, image_was, gpus_was, network_was = defaults
+    offered = (
+        backend_was or conf.backend or "",
+        image_was or conf.image or "",
+        gpus_was or conf.gpus,
+        network_was or conf.network or "",
+    )
+    picked: RunChoice | None = await app.push_screen_wait(RunOptionsScreen(*offered))
     if picked is None:
         return Launched(None, None, None)
     backend = picked.backend
