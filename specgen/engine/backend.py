@@ -107,6 +107,11 @@ class Backend(ABC):
         self._held: dict[str, Held] = {}
 
     @classmethod
+    def for_launch(cls, slurm: SlurmOptions | None = None) -> Backend:
+        """A backend ready to launch (the Slurm options are Slurm's; others take none). May raise LaunchError."""
+        return cls()
+
+    @classmethod
     def offered(cls) -> bool:
         """Whether the launch dialog offers it on this machine."""
         return True

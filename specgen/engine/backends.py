@@ -503,10 +503,8 @@ def backend_class(name: str) -> type[Backend]:
 def choose_backend(name: str | None, slurm: SlurmOptions | None = None) -> Backend:
     """The named backend, or docker when an engine answers, else local when depth_net is on PATH, else script.
     The engine is asked once: the backend that answered is the one returned."""
-    if name == "slurm":
-        return SlurmBackend(slurm)
     if name:
-        return backend_class(name)()
+        return backend_class(name).for_launch(slurm)
     try:
         return DockerBackend()
     except LaunchError:

@@ -168,6 +168,10 @@ class SlurmBackend(Backend):
         return cls()  # asks Slurm how the job stands; a finished job answers at once
 
     @classmethod
+    def for_launch(cls, slurm: SlurmOptions | None = None) -> SlurmBackend:
+        return cls(slurm)
+
+    @classmethod
     def offered(cls) -> bool:
         return shutil.which("sbatch") is not None
 
