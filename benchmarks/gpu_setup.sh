@@ -28,7 +28,7 @@ from tui.screens.run import RunScreen
 async def main():
     prepared = prepare(RunOptions(action="train", spec="/tmp/dn-setup/tele.yaml", backend="local", gpus="0"))
     assert not prepared.problems, prepared.problems
-    record, backend = start(prepared.request, "local")
+    record, backend = start(prepared, "local")
     app = DepthnetApp()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.5)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from specgen.engine.backend import Backend, Ending, tail  # noqa: E402
 from specgen.engine.events import StatusLine  # noqa: E402
 from specgen.engine.logparse import LogParser  # noqa: E402
 from specgen.engine.progress import RunProgress  # noqa: E402
@@ -135,7 +136,7 @@ async def ui_stall(lines: int) -> tuple[float, float]:
     import os
 
     from specgen.engine import registry
-    from specgen.engine.backends import RunRecord
+    from specgen.engine.records import RunRecord
     from tui.app import DepthnetApp
     from tui.screens.run import RunScreen
     from tui.state import WizardState
@@ -168,15 +169,36 @@ async def ui_stall(lines: int) -> tuple[float, float]:
         return lines / took, worst
 
 
-class _Streaming:
+class _Streaming(Backend):
     """Stands in for a local process in this benchmark only: the run 'ends' when the writer has written it all."""
 
+    name = "local"
+    label = "benchmark stand-in"
+    gpus_here = False
+
     def __init__(self, done) -> None:
+        super().__init__()
         self.done = done
 
-    def wait(self, record) -> int:
+    @classmethod
+    def observe(cls) -> Backend:
+        raise NotImplementedError
+
+    def launch(self, req, run_dir, *, lock_fd=None):
+        raise NotImplementedError
+
+    def output(self, record, log_path, ended):
+        return tail(log_path, ended)
+
+    def wait(self, record, on_state) -> Ending:
         self.done.wait()
-        return 0
+        return Ending(0)
+
+    def stop(self, record, timeout=10):
+        raise NotImplementedError
+
+    def state(self, record) -> str:
+        return "running"
 
 
 async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0) -> tuple[float, float, int]:
@@ -185,7 +207,7 @@ async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0) -> tuple[flo
     import threading
 
     from specgen.engine import registry
-    from specgen.engine.backends import RunRecord
+    from specgen.engine.records import RunRecord
     from tui.app import DepthnetApp
     from tui.screens.run import RunScreen
     from tui.state import WizardState

@@ -183,8 +183,9 @@ def test_export_overwrite_refused_before_launch_and_tao_error_reported(project, 
     import asyncio
 
     from specgen.engine import registry
-    from specgen.engine.backends import DockerBackend, LaunchRequest
+    from specgen.engine.backends import DockerBackend
     from specgen.engine.monitor import Monitor
+    from specgen.engine.records import LaunchRequest
 
     req = LaunchRequest(
         run_id=registry.new_run_id("export"),
@@ -198,7 +199,7 @@ def test_export_overwrite_refused_before_launch_and_tao_error_reported(project, 
         network="none",
     )
     backend = DockerBackend()
-    record = backend.launch(req)
+    record = backend.launch(req, registry.run_dir(req.run_id))
     got = []
     v = asyncio.run(Monitor(record, backend, got.append, log_path=project.root / "log.txt").run())
     assert not v.passed and v.exit_code == 1 and v.tao_status == "FAIL"

@@ -25,6 +25,15 @@ def test_local_train_follows_log_and_status(project):
     assert verdict(evs)["passed"] and verdict(evs)["exit_code"] == 0
 
 
+def test_a_train_run_ends_with_the_tensorboard_command_for_its_curves(project):
+    spec = project.spec("train", "train.yaml")
+    done = depthnet("run", "train", "-e", str(spec), "--backend", "local")
+    assert done.returncode == 0, done.stderr
+    results = project.out / "results" / "train"
+    assert f"curves: tensorboard --logdir {results / 'lightning_logs'}\n" in done.stderr
+    assert any(results.glob("lightning_logs/version_*/events.out.tfevents.*"))
+
+
 def test_local_kill_is_137(project):
     spec = project.spec("train", "train.yaml")
     done = depthnet(

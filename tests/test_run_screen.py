@@ -137,6 +137,20 @@ async def test_nan_alert_offers_stop_and_runs_screen_reopens(tmp_path, monkeypat
         )  # rebuilt from the saved log
 
 
+async def test_a_finished_train_says_where_its_tensorboard_curves_are(tmp_path, depth_net_on_path):
+    app = DepthnetApp(spec_state(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, 0.3)
+        await pilot.press("ctrl+r")
+        await fill_options(pilot, "local")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        run = app.screen
+        logdir = Path(run.record.results_dir) / "lightning_logs"
+        line = f"» curves: tensorboard --logdir {logdir}"
+        await wait_for(pilot, lambda: line in run.query_one("#log", Log).lines)
+        assert run.progress.verdict is not None and run.progress.verdict.passed
+
+
 async def test_preflight_problems_are_shown_before_anything_starts(tmp_path):
     state = spec_state(tmp_path)
     Path(state.train_file).write_text("nyu/kitchen/rgb_00000.jpg nyu/kitchen/sync_depth_00000.png\n")

@@ -383,7 +383,7 @@ def test_sweep_on_slurm_runs_each_trial_as_a_job(cluster, tmp_path):
 def test_a_controller_that_does_not_answer_is_waited_for_not_judged(cluster, tmp_path, monkeypatch):
     """slurmctld unreachable (a restart, a network blip): the state says so and the follower keeps looking; it never
     turns into "the job is gone" and a FAIL."""
-    from specgen.engine.backends import RunRecord
+    from specgen.engine.records import RunRecord
     from specgen.engine.slurm import SlurmBackend
 
     conf = Path(os.environ["SLURM_CONF"]).read_text()
@@ -403,6 +403,6 @@ def test_a_controller_that_does_not_answer_is_waited_for_not_judged(cluster, tmp
         job_id="1",
         exit_file=str(tmp_path / "exit_code"),
     )
-    st = SlurmBackend().state(record)
+    st = SlurmBackend().job_state(record)
     assert st.state == "UNKNOWN" and st.reason.startswith("Slurm does not answer") and not st.finished
     assert st.words.startswith("Slurm job 1: Slurm does not answer")

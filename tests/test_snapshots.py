@@ -81,7 +81,7 @@ def finished_run(tmp_data_home: Path):
     import subprocess
 
     from specgen.engine import registry
-    from specgen.engine.backends import RunRecord
+    from specgen.engine.records import RunRecord
 
     results = BASE / "run" / "results" / "train"
     shutil.rmtree(BASE / "run", ignore_errors=True)
@@ -133,14 +133,13 @@ def test_run_screen_finished(snap_compare, monkeypatch, tmp_path, size):
 
 def test_runs_screen(snap_compare, monkeypatch, tmp_path):
     from specgen.engine import registry
+    from specgen.engine.events import Verdict
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     record = finished_run(tmp_path)
-    record.verdict = {
-        "passed": False,
-        "reason": "train_loss is NaN from step 1 although TAO printed PASS",
-        "exit_code": 0,
-    }
+    record.verdict = Verdict(
+        passed=False, reason="train_loss is NaN from step 1 although TAO printed PASS", exit_code=0
+    )
     registry.save(record)
 
     async def open_runs(pilot) -> None:

@@ -89,6 +89,42 @@ def test_docker_sweep_of_six_trials_two_at_a_time_prunes_and_finds_the_best(proj
     assert again.returncode == 1 and "--force" in again.stderr
 
 
+def test_a_docker_sweep_leaves_no_results_folder_locked_and_no_spec_held(project, emu_image):
+    """The review's reproduction, in this process: three Docker trials end with every trial's results folder free
+    again (each follower gave its lock back) and no typed spec kept anywhere (engine state lives in the objects the
+    sweep owns, gone with them)."""
+    import fcntl
+    import gc
+
+    from specgen.engine.runspec import RunSpec
+    from specgen.engine.sweep import Param, Sweep, SweepConfig, start_sweep, trial_rows
+
+    spec = project.spec("train", "train.yaml")
+    folder = project.root / "sweep"
+    cfg = SweepConfig(
+        trials=3,
+        params=[Param.parse("train.optim.lr=loguniform:1e-5:1e-3")],
+        objective="val/abs_rel",
+        backend="docker",
+        gpus="none",
+        image=emu_image,
+        network="none",
+        seed=3,
+    )
+    start_sweep(folder, spec, cfg)
+    Sweep(folder, cfg).run()
+    trials = trial_rows(folder).trials
+    assert len(trials) == 3 and {t.state for t in trials} <= {"COMPLETE", "PRUNED"}, trials
+    for t in trials:
+        fd = os.open(Path(t.results_dir) / ".depthnet.lock", os.O_RDWR)
+        try:  # a lock still held by a descriptor of this process refuses this one too (flock is per open file)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, RunSpec)]
+
+
 def test_kill_minus_9_then_resume_finishes_n_trials_without_a_duplicate(project, depth_net_on_path):
     spec = project.spec("train", "train.yaml")
     folder = project.root / "sweep"
@@ -271,3 +307,39 @@ def test_default_objective_is_abs_rel_when_the_spec_validates_else_the_training_
     assert default_objective(validating)[0] == "val/abs_rel"
     assert default_objective({"dataset": {"val_dataset": {"data_sources": []}}})[0] == "train_loss"
     assert default_objective({})[0] == "train_loss"
+
+
+async def test_sweep_screen_survives_any_size(tmp_path):
+    """The parameter chart draws lr on a log axis; plotext scales it in place while building, so the redraw of a
+    resize used to take the log of logs (ValueError: math domain error) and stop the app. Resized down to one cell
+    and back, through Pilot, the app stays up and the charts draw again."""
+    import optuna
+    from test_run_screen import wait_for
+
+    from specgen.engine.sweep import Param, SweepConfig, open_study, start_sweep
+    from tui.app import DepthnetApp
+    from tui.screens.sweep import SweepScreen
+
+    spec = tmp_path / "base.yaml"
+    spec.write_text("results_dir: /tmp/x\n")
+    folder = tmp_path / "sweep"
+    cfg = SweepConfig(
+        trials=4, params=[Param.parse("train.optim.lr=loguniform:1e-5:1e-3")], objective="val/loss"
+    )
+    start_sweep(folder, spec, cfg)
+    study = open_study(folder, cfg, create=True)
+    space = {"train.optim.lr": optuna.distributions.FloatDistribution(1e-5, 1e-3, log=True)}
+    for lr, value in ((1e-4, 0.3), (3e-4, 0.2), (5e-5, 0.4)):
+        study.add_trial(
+            optuna.trial.create_trial(params={"train.optim.lr": lr}, distributions=space, value=value)
+        )
+    app = DepthnetApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(SweepScreen(str(folder)))
+        await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen) and app.screen.info is not None)
+        for size in ((80, 24), (40, 12), (20, 8), (10, 5), (5, 3), (2, 2), (1, 1), (120, 40)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.1)
+        assert app.is_running and isinstance(app.screen, SweepScreen)
+        chart = app.screen.query_one("#param-chart")
+        assert "vs lr" in str(chart.render())

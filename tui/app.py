@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
 from tui.screens.base import STEP_TITLES, WizardScreen
 from tui.screens.welcome import WelcomeScreen
 from tui.state import WizardState
+from tui.threads import WorkFailed
 
 if TYPE_CHECKING:
     from specgen.job.builders import BuildRequest
+    from specgen.spec.actions import Action
 
 #: The wizard's steps in order. Each screen is imported when first shown: start-up pays only for Welcome.
 STEPS = tuple(STEP_TITLES)
@@ -23,23 +26,38 @@ STEPS = tuple(STEP_TITLES)
 
 def step_screen(step: str) -> WizardScreen:
     """A fresh screen for ``step`` (imports stay explicit, so the import graph shows every arrow)."""
+    step_class: type[WizardScreen]
     if step == "data_root":
-        from tui.screens.data_root import DataRootScreen as Step
+        from tui.screens.data_root import DataRootScreen
+
+        step_class = DataRootScreen
     elif step == "convert":
-        from tui.screens.convert import ConvertScreen as Step
+        from tui.screens.convert import ConvertScreen
+
+        step_class = ConvertScreen
     elif step == "data_check":
-        from tui.screens.data_check import DataCheckScreen as Step
+        from tui.screens.data_check import DataCheckScreen
+
+        step_class = DataCheckScreen
     elif step == "model":
-        from tui.screens.model import ModelScreen as Step
+        from tui.screens.model import ModelScreen
+
+        step_class = ModelScreen
     elif step == "weights":
-        from tui.screens.weights import WeightsScreen as Step
+        from tui.screens.weights import WeightsScreen
+
+        step_class = WeightsScreen
     elif step == "recipe":
-        from tui.screens.recipe import RecipeScreen as Step
+        from tui.screens.recipe import RecipeScreen
+
+        step_class = RecipeScreen
     elif step == "spec":
-        from tui.screens.spec import SpecScreen as Step
+        from tui.screens.spec import SpecScreen
+
+        step_class = SpecScreen
     else:
         raise KeyError(step)
-    return Step()
+    return step_class()
 
 
 class DepthnetApp(App[None]):
@@ -117,7 +135,7 @@ class DepthnetApp(App[None]):
         metric = s.model_type == "MetricDepthAnything"
         data_file = s.train_file if act in ("train", "quantize") else (s.test_file or s.val_file)
         return BuildRequest(
-            action=act,
+            action=cast("Action", act),  # the state's word, validated by the model
             model_type=s.model_type,
             dataset_name=s.dataset_name,
             data_file=data_file or None,
@@ -211,17 +229,28 @@ class DepthnetApp(App[None]):
     def on_open_next(self, message: OpenNext) -> None:
         from tui.screens.after_run import open_next
 
-        self.run_worker(open_next(self, message.record), group="after")
+        self.run_worker(open_next(self, message.record), group="after", exit_on_error=False)
 
     def on_open_metrics(self, message: OpenMetrics) -> None:
         from tui.screens.after_run import open_metrics
 
-        self.run_worker(open_metrics(self, message.run_ids), group="after")
+        self.run_worker(open_metrics(self, message.run_ids), group="after", exit_on_error=False)
 
     def on_open_outputs(self, message: OpenOutputs) -> None:
         from tui.screens.after_run import open_outputs
 
-        self.run_worker(open_outputs(self, message.record), group="after")
+        self.run_worker(open_outputs(self, message.record), group="after", exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers (after a run: next step, metrics, depth maps) fail like a screen's."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.post_message(WorkFailed(event.worker.error))
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        """The one place a failed worker is said: every worker runs with ``exit_on_error=False``, so its error
+        arrives here (harlequin's rule) as one line — the refusal itself for what the engine words for people, a
+        short line and a saved crash report for anything else — and the app goes on."""
+        self.notify(failure_line(message.error), severity="error", title="Not done", timeout=15)
 
     def _handle_exception(self, error: Exception) -> None:
         """An unexpected error: the app still exits (Textual's rule), with one line and a saved report instead of a
@@ -242,12 +271,23 @@ class DepthnetApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
-    def action_quit(self) -> None:
+    async def action_quit(self) -> None:
         if self.state.output_dir:
             if isinstance(self.screen, WizardScreen):
                 self.screen.commit()
             self._save()
         self.exit()
+
+
+def failure_line(error: BaseException) -> str:
+    """What a person reads about a failed worker: a refusal worded by the engine (LaunchError, a missing run, a
+    file the system refused) as it is; anything else as "unexpected error: …" with its crash report's path."""
+    from specgen.engine.crash import one_line
+    from specgen.engine.records import LaunchError
+
+    if isinstance(error, (LaunchError, OSError)) and str(error):
+        return str(error).splitlines()[0]
+    return one_line(error, "depthnet-tui")
 
 
 def main() -> None:

@@ -5,18 +5,20 @@ which bubbles to the app; the app, at the top of the import graph, knows every s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from specgen.engine.backends import RunRecord
+    from specgen.engine.backend import Backend
+    from specgen.engine.records import RunRecord
 
 
 class OpenRun(Message):
-    """Show a run's live (or replayed) Run screen; ``replace`` swaps it for the screen that asked."""
+    """Show a run's live (or replayed: ``backend`` None) Run screen; ``replace`` swaps it for the screen that
+    asked."""
 
-    def __init__(self, record: RunRecord, backend: Any, *, replace: bool = False) -> None:
+    def __init__(self, record: RunRecord, backend: Backend | None, *, replace: bool = False) -> None:
         super().__init__()
         self.record, self.backend, self.replace = record, backend, replace
 

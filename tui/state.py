@@ -8,20 +8,15 @@ building validators.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 from specgen.spec.atomicio import write_text_atomic
+from specgen.spec.locations import config_dir
 
 SESSION_DIR = ".depthnet"
 SESSION_FILE = "session.json"
-
-
-def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "depthnet-tui"
 
 
 @dataclass

@@ -238,7 +238,7 @@ def cmd_outputs(args: argparse.Namespace) -> int:
     if not items:
         _err(f"no pictures under {run.source.results_dir}/inference_images: did the inference run finish?")
         return 1
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "output": i.output,
             "input": i.input,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # every command module imports this one: it stays free of pydantic for `depthnet --help`
-    from specgen.spec.problems import Problem
+    from specgen.spec.problems import Finding, Problem
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -19,6 +19,22 @@ def _print_json(data: Any) -> None:
 
 def _err(text: str) -> None:
     print(f"depthnet: {text}", file=sys.stderr)
+
+
+def apply_settings(args: Any, backends: tuple[str, ...]) -> None:
+    """Fill the run options left out on the command line (``--backend``, ``--image``, ``--gpus``, ``--network``)
+    from the machine's settings (config.yaml, DEPTHNET_*); a setting the command cannot take is one LaunchError."""
+    from specgen.engine.records import LaunchError
+    from specgen.engine.settings import settings
+
+    conf = settings()
+    if args.backend is None and conf.backend is not None:
+        if conf.backend not in backends:
+            raise LaunchError(f"setting backend {conf.backend!r}: use one of {', '.join(backends)} here")
+        args.backend = conf.backend
+    args.image = args.image or conf.image
+    args.gpus = args.gpus or conf.gpus
+    args.network = args.network or conf.network
 
 
 def _parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
@@ -33,6 +49,15 @@ def _parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
             raise UsageError(str(exc)) from None
         out[key] = value
     return out
+
+
+def finding_lines(f: Finding, example_prefix: str = "") -> list[str]:
+    """A data finding in the terminal: ``severity: CODE: message``, three examples, the fix."""
+    lines = [f"{f.severity}: {f.code}: {f.what}"]
+    lines += [f"    {example_prefix}{ex}" for ex in f.examples[:3]]
+    if f.fix:
+        lines.append(f"    fix: {f.fix}")
+    return lines
 
 
 def problems_to_stderr(problems: list[Problem]) -> None:

@@ -7,8 +7,13 @@ import json
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
+from specgen.cli.common import finding_lines
 from specgen.spec.names import DEFAULT_SEED
+
+if TYPE_CHECKING:
+    from specgen.spec.problems import Finding
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,19 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_convert)
 
 
-def _print_human(summary: dict) -> None:
+def _print_human(summary: dict, pitfalls: list[Finding]) -> None:
     print(
         f"{summary['files_indexed']} files indexed, {summary['images_matched']} images matched, "
         f"{summary['pairs_complete']} complete pairs, {summary['depth_missing']} depth missing"
     )
     for s in summary["samples"][:5]:
         print(f"  {s['image']}  →  {s['depth']}")
-    for w in summary["warnings"]:
-        print(f"{w['severity']}: {w['code']}: {w['message']}")
-        for ex in w.get("examples", [])[:3]:
-            print(f"    e.g. {ex}")
-        if w.get("fix"):
-            print(f"    fix: {w['fix']}")
+    for w in pitfalls:
+        print("\n".join(finding_lines(w, "e.g. ")))
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -101,7 +102,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        _print_human(summary)
+        _print_human(summary, result.pitfalls)
         if written:
             parts = ", ".join(f"{n} ({c} lines)" for n, c in written.files.items())
             print(f"wrote {parts} to {written.out_dir} (seed {written.seed})")

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from specgen.cli.common import finding_lines
 from specgen.spec.catalog import DATASETS
 from specgen.spec.names import DEFAULT_SAMPLE, MONO_MODEL_TYPES
 
@@ -61,11 +62,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         if report.valid_ratio is not None:
             print(f"valid pixels as {report.dataset_name} sees them: {report.valid_ratio:.1%}")
         for f in report.findings:
-            print(f"{f.severity}: {f.code}: {f.message}")
-            for ex in f.examples[:3]:
-                print(f"    {ex}")
-            if f.fix:
-                print(f"    fix: {f.fix}")
+            print("\n".join(finding_lines(f)))
         s = report.suggestion
         if s and s.dataset_name:
             rng = f", min_depth {s.min_depth}, max_depth {s.max_depth}" if s.min_depth is not None else ""

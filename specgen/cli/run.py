@@ -3,99 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import signal
 import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from specgen.cli.common import _err
-from specgen.spec.names import ACTIONS
+from specgen.cli.common import _err, apply_settings
+from specgen.spec.names import BACKEND_NAMES
 
 if TYPE_CHECKING:  # the engine is imported by the commands that use it: `depthnet --help` does not pay for it
-    from specgen.engine.backends import DockerBackend, LocalBackend, RunRecord
+    from specgen.engine.backend import Backend
     from specgen.engine.events import Event
-    from specgen.engine.slurm import SlurmBackend, SlurmOptions
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    r = sub.add_parser("run", help="launch a depth_net action and follow it to an honest verdict")
-    r.add_argument("action", choices=ACTIONS, help="the depth_net action")
-    r.add_argument("-e", "--spec", required=True, help="the experiment spec (YAML)")
-    r.add_argument(
-        "--backend",
-        choices=("docker", "local", "script", "slurm"),
-        help="where it runs (default: docker when an engine answers, else local, else a script)",
-    )
-    r.add_argument("--image", help="container image (default: the TAO image for the action)")
-    r.add_argument(
-        "--gpus",
-        default="0",
-        help="GPU indices (0,1), all or none; the run's spec copy gets num_gpus/gpu_ids to match",
-    )
-    r.add_argument(
-        "--data-root",
-        action="append",
-        help="mounted read-only (default: the folders of the spec's data files)",
-    )
-    r.add_argument("--output-dir", help="mounted read-write (default: the spec's results_dir)")
-    r.add_argument("--network", help="docker network mode (e.g. none)")
-    r.add_argument(
-        "--env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="environment for the run (repeatable; values never printed)",
-    )
-    r.add_argument(
-        "--detach", action="store_true", help="launch and return; follow later with depthnet attach"
-    )
-    r.add_argument("--force", action="store_true", help="reuse a results folder that holds another run")
-    r.add_argument(
-        "--allow-known-failure",
-        action="store_true",
-        help="launch although the data check says the loss will be NaN (e.g. an empty valid mask)",
-    )
-    r.add_argument("--json-events", action="store_true", help="one JSON object per event on stdout")
-    r.add_argument("--stop-on-nan", action="store_true", help="stop the run at the first NaN/inf loss")
-    s = r.add_argument_group(
-        "slurm", "with --backend slurm (the job's files must be on a filesystem the nodes share)"
-    )
-    s.add_argument("--partition", help="sbatch --partition")
-    s.add_argument("--account", help="sbatch --account")
-    s.add_argument("--nodes", type=int, default=1, help="nodes (one task each; TAO's multi-node env is set)")
-    s.add_argument("--gpus-per-node", type=int, default=None, help="GPUs per node (default: those of --gpus)")
-    s.add_argument("--time", help="time limit, e.g. 2:00:00")
-    s.add_argument(
-        "--container-runtime",
-        choices=("pyxis", "apptainer", "none"),
-        default="pyxis",
-        help="pyxis (srun --container-image), apptainer exec --nv, or none (depth_net on the nodes)",
-    )
-    s.add_argument(
-        "--sbatch-arg",
-        action="append",
-        default=[],
-        metavar="ARG",
-        help="one more sbatch option, e.g. --sbatch-arg=--mem=64G (repeatable)",
-    )
-    s.add_argument("--dry-run", action="store_true", help="print the sbatch script, submit nothing")
-    r.set_defaults(func=cmd_run)
-
-    ls = sub.add_parser("runs", help="list runs (running or finished)")
-    ls.add_argument("--json", action="store_true", help="print JSON")
-    ls.set_defaults(func=cmd_runs)
-
-    a = sub.add_parser("attach", help="re-attach to a run: rebuild its history, follow it to the verdict")
-    a.add_argument("run_id", help="a run id from `depthnet runs` (a unique part is enough)")
-    a.add_argument("--json-events", action="store_true", help="one JSON object per event on stdout")
-    a.add_argument("--stop-on-nan", action="store_true", help="stop the run at the first NaN/inf loss")
-    a.set_defaults(func=cmd_attach)
-
-    s = sub.add_parser("stop", help="stop a run (graceful, then kill)")
-    s.add_argument("run_id", help="a run id from `depthnet runs`")
-    s.add_argument("--timeout", type=int, default=10, help="seconds between SIGTERM and SIGKILL")
-    s.set_defaults(func=cmd_stop)
+    from specgen.engine.records import RunRecord
+    from specgen.engine.slurm import SlurmOptions
 
 
 class Printer:
@@ -131,48 +53,42 @@ class Printer:
         elif isinstance(event, JobState):
             print(event.words, file=sys.stderr, flush=True)
         elif isinstance(event, Verdict):
-            print(
-                f"verdict: {'PASS' if event.passed else 'FAIL'} — {event.reason}{event.tao_note}", flush=True
-            )
+            print(f"verdict: {event.word} — {event.reason}{event.tao_note}", flush=True)
+
+
+def _stop_quietly(backend: Backend, record: RunRecord) -> None:
+    """--stop-on-nan: the run may end by itself meanwhile; a refusal is one line, never a traceback."""
+    from specgen.engine.records import LaunchError
+
+    try:
+        backend.stop(record, 5)
+    except LaunchError as exc:
+        _err(str(exc))
 
 
 def follow(
     record: RunRecord,
-    backend: DockerBackend | LocalBackend | SlurmBackend | None,
+    backend: Backend | None,
     as_json: bool,
     stop_on_nan: bool = False,
 ) -> int:
-    import asyncio
-
-    from specgen.engine import registry
     from specgen.engine.events import Alert
-    from specgen.engine.launch import release, run_spec_of
-    from specgen.engine.monitor import Monitor, env_force_polling
+    from specgen.engine.monitor import follow as follow_run
 
     printer = Printer(as_json)
 
     def sink(event: Event) -> None:
         printer(event)
-        if stop_on_nan and isinstance(event, Alert) and backend is not None:
+        if stop_on_nan and isinstance(event, Alert) and event.code == "NAN_LOSS" and backend is not None:
             print(f"stopping {record.run_id} (--stop-on-nan)", file=sys.stderr, flush=True)
-            threading.Thread(target=backend.stop, args=(record, 5), daemon=True).start()
-
-    monitor = Monitor(
-        record,
-        backend,
-        sink,
-        log_path=registry.log_path(record),
-        force_polling=env_force_polling(),
-        run_spec=run_spec_of(record.run_id),
-    )
+            threading.Thread(target=_stop_quietly, args=(backend, record), daemon=True).start()
 
     def interrupted(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, interrupted)
     try:
-        verdict = asyncio.run(monitor.run())
-        release(record.run_id)  # the results folder is free again (a container run held it while followed)
+        verdict = asyncio.run(follow_run(record, backend, sink))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM of this CLI: the run itself goes on
         print(
             f"depthnet: stopped following; run {record.run_id} goes on — follow it again with "
@@ -182,16 +98,23 @@ def follow(
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-    record.verdict = verdict.model_dump()
-    registry.save(record)
+    _tensorboard_line(record)
     return 0 if verdict.passed else 1
+
+
+def _tensorboard_line(record: RunRecord) -> None:
+    """After a train run: the command that shows every curve it logged (on stderr, beside the notes)."""
+    from specgen.engine.tensorboard import logdir_command
+
+    command = logdir_command(record.results_dir) if record.action == "train" else None
+    if command is not None:
+        print(f"curves: {command}", file=sys.stderr)
 
 
 def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
     if args.backend != "slurm":
         return None
-    from specgen.engine.backends import LaunchError
-    from specgen.engine.slurm import SlurmOptions
+    from specgen.engine.records import LaunchError, SlurmOptions
     from specgen.job.gpus import parse_gpus
 
     per_node = args.gpus_per_node
@@ -217,11 +140,12 @@ def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from specgen.engine import registry
-    from specgen.engine.backends import LaunchError
-    from specgen.engine.launch import RunOptions, discard, prepare, start
+    from specgen.engine.launch import RunOptions, prepare, start
+    from specgen.engine.records import LaunchError
 
     env = dict(item.split("=", 1) for item in args.env if "=" in item)
     try:
+        apply_settings(args, BACKEND_NAMES)
         slurm = slurm_options(args)
         opts = RunOptions(
             action=args.action,
@@ -241,34 +165,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         for problem in prepared.problems:
             _err(problem)
         if prepared.problems:
-            discard(prepared.request.run_id)
+            prepared.discard()
             return 2
         for note in prepared.notes:
             print(f"note: {note}", file=sys.stderr)
         if args.dry_run:
+            prepared.discard()
             if slurm is None:
-                discard(prepared.request.run_id)
                 _err("--dry-run shows the sbatch script: use it with --backend slurm")
                 return 2
             from specgen.engine.slurm import render_script
 
             print(render_script(prepared.request, slurm, registry.run_dir(prepared.request.run_id)), end="")
-            discard(prepared.request.run_id)
             return 0
-        record, backend = start(prepared.request, args.backend, slurm=slurm)
+        record, backend = start(prepared, args.backend, slurm=slurm)
     except LaunchError as exc:
         for line in str(exc).splitlines():
             _err(line)
         return 2
-    if record.backend == "script":
+    if not backend.starts:
         print(
             f"no Docker engine and no depth_net here: wrote {record.script}; run it on the GPU machine "
             f"(sh {record.script}), then `depthnet runs`"
         )
         return 0
-    where = f"Slurm job {record.job_id}" if record.backend == "slurm" else record.backend
-    print(f"run {record.run_id} started ({where}); results in {record.results_dir}", file=sys.stderr)
+    print(
+        f"run {record.run_id} started ({backend.describe(record)}); results in {record.results_dir}",
+        file=sys.stderr,
+    )
     if args.detach:
+        backend.take(record.run_id).release()  # nothing here follows it: its run record marks the folder
         print(record.run_id)
         return 0
     return follow(record, backend, args.json_events, args.stop_on_nan)
@@ -276,8 +202,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_attach(args: argparse.Namespace) -> int:
     from specgen.engine import registry
-    from specgen.engine.backends import LaunchError
     from specgen.engine.launch import backend_for
+    from specgen.engine.records import LaunchError
 
     try:
         record = registry.load(args.run_id)
@@ -293,34 +219,23 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     ordered = listing()
     if args.json:
-        print(json.dumps(ordered, indent=2))
+        print(json.dumps([row.model_dump() for row in ordered], indent=2))
     else:
         for r in ordered:
-            print(
-                f"{r['run_id']:<40} {r['backend']:<7} {r['action']:<15} {r['state']:<9} {r['verdict'] or '-'}"
-            )
+            print(f"{r.run_id:<40} {r.backend:<7} {r.action!s:<15} {r.state:<9} {r.verdict or '-'}")
     return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
     from specgen.engine import registry
-    from specgen.engine.backends import LaunchError
     from specgen.engine.launch import stop
+    from specgen.engine.records import LaunchError
 
     try:
         record = registry.load(args.run_id)
-        left = stop(record, timeout=args.timeout)
+        result = stop(record, timeout=args.timeout)
     except (FileNotFoundError, LaunchError) as exc:
         _err(str(exc))
         return 2
-    if isinstance(left, str):  # a Slurm job: the state it ended in
-        print(f"stopped {record.run_id}: {left}")
-        return 0
-    extra = (
-        f"; {len(left)} process(es) of its group ignored SIGTERM for {args.timeout} s and were killed "
-        f"({', '.join(map(str, left))})"
-        if left
-        else "; nothing of it is left running"
-    )
-    print(f"stopped {record.run_id}" + (extra if record.backend == "local" else ""))
+    print(result.line(record.run_id))
     return 0

@@ -77,7 +77,7 @@ def _pull(engine: tuple[Any, Any], images: list[str], quiet: bool) -> bool:
 
 
 def _pull_one(client: object, image: str, quiet: bool) -> bool:
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+    from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
     from specgen.engine.pull import PullError, PullState, pull
 
@@ -90,7 +90,7 @@ def _pull_one(client: object, image: str, quiet: bool) -> bool:
         console=None,
     ) as progress:
         total_task = progress.add_task(image, total=None)
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def show(state: PullState) -> None:
             for layer in state.layers.values():

@@ -9,7 +9,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err, _print_json
+from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err, _print_json, apply_settings
+from specgen.spec.names import BACKEND_NAMES
+
+#: A sweep's trials must start where they are launched: the script backend only writes a run.sh to run by hand.
+SWEEP_BACKENDS = tuple(name for name in BACKEND_NAMES if name != "script")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,10 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--parallel", type=int, default=None, help="trials at once (default: one per GPU of --gpus)"
     )
     s.add_argument(
-        "--backend", choices=("docker", "local", "slurm"), help="where trials run (as depthnet run)"
+        "--backend",
+        choices=SWEEP_BACKENDS,
+        help="where trials run (as depthnet run)",
     )
     s.add_argument(
-        "--gpus", default="0", help="GPUs to spread trials over, one trial per GPU (0,1 | all | none)"
+        "--gpus",
+        help="GPUs to spread trials over, one trial per GPU (0,1 | all | none; default 0, or the setting)",
     )
     s.add_argument("--image", help="container image for the trials")
     s.add_argument("--network", help="docker network mode for the trials (e.g. none)")
@@ -90,7 +97,7 @@ def _say(text: str) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from specgen.engine.backends import LaunchError
+    from specgen.engine.records import LaunchError
     from specgen.engine.sweep import Param, SweepConfig, default_objective, default_space, start_sweep
     from specgen.job.gpus import parse_gpus
     from specgen.spec.render import SpecFileError, read_yaml
@@ -103,6 +110,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if missing:
         _err(f"sweep needs {', '.join(missing)} (or a verb: sweep status|best|resume SWEEP_DIR)")
         return EXIT_USAGE
+    apply_settings(args, SWEEP_BACKENDS)  # a bad setting is said by the dispatcher
     try:
         params = [Param.parse(p) for p in args.param]
         ids = parse_gpus(args.gpus)
@@ -168,14 +176,13 @@ def _run(folder: Path) -> int:
     cfg = load_config(folder)
     Sweep(folder, cfg, on_event=_say).run()
     info = trial_rows(folder)
-    counts = {s: sum(1 for t in info["trials"] if t["state"] == s) for s in ("COMPLETE", "PRUNED", "FAIL")}
-    _say(", ".join(f"{n} {s.lower()}" for s, n in counts.items()))
-    if info["best"] is None:
+    _say(", ".join(f"{info.count(s)} {s.lower()}" for s in ("COMPLETE", "PRUNED", "FAIL")))
+    if info.best is None:
         _err("no trial completed: see `depthnet sweep status " + str(folder) + "` for their reasons")
         return EXIT_PROBLEM
-    b = info["best"]
+    b = info.best
     _say(
-        f"best: trial {b['number']} ({cfg.objective} {b['value']:.6g}); write its spec with "
+        f"best: trial {b.number} ({cfg.objective} {b.value:.6g}); write its spec with "
         f"`depthnet sweep best {folder} -o best.yaml`"
     )
     return EXIT_OK
@@ -190,17 +197,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     info = trial_rows(Path(args.folder))
     if args.json:
-        _print_json({k: info[k] for k in ("study", "objective", "direction", "trials", "best")})
+        _print_json(info.report())
         return EXIT_OK
     print(
-        f"study {info['study']}: {len(info['trials'])} of {info['trials_asked']} trials, {info['objective']} "
-        f"({info['direction']})"
+        f"study {info.study}: {len(info.trials)} of {info.trials_asked} trials, {info.objective} "
+        f"({info.direction})"
     )
-    for t in info["trials"]:
-        value = f"{t['value']:.6g}" if isinstance(t["value"], float) else "-"
-        params = format_params(t["params"], digits=3)
-        why = f"  ({t['reason']})" if t["reason"] and t["state"] == "FAIL" else ""
-        print(f"{t['number']:>4} {t['state']:<9} {value:>10}  {params}{why}")
+    for t in info.trials:
+        value = f"{t.value:.6g}" if isinstance(t.value, float) else "-"
+        params = format_params(t.params, digits=3)
+        why = f"  ({t.reason})" if t.reason and t.state == "FAIL" else ""
+        print(f"{t.number:>4} {t.state:<9} {value:>10}  {params}{why}")
     return EXIT_OK
 
 

@@ -76,10 +76,10 @@ def make_sample_dataset(
 
 
 def default_sample_folder() -> Path:
-    """A new folder under the user's data dir (platformdirs): never the current folder, never one in use."""
-    from platformdirs import user_data_path
+    """A new folder under the user's data dir (XDG): never the current folder, never one in use."""
+    from specgen.spec.locations import data_dir
 
-    base = user_data_path("depthnet-tui") / "sample"
+    base = data_dir() / "sample"
     candidate, n = base, 1
     while candidate.exists() and any(candidate.iterdir()):
         n += 1

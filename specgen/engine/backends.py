@@ -1,95 +1,46 @@
-"""Where a run executes: a TAO container via the Docker SDK, a local ``depth_net``, or a script to run by hand."""
+"""Where a run executes: a TAO container via the Docker SDK, a local ``depth_net``, or a script to run by hand (and,
+in ``slurm.py``, a Slurm job). Each is a ``Backend`` (``backend.py``); ``BACKENDS`` names them all, so the launcher,
+``--backend`` and the launch dialog list the same ones."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
-
+from specgen.engine.backend import (
+    Backend,
+    Ending,
+    StateSink,
+    StopResult,
+    read_exit_file,
+    tail,
+)
+from specgen.engine.records import LaunchError, LaunchRequest, RunRecord, RunRow, now
+from specgen.engine.slurm import SlurmBackend, SlurmOptions
+from specgen.engine.tao_mounts import read_tao_mounts
 from specgen.spec.docker_cmd import default_image, docker_argv, mounts
 
 LABEL = "depthnet.run_id"
 GPU_ERROR = 'could not select device driver "" with capabilities: [[gpu]]'
 
 
-class LaunchError(RuntimeError):
-    """A launch or preflight failure, worded as one message with the fix."""
-
-
-class LaunchRequest(BaseModel):
-    run_id: str
-    action: str
-    spec_path: str
-    results_dir: str
-    data_roots: list[str]
-    output_dir: str
-    image: str | None = None
-    gpus: str = "0"
-    user: str = Field(default_factory=lambda: f"{os.getuid()}:{os.getgid()}")
-    network: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
-    shm_size: str = "16G"
-
-    @property
-    def command(self) -> list[str]:
-        return ["depth_net", self.action, "-e", self.spec_path]
-
-
-class RunRecord(BaseModel):
-    """What ``depthnet runs`` / ``attach`` need to find a run again (saved as run.json in its folder)."""
-
-    run_id: str
-    backend: Literal["docker", "local", "script", "slurm"]
-    action: str
-    spec_path: str
-    results_dir: str
-    started: str
-    container_id: str | None = None
-    pid: int | None = None
-    pid_start: int | None = (
-        None  # the process's start time (/proc/PID/stat field 22): a reused pid is not ours
-    )
-    image: str | None = None
-    script: str | None = None
-    exit_file: str | None = None  # local/slurm: where the wrapper leaves the exit code for a later attach
-    job_id: str | None = None  # slurm: the job id sbatch gave
-    log_file: str | None = None  # where the console goes when not the run folder's log.txt
-    gpus: str | None = None  # what the run was given (--gpus), for the Run screen's telemetry
-    notes: list[str] = Field(default_factory=list)  # what was decided at launch (device keys, strategy)
-    verdict: dict[str, Any] | None = None
-
-
-# --------------------------------------------------------------------------- ~/.tao_mounts.json
-
-
-def tao_mounts(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """The `tao` launcher's Mounts / Envs / DockerOptions, when the user has them."""
-    p = Path(path) if path else Path.home() / ".tao_mounts.json"
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise LaunchError(f"{p}: not valid JSON ({exc}); fix or move it") from None
-    return data if isinstance(data, dict) else {}
-
-
 # --------------------------------------------------------------------------- docker
 
 
-class DockerBackend:
+class DockerBackend(Backend):
     name = "docker"
+    label = "docker"
+    follower_holds_lock = True  # a container holds no descriptor of ours: the lock lives while it is followed
 
     def __init__(self, client: Any | None = None) -> None:
         import docker
 
+        super().__init__()
         self._docker = docker
         try:
             self.client = client or docker.from_env(timeout=30)
@@ -101,6 +52,10 @@ class DockerBackend:
                 "set DOCKER_HOST, or use --backend local / --backend script"
             ) from None
 
+    @classmethod
+    def observe(cls) -> DockerBackend:
+        return cls()
+
     def preflight(self, req: LaunchRequest) -> None:
         image = req.image or default_image(req.action)
         try:
@@ -111,9 +66,10 @@ class DockerBackend:
                 "--image with one you have"
             ) from None
 
-    def launch(self, req: LaunchRequest) -> RunRecord:
+    def launch(self, req: LaunchRequest, run_dir: Path, *, lock_fd: int | None = None) -> RunRecord:
         from docker.types import DeviceRequest
 
+        self.preflight(req)
         image = req.image or default_image(req.action)
         volumes = {
             folder: {"bind": folder, "mode": "ro" if read_only else "rw"}
@@ -121,21 +77,11 @@ class DockerBackend:
                 req.spec_path, data_roots=req.data_roots, output_dir=req.output_dir
             )
         }
-        user_tao = tao_mounts()
-        for m in user_tao.get("Mounts", []) or []:
-            if isinstance(m, dict) and m.get("source") and m.get("destination"):
-                volumes.setdefault(m["source"], {"bind": m["destination"], "mode": "rw"})
-        env = {
-            "PYTHONUNBUFFERED": "1"
-        }  # TAO's child prints through a pipe: unbuffered, or output comes in bursts
-        env.update(
-            {
-                e["variable"]: e["value"]
-                for e in user_tao.get("Envs", []) or []
-                if isinstance(e, dict) and "variable" in e
-            }
-        )
-        env.update(req.env)
+        user_tao = read_tao_mounts(strict=False)
+        for m in user_tao.mounts:
+            volumes.setdefault(m.source, {"bind": m.destination, "mode": "rw"})
+        # TAO's child prints through a pipe: unbuffered, or output comes in bursts
+        env = {"PYTHONUNBUFFERED": "1", **user_tao.envs, **req.env}
         device_requests = None
         if req.gpus != "none":
             ids = None if req.gpus == "all" else req.gpus.split(",")
@@ -179,7 +125,7 @@ class DockerBackend:
             action=req.action,
             spec_path=req.spec_path,
             results_dir=req.results_dir,
-            started=_now(),
+            started=now(),
             container_id=container.id,
             image=image,
         )
@@ -194,8 +140,32 @@ class DockerBackend:
     def container(self, record: RunRecord) -> Any:
         return self.client.containers.get(record.container_id)
 
-    def stream(self, record: RunRecord) -> Iterator[bytes]:
-        yield from self.container(record).logs(stream=True, follow=True, stdout=True, stderr=True)
+    def alive(self, record: RunRecord) -> bool:
+        """The container still exists (running or not): its log and exit code can be read."""
+        try:
+            self.container(record)
+        except self._docker.errors.NotFound:
+            return False
+        return True
+
+    def output(self, record: RunRecord, log_path: Path, ended: Callable[[], bool]) -> Iterator[bytes]:
+        """The log driver's follow stream, kept in ``log_path`` as it comes; then whatever the stream missed (it can
+        end before the last partial line is flushed)."""
+        received = 0
+        with open(log_path, "wb") as raw:
+            for chunk in self.container(record).logs(stream=True, follow=True, stdout=True, stderr=True):
+                received += len(chunk)
+                raw.write(chunk)
+                raw.flush()
+                yield chunk
+            try:
+                full = self.container(record).logs(stdout=True, stderr=True)
+            except Exception:  # noqa: BLE001 - the container may be gone: what we have stands
+                return
+            if len(full) > received:
+                raw.write(full[received:])
+                raw.flush()
+                yield full[received:]
 
     def live(self, record: RunRecord) -> Iterator[bytes]:
         """The container's output as it is written. Docker's log driver holds a line until its newline, and TAO's
@@ -206,45 +176,55 @@ class DockerBackend:
             return
         yield from c.attach(stdout=True, stderr=True, stream=True, logs=False)
 
-    def full_log(self, record: RunRecord) -> bytes:
-        """Everything the log driver holds (its follow stream can end before the last partial line is flushed)."""
-        return self.container(record).logs(stdout=True, stderr=True)
+    def wait(self, record: RunRecord, on_state: StateSink) -> Ending:
+        code = int(self.container(record).wait().get("StatusCode", -1))
+        return Ending(None if code < 0 else code)
 
-    def wait(self, record: RunRecord) -> int:
-        return int(self.container(record).wait().get("StatusCode", -1))
-
-    def exists(self, record: RunRecord) -> bool:
-        try:
-            self.container(record)
-        except self._docker.errors.NotFound:
-            return False
-        return True
-
-    def stop(self, record: RunRecord, timeout: int = 10) -> None:
+    def stop(self, record: RunRecord, timeout: int = 10) -> StopResult:
         """Graceful first (SIGTERM, then SIGKILL after ``timeout`` seconds), as ``docker stop`` does."""
-        self.container(record).stop(timeout=timeout)
+        try:
+            self.container(record).stop(timeout=timeout)
+        except self._docker.errors.NotFound:
+            raise LaunchError(
+                f"run {record.run_id}: its container {str(record.container_id)[:12]} is gone: nothing to stop"
+            ) from None
+        return StopResult()
 
-    def listed(self) -> list[dict[str, Any]]:
+    def state(self, record: RunRecord) -> str:
+        try:
+            return str(self.container(record).status)
+        except Exception:  # noqa: BLE001 - gone, or the engine fails: the listing says so, never fails
+            return "unknown"
+
+    def listed(self) -> list[RunRow]:
+        """Every container carrying our label, ours in the registry or not; an engine that answers its ping but
+        refuses the list (a broken daemon, a proxy) lists nothing rather than failing the whole listing."""
+        try:
+            found = self.client.containers.list(all=True, filters={"label": LABEL})
+        except self._docker.errors.DockerException:
+            return []
         return [
-            {
-                "run_id": c.labels.get(LABEL),
-                "status": c.status,
-                "action": c.labels.get("depthnet.action"),
-                "container": c.short_id,
-            }
-            for c in self.client.containers.list(all=True, filters={"label": LABEL})
+            RunRow(
+                run_id=c.labels.get(LABEL),
+                backend="docker",
+                action=c.labels.get("depthnet.action"),
+                state=c.status,
+            )
+            for c in found
         ]
 
 
 # --------------------------------------------------------------------------- local
 
 
-class LocalBackend:
+class LocalBackend(Backend):
     """``depth_net`` found on PATH (inside the TAO container or a TAO venv), run as a detached subprocess."""
 
     name = "local"
+    label = "local depth_net"
 
     def __init__(self) -> None:
+        super().__init__()
         self.exe = shutil.which("depth_net")
         if self.exe is None:
             raise LaunchError(
@@ -253,9 +233,10 @@ class LocalBackend:
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
     @classmethod
-    def attached(cls) -> LocalBackend:
+    def observe(cls) -> LocalBackend:
         """For runs started by another process (re-attach, stop): no launching, only pid/exit-file bookkeeping."""
         backend = cls.__new__(cls)
+        Backend.__init__(backend)
         backend.exe, backend._procs = None, {}
         return backend
 
@@ -263,12 +244,22 @@ class LocalBackend:
     #: file, so a monitor started later — after an SSH drop — still learns how the run ended.
     WRAPPER = '"$@"; code=$?; echo "$code" > "$0.tmp" && mv "$0.tmp" "$0"; exit "$code"'
 
-    def launch(self, req: LaunchRequest, log_path: Path, keep_fds: tuple[int, ...] = ()) -> RunRecord:
+    def launch(self, req: LaunchRequest, run_dir: Path, *, lock_fd: int | None = None) -> RunRecord:
+        """The run's process inherits the results-folder lock (``lock_fd``), so the folder stays taken exactly as
+        long as it runs; the GPUs chosen become CUDA_VISIBLE_DEVICES (it sees them as 0..n-1, as in Docker)."""
+        if self.exe is None:
+            raise LaunchError(
+                "depth_net is not on PATH: this local backend only follows runs started elsewhere"
+            )
+        extra = {}
+        if req.gpus not in ("all", "none") and "CUDA_VISIBLE_DEVICES" not in req.env:
+            extra["CUDA_VISIBLE_DEVICES"] = req.gpus
+        log_path = run_dir / "log.txt"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         exit_file = log_path.parent / "exit_code"
         exit_file.unlink(missing_ok=True)
         log = open(log_path, "wb")  # noqa: SIM115 - handed to the child, which outlives us
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **req.env}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **req.env, **extra}
         argv = ["/bin/sh", "-c", self.WRAPPER, str(exit_file), str(self.exe), *req.command[1:]]
         proc = subprocess.Popen(
             argv,
@@ -277,7 +268,7 @@ class LocalBackend:
             stdin=subprocess.DEVNULL,
             env=env,
             start_new_session=True,
-            pass_fds=keep_fds,
+            pass_fds=() if lock_fd is None else (lock_fd,),
         )
         log.close()
         self._procs[req.run_id] = proc
@@ -287,59 +278,78 @@ class LocalBackend:
             action=req.action,
             spec_path=req.spec_path,
             results_dir=req.results_dir,
-            started=_now(),
+            started=now(),
             pid=proc.pid,
             pid_start=process_start(proc.pid),
             exit_file=str(exit_file),
         )
 
-    def wait(self, record: RunRecord) -> int:
+    def alive(self, record: RunRecord) -> bool:
+        return self.is_running(record)
+
+    def output(self, record: RunRecord, log_path: Path, ended: Callable[[], bool]) -> Iterator[bytes]:
+        return tail(log_path, ended)
+
+    def wait(self, record: RunRecord, on_state: StateSink) -> Ending:
         proc = self._procs.get(record.run_id)
         if proc is not None:
             code = proc.wait()
             if code >= 0:
-                return code
-            return read_exit_file(
-                record.exit_file, 128 - code
-            )  # killed by a signal: -9 → 137, like a container
+                return Ending(code)
+            # killed by a signal: -9 → 137, like a container
+            return Ending(read_exit_file(record.exit_file, 128 - code))
         _wait_pid(record)
-        return read_exit_file(record.exit_file, -1)
+        code = read_exit_file(record.exit_file, -1)
+        return Ending(None if code < 0 else code)
 
     def is_running(self, record: RunRecord) -> bool:
         proc = self._procs.get(record.run_id)
         if proc is not None:
             return proc.poll() is None
-        return is_ours(record) and _pid_alive(record.pid)  # type: ignore[arg-type]
+        return record.pid is not None and is_ours(record) and _pid_alive(record.pid)
 
-    def stop(self, record: RunRecord, timeout: int = 10) -> list[int]:
+    def stop(self, record: RunRecord, timeout: int = 10) -> StopResult:
         """SIGTERM to the run's whole process group (TAO's entrypoint alone dies silently and leaves its training
-        child on the GPU), SIGKILL after ``timeout``; then make sure nothing of the group is left. Returns the pids
-        that had to be killed after the grace period."""
+        child on the GPU), SIGKILL after ``timeout``; then make sure nothing of the group is left. The result names
+        the pids that had to be killed after the grace period."""
         import signal
         import time
 
-        if not is_ours(record):
-            return []
+        if record.pid is None or not is_ours(record):
+            raise LaunchError(
+                f"run {record.run_id} is not running: its process {record.pid} has ended (the pid may "
+                "belong to another program now, which is left alone)"
+            )
+        pgid = record.pid
         try:
-            os.killpg(record.pid, signal.SIGTERM)
+            os.killpg(pgid, signal.SIGTERM)
         except ProcessLookupError:
-            return []
+            return StopResult("; nothing of it is left running")
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and group_members(record.pid):
+        while time.monotonic() < deadline and group_members(pgid):
             time.sleep(0.1)
-        left = group_members(record.pid)
+        left = group_members(pgid)
         for pid in left:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         for _ in range(50):
-            if not group_members(record.pid):
+            if not group_members(pgid):
                 break
             time.sleep(0.1)
         proc = self._procs.get(record.run_id)
         if proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)
-        return left
+        if not left:
+            return StopResult("; nothing of it is left running")
+        return StopResult(
+            f"; {len(left)} process(es) of its group ignored SIGTERM for {timeout} s and were killed "
+            f"({', '.join(map(str, left))})",
+            killed=left,
+        )
+
+    def state(self, record: RunRecord) -> str:
+        return "running" if self.is_running(record) else "exited"
 
 
 def process_start(pid: int) -> int | None:
@@ -367,7 +377,7 @@ def is_ours(record: RunRecord) -> bool:
 
 def group_members(pgid: int) -> list[int]:
     """Live (not zombie) processes of a process group, from /proc: the orphaned training child included."""
-    out = []
+    out: list[int] = []
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -402,27 +412,26 @@ def _pid_alive(pid: int) -> bool:
 def _wait_pid(record: RunRecord) -> None:
     import time
 
-    while is_ours(record) and _pid_alive(record.pid):  # type: ignore[arg-type]
+    while record.pid is not None and is_ours(record) and _pid_alive(record.pid):
         time.sleep(0.2)
-
-
-def read_exit_file(exit_file: str | None, default: int) -> int:
-    """The wrapper's record of the exit code; ``default`` when the wrapper itself was killed (-1: unknown)."""
-    try:
-        return int(Path(exit_file).read_text().strip()) if exit_file else default
-    except (OSError, ValueError):
-        return default
 
 
 # --------------------------------------------------------------------------- script
 
 
-class ScriptBackend:
+class ScriptBackend(Backend):
     """No engine, no depth_net: write run.sh with the exact docker command, for the user to run."""
 
     name = "script"
+    label = "script (run.sh to run by hand)"
+    starts = False
+    gpus_here = False  # the GPUs are those of the machine the script runs on
 
-    def launch(self, req: LaunchRequest, folder: Path) -> RunRecord:
+    @classmethod
+    def observe(cls) -> ScriptBackend:
+        return cls()
+
+    def launch(self, req: LaunchRequest, run_dir: Path, *, lock_fd: int | None = None) -> RunRecord:
         from shlex import join
 
         from specgen.spec.atomicio import write_text_atomic
@@ -446,33 +455,56 @@ class ScriptBackend:
             + "\n"
         )
         # it may hold --env values (tokens): the owner's only, from the moment it exists
-        script = write_text_atomic(folder / "run.sh", body, overwrite=True, mode=0o700)
+        script = write_text_atomic(run_dir / "run.sh", body, overwrite=True, mode=0o700)
         return RunRecord(
             run_id=req.run_id,
             backend="script",
             action=req.action,
             spec_path=req.spec_path,
             results_dir=req.results_dir,
-            started=_now(),
+            started=now(),
             script=str(script),
         )
 
+    def alive(self, record: RunRecord) -> bool:
+        return False
 
-def _now() -> str:
-    from datetime import datetime, timezone
+    def output(self, record: RunRecord, log_path: Path, ended: Callable[[], bool]) -> Iterator[bytes]:
+        return tail(log_path, lambda: True)  # a log.txt put there by hand, if any
 
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    def wait(self, record: RunRecord, on_state: StateSink) -> Ending:
+        return Ending(None, failure=f"run {record.run_id} was written as a script and never started here")
+
+    def stop(self, record: RunRecord, timeout: int = 10) -> StopResult:
+        raise LaunchError(
+            f"run {record.run_id} was written as a script ({record.script}) and never started here: "
+            "nothing to stop"
+        )
+
+    def state(self, record: RunRecord) -> str:
+        return "not started"  # written for the user to run: never "finished"
 
 
-def choose_backend(name: str | None) -> DockerBackend | LocalBackend | ScriptBackend:
+# --------------------------------------------------------------------------- all of them
+
+#: Every backend by the name run.json and ``--backend`` use, in the order the launch dialog offers them.
+BACKENDS: dict[str, type[Backend]] = {
+    cls.name: cls for cls in (DockerBackend, LocalBackend, ScriptBackend, SlurmBackend)
+}
+
+
+def backend_class(name: str) -> type[Backend]:
+    try:
+        return BACKENDS[name]
+    except KeyError:
+        raise LaunchError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}") from None
+
+
+def choose_backend(name: str | None, slurm: SlurmOptions | None = None) -> Backend:
     """The named backend, or docker when an engine answers, else local when depth_net is on PATH, else script.
     The engine is asked once: the backend that answered is the one returned."""
-    if name == "docker":
-        return DockerBackend()
-    if name == "local":
-        return LocalBackend()
-    if name == "script":
-        return ScriptBackend()
+    if name:
+        return backend_class(name).for_launch(slurm)
     try:
         return DockerBackend()
     except LaunchError:
@@ -481,11 +513,14 @@ def choose_backend(name: str | None) -> DockerBackend | LocalBackend | ScriptBac
 
 
 __all__ = [
+    "BACKENDS",
+    "Backend",
     "DockerBackend",
     "LaunchError",
     "LaunchRequest",
     "LocalBackend",
     "RunRecord",
     "ScriptBackend",
+    "backend_class",
     "choose_backend",
 ]

@@ -9,10 +9,7 @@ import time
 import traceback
 from pathlib import Path
 
-
-def crash_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "depthnet-tui" / "crashes"
+from specgen.spec.locations import crash_dir
 
 
 def save_report(error: BaseException, where: str) -> Path | None:

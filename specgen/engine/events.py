@@ -49,13 +49,59 @@ class ConsoleMetrics(BaseModel):
 
 
 class StatusLine(BaseModel):
+    """One line of TAO's status.json, as written (``data``), with its keys read once here, typed: a key of the
+    wrong type reads as absent (real files hold NaN, strings and nulls where numbers are expected)."""
+
     kind: Literal["status"] = "status"
     data: dict[str, Any]
+
+    def _int(self, key: str) -> int | None:
+        value = self.data.get(key)
+        return value if isinstance(value, int) else None
+
+    def _str(self, key: str) -> str | None:
+        value = self.data.get(key)
+        return value if isinstance(value, str) else None
 
     @property
     def kpi(self) -> dict[str, Any]:
         value = self.data.get("kpi")
         return value if isinstance(value, dict) else {}
+
+    @property
+    def has_kpi(self) -> bool:
+        """The line carries a kpi mapping (possibly empty)."""
+        return isinstance(self.data.get("kpi"), dict)
+
+    @property
+    def epoch(self) -> int | None:
+        """TAO counts epochs from 0."""
+        return self._int("epoch")
+
+    @property
+    def max_epoch(self) -> int | None:
+        """num_epochs - 1."""
+        return self._int("max_epoch")
+
+    @property
+    def step(self) -> int | None:
+        return self._int("step")
+
+    @property
+    def max_step(self) -> int | None:
+        return self._int("max_step")
+
+    @property
+    def eta(self) -> str | None:
+        return self._str("eta")
+
+    @property
+    def message(self) -> str | None:
+        return self._str("message")
+
+    @property
+    def failed(self) -> bool:
+        return self.data.get("status") == "FAILURE"
 
 
 class Alert(BaseModel):
@@ -65,16 +111,34 @@ class Alert(BaseModel):
 
 
 class Verdict(BaseModel):
+    """How a run ended, judged honestly (``specgen.engine.verdict.judge``): the monitor's last event, what run.json
+    keeps (this model's JSON, so older files load alike) and what ``depthnet verdict`` prints."""
+
     kind: Literal["verdict"] = "verdict"
     passed: bool
     reason: str
-    exit_code: int | None
+    exit_code: int | None = None
     tao_status: str | None = None  # what TAO itself printed (PASS/FAIL), for contrast
     kpi: dict[str, Any] = Field(default_factory=dict)  # the latest value of each key over the whole run
     reasons: list[str] = Field(default_factory=list)  # every reason found, the headline first
     epochs_completed: int | None = None
     nan: bool = False
     interrupted: bool = False
+
+    @property
+    def word(self) -> Literal["PASS", "FAIL"]:
+        return "PASS" if self.passed else "FAIL"
+
+    def report(self) -> dict[str, Any]:
+        """``depthnet verdict --json``: the verdict word, every reason, and what it rests on."""
+        return {
+            "verdict": self.word,
+            "reasons": self.reasons,
+            "epochs_completed": self.epochs_completed,
+            "kpi": self.kpi,
+            "nan": self.nan,
+            "interrupted": self.interrupted,
+        }
 
     @property
     def tao_note(self) -> str:

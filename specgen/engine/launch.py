@@ -1,31 +1,33 @@
-"""From a spec file to a started run, and back to a run by id — shared by ``depthnet run`` and the Run screen."""
+"""From a spec file to a started run, and back to a run by id — shared by ``depthnet run``, the sweep and the Run
+screen.
+
+What ``prepare`` decides (the typed spec, the notes, the results-folder lock) travels in the ``Prepared`` it returns,
+which the caller owns: ``start(prepared, …)`` launches it and hands the spec (and a container's lock) to the backend
+instance it returns, where ``monitor.follow(record, backend, sink)`` finds them and gives the lock back when the run
+ends; ``prepared.discard()`` gives everything up for a run that will not start. Nothing is kept in this module
+between calls."""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, Field
 
 from specgen.engine import registry
-from specgen.engine.backends import (
-    DockerBackend,
-    LaunchError,
-    LaunchRequest,
-    LocalBackend,
-    RunRecord,
-    choose_backend,
-)
+from specgen.engine.backend import Backend, Held, ReplayBackend, StopResult
+from specgen.engine.backends import BACKENDS, backend_class, choose_backend
 from specgen.engine.lock import FolderBusy, ResultsLock
-from specgen.engine.preflight import PreflightProblem, default_data_roots, inside, problems, system_folder
+from specgen.engine.preflight import default_data_roots, inside, problems, refusal, system_folder
+from specgen.engine.records import LaunchError, LaunchRequest, RunRecord, RunRow
 from specgen.engine.runspec import RunSpec, SpecUnusable, load_run_spec
-from specgen.engine.slurm import SlurmBackend, SlurmOptions
-
-Backend = DockerBackend | LocalBackend | SlurmBackend
+from specgen.engine.slurm import SlurmOptions
+from specgen.spec.actions import Action
+from specgen.spec.problems import Finding
 
 
 class RunOptions(BaseModel):
-    action: str
+    action: Action
     spec: str
     backend: str | None = None
     image: str | None = None
@@ -39,13 +41,29 @@ class RunOptions(BaseModel):
     slurm: SlurmOptions | None = None  # --backend slurm: partition, nodes, GPUs per node, runtime…
 
 
-class Prepared(BaseModel):
+@dataclass(eq=False)
+class Prepared:
+    """A run checked and ready to start: the request, what preflight found, what was decided for the person, the
+    typed spec (the engine's one parse of the file) and the results folder's lock, held from before the check for
+    an earlier run until the run is started — or, for a container, until its follower ends."""
+
     request: LaunchRequest
     problems: list[str]
     confirmable: bool  # every problem can be overridden with an explicit yes (--force)
-    notes: list[str] = Field(
-        default_factory=list
-    )  # decided for the user, said before launch (device keys, strategy)
+    notes: list[str] = field(default_factory=list)  # decided for the user, said before launch (device keys…)
+    held: Held = field(default_factory=Held)  # the typed spec and the results-folder lock, until start
+
+    def discard(self) -> None:
+        """A run that will not start (refused, cancelled, a dry run): its lock goes, and so does the run folder
+        prepare made for the job's spec copy — only when it holds nothing else."""
+        self.held.release()
+        folder = registry.run_dir(self.request.run_id)
+        try:
+            if folder.is_dir() and {p.name for p in folder.iterdir()} <= {"spec.yaml"}:
+                (folder / "spec.yaml").unlink(missing_ok=True)
+                folder.rmdir()
+        except OSError:
+            pass  # litter at worst, never an error for the person
 
 
 def prepare(opts: RunOptions) -> Prepared:
@@ -61,23 +79,20 @@ def prepare(opts: RunOptions) -> Prepared:
     output_dir = os.path.abspath(opts.output_dir or spec.results_dir or os.path.dirname(results))
     roots = [os.path.abspath(r) for r in (opts.data_roots or default_data_roots(run_spec))]
     run_id = registry.new_run_id(opts.action)
+    lock = None
     if inside(results, [output_dir]) and system_folder(output_dir) is None and system_folder(results) is None:
         # Taken before the check for an earlier run in the folder, so two starts cannot both pass it.
-        try:
-            _LOCKS[run_id] = ResultsLock(results).acquire(run_id)
-        except FolderBusy as exc:
-            raise LaunchError(str(exc)) from None
-        except OSError as exc:
-            raise LaunchError(
-                f"cannot create the results folder {results} ({exc.strerror}); choose another"
-            ) from None
-    issues: list[PreflightProblem] = problems(
-        run_spec, data_roots=roots, output_dir=output_dir, force=opts.force
-    )
-    spec_path, notes = _job_spec(opts, run_spec, run_id)
-    memory = _memory_problem(opts, run_spec)
+        lock = _take(results, run_id)
+    try:
+        issues: list[Finding] = problems(run_spec, data_roots=roots, output_dir=output_dir, force=opts.force)
+        spec_path, notes = _job_spec(opts, run_spec, run_id)
+        memory = _memory_problem(opts, run_spec)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
     if memory is not None:
-        issues.append(PreflightProblem(memory, confirmable=True, key="dataset.train_dataset.batch_size"))
+        issues.append(refusal(memory, confirmable=True, key="dataset.train_dataset.batch_size"))
     req = LaunchRequest(
         run_id=run_id,
         action=opts.action,
@@ -90,14 +105,24 @@ def prepare(opts: RunOptions) -> Prepared:
         network=opts.network,
         env=opts.env,
     )
-    _SPECS[run_id] = run_spec  # handed to the monitor of the run this starts: no second read of the file
-    _NOTES[run_id] = notes
     return Prepared(
         request=req,
-        problems=[str(p) for p in issues],
+        problems=[p.line() for p in issues],
         confirmable=bool(issues) and all(p.confirmable for p in issues),
         notes=notes,
+        held=Held(run_spec=run_spec, lock=lock),
     )
+
+
+def _take(results: str, run_id: str) -> ResultsLock:
+    try:
+        return ResultsLock(results).acquire(run_id)
+    except FolderBusy as exc:
+        raise LaunchError(str(exc)) from None
+    except OSError as exc:
+        raise LaunchError(
+            f"cannot create the results folder {results} ({exc.strerror}); choose another"
+        ) from None
 
 
 def _job_spec(opts: RunOptions, run: RunSpec, run_id: str) -> tuple[str, list[str]]:
@@ -114,18 +139,10 @@ def _job_spec(opts: RunOptions, run: RunSpec, run_id: str) -> tuple[str, list[st
         ids = parse_gpus(opts.gpus)
     except ValueError as exc:
         raise LaunchError(str(exc)) from None
-    if opts.backend == "slurm":
-        slurm = opts.slurm or SlurmOptions()
-        per_node, nodes = slurm.gpus_per_node, slurm.nodes
-    elif isinstance(ids, list):
-        per_node, nodes = (
-            len(ids),
-            1,
-        )  # a local run gets CUDA_VISIBLE_DEVICES at start: it sees 0..n-1, as in Docker
-    else:
-        per_node, nodes = 0, 1  # all / none: the spec's own keys stand
+    kind = _kind(opts.backend)
+    per_node, nodes = kind.gpu_layout(ids, opts.slurm)
     changes, notes = device_keys(run.data, opts.action, per_node, nodes)
-    if not changes and opts.backend != "slurm":
+    if not changes and not kind.copies_spec:
         return os.path.abspath(opts.spec), notes
     data = apply(copy.deepcopy(run.data), changes)
     said = ", ".join(f"{k}: {v}" for k, v in changes.items()) or "no key changed"
@@ -142,7 +159,7 @@ def _memory_problem(opts: RunOptions, run: RunSpec) -> str | None:
     from specgen.engine import nvml
     from specgen.job.memory_fit import fit_problem
 
-    if opts.action != "train" or opts.backend in ("slurm", "script") or opts.gpus == "none":
+    if opts.action != "train" or not _kind(opts.backend).gpus_here or opts.gpus == "none":
         return None
     facts = nvml.facts()
     if not facts.gpus:
@@ -160,177 +177,79 @@ def _memory_problem(opts: RunOptions, run: RunSpec) -> str | None:
     return None if problem is None else f"GPU memory: {problem} (--force launches anyway)"
 
 
-#: What prepare decided for each run (device keys, strategy), kept in its record.
-_NOTES: dict[str, list[str]] = {}
-
-
-#: The typed spec of each prepared run, by run id (the engine's one parse of the file).
-_SPECS: dict[str, RunSpec] = {}
-
-
-def run_spec_of(run_id: str) -> RunSpec | None:
-    """The typed spec ``prepare`` made for this run, handed over once (a long-lived app keeps none behind)."""
-    return _SPECS.pop(run_id, None)
-
-
-#: Results-folder locks taken by ``prepare``, by run id, until the run is started (or given up).
-_LOCKS: dict[str, ResultsLock] = {}
-
-
-def release(run_id: str) -> None:
-    """Give up the results folder of a prepared run that was not started (or whose follower ends)."""
-    lock = _LOCKS.pop(run_id, None)
-    if lock is not None:
-        lock.release()
-
-
-def discard(run_id: str) -> None:
-    """A prepared run that will not start (refused, cancelled, a dry run): its lock goes, and so does the run folder
-    prepare made for the job's spec copy — only when it holds nothing else."""
-    release(run_id)
-    _SPECS.pop(run_id, None)
-    _NOTES.pop(run_id, None)
-    folder = registry.run_dir(run_id)
-    try:
-        if folder.is_dir() and {p.name for p in folder.iterdir()} <= {"spec.yaml"}:
-            (folder / "spec.yaml").unlink(missing_ok=True)
-            folder.rmdir()
-    except OSError:
-        pass  # litter at worst, never an error for the person
+def _kind(name: str | None) -> type[Backend]:
+    """The backend class a run will use; "auto" (None) is decided at start, and counts as a run on this machine
+    (Docker or local) until then."""
+    return backend_class(name) if name else BACKENDS["local"]
 
 
 def start(
-    req: LaunchRequest, backend_name: str | None, slurm: SlurmOptions | None = None
-) -> tuple[RunRecord, Backend | None]:
-    """Launch with the chosen backend (or the best available); the record is saved before this returns.
-    A local run's process inherits the results-folder lock, so the folder stays taken exactly as long as it runs;
-    for a container the lock lives as long as this process follows it."""
-    lock = _LOCKS.get(req.run_id)
-    if lock is None:  # prepared elsewhere (another process): take it now
-        try:
-            lock = _LOCKS[req.run_id] = ResultsLock(req.results_dir).acquire(req.run_id)
-        except FolderBusy as exc:
-            raise LaunchError(str(exc)) from None
+    prepared: Prepared, backend_name: str | None, slurm: SlurmOptions | None = None
+) -> tuple[RunRecord, Backend]:
+    """Launch with the chosen backend (or the best available); the record is saved before this returns. The
+    results-folder lock goes to the run's process (local), to the returned backend until the run's follower ends (a
+    container), or is given up (Slurm: the job runs elsewhere; a script: nothing runs)."""
+    req = prepared.request
+    held = prepared.held
+    if held.lock is None:  # given up meanwhile (the person read the preflight's findings): take it again
+        held.lock = _take(req.results_dir, req.run_id)
     try:
-        folder = registry.run_dir(req.run_id)
-        backend: Backend | None = None
-        chosen = SlurmBackend(slurm) if backend_name == "slurm" else choose_backend(backend_name)
-        if isinstance(chosen, SlurmBackend):
-            record = chosen.launch(req, folder)
-            backend = chosen
-            release(req.run_id)  # the job runs elsewhere: the results folder is marked by its run record
-        elif isinstance(chosen, DockerBackend):
-            chosen.preflight(req)
-            record = chosen.launch(req)
-            backend = chosen
-        elif isinstance(chosen, LocalBackend):
-            if req.gpus not in ("all", "none") and "CUDA_VISIBLE_DEVICES" not in req.env:
-                req = req.model_copy(update={"env": {**req.env, "CUDA_VISIBLE_DEVICES": req.gpus}})
-            record = chosen.launch(
-                req, folder / "log.txt", keep_fds=(lock.fd,) if lock.fd is not None else ()
-            )
-            backend = chosen
-            release(req.run_id)  # the child holds it now
-        else:
-            record = chosen.launch(req, folder)
-            release(req.run_id)  # written, not started
+        backend = choose_backend(backend_name, slurm)
+        record = backend.launch(req, registry.run_dir(req.run_id), lock_fd=held.lock.fd)
     except BaseException:
-        release(req.run_id)
+        held.release_lock()
         raise
+    if not backend.follower_holds_lock:
+        held.release_lock()  # the child holds it now, or nothing needs it here
+    backend.hold(req.run_id, held)  # handed over: the follower releases the lock
+    prepared.held = Held()
     record.gpus = req.gpus
-    record.notes = _NOTES.pop(req.run_id, [])
+    record.notes = list(prepared.notes)
     registry.save(record)
     return record, backend
 
 
 def backend_for(record: RunRecord) -> Backend | None:
     """The live backend of a run, or None when only its saved log and status.json remain (replay)."""
-    if record.backend == "docker":
-        docker = DockerBackend()
-        return docker if docker.exists(record) else None
-    if record.backend == "local":
-        local = LocalBackend.attached()
-        return local if local.is_running(record) else None
-    if record.backend == "slurm":
-        return SlurmBackend()  # asks Slurm how the job stands; a finished job answers at once
-    return None
+    backend = backend_class(record.backend).observe()
+    return backend if backend.alive(record) else None
 
 
-def stop(record: RunRecord, timeout: int = 10) -> list[int] | str:
-    """Stop a run; for a local run, the pids of its process group that outlived SIGTERM (then killed); for a Slurm
-    job, the words of the state it ended in."""
+def follower_of(record: RunRecord, backend: Backend | None) -> Backend:
+    """What follows a run: its live backend, or a replay of its folder."""
+    return backend if backend is not None else ReplayBackend()
+
+
+def stop(record: RunRecord, timeout: int = 10) -> StopResult:
+    """Stop a run started here or by another process; LaunchError when there is nothing to stop."""
     if record.verdict is not None:
         raise LaunchError(
-            f"run {record.run_id} has already finished ({'PASS' if record.verdict.get('passed') else 'FAIL'}"
-            "): nothing to stop"
+            f"run {record.run_id} has already finished ({record.verdict.word}): nothing to stop"
         )
-    if record.backend == "docker":
-        DockerBackend().stop(record, timeout=timeout)
-        return []
-    if record.backend == "local":
-        from specgen.engine.backends import is_ours
-
-        if not is_ours(record):
-            raise LaunchError(
-                f"run {record.run_id} is not running: its process {record.pid} has ended (the pid may "
-                "belong to another program now, which is left alone)"
-            )
-        return LocalBackend.attached().stop(record, timeout=timeout)
-    if record.backend == "slurm":
-        backend = SlurmBackend()
-        st = backend.state(record)
-        if st.finished:
-            raise LaunchError(
-                f"run {record.run_id}: Slurm job {record.job_id} has already ended ({st.state}): "
-                "nothing to stop"
-            )
-        return backend.stop(record, timeout=timeout).words
-    raise LaunchError(
-        f"run {record.run_id} was written as a script ({record.script}) and never started here: "
-        "nothing to stop"
-    )
+    return backend_class(record.backend).observe().stop(record, timeout=timeout)
 
 
-def listing() -> list[dict[str, Any]]:
-    """Every run we know of: run folders, plus containers carrying our label (running or finished)."""
-    rows: dict[str, dict[str, Any]] = {}
+def listing() -> list[RunRow]:
+    """Every run we know of: run folders, plus what each backend knows by itself (labelled containers, running or
+    finished). A backend that cannot be reached (no engine) leaves its runs' state unknown."""
     records = {rec.run_id: rec for rec in registry.all_records()}
-    for rec in records.values():
-        state = "finished" if rec.verdict else "unknown"
-        rows[rec.run_id] = {
-            "run_id": rec.run_id,
-            "backend": rec.backend,
-            "action": rec.action,
-            "state": state,
-            "verdict": ("PASS" if rec.verdict.get("passed") else "FAIL") if rec.verdict else None,
-            "reason": (rec.verdict or {}).get("reason"),
-            "results_dir": rec.results_dir,
-            "started": rec.started,
-        }
-    try:
-        for c in DockerBackend().listed():
-            row = rows.setdefault(
-                c["run_id"],
-                {
-                    "run_id": c["run_id"],
-                    "backend": "docker",
-                    "action": c["action"],
-                    "verdict": None,
-                    "reason": None,
-                    "results_dir": None,
-                    "started": None,
-                },
-            )
-            row["state"] = c["status"]
-    except LaunchError:
-        pass
+    rows = {run_id: RunRow.of(rec) for run_id, rec in records.items()}
+    observers: dict[str, Backend | None] = {}
+    for name, kind in BACKENDS.items():
+        try:
+            observers[name] = kind.observe()
+        except LaunchError:
+            observers[name] = None
+    for observer in observers.values():
+        for found in observer.listed() if observer is not None else []:
+            row = rows.setdefault(found.run_id, found)
+            row.state = found.state
     for row in rows.values():
-        if row["backend"] == "local" and row["state"] == "unknown":
-            row["state"] = (
-                "running" if LocalBackend.attached().is_running(records[row["run_id"]]) else "exited"
-            )
-        if row["backend"] == "script" and row["state"] == "unknown":
-            row["state"] = "not started"  # written for the user to run: never "finished"
-        if row["backend"] == "slurm" and row["state"] == "unknown":
-            row["state"] = SlurmBackend().queue_state(records[row["run_id"]])
-    return sorted(rows.values(), key=lambda r: r["run_id"])
+        record = records.get(row.run_id)
+        observer = observers.get(row.backend)
+        if row.state == "unknown" and record is not None and observer is not None:
+            row.state = observer.state(record)
+    return sorted(rows.values(), key=lambda r: r.run_id)
+
+
+__all__ = ["Prepared", "RunOptions", "backend_for", "follower_of", "listing", "prepare", "start", "stop"]

@@ -2,8 +2,14 @@
 ``train_loss_step`` and ``train/lr``: TAO 7.3.0 prints no live progress on the console), its exit — as events,
 ending in the verdict.
 
-Used by ``depthnet run/attach`` and the Run screen alike. Attaching again replays from the start (the
-container log and status.json hold everything), so a chart is rebuilt exactly after an SSH drop.
+``follow(record, backend, sink)`` is the one way to do it: ``depthnet run/attach``, the Run screen and every sweep
+trial call it, so the polling choice, the release of the results folder and the verdict saved in run.json happen
+in one place. Attaching again replays from the start (the container log and status.json hold everything), so a
+chart is rebuilt exactly after an SSH drop.
+
+Threads: the backend's streams and ``wait`` block, so they run in daemon threads (quitting never waits for a
+container); the console is decoded and parsed there, and each parsed batch is handed to the event loop, which alone
+folds events and calls the sink — one batch at a time, so a log flood queues one chunk, never thousands.
 """
 
 from __future__ import annotations
@@ -11,17 +17,17 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from specgen.engine.backends import DockerBackend, LocalBackend, RunRecord, read_exit_file
+from specgen.engine import registry
+from specgen.engine.backend import CHUNK, Backend, Held, ReplayBackend
 from specgen.engine.events import Alert, Event, JobState, Metric, StatusLine, StepLoss, Verdict
 from specgen.engine.logparse import LogParser
+from specgen.engine.records import RunRecord
 from specgen.engine.runspec import RunSpec, try_load
-from specgen.engine.slurm import SlurmBackend
 from specgen.engine.status import watch_status
 from specgen.engine.tensorboard import EventDirReader
 from specgen.engine.verdict import RunFacts, judge_facts, missing_output
@@ -29,8 +35,6 @@ from specgen.engine.verdict import RunFacts, judge_facts, missing_output
 EventSink = Callable[[Event], None]
 #: The complete log lags the live attach stream by at most Docker's 16 KiB line buffer (~100 progress updates).
 SEEN_WINDOW = 20_000
-#: Bytes per hand-over to the event loop: bounds the time one parse takes on the UI thread.
-CHUNK = 16 * 1024
 #: How often the TensorBoard event file is read (Lightning flushes it every few seconds or 10 events).
 TB_POLL = 0.5
 
@@ -72,7 +76,7 @@ class Monitor:
     def __init__(
         self,
         record: RunRecord,
-        backend: DockerBackend | LocalBackend | SlurmBackend | None,
+        backend: Backend | None,
         sink: EventSink,
         *,
         log_path: Path,
@@ -81,11 +85,11 @@ class Monitor:
     ) -> None:
         self.record = record
         self._run_spec = run_spec
-        self.backend = backend
+        self.backend: Backend = backend if backend is not None else ReplayBackend()
         self.sink = sink
         self.log_path = log_path
-        # A Slurm job writes from another node: inotify would see nothing on NFS/Lustre, so poll.
-        self.force_polling = True if isinstance(backend, SlurmBackend) else force_polling
+        # A job writing from another node: inotify would see nothing on NFS/Lustre, so poll.
+        self.force_polling = True if self.backend.remote_files else force_polling
         self.parser = LogParser()
         self.live_parser = LogParser()  # docker attach stream: only its step losses are used
         self._seen_steps: set[int] = set()  # global steps, pruned to a window: memory stays flat on long runs
@@ -137,7 +141,7 @@ class Monitor:
                 )
             )
 
-    def emit_all(self, events: list[Event]) -> None:
+    def emit_all(self, events: Iterable[Event]) -> None:
         for event in events:
             self._emit(event)
 
@@ -154,91 +158,54 @@ class Monitor:
             if step is not None:
                 self._emit(step)
 
-    # ------------------------------------------------------------------ sources
-
-    def _docker_chunks(self) -> Iterator[bytes]:
-        assert isinstance(self.backend, DockerBackend)
-        yield from self.backend.stream(self.record)
-
-    def _file_chunks(self, done: Callable[[], bool]) -> Iterator[bytes]:
-        """Tail the local backend's log file until the process has ended and nothing new arrives."""
-        import time
-
-        offset = 0
-        while True:
-            finished = done()
-            try:
-                with open(self.log_path, "rb") as f:
-                    f.seek(offset)
-                    data = f.read(CHUNK)
-            except FileNotFoundError:
-                data = b""
-            if data:
-                offset += len(data)
-                yield data
-                continue
-            if finished:
-                return
-            else:
-                time.sleep(0.05)
+    # ------------------------------------------------------------------ the run
 
     async def run(self) -> Verdict:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        exited = asyncio.Event()
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        docker = isinstance(self.backend, DockerBackend)
+        exited = threading.Event()
+        backend, record = self.backend, self.record
 
-        def hand_over(fn: Callable[[Any], None], text: Any) -> None:
-            """Run ``fn(text)`` on the loop and wait for it: a flood queues one chunk, never thousands."""
+        def hand_over(events: Sequence[Event]) -> None:
+            """Fold ``events`` on the loop and wait for it: a flood queues one chunk, never thousands."""
             done = threading.Event()
 
             def call() -> None:
                 try:
-                    fn(text)
+                    self.emit_all(events)
                 finally:
                     done.set()
 
-            loop.call_soon_threadsafe(call)
+            try:
+                loop.call_soon_threadsafe(call)
+            except RuntimeError:  # the loop closed: nobody listens any more
+                return
             while not done.wait(0.5):
                 if loop.is_closed():
                     return
 
         def pump() -> None:
-            chunks = self._docker_chunks() if docker else self._file_chunks(exited.is_set)
-            with contextlib.ExitStack() as stack:
-                raw = stack.enter_context(open(self.log_path, "wb")) if docker else None
-
-                def take(chunk: bytes) -> None:
-                    self.received += len(chunk)
-                    if raw is not None:
-                        raw.write(chunk)
-                        raw.flush()
-                    for i in range(0, len(chunk), CHUNK):
-                        text = decoder.decode(chunk[i : i + CHUNK])
-                        if text:
-                            # Parsed here, in the reader's thread: the loop only folds the events (a flood of log
-                            # lines must not stall the screen).
-                            hand_over(self.emit_all, self.parser.feed(text))
-
-                for chunk in chunks:
-                    take(chunk)
-                if docker and self.backend is not None:
-                    with contextlib.suppress(Exception):  # the container may be gone: what we have stands
-                        full = self.backend.full_log(self.record)
-                        if len(full) > self.received:
-                            take(full[self.received :])
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            for chunk in backend.output(record, self.log_path, exited.is_set):
+                self.received += len(chunk)
+                for i in range(0, len(chunk), CHUNK):
+                    text = decoder.decode(chunk[i : i + CHUNK])
+                    if text:
+                        # Parsed here, in the reader's thread: the loop only folds the events (a flood of log
+                        # lines must not stall the screen).
+                        hand_over(self.parser.feed(text))
 
         def live_pump() -> None:
             live_decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            with contextlib.suppress(
-                Exception
-            ):  # live steps are a bonus; the complete log still has them all
-                for chunk in self.backend.live(self.record):
+            # live steps are a bonus; the complete log still has them all
+            with contextlib.suppress(Exception):
+                for chunk in backend.live(record) or ():
                     if text := live_decoder.decode(chunk):
-                        hand_over(
-                            self.emit_all, [e for e in self.live_parser.feed(text) if isinstance(e, StepLoss)]
-                        )
+                        hand_over([e for e in self.live_parser.feed(text) if isinstance(e, StepLoss)])
+
+        def heard(state: JobState) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody listens any more
+                loop.call_soon_threadsafe(self._emit, state)
 
         async def watch() -> None:
             async for batch in watch_status(self.status_path, stop, force_polling=self.force_polling):
@@ -253,42 +220,25 @@ class Monitor:
 
         watcher = asyncio.create_task(watch())
         tb_watcher = asyncio.create_task(watch_events())
-        if self.backend is None:  # finished local run from an earlier session: replay the saved log
-            exit_code: int | None = (self.record.verdict or {}).get("exit_code")
-            if exit_code is None:
-                exit_code = read_exit_file(self.record.exit_file, -1)
+        threading.Thread(target=live_pump, name="depthnet-live", daemon=True).start()
+        log_task = in_daemon_thread(pump)
+        try:
+            ending = await in_daemon_thread(backend.wait, record, heard)
+        finally:
             exited.set()
-            await in_daemon_thread(pump)
-        elif isinstance(self.backend, SlurmBackend):
-            log_task = in_daemon_thread(pump)
-
-            def heard(state: JobState) -> None:
-                with contextlib.suppress(RuntimeError):  # the loop closed: nobody listens any more
-                    loop.call_soon_threadsafe(self._emit, state)
-
-            job: JobState = await in_daemon_thread(self.backend.wait, self.record, heard)
-            exit_code = self.backend.exit_code(job, self.record)
-            if job.ending:
-                self.facts.ended_by = job.ending
-            elif job.state == "UNKNOWN":
-                self.facts.failure = job.reason
-            await asyncio.sleep(0.5)  # a shared filesystem shows the last writes late
-            exited.set()
-            await log_task
-        else:
-            if docker:
-                threading.Thread(target=live_pump, name="depthnet-live", daemon=True).start()
-            log_task = in_daemon_thread(pump)
-            exit_code = await in_daemon_thread(self.backend.wait, self.record)
-            exited.set()
-            await log_task
+        if ending.ended_by:
+            self.facts.ended_by = ending.ended_by
+        elif ending.failure:
+            self.facts.failure = ending.failure
+        await log_task
         for event in self.parser.flush():
             self._emit(event)
         await asyncio.sleep(0.15)  # let the last status.json write be seen
         stop.set()
         await watcher
         await tb_watcher
-        if exit_code in (-1, None):
+        exit_code = ending.exit_code
+        if exit_code is None or exit_code < 0:
             # Unknown (the process was not ours and left no exit file): TAO's entrypoint prints PASS exactly when
             # its child returned 0, so its last line stands in for the exit code.
             exit_code = (
@@ -303,6 +253,46 @@ class Monitor:
         )
         self.sink(verdict)
         return verdict
+
+
+async def follow(
+    record: RunRecord,
+    backend: Backend | None,
+    sink: EventSink,
+    *,
+    force_polling: bool | None = None,
+) -> Verdict:
+    """Follow a run to its verdict; every event (the verdict last) goes to ``sink``, on the calling loop.
+
+    ``backend`` is the live one — from ``launch.start`` (it holds the typed spec the run was prepared with, judged
+    with at the end, and a container's results-folder lock, given back when the run ends or this follower is
+    cancelled) or ``launch.backend_for`` — or None to replay a finished run's folder. Polling follows the settings
+    (``DEPTHNET_FORCE_POLLING`` for network filesystems) unless ``force_polling`` says otherwise. The verdict is
+    saved in the run's run.json; when that write fails the sink hears an Alert (``NOT_SAVED``), the verdict stands.
+    """
+    if force_polling is None:
+        from specgen.engine.settings import settings
+
+        force_polling = settings().force_polling
+    held = backend.take(record.run_id) if backend is not None else Held()
+    monitor = Monitor(
+        record,
+        backend,
+        sink,
+        log_path=registry.log_path(record),
+        force_polling=force_polling,
+        run_spec=held.run_spec,
+    )
+    try:
+        verdict = await monitor.run()
+    finally:
+        held.release()  # the results folder is free again (a container run held it while followed)
+    record.verdict = verdict
+    try:
+        registry.save(record)
+    except OSError as exc:
+        sink(Alert(code="NOT_SAVED", message=f"verdict not saved: {exc}"))
+    return verdict
 
 
 def verdict_for(
@@ -367,12 +357,6 @@ def in_daemon_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
     return future
 
 
-def env_force_polling() -> bool | None:
-    """DEPTHNET_FORCE_POLLING=1 for network filesystems where inotify sees nothing."""
-    value = os.environ.get("DEPTHNET_FORCE_POLLING")
-    return None if value is None else value not in ("0", "false", "")
-
-
 def judge_results(
     results_dir: str,
     action: str,
@@ -402,7 +386,7 @@ def judge_results(
         if parser.tao_status is not None:
             exit_code = 0 if parser.tao_status == "PASS" else 1
         elif facts.failure is None and log_bytes is None:
-            last = _last_status_message(Path(results_dir) / "status.json")
+            last = facts.status.last_message
             if last and last.endswith("finished successfully."):
                 exit_code = 0
             elif facts.failure is None:
@@ -415,13 +399,3 @@ def judge_results(
             Path(results_dir) / "experiment.yaml"
         )  # what TAO resolved, written into the results folder
     return verdict_for(action, facts, exit_code, parser, try_load(spec_path, action), results_dir)
-
-
-def _last_status_message(path: Path) -> str | None:
-    from specgen.engine.status import StatusReader, drain
-
-    last: dict[str, Any] = {}
-    for batch in drain(StatusReader(path)):
-        last = batch[-1]
-    message = last.get("message")
-    return message if isinstance(message, str) else None

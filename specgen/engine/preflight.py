@@ -9,6 +9,7 @@ from pathlib import Path, PurePosixPath
 
 from specgen.engine.runspec import RunSpec
 from specgen.spec.paths import free_path
+from specgen.spec.problems import Finding
 from specgen.spec.schema import ExperimentSpec
 
 #: Model files each action loads (must exist before launch).
@@ -23,11 +24,9 @@ CHECKPOINTS: dict[str, tuple[str, ...]] = {
 EXAMPLES = 3
 
 
-class PreflightProblem(Exception):
-    def __init__(self, message: str, *, confirmable: bool = False, key: str | None = None) -> None:
-        super().__init__(message)
-        self.confirmable = confirmable
-        self.key = key
+def refusal(message: str, *, confirmable: bool = False, key: str | None = None) -> Finding:
+    """A preflight finding. Its message names the key or file itself (``key`` says which, at the call)."""
+    return Finding(what=message, confirmable=confirmable)
 
 
 def _get(spec: ExperimentSpec, dotted: str) -> str | None:
@@ -167,14 +166,14 @@ def _examples(items: list[str]) -> str:
     return shown + (f" (and {len(items) - EXAMPLES} more)" if len(items) > EXAMPLES else "")
 
 
-def _annotation_problems(key: str, data_file: str, mounts: list[str]) -> list[PreflightProblem]:
+def _annotation_problems(key: str, data_file: str, mounts: list[str]) -> list[Finding]:
     try:
         files = annotation_rows(data_file)
     except OSError as exc:
-        return [PreflightProblem(f"{key}: {exc}", key=key)]
+        return [refusal(f"{key}: {exc}", key=key)]
     if not files:
         return [
-            PreflightProblem(
+            refusal(
                 f"{key} = {data_file} lists no files; run `depthnet convert` again and check its report",
                 key=key,
             )
@@ -182,18 +181,18 @@ def _annotation_problems(key: str, data_file: str, mounts: list[str]) -> list[Pr
     relative = [f for f in files if not os.path.isabs(f)]
     if relative:
         return [
-            PreflightProblem(
+            refusal(
                 f"{data_file} lists relative paths ({_examples(relative)}): inside the container they "
                 "resolve against its working folder, not yours; write the annotation files again "
                 "with an absolute data root",
                 key=key,
             )
         ]
-    out: list[PreflightProblem] = []
+    out: list[Finding] = []
     missing = [f for f in files if not os.path.exists(f)]
     if missing:
         out.append(
-            PreflightProblem(
+            refusal(
                 f"{data_file}: {len(missing)} of {len(files)} listed files do not exist "
                 f"({_examples(missing)}); run `depthnet convert` again",
                 key=key,
@@ -204,7 +203,7 @@ def _annotation_problems(key: str, data_file: str, mounts: list[str]) -> list[Pr
         line = _line_of(data_file, outside[0])
         where = f"{data_file}" + (f", line {line}," if line else "")
         out.append(
-            PreflightProblem(
+            refusal(
                 f"{where} lists files outside the data roots ({_examples(outside)}): the "
                 "container cannot see them and nothing else is mounted for them; move the files "
                 "under the data root or name their folder with --data-root",
@@ -214,13 +213,11 @@ def _annotation_problems(key: str, data_file: str, mounts: list[str]) -> list[Pr
     return out
 
 
-def problems(
-    run: RunSpec, *, data_roots: list[str], output_dir: str, force: bool = False
-) -> list[PreflightProblem]:
+def problems(run: RunSpec, *, data_roots: list[str], output_dir: str, force: bool = False) -> list[Finding]:
     """Everything that would make the run fail or damage something, worst first."""
     spec, action = run.spec, run.action
     mounts = [*data_roots, output_dir]
-    found: list[PreflightProblem] = []
+    found: list[Finding] = []
     for folder, role in [
         (output_dir, "the output folder (mounted read-write)"),
         *((r, "a data root (mounted read-only)") for r in data_roots),
@@ -228,7 +225,7 @@ def problems(
         why = system_folder(folder)
         if why:
             found.append(
-                PreflightProblem(
+                refusal(
                     f"{why}: refusing it as {role}; choose a folder of your project, e.g. ~/depthnet/results",
                     key="results_dir",
                 )
@@ -239,7 +236,7 @@ def problems(
     for key, path in paths.items():
         if not os.path.isabs(path):
             found.append(
-                PreflightProblem(
+                refusal(
                     f"{key} = {path} is relative: inside the container it resolves against "
                     "another folder; use an absolute path",
                     key=key,
@@ -247,7 +244,7 @@ def problems(
             )
         elif not inside(path, mounts):
             found.append(
-                PreflightProblem(
+                refusal(
                     f"{key} = {path} lies outside every mount ({', '.join(mounts)}): the "
                     "container cannot see it; put it under the data root or the output folder, "
                     "or add its folder with --data-root",
@@ -257,7 +254,7 @@ def problems(
     for key, path in run.data_files.items():
         if not Path(path).is_file():
             found.append(
-                PreflightProblem(
+                refusal(
                     f"{key} = {path} does not exist; write the annotation files first (depthnet convert)",
                     key=key,
                 )
@@ -268,7 +265,7 @@ def problems(
         value = _get(spec, key)
         if value and os.path.isabs(value) and not Path(value).exists():
             found.append(
-                PreflightProblem(
+                refusal(
                     f"{key} = {value} does not exist; point it at the file "
                     "(a train run's .pth is under <results_dir>/train/)",
                     key=key,
@@ -277,7 +274,7 @@ def problems(
     results = run.results_dir
     if not inside(results, [output_dir]):
         found.append(
-            PreflightProblem(
+            refusal(
                 f"{action} writes to {results}, outside the output folder {output_dir} (mounted "
                 "read-write); set results_dir inside it",
                 key="results_dir",
@@ -288,7 +285,7 @@ def problems(
         Path(output_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         found.append(
-            PreflightProblem(
+            refusal(
                 f"cannot create the output folder {output_dir} ({exc.strerror}); choose another",
                 key="results_dir",
             )
@@ -296,7 +293,7 @@ def problems(
         return found
     if not os.access(output_dir, os.W_OK):
         found.append(
-            PreflightProblem(
+            refusal(
                 f"{output_dir} is not writable by you (uid {os.getuid()}); the container runs as "
                 "you so outputs stay yours, not nobody:nogroup — fix the folder's permissions",
                 key="results_dir",
@@ -304,7 +301,7 @@ def problems(
         )
     if action == "export" and spec.export.onnx_file and Path(spec.export.onnx_file).exists():
         found.append(
-            PreflightProblem(
+            refusal(
                 f"export.onnx_file {spec.export.onnx_file} already exists and TAO refuses to "
                 "overwrite it ('Default onnx file … already exists'); set export.onnx_file: "
                 f"{free_path(spec.export.onnx_file)} (free) or remove the old file",
@@ -314,7 +311,7 @@ def problems(
     engine = spec.gen_trt_engine.trt_engine if action == "gen_trt_engine" else None
     if not force and engine and Path(engine).exists():
         found.append(
-            PreflightProblem(
+            refusal(
                 f"gen_trt_engine.trt_engine {engine} already exists and the build replaces it; "
                 "confirm with --force or choose a new name",
                 confirmable=True,
@@ -323,7 +320,7 @@ def problems(
         )
     if not force and (Path(results) / "status.json").exists():
         found.append(
-            PreflightProblem(
+            refusal(
                 f"{results} already holds another {action} run (status.json is appended across "
                 "runs, checkpoints may be resumed); confirm with --force or choose a new "
                 "results_dir",

@@ -19,6 +19,7 @@ from specgen.engine.events import (
     StepLoss,
     Verdict,
 )
+from specgen.engine.status import StatusFold
 
 MAX_POINTS = (
     4096  # per-step points kept for the chart; beyond, neighbours are merged (a terminal shows fewer)
@@ -46,7 +47,7 @@ class RunProgress:
         self.alerts: list[Alert] = []
         self.job: JobState | None = None  # a Slurm job's latest state
         self.verdict: Verdict | None = None
-        self._epoch_step: int | None = None
+        self.status = StatusFold()
 
     def apply(self, event: Event) -> str:
         """Fold one event in; return which part changed ('chart', 'kpi', 'status', 'log', 'alert', 'verdict')."""
@@ -74,7 +75,7 @@ class RunProgress:
                 self.kpi.update({k: v for k, v in event.values.items() if k not in self.kpi})
             return "kpi"
         if isinstance(event, StatusLine):
-            return self._status(event.data)
+            return self._status(event)
         if isinstance(event, LogLine):
             return "log"
         if isinstance(event, Alert):
@@ -97,40 +98,29 @@ class RunProgress:
             merged[items[-1][0]] = items[-1][1]
         self.step_loss = merged
 
-    def _status(self, data: dict[str, Any]) -> str:
-        if isinstance(data.get("message"), str):
-            self.message = data["message"]
-        for key in ("epoch", "max_epoch", "max_step"):
-            if isinstance(data.get(key), int):
-                setattr(self, key, data[key])
-        if isinstance(data.get("step"), int):
-            self.step = max(self.step, data["step"])
-        if isinstance(data.get("eta"), str):
-            self.eta = data["eta"].split(".")[0]
-        kpi = data.get("kpi")
-        changed = "status"
-        if isinstance(kpi, dict) and kpi:
-            self.kpi.update(
-                kpi
-            )  # by key: "Train metrics generated." carries only train_loss, val/* come apart
-            changed = "kpi"
-            # One point per epoch: val/loss arrives on "Eval metrics generated." (and again on the epoch's
-            # "Training loop in progress" line), train_loss on the "Train metrics generated." line after it.
-            at = self._epoch_end_step(data)
-            if at is not None:
-                for key, series in (("train_loss", self.epoch_train), ("val/loss", self.epoch_val)):
-                    if isinstance(kpi.get(key), (int, float)):
-                        series[at] = float(kpi[key])
-                        changed = "chart"
+    def _status(self, line: StatusLine) -> str:
+        change = self.status.add(line)
+        fold = self.status
+        self.message = fold.message
+        self.max_epoch, self.max_step, self.eta = fold.max_epoch, fold.max_step, fold.eta
+        if line.epoch is not None:
+            self.epoch = line.epoch
+        if line.step is not None:
+            self.step = max(self.step, line.step)
+        kpi = line.kpi
+        if not kpi:
+            return "status"
+        self.kpi.update(kpi)  # by key: "Train metrics generated." carries only train_loss, val/* come apart
+        changed = "kpi"
+        # One point per epoch: val/loss arrives on "Eval metrics generated." (and again on the epoch's
+        # "Training loop in progress" line), train_loss on the "Train metrics generated." line after it.
+        at = change.epoch_point
+        if at is not None:
+            for key, series in (("train_loss", self.epoch_train), ("val/loss", self.epoch_val)):
+                if isinstance(kpi.get(key), (int, float)):
+                    series[at] = float(kpi[key])
+                    changed = "chart"
         return changed
-
-    def _epoch_end_step(self, data: dict[str, Any]) -> int | None:
-        """The global step an epoch's kpi belongs to: the epoch line's own step; "Train metrics generated." (which
-        follows the epoch line and alone carries train_loss) belongs to the epoch line before it."""
-        if isinstance(data.get("epoch"), int) and isinstance(data.get("step"), int):
-            self._epoch_step = data["step"]
-            return self._epoch_step
-        return self._epoch_step if data.get("message") == "Train metrics generated." else None
 
     # ------------------------------------------------------------------ for drawing
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from pathlib import Path
 
-from specgen.engine.backends import RunRecord
+from specgen.engine.records import LaunchError, RunRecord
 from specgen.spec.atomicio import write_text_atomic
-
-
-def runs_home() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "depthnet-tui" / "runs"
+from specgen.spec.locations import runs_dir
 
 
 def new_run_id(action: str) -> str:
@@ -21,7 +16,7 @@ def new_run_id(action: str) -> str:
 
 
 def run_dir(run_id: str) -> Path:
-    return runs_home() / run_id
+    return runs_dir() / run_id
 
 
 def log_path(record: RunRecord) -> Path:
@@ -38,7 +33,7 @@ def save(record: RunRecord) -> Path:
 def load(run_id: str) -> RunRecord:
     path = run_dir(run_id) / "run.json"
     if not path.is_file():
-        matches = [p.name for p in runs_home().glob(f"*{run_id}*")] if runs_home().is_dir() else []
+        matches = [p.name for p in runs_dir().glob(f"*{run_id}*")] if runs_dir().is_dir() else []
         if len(matches) == 1:
             path = run_dir(matches[0]) / "run.json"
         else:
@@ -54,8 +49,6 @@ def load(run_id: str) -> RunRecord:
 def read_record(path: Path) -> RunRecord:
     """A run.json; a damaged one (truncated, not UTF-8, wrong shape, a FIFO) is one clear LaunchError."""
     import stat
-
-    from specgen.engine.backends import LaunchError
 
     try:
         if not stat.S_ISREG(path.stat().st_mode):
@@ -74,8 +67,8 @@ def read_record(path: Path) -> RunRecord:
 
 def all_records() -> list[RunRecord]:
     out = []
-    if runs_home().is_dir():
-        for p in sorted(runs_home().glob("*/run.json")):
+    if runs_dir().is_dir():
+        for p in sorted(runs_dir().glob("*/run.json")):
             try:
                 out.append(read_record(p))
             except Exception:  # noqa: BLE001 - a damaged record is skipped in listings; `attach` names it

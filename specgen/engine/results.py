@@ -3,7 +3,6 @@ succeeded, read its final metrics. Shared by ``depthnet next|metrics|outputs`` a
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from specgen.engine import registry
-from specgen.engine.backends import RunRecord
-from specgen.engine.status import StatusReader, drain
+from specgen.engine.records import RunRecord
+from specgen.engine.status import StatusFold, StatusReader, drain
 from specgen.job.chain import ChainError, Source
-
-ACTIONS = ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine")
+from specgen.spec.actions import ACTIONS
 
 
 class RunRef(BaseModel):
@@ -36,11 +34,7 @@ def status_lines(results_dir: str) -> list[dict[str, Any]]:
 def final_kpi(lines: list[dict[str, Any]]) -> dict[str, Any]:
     """The latest value of each kpi key over status.json lines: TAO's kpi is not sticky across kinds of lines
     ("Train metrics generated." carries only train_loss, val/* come on other lines)."""
-    merged: dict[str, Any] = {}
-    for line in lines:
-        if isinstance(line.get("kpi"), dict):
-            merged.update(line["kpi"])
-    return merged
+    return StatusFold.of(lines).kpi
 
 
 def _action_of_folder(folder: Path) -> str | None:
@@ -81,20 +75,17 @@ def failure(run: RunRef) -> str | None:
     """Why this run is not worth building on (None when it finished well)."""
     rec = run.record
     if rec is not None and rec.verdict is not None:
-        return None if rec.verdict.get("passed") else f"run {rec.run_id} failed: {rec.verdict.get('reason')}"
+        return None if rec.verdict.passed else f"run {rec.run_id} failed: {rec.verdict.reason}"
     lines = status_lines(run.source.results_dir)
     if not lines:
         return f"{run.source.results_dir} has no status.json yet: the run has not started or wrote elsewhere"
-    for line in lines:
-        if line.get("status") == "FAILURE":
-            return f"{run.label} failed: {line.get('message', 'FAILURE in status.json')}"
-    kpi = final_kpi(lines)
-    bad = [
-        k for k in ("train_loss", "val/loss") if isinstance(kpi.get(k), float) and not math.isfinite(kpi[k])
-    ]
+    fold = StatusFold.of(lines)
+    if fold.failed:
+        return f"{run.label} failed: {fold.failure or 'FAILURE in status.json'}"
+    bad = fold.nonfinite_losses
     if bad:
-        return f"{run.label}: {', '.join(bad)} is {kpi[bad[0]]} (the model learnt nothing)"
-    if not any(str(line.get("message", "")).endswith("finished successfully.") for line in lines):
+        return f"{run.label}: {', '.join(bad)} is {fold.kpi[bad[0]]} (the model learnt nothing)"
+    if not fold.finished:
         still = rec is not None and rec.verdict is None
         return f"{run.label} has not finished" + (
             " (still running? `depthnet attach` follows it)" if still else ""
@@ -113,7 +104,7 @@ def evaluations(refs: list[str]) -> list[tuple[str, dict[str, Any]]]:
             )
         kpi = final_kpi(status_lines(run.source.results_dir))
         if not kpi and run.record and run.record.verdict:
-            kpi = run.record.verdict.get("kpi") or {}
+            kpi = run.record.verdict.kpi
         if not kpi:
             raise ChainError(
                 f"{run.label} reported no metrics (no kpi in {os.path.join(run.source.results_dir, 'status.json')})"

@@ -32,8 +32,6 @@ TOOLKIT_FIX = (
     "install the NVIDIA Container Toolkit, then: sudo nvidia-ctk runtime configure --runtime=docker && "
     "sudo systemctl restart docker"
 )
-MOUNTS_KEYS = {"Mounts", "Envs", "DockerOptions"}
-DOCKER_OPTIONS = {"user", "ports", "shm_size", "ulimits", "privileged", "network", "tty"}
 
 
 class Check(BaseModel):
@@ -259,68 +257,19 @@ def shm() -> Check:
 
 def tao_mounts(path: str | None = None) -> Check:
     """``~/.tao_mounts.json`` by the launcher's rules (facts §10): absent is fine; present must be right."""
-    p = Path(path) if path else Path.home() / ".tao_mounts.json"
-    if not p.exists():
-        return Check(
-            name="tao_mounts", status="ok", detail=f"{p} absent (not needed: depthnet mounts what a run uses)"
-        )
+    from specgen.engine.tao_mounts import TaoMountsError, read_tao_mounts
+
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        found = read_tao_mounts(path, strict=True)
+    except TaoMountsError as exc:
+        return Check(name="tao_mounts", status="fail", detail=exc.detail, fix=exc.fix)
+    if not found.present:
         return Check(
             name="tao_mounts",
-            status="fail",
-            detail=f"{p}: not valid JSON ({exc.__class__.__name__})",
-            fix=f"fix {p} or move it away",
+            status="ok",
+            detail=f"{found.path} absent (not needed: depthnet mounts what a run uses)",
         )
-    if not isinstance(data, dict):
-        return Check(
-            name="tao_mounts",
-            status="fail",
-            detail=f"{p}: the top level must be an object",
-            fix='{"Mounts": [{"source": "/data", "destination": "/data"}]}',
-        )
-    extra = sorted(set(data) - MOUNTS_KEYS)
-    if extra:
-        return Check(
-            name="tao_mounts",
-            status="fail",
-            detail=f"{p}: key {extra[0]!r} is not allowed (the launcher raises KeyError)",
-            fix=f"remove {extra[0]!r}; allowed: Mounts, Envs, DockerOptions",
-        )
-    mounts = data.get("Mounts")
-    if not isinstance(mounts, list):
-        return Check(
-            name="tao_mounts",
-            status="fail",
-            detail=f"{p}: Mounts is required (a list)",
-            fix='"Mounts": [{"source": "/data", "destination": "/data"}]',
-        )
-    for i, m in enumerate(mounts):
-        if not isinstance(m, dict) or "source" not in m or "destination" not in m:
-            return Check(
-                name="tao_mounts",
-                status="fail",
-                detail=f"{p}: Mounts[{i}] needs source and destination",
-                fix='{"source": "/data", "destination": "/data"}',
-            )
-        if not Path(str(m["source"])).exists():
-            return Check(
-                name="tao_mounts",
-                status="fail",
-                detail=f"{p}: Mounts[{i}].source {m['source']} does not "
-                "exist (the launcher raises ValueError)",
-                fix="create it or remove the entry",
-            )
-    bad = sorted(set(data.get("DockerOptions") or {}) - DOCKER_OPTIONS)
-    if bad:
-        return Check(
-            name="tao_mounts",
-            status="fail",
-            detail=f"{p}: DockerOptions.{bad[0]} is not allowed",
-            fix=f"allowed: {', '.join(sorted(DOCKER_OPTIONS))}",
-        )
-    return Check(name="tao_mounts", status="ok", detail=f"{p}: {len(mounts)} mount(s), valid")
+    return Check(name="tao_mounts", status="ok", detail=f"{found.path}: {len(found.mounts)} mount(s), valid")
 
 
 def local_depth_net() -> Check:

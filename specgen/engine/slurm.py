@@ -10,45 +10,19 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from specgen.engine.backends import LaunchError, LaunchRequest, RunRecord, _now, read_exit_file
+from specgen.engine.backend import Backend, Ending, StateSink, StopResult, read_exit_file, tail
 from specgen.engine.events import TERMINAL, JobState
+from specgen.engine.records import LaunchError, LaunchRequest, RunRecord, SlurmOptions, now
 from specgen.spec.docker_cmd import default_image, mounts
 
-Runtime = Literal["pyxis", "apptainer", "none"]
 #: Seconds between two looks at the job (squeue is cheap, but a cluster has many users).
 POLL = 2.0
-TIME_RE = re.compile(r"^(\d+-)?\d{1,2}(:\d{1,2}){0,2}$")
-
-
-class SlurmOptions(BaseModel):
-    """What ``depthnet run --backend slurm`` and the launch dialog ask for."""
-
-    partition: str | None = None
-    account: str | None = None
-    nodes: int = Field(default=1, ge=1)
-    gpus_per_node: int = Field(default=1, ge=0)
-    time: str | None = None
-    container_runtime: Runtime = "pyxis"
-    image: str | None = None
-    sbatch_args: list[str] = Field(default_factory=list)
-    master_port: int = 29500
-
-    def check(self) -> None:
-        if self.time is not None and not TIME_RE.match(self.time):
-            raise LaunchError(f"--time {self.time!r}: use Slurm's format, e.g. 30, 2:00:00 or 1-12:00:00")
-        for arg in self.sbatch_args:
-            if not arg.startswith("--") or "\n" in arg:
-                raise LaunchError(
-                    f"--sbatch-arg {arg!r}: give one long option per flag, e.g. --sbatch-arg=--mem=64G"
-                )
 
 
 def pyxis_image(image: str) -> str:
@@ -176,13 +150,38 @@ def _exit_pair(value: str | None) -> tuple[int | None, int | None]:
         return None, None
 
 
-class SlurmBackend:
+class SlurmBackend(Backend):
     """Submit, look at, wait for and cancel one Slurm job per run."""
 
     name = "slurm"
+    label = "slurm: a batch job on this cluster (sbatch)"
+    gpus_here = False  # the job's nodes have them: no NVML memory check, no telemetry from here
+    remote_files = True  # written on the compute nodes: inotify would see nothing on NFS/Lustre, so poll
+    copies_spec = True  # TAO rewrites the spec in place on multi-node: the job reads its own copy
 
     def __init__(self, options: SlurmOptions | None = None) -> None:
+        super().__init__()
         self.options = options or SlurmOptions()
+
+    @classmethod
+    def observe(cls) -> SlurmBackend:
+        return cls()  # asks Slurm how the job stands; a finished job answers at once
+
+    @classmethod
+    def for_launch(cls, slurm: SlurmOptions | None = None) -> SlurmBackend:
+        return cls(slurm)
+
+    @classmethod
+    def offered(cls) -> bool:
+        return shutil.which("sbatch") is not None
+
+    @classmethod
+    def gpu_layout(cls, ids: list[int] | str, slurm: SlurmOptions | None) -> tuple[int, int]:
+        opts = slurm or SlurmOptions()
+        return opts.gpus_per_node, opts.nodes
+
+    def describe(self, record: RunRecord) -> str:
+        return f"Slurm job {record.job_id}"
 
     def write_script(self, req: LaunchRequest, folder: Path) -> Path:
         from specgen.spec.atomicio import write_text_atomic
@@ -193,7 +192,9 @@ class SlurmBackend:
             folder / "job.sbatch", render_script(req, self.options, folder), overwrite=True, mode=0o700
         )
 
-    def launch(self, req: LaunchRequest, folder: Path) -> RunRecord:
+    def launch(self, req: LaunchRequest, run_dir: Path, *, lock_fd: int | None = None) -> RunRecord:
+        """sbatch the job; the results folder is not held (the job runs elsewhere: its run record marks it)."""
+        folder = run_dir
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "exit_code").unlink(missing_ok=True)
         script = self.write_script(req, folder)
@@ -213,7 +214,7 @@ class SlurmBackend:
             action=req.action,
             spec_path=req.spec_path,
             results_dir=req.results_dir,
-            started=_now(),
+            started=now(),
             job_id=job_id,
             script=str(script),
             exit_file=str(folder / "exit_code"),
@@ -223,7 +224,7 @@ class SlurmBackend:
 
     # ------------------------------------------------------------------ state
 
-    def state(self, record: RunRecord) -> JobState:
+    def job_state(self, record: RunRecord) -> JobState:
         """squeue while the job is queued or running; scontrol show job after (kept MinJobAge, 300 s by default);
         sacct where accounting keeps it longer; else the exit code file our script leaves."""
         job = record.job_id or ""
@@ -281,7 +282,20 @@ class SlurmBackend:
             reason="Slurm no longer knows the job and accounting is off; it left no exit code",
         )
 
-    def wait(
+    def output(self, record: RunRecord, log_path: Path, ended: Callable[[], bool]) -> Iterator[bytes]:
+        return tail(log_path, ended)  # sbatch --output, on the shared filesystem
+
+    def wait(self, record: RunRecord, on_state: StateSink) -> Ending:
+        """Until the job has ended; then a moment more, as a shared filesystem shows the last writes late."""
+        job = self.wait_job(record, on_state)
+        time.sleep(0.5)
+        return Ending(
+            self.exit_code(job, record),
+            ended_by=job.ending,
+            failure=job.reason if job.ending is None and job.state == "UNKNOWN" else None,
+        )
+
+    def wait_job(
         self, record: RunRecord, on_state: Callable[[JobState], None] | None = None, poll: float = POLL
     ) -> JobState:
         """Look every ``poll`` seconds until the job has ended; ``on_state`` hears each change (PENDING with its
@@ -289,7 +303,7 @@ class SlurmBackend:
         last: tuple[str, str | None] | None = None
         while True:
             try:
-                st = self.state(record)
+                st = self.job_state(record)
             except LaunchError as exc:  # slurmctld busy or restarting: say so, keep looking
                 st = JobState(job_id=record.job_id or "", state="UNKNOWN", reason=str(exc))
             if on_state is not None and (st.state, st.reason) != last:
@@ -308,24 +322,29 @@ class SlurmBackend:
             return st.exit_code or 0
         if st.signal:
             return 128 + st.signal
-        return st.exit_code if st.exit_code not in (None, 0) else 1  # type: ignore[return-value]
+        return st.exit_code if st.exit_code is not None and st.exit_code != 0 else 1
 
-    def stop(self, record: RunRecord, timeout: int = 10) -> JobState:
+    def stop(self, record: RunRecord, timeout: int = 10) -> StopResult:
         """scancel, then wait (up to ``timeout`` + Slurm's KillWait) for the state it ends in."""
+        st = self.job_state(record)
+        if st.finished:
+            raise LaunchError(
+                f"run {record.run_id}: Slurm job {record.job_id} has already ended ({st.state}): nothing to stop"
+            )
         done = _run(["scancel", record.job_id or ""])
         if done.returncode != 0:
             raise LaunchError(f"scancel {record.job_id} failed: {done.stderr.strip() or done.stdout.strip()}")
         deadline = time.monotonic() + timeout + 35
-        st = self.state(record)
+        st = self.job_state(record)
         while not st.finished and time.monotonic() < deadline:
             time.sleep(0.5)
-            st = self.state(record)
-        return st
+            st = self.job_state(record)
+        return StopResult(f": {st.words}")
 
-    def queue_state(self, record: RunRecord) -> str:
+    def state(self, record: RunRecord) -> str:
         """For ``depthnet runs``: RUNNING, PENDING (reason), or how it ended."""
         try:
-            st = self.state(record)
+            st = self.job_state(record)
         except LaunchError:
             return "unknown"
         return (

@@ -1,15 +1,22 @@
 """status.json: JSON Lines appended by TAO. Read incrementally, tolerate what real files contain:
 the bare ``NaN`` token (Python's json writes a NaN loss that way, and Python's json reads it back),
-a partial last line (wait for its newline), garbage lines (skip and count), truncation or re-creation."""
+a partial last line (wait for its newline), garbage lines (skip and count), truncation or re-creation.
+
+What the lines mean is folded here too, once (``StatusFold``): the verdict, the Run screen and a finished run's
+results all read TAO's keys through it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from specgen.engine.events import StatusLine
 
 
 def parse_status_line(line: str) -> dict[str, Any] | None:
@@ -139,3 +146,108 @@ def drain(reader: StatusReader) -> Iterator[list[dict[str, Any]]]:
             yield batch
         if not reader.more:
             return
+
+
+# --------------------------------------------------------------------------- what the lines mean
+
+#: The kpi keys that are losses a NaN makes worthless (a run is judged on them).
+LOSS_KEYS = ("train_loss", "val/loss")
+
+
+def _nonfinite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """What one line changed: its FAILURE message, loss keys that went non-finite for the first time, and — for a
+    line with a kpi — the global step its epoch's kpi belongs to (the chart's epoch points)."""
+
+    failure: str | None = None
+    new_nonfinite: tuple[str, ...] = ()
+    epoch_point: int | None = None
+
+
+@dataclass
+class StatusFold:
+    """status.json folded line by line — the one reading of TAO's keys behind the verdict (``RunFacts``), the Run
+    screen's progress (``RunProgress``) and a finished run's results (``results``). Memory stays flat: the latest
+    value of each key, the epochs seen, the first non-finite value of each loss."""
+
+    kpi: dict[str, Any] = field(
+        default_factory=dict
+    )  # latest value of each key: kpi is not sticky across lines
+    epochs_done: set[int] = field(default_factory=set)
+    epoch: int | None = None
+    max_epoch: int | None = None
+    step: int = 0  # the largest step seen
+    max_step: int | None = None
+    steps_per_epoch: int | None = None
+    eta: str | None = None
+    message: str | None = None  # the latest message
+    last_message: str | None = None  # the last line's message (None when that line has none)
+    interrupted: bool = False  # TAO's "… was interrupted" (Ctrl-C), which it reports as PASS
+    failed: bool = False  # a line said status FAILURE
+    failure: str | None = None  # the first FAILURE line's message
+    finished: bool = False  # "… finished successfully." was seen
+    bad_loss: dict[str, float] = field(default_factory=dict)  # first non-finite value per loss key, ever
+    lines: int = 0
+    _epoch_step: int | None = None
+
+    @classmethod
+    def of(cls, lines: Iterable[dict[str, Any]]) -> StatusFold:
+        fold = cls()
+        for data in lines:
+            fold.add(StatusLine(data=data))
+        return fold
+
+    def add(self, line: StatusLine) -> StatusChange:
+        self.lines += 1
+        message = line.message
+        self.last_message = message
+        if message is not None:
+            self.message = message
+            self.interrupted = self.interrupted or "was interrupted" in message
+            self.finished = self.finished or message.endswith("finished successfully.")
+        if line.epoch is not None:
+            self.epoch = line.epoch
+            self.epochs_done.add(line.epoch)
+        if line.max_epoch is not None:
+            self.max_epoch = line.max_epoch
+            if line.max_step is not None and line.max_epoch >= 0:
+                self.steps_per_epoch = line.max_step // (line.max_epoch + 1) or None
+        if line.max_step is not None:
+            self.max_step = line.max_step
+        if line.step is not None:
+            self.step = max(self.step, line.step)
+        if line.eta is not None:
+            self.eta = line.eta.split(".")[0]
+        failure = None
+        if line.failed:
+            self.failed = True
+            if message:
+                failure = message
+                self.failure = self.failure or message
+        if not line.has_kpi:
+            return StatusChange(failure=failure)
+        kpi = line.kpi
+        self.kpi.update(kpi)
+        bad = tuple(k for k, v in kpi.items() if _nonfinite(v) and "loss" in k and k not in self.bad_loss)
+        for k in bad:
+            self.bad_loss[k] = kpi[k]
+        return StatusChange(
+            failure=failure, new_nonfinite=bad, epoch_point=self._epoch_end_step(line) if kpi else None
+        )
+
+    def _epoch_end_step(self, line: StatusLine) -> int | None:
+        """The global step an epoch's kpi belongs to: the epoch line's own step; "Train metrics generated." (which
+        follows the epoch line and alone carries train_loss) belongs to the epoch line before it."""
+        if line.epoch is not None and line.step is not None:
+            self._epoch_step = line.step
+            return self._epoch_step
+        return self._epoch_step if line.message == "Train metrics generated." else None
+
+    @property
+    def nonfinite_losses(self) -> list[str]:
+        """Loss keys whose latest value is NaN or infinite."""
+        return [k for k in LOSS_KEYS if _nonfinite(self.kpi.get(k))]

@@ -16,13 +16,16 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from specgen.engine.backends import LaunchError
 from specgen.engine.events import Event, StatusLine, Verdict
+from specgen.engine.records import LaunchError, RunRecord
 from specgen.engine.slurm import SlurmOptions
+
+if TYPE_CHECKING:
+    from specgen.engine.backend import Backend
 
 Direction = Literal["minimize", "maximize"]
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
@@ -81,7 +84,7 @@ class Param(BaseModel):
                 f"--param {text!r}: need LOW < HIGH"
                 + (" and LOW > 0 for loguniform" if dist == "loguniform" else "")
             )
-        return cls(key=key.strip(), dist=dist, low=low, high=high)
+        return cls.model_validate({"key": key.strip(), "dist": dist, "low": low, "high": high})
 
     def suggest(self, trial: Any) -> Any:
         if self.dist == "categorical":
@@ -183,55 +186,86 @@ def load_config(folder: Path) -> SweepConfig:
         raise LaunchError(f"{path}: not a readable sweep description ({exc.__class__.__name__})") from None
 
 
-def trial_rows(folder: Path) -> dict[str, Any]:
-    """``depthnet sweep status --json``: the study and each trial as Optuna records it."""
+class TrialRow(BaseModel):
+    """One trial as Optuna records it (a row of ``sweep status`` and of the Sweep screen)."""
+
+    number: int
+    state: str  # one of TRIAL_STATES
+    value: float | None
+    params: dict[str, Any]
+    results_dir: str | None
+    run_id: str | None
+    reason: str | None
+    epochs: int
+    intermediate: dict[str, float]
+
+
+class BestTrial(BaseModel):
+    number: int
+    value: float
+    params: dict[str, Any]
+
+
+class SweepInfo(BaseModel):
+    """A sweep folder read back: what was asked, every trial, the best so far."""
+
+    study: str
+    objective: str
+    direction: Direction
+    trials_asked: int
+    trials: list[TrialRow]
+    best: BestTrial | None
+
+    def report(self) -> dict[str, Any]:
+        """``depthnet sweep status --json``."""
+        return self.model_dump(include={"study", "objective", "direction", "trials", "best"})
+
+    def count(self, state: str) -> int:
+        return sum(t.state == state for t in self.trials)
+
+
+def trial_rows(folder: Path) -> SweepInfo:
+    """The study and each trial as Optuna records it."""
     cfg = load_config(folder)
     study = open_study(folder, cfg, create=False)
-    rows = []
-    for t in study.get_trials(deepcopy=False):
-        rows.append(
-            {
-                "number": t.number,
-                "state": t.state.name,
-                "value": t.value,
-                "params": t.params,
-                "results_dir": t.user_attrs.get("results_dir"),
-                "run_id": t.user_attrs.get("run_id"),
-                "reason": t.user_attrs.get("reason"),
-                "epochs": len(t.intermediate_values),
-                "intermediate": {str(k): v for k, v in sorted(t.intermediate_values.items())},
-            }
+    trials = study.get_trials(deepcopy=False)
+    rows = [
+        TrialRow(
+            number=t.number,
+            state=t.state.name,
+            value=t.value,
+            params=t.params,
+            results_dir=t.user_attrs.get("results_dir"),
+            run_id=t.user_attrs.get("run_id"),
+            reason=t.user_attrs.get("reason"),
+            epochs=len(t.intermediate_values),
+            intermediate={str(k): v for k, v in sorted(t.intermediate_values.items())},
         )
+        for t in trials
+    ]
     best = None
-    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
-    if done:
+    if any(t.state.name == "COMPLETE" for t in trials):
         b = study.best_trial
-        best = {"number": b.number, "value": b.value, "params": b.params}
-    return {
-        "study": cfg.study,
-        "objective": cfg.objective,
-        "direction": cfg.direction,
-        "trials_asked": cfg.trials,
-        "trials": rows,
-        "best": best,
-    }
+        best = BestTrial(number=b.number, value=b.value, params=b.params)
+    asked = cfg.model_dump(include={"study", "objective", "direction"})
+    return SweepInfo(**asked, trials_asked=cfg.trials, trials=rows, best=best)
 
 
 def best_spec_text(folder: Path) -> str:
     """The best trial's spec (as the trial ran it), with a header that says where it came from."""
     info = trial_rows(folder)
-    if info["best"] is None:
+    if info.best is None:
         raise LaunchError(f"no trial of {folder} has completed yet: nothing to choose from")
-    number = info["best"]["number"]
+    number = info.best.number
     spec = folder / "trials" / f"{number:04d}" / "spec.yaml"
     try:
         body = spec.read_text(encoding="utf-8")
     except OSError as exc:
         raise LaunchError(f"{spec}: the best trial's spec cannot be read ({exc.strerror})") from None
-    params = format_params(info["best"]["params"])
+    params = format_params(info.best.params)
     return (
-        f"# Best trial {number} of sweep {folder} ({info['objective']} {info['best']['value']:.6g}, "
-        f"{info['direction']}): {params}\n"
+        f"# Best trial {number} of sweep {folder} ({info.objective} {info.best.value:.6g}, "
+        f"{info.direction}): {params}\n"
     ) + body
 
 
@@ -252,10 +286,11 @@ class Sweep:
 
     def _gpu_slots(self) -> list[str]:
         """One slot per GPU chosen (never two trials on one GPU); all/none give ``parallel`` slots alike."""
+        from specgen.engine.backends import backend_class
         from specgen.job.gpus import parse_gpus
 
-        if self.cfg.backend == "slurm":
-            return ["0"] * self.cfg.parallel  # Slurm places each job on its own GPU
+        if self.cfg.backend and not backend_class(self.cfg.backend).gpus_here:
+            return ["0"] * self.cfg.parallel  # a scheduler (Slurm) places each job on its own GPU
         ids = parse_gpus(self.cfg.gpus)
         if ids == "all":  # every GPU NVML sees, one trial each; without NVML one trial on them all at a time
             from specgen.engine import nvml
@@ -326,7 +361,7 @@ class Sweep:
             self._run_trial(trial, gpus)
 
     def _run_trial(self, trial: Any, gpus: str) -> None:
-        from specgen.engine.launch import RunOptions, discard, prepare, start
+        from specgen.engine.launch import RunOptions, prepare, start
 
         try:
             spec_path, results = self._write_trial_spec(trial)
@@ -346,13 +381,13 @@ class Sweep:
         try:
             prepared = prepare(opts)
             if prepared.problems:
-                discard(prepared.request.run_id)
+                prepared.discard()
                 self._fail(trial.number, "; ".join(prepared.problems))
                 return
             # known before the run starts: a sweep killed from here on leaves a trial that resume can find
             trial.set_user_attr("run_id", prepared.request.run_id)
             trial.set_user_attr("results_dir", str(results))
-            record, backend = start(prepared.request, self.cfg.backend, slurm=self.cfg.slurm)
+            record, backend = start(prepared, self.cfg.backend, slurm=self.cfg.slurm)
         except LaunchError as exc:
             self._fail(trial.number, str(exc).splitlines()[0])
             return
@@ -400,9 +435,10 @@ class Sweep:
         self.say(f"trial {trial.number}: re-attached to run {run_id}")
         self._follow(trial, record, backend)
 
-    def _follow(self, trial: Any, record: Any, backend: Any) -> None:
-        from specgen.engine import registry
-        from specgen.engine.monitor import Monitor
+    def _follow(self, trial: Any, record: RunRecord, backend: Backend | None) -> None:
+        """The trial's run to its verdict, through the engine's one ``follow`` (lock, polling, run.json), reporting
+        each epoch's objective to Optuna and stopping the run when the pruner says so."""
+        from specgen.engine.monitor import follow
 
         pruned = threading.Event()
         reported: set[int] = set()
@@ -421,10 +457,7 @@ class Sweep:
                         )
                         threading.Thread(target=_stop, args=(backend, record), daemon=True).start()
 
-        monitor = Monitor(record, backend, sink, log_path=registry.log_path(record))
-        verdict: Verdict = asyncio.run(monitor.run())
-        record.verdict = verdict.model_dump()
-        registry.save(record)
+        verdict = asyncio.run(follow(record, backend, sink))
         self._tell(trial.number, verdict, pruned.is_set())
 
     def _tell(self, number: int, verdict: Verdict, pruned: bool) -> None:
@@ -452,7 +485,7 @@ class Sweep:
         return next(t._trial_id for t in self.study.get_trials(deepcopy=False) if t.number == number)
 
 
-def _stop(backend: Any, record: Any) -> None:
+def _stop(backend: Backend, record: RunRecord) -> None:
     try:
         backend.stop(record, 5)
     except Exception:  # noqa: BLE001 - already ended: the verdict says so
@@ -477,9 +510,12 @@ def start_sweep(folder: Path, spec: Path, cfg: SweepConfig, *, overwrite: bool =
 __all__ = [
     "AUTOML_RANGES",
     "TRIAL_STATES",
+    "BestTrial",
     "Param",
     "Sweep",
     "SweepConfig",
+    "SweepInfo",
+    "TrialRow",
     "best_spec_text",
     "default_space",
     "format_params",

@@ -41,6 +41,7 @@ def _varint(buf: bytes, pos: int) -> tuple[int, int]:
 def _fields(buf: bytes):
     """(field number, wire type, value) of one protobuf message; value is int, float bytes or a bytes slice."""
     pos = 0
+    value: int | bytes
     while pos < len(buf):
         key, pos = _varint(buf, pos)
         num, wire = key >> 3, key & 7
@@ -161,6 +162,16 @@ def event_files(results_dir: str | os.PathLike[str]) -> list[Path]:
         (p for p in logs.glob("version_*/events.out.tfevents.*") if p.is_file()),
         key=lambda p: (version(p), p.name),
     )
+
+
+def logdir_command(results_dir: str | os.PathLike[str]) -> str | None:
+    """``tensorboard --logdir <results>/lightning_logs`` when the run left event files there (None otherwise): every
+    curve Lightning logged, beyond the few the Run screen draws."""
+    import shlex
+
+    if not event_files(results_dir):
+        return None
+    return f"tensorboard --logdir {shlex.quote(str(Path(results_dir) / 'lightning_logs'))}"
 
 
 class EventDirReader:

@@ -15,12 +15,12 @@ from typing import Any
 
 from specgen.engine.events import Event, LogLine, Metric, StatusLine, StepLoss, Verdict
 from specgen.engine.runspec import RunSpec
+from specgen.engine.status import LOSS_KEYS, StatusFold
 
 EXPECTED_KPI: dict[str, tuple[str, ...]] = {
     "train": ("train_loss",),
     "evaluate": ("val/abs_rel",),
 }
-LOSS_KEYS = ("train_loss", "val/loss")
 STEP_LOSS_TAGS = ("train_loss_step",)
 RANK_PREFIX = re.compile(r"^\[rank:? ?(\d+)\]:? ?(.*)$")
 
@@ -37,23 +37,32 @@ class RunFacts:
     """What a run has shown so far. Memory stays flat: kpi by key, the first bad step, counters."""
 
     def __init__(self) -> None:
-        self.kpi: dict[
-            str, Any
-        ] = {}  # latest value of each key: kpi is not sticky across kinds of status lines
+        self.status = StatusFold()  # status.json: kpi by key, epochs, the first non-finite loss, interruption
         self.first_bad: StepLoss | None = None
-        self.bad_kpi: dict[
-            str, float
-        ] = {}  # the first non-finite value seen per loss key, even if later finite
-        self.epochs_done: set[int] = set()
-        self.max_epoch: int | None = None
         self.failure: str | None = None
         self.ended_by: str | None = (
             None  # a scheduler ended the job (Slurm TIMEOUT, CANCELLED…), in plain words
         )
-        self.interrupted = False
-        self.steps_per_epoch: int | None = None
         self._merging = False
         self._merge_error: str | None = None
+
+    @property
+    def kpi(self) -> dict[str, Any]:
+        """The latest value of each key: TAO's kpi is not sticky across kinds of status lines."""
+        return self.status.kpi
+
+    @property
+    def bad_kpi(self) -> dict[str, float]:
+        """The first non-finite value seen per loss key, even if later finite."""
+        return self.status.bad_loss
+
+    @property
+    def max_epoch(self) -> int | None:
+        return self.status.max_epoch
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status.interrupted
 
     def add(self, event: Event) -> str | None:
         """Fold one event in; returns an alert text when this event shows a NaN/inf loss."""
@@ -64,7 +73,11 @@ class RunFacts:
                 self.first_bad = event
                 return f"train_loss is {event.loss} at step {event.global_step} (epoch {event.epoch})"
         elif isinstance(event, StatusLine):
-            return self._status(event.data)
+            change = self.status.add(event)
+            if change.failure:
+                self.failure = change.failure
+            bad = change.new_nonfinite
+            return f"{', '.join(bad)} is not finite in status.json" if bad else None
         elif isinstance(event, LogLine) and not event.progress:
             self._log(event.text)
         return None
@@ -91,32 +104,11 @@ class RunFacts:
         elif self.failure is None and _looks_failed(text):
             self.failure = stripped
 
-    def _status(self, data: dict[str, Any]) -> str | None:
-        if isinstance(data.get("epoch"), int):
-            self.epochs_done.add(data["epoch"])
-        if isinstance(data.get("max_epoch"), int):
-            self.max_epoch = data["max_epoch"]
-            if isinstance(data.get("max_step"), int) and data["max_epoch"] >= 0:
-                self.steps_per_epoch = data["max_step"] // (data["max_epoch"] + 1) or None
-        message = data.get("message")
-        if isinstance(message, str) and "was interrupted" in message:
-            self.interrupted = True
-        if data.get("status") == "FAILURE" and isinstance(message, str) and message:
-            self.failure = message
-        kpi = data.get("kpi")
-        if not isinstance(kpi, dict):
-            return None
-        self.kpi.update(kpi)
-        bad = [k for k, v in kpi.items() if _bad(v) and "loss" in k and k not in self.bad_kpi]
-        for k in bad:
-            self.bad_kpi[k] = kpi[k]
-        return f"{', '.join(bad)} is not finite in status.json" if bad else None
-
     def add_metric(self, metric: Metric) -> StepLoss | None:
         """A TensorBoard scalar; ``train_loss_step`` becomes the chart's per-step point."""
         if metric.tag not in STEP_LOSS_TAGS:
             return None
-        per = self.steps_per_epoch
+        per = self.status.steps_per_epoch
         epoch = (metric.step - 1) // per if per else 0
         return StepLoss(
             epoch=epoch,
@@ -128,15 +120,12 @@ class RunFacts:
 
     @property
     def epochs_completed(self) -> int | None:
-        return len(self.epochs_done) if self.epochs_done or self.max_epoch is not None else None
+        done = self.status.epochs_done
+        return len(done) if done or self.max_epoch is not None else None
 
     @property
     def nan(self) -> bool:
-        return (
-            self.first_bad is not None
-            or bool(self.bad_kpi)
-            or any(_bad(v) for k, v in self.kpi.items() if k in LOSS_KEYS)
-        )
+        return self.first_bad is not None or bool(self.bad_kpi) or bool(self.status.nonfinite_losses)
 
 
 def _looks_failed(text: str) -> bool:

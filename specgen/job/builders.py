@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from specgen.job.validate import accept_known_failures, check_spec, errors
 from specgen.job.weights import Route, readable_checkpoint, route_file
+from specgen.spec.actions import Action
 from specgen.spec.catalog import METRIC_MODEL
 from specgen.spec.keypaths import set_path
 from specgen.spec.problems import Problem, from_validation_error
 from specgen.spec.recipes import TRT_WORKSPACE, get_recipe
 from specgen.spec.schema import ConvertSpec, ExperimentSpec
 
-Action = Literal["train", "evaluate", "inference", "export", "quantize", "gen_trt_engine"]
 DEFAULT_ENCODER = "vitl"  # TAO's schema default
 
 

@@ -13,6 +13,7 @@ from pydantic_core import PydanticUndefined
 
 from specgen.job.builders import BuildRequest, ConvertRequest, build_convert_spec, build_data
 from specgen.job.weights import WHOLE
+from specgen.spec.actions import ACTIONS
 from specgen.spec.keypaths import iter_fields, set_path
 from specgen.spec.recipes import RECIPES, START_TITLES, STARTS, get_recipe, optimizer_values
 from specgen.spec.render import TAO_MISSING_KEYS, render
@@ -203,7 +204,7 @@ def generated_files() -> dict[str, Callable[[], str]]:
         "spec_template_convert.yaml": _convert_template,
         "spec_template_deploy.yaml": _deploy_template,
     }
-    for action in ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine"):
+    for action in ACTIONS:
         files[f"spec_template_{action}.yaml"] = lambda a=action: _template(a)
     return files
 

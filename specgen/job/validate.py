@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from specgen.job.weights import checkpoint_problems
+from specgen.spec.actions import ACTIONS
 from specgen.spec.catalog import METRIC_MODEL, RELATIVE_MODEL, check_pair
-from specgen.spec.names import ACTIONS
 from specgen.spec.problems import Problem, from_validation_error
 from specgen.spec.schema import ExperimentSpec, SplitDataset
 

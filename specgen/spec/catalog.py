@@ -7,9 +7,12 @@ relative (disparity) class, or the other way round, trains without complaint on 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from specgen.spec.names import METRIC_MODEL, RELATIVE_MODEL
+
+if TYPE_CHECKING:  # the CLI reads DATASETS for its choices before anything is validated: no pydantic here
+    from specgen.spec.problems import Finding
 
 Kind = Literal["metric", "relative"]
 
@@ -117,34 +120,27 @@ def nyu_class_for(model_type: str) -> str:
     return "NYUDV2" if model_type == METRIC_MODEL else "NYUDV2Relative"
 
 
-@dataclass(frozen=True)
-class PairingIssue:
-    severity: Literal["error", "warning"]
-    message: str
-    fix: str
-
-
-def check_pair(
-    model_type: str, dataset_name: str, depth_paths: list[str] | None = None
-) -> list[PairingIssue]:
-    """Problems with a model_type / dataset_name pair.
+def check_pair(model_type: str, dataset_name: str, depth_paths: list[str] | None = None) -> list[Finding]:
+    """Problems with a model_type / dataset_name pair (the house's one ``Finding`` type).
 
     ``depth_paths`` (a few depth paths from the annotation file) feeds the raw-NYU file-name heuristic;
     the data doctor backs it with what the files contain.
     """
+    from specgen.spec.problems import Finding
+
     ds = lookup_dataset(dataset_name)
     if ds is None:
         return [
-            PairingIssue(
+            Finding(
                 severity="error",
                 message=f"unknown dataset class {dataset_name!r} (TAO fails: 'Dataset type {dataset_name} not supported')",
                 fix=f"use one of {', '.join(d.name for d in DATASETS)}",
             )
         ]
-    issues: list[PairingIssue] = []
+    issues: list[Finding] = []
     if model_type not in (METRIC_MODEL, RELATIVE_MODEL):
         issues.append(
-            PairingIssue(
+            Finding(
                 severity="error",
                 message=f"model_type {model_type!r} is not a mono model",
                 fix=f"use {METRIC_MODEL} or {RELATIVE_MODEL}",
@@ -153,7 +149,7 @@ def check_pair(
     elif ds.model_type != model_type:
         alternatives = ", ".join(d.name for d in classes_for(model_type))
         issues.append(
-            PairingIssue(
+            Finding(
                 severity="error",
                 message=f"{ds.name} is a {ds.kind} class and pairs with {ds.model_type}, not {model_type}",
                 fix=f"set model_type {ds.model_type}, or pick a class for {model_type}: {alternatives}",
@@ -164,7 +160,7 @@ def check_pair(
     if generic and looks_nyu and model_type in (METRIC_MODEL, RELATIVE_MODEL):
         better = nyu_class_for(model_type)
         issues.append(
-            PairingIssue(
+            Finding(
                 severity="warning",
                 message=(
                     f"{ds.name} with files named like raw NYU ({RAW_NYU_HINT}*.png, uint16 millimetres): "

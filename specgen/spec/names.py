@@ -8,8 +8,16 @@ validator, the recipes and the chain import these from here: one place for each 
 
 from __future__ import annotations
 
-#: The depth_net actions that read an experiment spec (``convert`` reads its own, smaller one).
-ACTIONS: tuple[str, ...] = ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine")
+# The depth_net actions that read an experiment spec (``convert`` reads its own, smaller one): one list, in
+# spec/actions.py, re-exported here for the CLI.
+from typing import Literal, get_args
+
+from specgen.spec.actions import ACTIONS, Action  # noqa: F401
+
+#: Where a run executes (the engine's backends implement these; the CLI offers them before importing any).
+BackendName = Literal["docker", "local", "script", "slurm"]
+BACKEND_NAMES: tuple[BackendName, ...] = get_args(BackendName)
+
 METRIC_MODEL = "MetricDepthAnything"
 RELATIVE_MODEL = "RelativeDepthAnything"
 MONO_MODEL_TYPES: tuple[str, ...] = (METRIC_MODEL, RELATIVE_MODEL)

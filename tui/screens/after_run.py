@@ -7,7 +7,7 @@ import asyncio
 
 from textual.app import App
 
-from specgen.engine.backends import RunRecord
+from specgen.engine.records import RunRecord
 from specgen.engine.results import evaluations, failure, from_record, is_relative
 from specgen.job.chain import ChainError
 from tui.screens.modals import ConfirmScreen

@@ -13,7 +13,7 @@ from textual.widgets import Footer, Header, Static
 from specgen.job.help import help_text
 from tui.screens.modals import HelpScreen
 from tui.state import WizardState
-from tui.threads import call_ui
+from tui.threads import FailuresToApp, call_ui
 
 if TYPE_CHECKING:
     from specgen.spec.schema import ExperimentSpec
@@ -52,7 +52,7 @@ class StepBar(Static):
         super().__init__(" › ".join(parts), id="step-bar")
 
 
-class WizardScreen(Screen[None]):
+class WizardScreen(FailuresToApp, Screen[None]):
     STEP: ClassVar[str] = ""
     HELP_TOPIC: ClassVar[str] = "finetuning.md"
     BINDINGS = [

@@ -6,7 +6,9 @@ debounce) re-plans from the index in a worker; a result whose generation is not 
 
 from __future__ import annotations
 
+import asyncio
 import os
+from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -29,9 +31,14 @@ from specgen.data.convert import (
 from specgen.spec.atomicio import RefusedOverwrite
 from tui.screens.base import WizardScreen
 from tui.screens.modals import ConfirmScreen
+from tui.widgets.findings import finding_markup
 from tui.widgets.tables import fill_table
 
 DEBOUNCE = 0.15
+
+
+def _any_written(out: Path) -> bool:
+    return any((out / n).exists() for n in ("train.txt", "val.txt", "test.txt"))
 
 
 def split_list(text: str) -> list[str]:
@@ -111,7 +118,7 @@ class ConvertScreen(WizardScreen):
         self.query_one("#counts", Static).update(f"Indexing {self.state.data_root} …")
         self.build(self.state.data_root)
 
-    @work(thread=True, exclusive=True, group="index")
+    @work(thread=True, exclusive=True, group="index", exit_on_error=False)
     def build(self, root: str) -> None:
         def progress(done: int, files: int) -> None:
             self.call_ui(
@@ -145,7 +152,7 @@ class ConvertScreen(WizardScreen):
         gen, opts, index = self.generation, self.options(), self.index
         self._debounce = self.set_timer(max(delay, 0.001), lambda: self.run_plan(gen, index, opts))
 
-    @work(thread=True, exclusive=True, group="plan")
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
     def run_plan(self, generation: int, index: FileIndex, opts: ConvertOptions) -> None:
         result = plan(index, opts)
         self.post_message(self.PlanReady(generation, result))
@@ -182,13 +189,8 @@ class ConvertScreen(WizardScreen):
         )
         lines = []
         for i, pit in enumerate(p.pitfalls):
-            colour = {"error": "red", "warning": "yellow"}.get(pit.severity, "cyan")
             key = " [b](ctrl+f fixes this)[/]" if pit.autofix and i == self._first_fix_index(p) else ""
-            lines.append(f"[{colour}]{pit.severity.upper()} {pit.code}[/]: {pit.message}{key}")
-            for ex in pit.examples[:1]:
-                lines.append(f"   [dim]e.g. {ex.replace(root, '')}[/]")
-            if pit.fix:
-                lines.append(f"   → {pit.fix}")
+            lines.append(finding_markup(pit, examples=1, strip=root, key_hint=key))
         if not p.pitfalls:
             lines.append("[green]✓ no pitfalls: these pairs are exactly what TAO's convert would write[/]")
         self.query_one("#pitfalls", Static).update("\n".join(lines))
@@ -220,7 +222,7 @@ class ConvertScreen(WizardScreen):
     def action_write(self) -> None:
         self.write_files(then_next=False)
 
-    @work(exclusive=True, group="write")
+    @work(exclusive=True, group="write", exit_on_error=False)
     async def write_files(self, then_next: bool) -> None:
         p = self.latest
         if p is None or self.shown_generation != self.generation:
@@ -233,14 +235,14 @@ class ConvertScreen(WizardScreen):
             return
         out = self.state.annotations_dir
         force = False
-        if any((out / n).exists() for n in ("train.txt", "val.txt", "test.txt")):
+        if await asyncio.to_thread(_any_written, out):
             force = await self.app.push_screen_wait(
                 ConfirmScreen(f"Annotation files already exist in {out}. Replace them?")
             )
             if not force:
                 return
-        try:
-            result = write_annotations(p, out, seed=self.state.seed, force=force)
+        try:  # a million pairs take seconds to write: never on the event loop
+            result = await asyncio.to_thread(write_annotations, p, out, seed=self.state.seed, force=force)
         except (RefusedOverwrite, OSError) as exc:
             self.notify(str(exc), severity="error", title="Not written")
             return

@@ -53,7 +53,7 @@ class DataCheckScreen(WizardScreen):
     def action_rerun(self) -> None:
         self.check()
 
-    @work(thread=True, exclusive=True, group="doctor")
+    @work(thread=True, exclusive=True, group="doctor", exit_on_error=False)
     def check(self) -> None:
         try:
             report = run_doctor(self.state)

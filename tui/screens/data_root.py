@@ -95,7 +95,7 @@ class DataRootScreen(WizardScreen):
     def _root_changed(self, event: Input.Changed) -> None:
         self.check_root(event.value)
 
-    @work(thread=True, exclusive=True, group="root-check")
+    @work(thread=True, exclusive=True, group="root-check", exit_on_error=False)
     def check_root(self, value: str) -> None:
         root = os.path.expanduser(value.strip())
         if not root:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from specgen.data.doctor import DoctorReport, diagnose
 from tui.state import WizardState
+from tui.widgets.findings import finding_markup
 
 ALERT_CODES = ("EMPTY_MASK", "ENCODING_MISMATCH", "PAIRING", "UNSUPPORTED_EXT", "NORMALIZE_NAN")
 
@@ -26,12 +27,5 @@ def run_doctor(
 
 
 def findings_markup(report: DoctorReport, codes: tuple[str, ...] | None = None) -> str:
-    lines = []
-    for f in report.findings:
-        if codes is not None and f.code not in codes:
-            continue
-        colour = {"error": "red", "warning": "yellow"}.get(f.severity, "cyan")
-        lines.append(f"[{colour}]{f.severity.upper()} {f.code}[/]: {f.message}")
-        if f.fix:
-            lines.append(f"   → {f.fix}" + ("  [b](ctrl+f)[/]" if f.autofix else ""))
-    return "\n".join(lines)
+    shown = [f for f in report.findings if codes is None or f.code in codes]
+    return "\n".join(finding_markup(f, fix_hint="  [b](ctrl+f)[/]" if f.autofix else "") for f in shown)

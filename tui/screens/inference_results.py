@@ -39,7 +39,7 @@ from specgen.data.doctor.readers import UnreadableFile
 from specgen.data.inference_outputs import InferenceOutput, list_outputs, preview
 from specgen.engine.results import resolve
 from specgen.job.chain import ChainError
-from tui.threads import call_ui
+from tui.threads import FailuresToApp, call_ui
 from tui.widgets.depth_preview import DepthPreview
 from tui.widgets.tables import fill_table
 
@@ -70,7 +70,7 @@ def _num(value: float, fmt: str) -> str:
     return "[red]NaN[/]" if math.isnan(value) else format(value, fmt)
 
 
-class InferenceResultsScreen(Screen[None]):
+class InferenceResultsScreen(FailuresToApp, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("f1", "help", "Help"),
@@ -108,7 +108,7 @@ class InferenceResultsScreen(Screen[None]):
     def action_reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="infer-list")
+    @work(thread=True, exclusive=True, group="infer-list", exit_on_error=False)
     def load(self) -> None:
         items = list_outputs(self.results_dir)
         call_ui(self, self.show_list, items)
@@ -229,7 +229,7 @@ class InferenceResultsScreen(Screen[None]):
         self.current = index
         self.load_preview(index)
 
-    @work(thread=True, exclusive=True, group="infer-preview")
+    @work(thread=True, exclusive=True, group="infer-preview", exit_on_error=False)
     def load_preview(self, index: int) -> None:
         item = self.items[index]
         sample = self.samples.get(item.input)
@@ -238,16 +238,16 @@ class InferenceResultsScreen(Screen[None]):
             try:
                 pictures = panels(sample, self.setup)
             except (UnreadableFile, UnsupportedExtension, ValueError, OSError) as exc:
-                call_ui(self, self.call_later, self.show_error, index, str(exc))
+                call_ui(self, self.show_error, index, str(exc))
                 return
-            call_ui(self, self.call_later, self.show_panels, index, pictures, score)
+            call_ui(self, self.show_panels, index, pictures, score)
             return
         try:
             images = preview(item, relative=self.relative)
         except (UnreadableFile, OSError) as exc:
-            call_ui(self, self.call_later, self.show_error, index, str(exc))
+            call_ui(self, self.show_error, index, str(exc))
             return
-        call_ui(self, self.call_later, self.show_preview, index, images, score.problem if score else None)
+        call_ui(self, self.show_preview, index, images, score.problem if score else None)
 
     async def show_error(self, index: int, message: str) -> None:
         async with self._swap:

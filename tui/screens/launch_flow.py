@@ -5,73 +5,105 @@ worker."""
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from textual.app import App
 
-from specgen.engine.backends import LaunchError, RunRecord
-from specgen.engine.launch import Backend
-from tui.screens.modals import ProblemsScreen, RunOptionsScreen
+from specgen.engine.backend import Backend
+from specgen.engine.records import LaunchError, RunRecord
+from tui.screens.modals import ProblemsScreen, RunChoice, RunOptionsScreen
 
-Choice = tuple[str, str, str, str]  # backend, image, gpus, network
+if TYPE_CHECKING:
+    from specgen.spec.actions import Action
 
 
-Launched = tuple[Choice | None, RunRecord | None, Backend | None]
+class Choice(NamedTuple):
+    """The run options a step remembers (and offers again next time): "" means the default."""
+
+    backend: str
+    image: str
+    gpus: str
+    network: str
+
+
+class Launched(NamedTuple):
+    """What the launch flow did: the options chosen (None: cancelled), the started run and its backend (None: not
+    started, or only a script was written). The backend holds what the run was prepared with: give it to the Run
+    screen, whose follower releases it."""
+
+    choice: Choice | None
+    record: RunRecord | None
+    backend: Backend | None
 
 
 async def launch_spec(
-    app: App, action: str, spec_path: str, defaults: Choice, *, allow_known_failure: bool = False
+    app: App,
+    action: str,
+    spec_path: str,
+    defaults: tuple[str, str, str, str],
+    *,
+    allow_known_failure: bool = False,
 ) -> Launched:
-    """The options the person chose (None when cancelled), the started run and its backend (None when not started,
-    or when only a script was written)."""
-    from specgen.engine.launch import RunOptions, discard, prepare, start
+    """Run options → preflight (an explicit yes for what may be overridden) → start."""
+    from specgen.engine.launch import RunOptions, prepare, start
+    from specgen.engine.settings import settings
 
-    picked = await app.push_screen_wait(RunOptionsScreen(*defaults))
+    conf = await asyncio.to_thread(settings)  # what the step has not chosen yet, the machine's settings offer
+    backend_was, image_was, gpus_was, network_was = defaults
+    offered = (
+        backend_was or conf.backend or "",
+        image_was or conf.image or "",
+        gpus_was or conf.gpus,
+        network_was or conf.network or "",
+    )
+    picked: RunChoice | None = await app.push_screen_wait(RunOptionsScreen(*offered))
     if picked is None:
-        return None, None, None
-    backend, image, gpus, network, slurm = picked
+        return Launched(None, None, None)
+    backend = picked.backend
     if backend in ("", "docker"):
-        backend = await _engine_or_choice(app, backend)
-        if backend is None:
-            return None, None, None
-    choice: Choice = (backend, image, gpus, network)
+        found = await _engine_or_choice(app, backend)
+        if found is None:
+            return Launched(None, None, None)
+        backend = found
+    choice = Choice(backend, picked.image, picked.gpus, picked.network)
     opts = RunOptions(
-        action=action,
+        action=cast("Action", action),  # validated by the model
         spec=spec_path,
         backend=backend or None,
-        image=image or None,
-        gpus=gpus or "0",
-        network=network or None,
+        image=picked.image or None,
+        gpus=picked.gpus or "0",
+        network=picked.network or None,
         allow_known_failure=allow_known_failure,
-        slurm=slurm,
+        slurm=picked.slurm,
     )
     try:
         prepared = await asyncio.to_thread(prepare, opts)
         if prepared.problems:
-            discard(prepared.request.run_id)  # the results folder is not held while the person reads
+            prepared.discard()  # the results folder is not held while the person reads
             if not await app.push_screen_wait(
                 ProblemsScreen("Before launch", prepared.problems, prepared.confirmable)
             ):
-                return choice, None, None
+                return Launched(choice, None, None)
             opts.force = True
             prepared = await asyncio.to_thread(prepare, opts)
             if prepared.problems:
-                discard(prepared.request.run_id)
+                prepared.discard()
                 await app.push_screen_wait(ProblemsScreen("Before launch", prepared.problems, False))
-                return choice, None, None
+                return Launched(choice, None, None)
         for note in prepared.notes:
             app.notify(note, title="Before launch", timeout=12)
-        record, run_backend = await asyncio.to_thread(start, prepared.request, opts.backend, slurm)
+        record, run_backend = await asyncio.to_thread(start, prepared, opts.backend, picked.slurm)
     except LaunchError as exc:
         await app.push_screen_wait(ProblemsScreen("Not launched", str(exc).splitlines(), False))
-        return choice, None, None
-    if record.backend == "script":
+        return Launched(choice, None, None)
+    if not run_backend.starts:
         app.notify(
             f"No Docker engine and no depth_net here: wrote {record.script} — run it on the GPU machine.",
             title="Script written",
             timeout=20,
         )
-        return choice, None, None
-    return choice, record, run_backend
+        return Launched(choice, None, None)
+    return Launched(choice, record, run_backend)
 
 
 async def _engine_or_choice(app: App, backend: str) -> str | None:

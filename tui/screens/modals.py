@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from tui.threads import call_ui
+from tui.threads import FailuresToApp
+
+if TYPE_CHECKING:
+    from specgen.engine.slurm import SlurmOptions
 
 
 class HelpScreen(ModalScreen[None]):
@@ -157,30 +161,42 @@ class ProblemsScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class RunOptionsScreen(ModalScreen["tuple[str, str, str, str, Any] | None"]):
+class RunChoice(NamedTuple):
+    """What the run options dialog answers: the backend ("" = auto), image ("" = the action's), GPUs, Docker network
+    ("" = default) and, for Slurm, its options."""
+
+    backend: str
+    image: str
+    gpus: str
+    network: str
+    slurm: SlurmOptions | None = None
+
+
+class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
     """Where and how to run: backend, image, GPUs (picked from NVML's list when there is one), network, and the
-    Slurm choices when ``sbatch`` is here. Returns (backend, image, gpus, network, SlurmOptions | None), or None."""
+    Slurm choices when ``sbatch`` is here. Returns a ``RunChoice``, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    BACKENDS = [
-        ("auto: Docker if it answers, else local depth_net, else a script", ""),
-        ("docker", "docker"),
-        ("local depth_net", "local"),
-        ("script (run.sh to run by hand)", "script"),
-    ]
-    SLURM = ("slurm: a batch job on this cluster (sbatch)", "slurm")
+    AUTO = ("auto: Docker if it answers, else local depth_net, else a script", "")
+
+    class GpusFound(Message):
+        """NVML's GPUs, found by the dialog's worker."""
+
+        def __init__(self, gpus: list[Any]) -> None:
+            super().__init__()
+            self.gpus = gpus
 
     def __init__(self, backend: str, image: str, gpus: str, network: str) -> None:
         super().__init__()
         self.values = (backend, image, gpus, network)
 
     def compose(self) -> ComposeResult:
-        import shutil
-
         from textual.widgets import Select, SelectionList
 
+        from specgen.engine.backends import BACKENDS
+
         backend, image, gpus, network = self.values
-        backends = [*self.BACKENDS, *([self.SLURM] if shutil.which("sbatch") else [])]
+        backends = [self.AUTO, *((kind.label, name) for name, kind in BACKENDS.items() if kind.offered())]
         if backend not in {v for _, v in backends}:
             backend = ""
         with VerticalScroll(classes="modal-box", id="run-options"):
@@ -221,14 +237,17 @@ class RunOptionsScreen(ModalScreen["tuple[str, str, str, str, Any] | None"]):
 
     def on_mount(self) -> None:
         self.query_one("#launch", Button).focus()  # Enter launches, as its label says; Tab reaches the fields
-        self.run_worker(self._load_gpus, thread=True, exclusive=True, group="gpus")
+        self.run_worker(self._load_gpus, thread=True, exclusive=True, group="gpus", exit_on_error=False)
 
     def _load_gpus(self) -> None:
         from specgen.engine import nvml
 
         found = nvml.facts()
         if found.gpus:
-            call_ui(self, self._show_gpus, found.gpus)
+            self.post_message(self.GpusFound(found.gpus))
+
+    def on_run_options_screen_gpus_found(self, message: GpusFound) -> None:
+        self._show_gpus(message.gpus)
 
     def _show_gpus(self, gpus: list[Any]) -> None:
         """NVML knows the GPUs: a list to tick instead of typing indices (busy ones marked)."""
@@ -258,7 +277,7 @@ class RunOptionsScreen(ModalScreen["tuple[str, str, str, str, Any] | None"]):
             return ",".join(str(i) for i in sorted(picker.selected)) or "none"
         return self.query_one("#opt-gpus", Input).value.strip() or "0"
 
-    def _result(self) -> tuple[str, str, str, str, Any] | None:
+    def _result(self) -> RunChoice | None:
         from textual.widgets import Select
 
         from specgen.engine.slurm import SlurmOptions
@@ -277,14 +296,14 @@ class RunOptionsScreen(ModalScreen["tuple[str, str, str, str, Any] | None"]):
                     time=text("#opt-time") or None,
                     nodes=int(text("#opt-nodes") or 1),
                     gpus_per_node=int(text("#opt-gpn") or 1),
-                    container_runtime=self.query_one("#opt-runtime", Select).value,
+                    container_runtime=str(self.query_one("#opt-runtime", Select).value),  # type: ignore[arg-type]
                     image=text("#opt-image") or None,
                 )
                 slurm.check()
             except Exception as exc:  # noqa: BLE001 - pydantic or LaunchError: one line, the dialog stays
                 self.notify(str(exc).splitlines()[0], title="Slurm options", severity="error")
                 return None
-        return (
+        return RunChoice(
             backend_name,
             self.query_one("#opt-image", Input).value.strip(),
             self._gpus(),

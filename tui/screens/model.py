@@ -122,7 +122,7 @@ class ModelScreen(WizardScreen):
                 f"[b]{ds.name}[/]: {ds.explanation}\nexpects: {ds.ground_truth}"
             )
 
-    @work(thread=True, exclusive=True, group="doctor")
+    @work(thread=True, exclusive=True, group="doctor", exit_on_error=False)
     def check(self) -> None:
         if not annotation_file(self.state):
             return
@@ -161,7 +161,7 @@ class ModelScreen(WizardScreen):
             return
         super().action_next()
 
-    @work(exclusive=True, group="door")
+    @work(exclusive=True, group="door", exit_on_error=False)
     async def confirm_known_failure(self, why: str) -> None:
         question = (
             f"{why}\n\nThis run's loss will be NaN and TAO will still print PASS. Fix it with ctrl+f "

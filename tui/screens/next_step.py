@@ -13,6 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Select, Static
 
@@ -21,6 +22,7 @@ from specgen.job.chain import NEXT_ACTIONS, ChainError, Choices, Derived, derive
 from specgen.spec.paths import free_path
 from tui.nav import OpenRun
 from tui.screens.modals import save_confirmed
+from tui.threads import FailuresToApp
 
 WHAT = {
     "evaluate": "metrics (AbsRel, δ1–δ3) on labelled data",
@@ -39,7 +41,7 @@ FIELDS = {
 }
 
 
-class NextStepScreen(Screen[None]):
+class NextStepScreen(FailuresToApp, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("f1", "help", "Help"),
@@ -141,7 +143,7 @@ class NextStepScreen(Screen[None]):
     def _edited(self) -> None:
         self.refresh_spec()
 
-    @work(thread=True, exclusive=True, group="derive")
+    @work(thread=True, exclusive=True, group="derive", exit_on_error=False)
     def refresh_spec(self) -> None:
         """Derive off the UI thread: it reads the run folder and the specs up the chain."""
         action, choices = self.action_name, self.choices()
@@ -149,7 +151,17 @@ class NextStepScreen(Screen[None]):
             derived: Derived | ChainError = derive(self.run.source, action, choices)
         except ChainError as exc:
             derived = exc
-        self.app.call_from_thread(self.show, action, derived)
+        self.post_message(self.Derivation(action, derived))
+
+    class Derivation(Message):
+        """The derive worker's answer for one action: the spec, or why it cannot be derived."""
+
+        def __init__(self, action: str, derived: Derived | ChainError) -> None:
+            super().__init__()
+            self.action, self.derived = action, derived
+
+    def on_next_step_screen_derivation(self, message: Derivation) -> None:
+        self.show(message.action, message.derived)
 
     def show(self, action: str, derived: Derived | ChainError) -> None:
         if action != self.action_name:
@@ -198,7 +210,7 @@ class NextStepScreen(Screen[None]):
     def action_save(self) -> None:
         self.save()
 
-    @work(exclusive=True, group="save")
+    @work(exclusive=True, group="save", exit_on_error=False)
     async def save(self) -> None:
         await self.save_spec()
 
@@ -218,7 +230,7 @@ class NextStepScreen(Screen[None]):
     def action_run(self) -> None:
         self.launch()
 
-    @work(exclusive=True, group="launch")
+    @work(exclusive=True, group="launch", exit_on_error=False)
     async def launch(self) -> None:
         from tui.screens.launch_flow import launch_spec
 
@@ -232,7 +244,7 @@ class NextStepScreen(Screen[None]):
         defaults = (s.run_backend, image, s.run_gpus, s.run_network)
         choice, record, backend = await launch_spec(self.app, self.derived.action, str(path), defaults)
         if choice is not None:
-            s.run_backend, s.run_gpus, s.run_network = choice[0], choice[2], choice[3]
+            s.run_backend, s.run_gpus, s.run_network = choice.backend, choice.gpus, choice.network
         if record is not None:  # this screen's job is done: Esc from the new run leads back to the source run
             self.post_message(OpenRun(record, backend, replace=True))
 

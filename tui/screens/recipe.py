@@ -61,7 +61,7 @@ class RecipeScreen(WizardScreen):
         self.refresh_table()
         self.load_gpus()
 
-    @work(thread=True, exclusive=True, group="recipe-gpus")
+    @work(thread=True, exclusive=True, group="recipe-gpus", exit_on_error=False)
     def load_gpus(self) -> None:
         """NVML's free memory per GPU (none without a driver: the estimate is shown alone)."""
         from specgen.engine import nvml
@@ -156,7 +156,7 @@ class RecipeScreen(WizardScreen):
         row = next(r for r in self.values() if r[0] == key)
         self.edit(key, str(row[1]), row[2])
 
-    @work
+    @work(exit_on_error=False)
     async def edit(self, key: str, value: str, reason: str) -> None:
         new = await self.app.push_screen_wait(EditValueScreen(key, value, reason))
         if new is None:

@@ -7,28 +7,29 @@ the run: the container or process is detached and ``depthnet attach`` / the Runs
 
 from __future__ import annotations
 
+import asyncio
 import gc
-import threading
 import time
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Log, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from specgen.engine import registry
-from specgen.engine.backends import RunRecord
+from specgen.engine.backend import Backend
 from specgen.engine.events import Alert, Event, JobState, LogLine
-from specgen.engine.launch import Backend, release, run_spec_of
 from specgen.engine.logparse import display
-from specgen.engine.monitor import Monitor, env_force_polling
+from specgen.engine.monitor import follow
 from specgen.engine.progress import RunProgress
+from specgen.engine.records import LaunchError, RunRecord
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs
 from tui.screens.modals import ConfirmScreen
-from tui.threads import call_ui
+from tui.threads import FailuresToApp
 
 LOG_LINES = 5000  # the log pane keeps the newest lines; the whole log is in the run folder
 TICK = 0.1
@@ -36,7 +37,7 @@ CHART_EVERY = 0.1  # seconds between chart redraws: point → drawn ≤ tick + t
 CHART_POINTS = 600
 
 
-class RunScreen(Screen[None]):
+class RunScreen(FailuresToApp, Screen[None]):
     BINDINGS = [
         Binding("escape", "leave", "Back"),  # the run goes on (the screen says so when leaving)
         Binding("ctrl+x", "stop_run", "Stop"),
@@ -46,6 +47,13 @@ class RunScreen(Screen[None]):
         Binding("m", "metrics", "Metrics"),
         Binding("v", "outputs", "Depths"),
     ]
+
+    class Telemetry(Message):
+        """A thread worker's sample of the run's GPUs, for the telemetry line."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
 
     def __init__(self, record: RunRecord, backend: Backend | None) -> None:
         super().__init__()
@@ -94,8 +102,8 @@ class RunScreen(Screen[None]):
         # A full (generation 2) garbage collection walks every object of the app: 40–50 ms with a screen this size,
         # the largest stall under a log flood. What exists now lives as long as the screen: keep it out of those walks.
         gc.freeze()
-        self.follow()
-        if self.record.backend in ("docker", "local") and self.backend is not None:
+        self.follow_run()
+        if self.backend is not None and self.backend.gpus_here:
             self.telemetry()
 
     @work(thread=True, exclusive=True, group="gpu-telemetry")
@@ -114,13 +122,12 @@ class RunScreen(Screen[None]):
             samples = nvml.sample(indices)
             if not samples:
                 return
-            text = "\n".join(s.line() for s in samples)
-            call_ui(self, self._show_telemetry, text)
+            self.post_message(self.Telemetry("\n".join(s.line() for s in samples)))
             time.sleep(1.0)
 
-    def _show_telemetry(self, text: str) -> None:
+    def on_run_screen_telemetry(self, message: Telemetry) -> None:
         line = self.query_one("#gpu-telemetry", Static)
-        line.update(text)
+        line.update(message.text)
         line.remove_class("hidden")
 
     def on_unmount(self) -> None:
@@ -128,26 +135,16 @@ class RunScreen(Screen[None]):
 
     # ------------------------------------------------------------------ the monitor
 
-    @work(exclusive=True, group="monitor")
-    async def follow(self) -> None:
-        log_path = registry.log_path(self.record)
-        monitor = Monitor(
-            self.record,
-            self.backend,
-            self.on_run_event,
-            log_path=log_path,
-            run_spec=run_spec_of(self.record.run_id),
-            force_polling=env_force_polling(),
-        )
-        verdict = await monitor.run()
-        release(
-            self.record.run_id
-        )  # the results folder is free again (a container run held it while followed)
-        self.record.verdict = verdict.model_dump()
-        try:
-            registry.save(self.record)
-        except OSError as exc:
-            self.notify(f"verdict not saved: {exc}", severity="warning")
+    @work(exclusive=True, group="monitor", exit_on_error=False)
+    async def follow_run(self) -> None:
+        """The engine's ``follow``: events arrive on this loop (``on_run_event``); it saves the verdict itself."""
+        await follow(self.record, self.backend, self.on_run_event)
+        if self.record.action == "train":
+            from specgen.engine.tensorboard import logdir_command
+
+            command = await asyncio.to_thread(logdir_command, self.record.results_dir)
+            if command is not None:  # every curve Lightning logged, beyond the few drawn here
+                self._pending_log.append(f"» curves: {command}")
 
     def on_run_event(self, event: Event) -> None:
         """Called on the UI thread for every event; drawing waits for the next tick."""
@@ -157,7 +154,10 @@ class RunScreen(Screen[None]):
                 display(event.text)
             )  # no raw control bytes to the terminal, long lines cut
         elif isinstance(event, Alert):
-            self.raise_alert(event)
+            if event.code == "NOT_SAVED":
+                self.notify(event.message, severity="warning")
+            else:
+                self.raise_alert(event)
         elif isinstance(event, JobState):  # a Slurm job: pending (with its reason), running, how it ended
             self._pending_log.append(f"» {event.words}")
             self.sub_title = event.words
@@ -226,7 +226,7 @@ class RunScreen(Screen[None]):
 
     # ------------------------------------------------------------------ alerts and stop
 
-    @work(group="alert")
+    @work(group="alert", exit_on_error=False)
     async def raise_alert(self, alert: Alert) -> None:
         self.notify(alert.message, title=alert.code, severity="error", timeout=30)
         if self.backend is None or self.progress.verdict is not None or self.stopping:
@@ -237,7 +237,7 @@ class RunScreen(Screen[None]):
     def action_stop_run(self) -> None:
         self.confirm_stop()
 
-    @work(group="alert")
+    @work(group="alert", exit_on_error=False)
     async def confirm_stop(self) -> None:
         if self.backend is None or self.progress.verdict is not None:
             self.notify("This run has finished.")
@@ -249,9 +249,28 @@ class RunScreen(Screen[None]):
 
     def stop_now(self) -> None:
         self.stopping = True
-        backend, record = self.backend, self.record
-        self.notify(f"stopping {record.run_id}…")
-        threading.Thread(target=lambda: backend.stop(record, 10), name="depthnet-stop", daemon=True).start()
+        self.notify(f"stopping {self.record.run_id}…")
+        self.stop_worker()
+
+    @work(thread=True, exclusive=True, group="stop", exit_on_error=False)
+    def stop_worker(self) -> None:
+        """The stop blocks (SIGTERM, the grace period, SIGKILL; scancel and its wait): off the loop. A refusal (the
+        run ended meanwhile, scancel refused) is one line; the verdict follows from the monitor."""
+        if self.backend is None:
+            return
+        try:
+            self.backend.stop(self.record, 10)
+        except LaunchError as exc:
+            self.post_message(self.Stopped(str(exc)))
+
+    class Stopped(Message):
+        def __init__(self, refusal: str) -> None:
+            super().__init__()
+            self.refusal = refusal
+
+    def on_run_screen_stopped(self, message: Stopped) -> None:
+        self.stopping = False
+        self.notify(message.refusal, severity="warning", title="Not stopped")
 
     def action_leave(self) -> None:
         search = self.query_one("#search", Input)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from specgen.engine import registry
-from specgen.engine.backends import LaunchError
 from specgen.engine.launch import backend_for, listing
+from specgen.engine.records import LaunchError, RunRecord, RunRow
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
+from tui.threads import FailuresToApp
 from tui.widgets.tables import fill_table
 
 RUN_COLUMNS = (
@@ -25,7 +27,7 @@ RUN_COLUMNS = (
 )  # "  ": room for a mark up to 99
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(FailuresToApp, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("r", "reload", "Reload"),
@@ -34,6 +36,13 @@ class RunsScreen(Screen[None]):
         Binding("ctrl+n", "next_step", "Next step"),
         Binding("v", "outputs", "Depth maps"),
     ]
+
+    class Listed(Message):
+        """The load worker's answer: every run, oldest first."""
+
+        def __init__(self, rows: list[RunRow]) -> None:
+            super().__init__()
+            self.rows = rows
 
     def __init__(self) -> None:
         super().__init__()
@@ -54,28 +63,20 @@ class RunsScreen(Screen[None]):
     def action_reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="runs")
+    @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load(self) -> None:
-        rows = listing()  # asks the Docker engine: off the UI thread
-        self.app.call_from_thread(self.show, rows)
+        self.post_message(self.Listed(listing()))  # asks the Docker engine: off the UI thread
 
-    def show(self, rows: list[dict]) -> None:
+    def on_runs_screen_listed(self, message: Listed) -> None:
+        self.show(message.rows)
+
+    def show(self, rows: list[RunRow]) -> None:
         cells, keys = [], []
         for r in reversed(rows):  # newest first
-            verdict = {"PASS": "[green]PASS[/]", "FAIL": "[red]FAIL[/]"}.get(r["verdict"] or "", "-")
-            mark = str(self.marked.index(r["run_id"]) + 1) if r["run_id"] in self.marked else ""
-            cells.append(
-                (
-                    mark,
-                    r["run_id"],
-                    r["backend"],
-                    r["action"],
-                    r["state"],
-                    verdict,
-                    (r.get("reason") or "")[:60],
-                )
-            )
-            keys.append(r["run_id"])
+            verdict = {"PASS": "[green]PASS[/]", "FAIL": "[red]FAIL[/]"}.get(r.verdict or "", "-")
+            mark = str(self.marked.index(r.run_id) + 1) if r.run_id in self.marked else ""
+            cells.append((mark, r.run_id, r.backend, r.action or "", r.state, verdict, (r.reason or "")[:60]))
+            keys.append(r.run_id)
         fill_table(self.query_one("#runs", DataTable), RUN_COLUMNS, cells, keys)
         self.query_one("#runs-empty", Static).update(
             "" if rows else "No runs yet: save a spec and press ctrl+r on the Spec step, or `depthnet run`."
@@ -85,15 +86,12 @@ class RunsScreen(Screen[None]):
     def _open(self, event: DataTable.RowSelected) -> None:
         self.open_run(str(event.row_key.value))
 
-    @work(thread=True, exclusive=True, group="open")
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False)
     def open_run(self, run_id: str) -> None:
-        try:
-            record = registry.load(run_id)
-            backend = backend_for(record)
-        except (FileNotFoundError, LaunchError, ValueError) as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error")
-            return
-        self.app.call_from_thread(self.post_message, OpenRun(record, backend))
+        """Load the record and find its live backend (asks the engine): off the UI thread. A refusal (a damaged
+        record, no engine) is a failed worker: the app says it in one line."""
+        record = registry.load(run_id)
+        self.post_message(OpenRun(record, backend_for(record)))
 
     # ------------------------------------------------------------------ after a run
 
@@ -120,18 +118,19 @@ class RunsScreen(Screen[None]):
                 str(self.marked.index(rid) + 1) if rid in self.marked else "",
             )
 
-    def _record(self):
+    def _record(self) -> RunRecord | None:
         run_id = self._current()
         if run_id is None:
             return None
         try:
             return registry.load(run_id)
-        except (FileNotFoundError, ValueError) as exc:
+        except (FileNotFoundError, LaunchError) as exc:
             self.notify(str(exc), severity="error")
             return None
 
     def action_metrics(self) -> None:
-        ids = self.marked or ([self._current()] if self._current() else [])
+        current = self._current()
+        ids = self.marked or ([current] if current else [])
         if ids:
             self.post_message(OpenMetrics(ids))
 

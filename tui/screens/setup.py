@@ -5,6 +5,7 @@ first start, from Welcome and from the command palette. The checks are ``depthne
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from typing import Any
@@ -13,17 +14,43 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 
-from tui.threads import call_ui
+from specgen.engine.setup import Check, Report
+from tui.threads import FailuresToApp
 
 ICON = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[b red]fail[/]"}
 #: Progress is drawn at most this often (a pull stream says something for every chunk of every layer).
 DRAW_EVERY = 0.1
 
 
-class SetupScreen(Screen[None]):
+class SetupScreen(FailuresToApp, Screen[None]):
+    """What the workers tell the screen, one message each (posting is thread-safe; a closed screen gets none)."""
+
+    class Checking(Message):
+        """A new round of checks begins."""
+
+    class Checked(Message):
+        def __init__(self, check: Check) -> None:
+            super().__init__()
+            self.check = check
+
+    class Reported(Message):
+        def __init__(self, report: Report) -> None:
+            super().__init__()
+            self.report = report
+
+    class Pulled(Message):
+        """Progress of one image's pull (``state``), or its end (``ended``: the words, ``failed``)."""
+
+        def __init__(
+            self, image: str = "", state: Any = None, ended: str | None = None, failed: bool = False
+        ) -> None:
+            super().__init__()
+            self.image, self.state, self.ended, self.failed = image, state, ended, failed
+
     BINDINGS = [
         Binding("escape", "leave", "Back"),
         Binding("r", "recheck", "Re-check"),
@@ -63,15 +90,34 @@ class SetupScreen(Screen[None]):
 
     # ------------------------------------------------------------------ checks
 
-    @work(thread=True, exclusive=True, group="setup-checks")
+    @work(thread=True, exclusive=True, group="setup-checks", exit_on_error=False)
     def run_checks(self) -> None:
         """The checks in a thread (docker info, NVML, disk): each row appears as it is done."""
         from specgen.engine.setup import run_checks
 
-        call_ui(self, self._clear)
+        self.post_message(self.Checking())
         runner = self.runner or run_checks
-        report = runner(self._output_dir(), on_check=lambda c: call_ui(self, self._add, c))
-        call_ui(self, self._done, report)
+
+        def checked(check: Check) -> None:
+            self.post_message(self.Checked(check))
+
+        report = runner(self._output_dir(), on_check=checked)
+        self.post_message(self.Reported(report))
+
+    def on_setup_screen_checking(self, message: Checking) -> None:
+        self._clear()
+
+    def on_setup_screen_checked(self, message: Checked) -> None:
+        self._add(message.check)
+
+    def on_setup_screen_reported(self, message: Reported) -> None:
+        self._done(message.report)
+
+    def on_setup_screen_pulled(self, message: Pulled) -> None:
+        if message.state is not None:
+            self._draw_pull(message.image, message.state)
+        if message.ended is not None:
+            self._pull_end(message.ended, message.failed)
 
     def _output_dir(self) -> str:
         state = getattr(self.app, "state", None)
@@ -82,13 +128,13 @@ class SetupScreen(Screen[None]):
         self.query_one("#checks", DataTable).clear()
         self.query_one("#setup-summary", Static).update("Checking this machine…")
 
-    def _add(self, check: Any) -> None:
+    def _add(self, check: Check) -> None:
         self.checks.append(check)
         self.query_one("#checks", DataTable).add_row(ICON[check.status], check.name, check.detail)
         if len(self.checks) == 1:
             self._show_fix(0)
 
-    def _done(self, report: Any) -> None:
+    def _done(self, report: Report) -> None:
         fails = [c.name for c in report.checks if c.status == "fail"]
         warns = [c.name for c in report.checks if c.status == "warn"]
         if fails:
@@ -150,7 +196,7 @@ class SetupScreen(Screen[None]):
         self.query_one("#pull-panel").remove_class("hidden")
         self.pull(wanted)
 
-    @work(thread=True, exclusive=True, group="setup-pull")
+    @work(thread=True, exclusive=True, group="setup-pull", exit_on_error=False)
     def pull(self, images: list[str]) -> None:
         from specgen.engine.pull import PullError, PullState
         from specgen.engine.pull import pull as pull_image
@@ -158,7 +204,7 @@ class SetupScreen(Screen[None]):
 
         client, engine = docker_client()
         if client is None:
-            call_ui(self, self._pull_end, f"cannot pull: {engine.detail}; {engine.fix}", True)
+            self.post_message(self.Pulled(ended=f"cannot pull: {engine.detail}; {engine.fix}", failed=True))
             return
         for image in images:
             last = 0.0
@@ -168,18 +214,19 @@ class SetupScreen(Screen[None]):
                 now = time.monotonic()
                 if now - last >= DRAW_EVERY or state.finished:
                     last = now
-                    call_ui(self, self._draw_pull, image, state)
+                    # a copy: the stream goes on changing the state while the screen draws this one
+                    self.post_message(self.Pulled(image, copy.deepcopy(state)))
 
             try:
                 state = pull_image(client, image, show, self.cancel)
             except PullError as exc:
-                call_ui(self, self._pull_end, str(exc), True)
+                self.post_message(self.Pulled(ended=str(exc), failed=True))
                 return
-            call_ui(self, self._draw_pull, image, state)
+            self.post_message(self.Pulled(image, state))
             if self.cancel.is_set():
-                call_ui(self, self._pull_end, f"{image}: {state.status}", False)
+                self.post_message(self.Pulled(ended=f"{image}: {state.status}"))
                 return
-        call_ui(self, self._pull_end, "pulled: " + ", ".join(images), False)
+        self.post_message(self.Pulled(ended="pulled: " + ", ".join(images)))
 
     def _draw_pull(self, image: str, state: Any) -> None:
         self.query_one("#pull-title", Label).update(

@@ -170,7 +170,7 @@ class SpecScreen(WizardScreen):
     def action_save(self) -> None:
         self.save()
 
-    @work(exclusive=True, group="save")
+    @work(exclusive=True, group="save", exit_on_error=False)
     async def save(self) -> None:
         await self.save_spec()
 
@@ -202,7 +202,7 @@ class SpecScreen(WizardScreen):
     def action_run(self) -> None:
         self.launch()
 
-    @work(exclusive=True, group="launch")
+    @work(exclusive=True, group="launch", exit_on_error=False)
     async def launch(self) -> None:
         """Save, then the shared launch flow (options, preflight, start, Run screen)."""
         from tui.screens.launch_flow import launch_spec

@@ -6,26 +6,32 @@ Slurm login node): this screen reads, so it can be opened, closed and reopened w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
-from textual_plotext import PlotextPlot
 
+from specgen.engine.records import LaunchError
 from tui.nav import OpenRun
-from tui.threads import call_ui
+from tui.threads import FailuresToApp
+from tui.widgets.charts import Chart
 from tui.widgets.tables import fill_table
+
+if TYPE_CHECKING:
+    from specgen.engine.records import RunRecord
+    from specgen.engine.sweep import SweepInfo
 
 TRIAL_COLUMNS = ("#", "state", "epochs", "objective", "parameters", "why")
 
 POLL = 1.0
 
 
-class SweepScreen(Screen[None]):
+class SweepScreen(FailuresToApp, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("ctrl+s", "save_best", "Save best spec"),
@@ -33,10 +39,17 @@ class SweepScreen(Screen[None]):
         Binding("enter", "open_trial", "Open trial", show=False),
     ]
 
+    class Read(Message):
+        """One look at study.db: the sweep, or why it cannot be read now."""
+
+        def __init__(self, info: SweepInfo | str) -> None:
+            super().__init__()
+            self.info = info
+
     def __init__(self, folder: str | None = None) -> None:
         super().__init__()
         self.folder = Path(folder) if folder else None
-        self.info: dict[str, Any] | None = None
+        self.info: SweepInfo | None = None
         self.param_index = 0
 
     def compose(self) -> ComposeResult:
@@ -51,8 +64,8 @@ class SweepScreen(Screen[None]):
             yield Static("", id="sweep-summary")
             yield DataTable(id="trials", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="sweep-charts"):
-                yield PlotextPlot(id="best-chart")
-                yield PlotextPlot(id="param-chart")
+                yield Chart(id="best-chart")
+                yield Chart(id="param-chart")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -72,31 +85,33 @@ class SweepScreen(Screen[None]):
             self.query_one("#trials", DataTable).focus()
             self.poll()
 
-    @work(thread=True, exclusive=True, group="sweep-poll")
+    @work(thread=True, exclusive=True, group="sweep-poll", exit_on_error=False)
     def poll(self) -> None:
         """One reader of study.db (SQLite, read-only here), once a second while the screen is open."""
         import time
 
         from textual.worker import get_current_worker
 
-        from specgen.engine.backends import LaunchError
         from specgen.engine.sweep import trial_rows
 
         worker = get_current_worker()
         folder = self.folder
         while not worker.is_cancelled and folder is not None and folder == self.folder:
             try:
-                info: dict[str, Any] | str = trial_rows(folder)
+                info: SweepInfo | str = trial_rows(folder)
             except LaunchError as exc:
                 info = str(exc)
             except Exception as exc:  # noqa: BLE001 - a database being written: say so, look again
                 info = f"{folder}/study.db cannot be read now ({exc.__class__.__name__}); trying again"
-            call_ui(self, self.show, info)
+            self.post_message(self.Read(info))
             time.sleep(POLL)
+
+    def on_sweep_screen_read(self, message: Read) -> None:
+        self.show(message.info)
 
     # ------------------------------------------------------------------ drawing
 
-    def show(self, info: dict[str, Any] | str) -> None:
+    def show(self, info: SweepInfo | str) -> None:
         from specgen.engine.sweep import format_params
 
         summary = self.query_one("#sweep-summary", Static)
@@ -106,26 +121,23 @@ class SweepScreen(Screen[None]):
         if info == self.info:
             return
         self.info = info
-        trials = info["trials"]
-        counts = {s: sum(t["state"] == s for t in trials) for s in ("COMPLETE", "RUNNING", "PRUNED", "FAIL")}
-        best = info["best"]
-        best_text = (
-            f"best: trial {best['number']} {info['objective']} {best['value']:.5g}" if best else "no best yet"
-        )
+        trials = info.trials
+        best = info.best
+        best_text = f"best: trial {best.number} {info.objective} {best.value:.5g}" if best else "no best yet"
         summary.update(
-            f"[b]{info['study']}[/]  {len(trials)}/{info['trials_asked']} trials  "
-            + "  ".join(f"{n} {s.lower()}" for s, n in counts.items())
+            f"[b]{info.study}[/]  {len(trials)}/{info.trials_asked} trials  "
+            + "  ".join(f"{info.count(s)} {s.lower()}" for s in ("COMPLETE", "RUNNING", "PRUNED", "FAIL"))
             + f"  —  {best_text}"
         )
         table = self.query_one("#trials", DataTable)
         row = table.cursor_row
         cells = []
         for t in trials:
-            value = f"{t['value']:.5g}" if isinstance(t["value"], float) else "-"
-            params = format_params(t["params"], digits=3, short=True)
-            why = (t["reason"] or "") if t["state"] == "FAIL" else ""
-            cells.append((str(t["number"]), t["state"], str(t["epochs"]), value, params, why[:60]))
-        fill_table(table, TRIAL_COLUMNS, cells, [t["number"] for t in trials])
+            value = f"{t.value:.5g}" if isinstance(t.value, float) else "-"
+            params = format_params(t.params, digits=3, short=True)
+            why = (t.reason or "") if t.state == "FAIL" else ""
+            cells.append((str(t.number), t.state, str(t.epochs), value, params, why[:60]))
+        fill_table(table, TRIAL_COLUMNS, cells, [t.number for t in trials])
         if trials:
             table.move_cursor(row=min(row, len(trials) - 1))
         self.draw_charts()
@@ -134,41 +146,38 @@ class SweepScreen(Screen[None]):
         info = self.info
         if info is None:
             return
-        done = [t for t in info["trials"] if t["state"] == "COMPLETE" and isinstance(t["value"], float)]
-        minimize = info["direction"] == "minimize"
-        chart = self.query_one("#best-chart", PlotextPlot)
-        plt = chart.plt
-        plt.clear_data()
-        plt.title(f"best {info['objective']} so far")
-        if done:
-            xs, ys, best = [], [], None
-            for t in sorted(done, key=lambda t: t["number"]):
-                best = (
-                    t["value"]
-                    if best is None
-                    else (min(best, t["value"]) if minimize else max(best, t["value"]))
-                )
-                xs.append(t["number"])
+        done = [t for t in info.trials if t.state == "COMPLETE" and isinstance(t.value, float)]
+        minimize = info.direction == "minimize"
+
+        def best_so_far(plt: Any) -> None:
+            plt.title(f"best {info.objective} so far")
+            xs: list[int] = []
+            ys: list[float] = []
+            best: float | None = None
+            for t in sorted(done, key=lambda t: t.number):
+                value = float(t.value or 0.0)
+                best = value if best is None else (min(best, value) if minimize else max(best, value))
+                xs.append(t.number)
                 ys.append(best)
-            plt.plot(xs, ys, marker="braille")
-        chart.refresh()
-        keys = sorted({k for t in info["trials"] for k in t["params"]})
-        pchart = self.query_one("#param-chart", PlotextPlot)
-        plt = pchart.plt
-        plt.clear_data()
-        if keys:
-            key = keys[self.param_index % len(keys)]
-            points = [
-                (t["params"][key], t["value"]) for t in done if isinstance(t["params"].get(key), (int, float))
-            ]
-            plt.title(f"{info['objective']} vs {key.rsplit('.', 1)[-1]} (p: next)")
+            if xs:
+                plt.plot(xs, ys, marker="braille")
+
+        self.query_one("#best-chart", Chart).draw(best_so_far)
+        keys = sorted({k for t in info.trials for k in t.params})
+        if not keys:
+            self.query_one("#param-chart", Chart).draw(lambda plt: None)
+            return
+        key = keys[self.param_index % len(keys)]
+        points = [(t.params[key], t.value) for t in done if isinstance(t.params.get(key), (int, float))]
+
+        def against_param(plt: Any) -> None:
+            plt.title(f"{info.objective} vs {key.rsplit('.', 1)[-1]} (p: next)")
+            log = key.endswith(("lr", "weight_decay", "min_lr")) and all(p[0] > 0 for p in points)
+            plt.xscale("log" if points and log else "linear")
             if points:
                 plt.scatter([p[0] for p in points], [p[1] for p in points])
-                if key.endswith(("lr", "weight_decay", "min_lr")) and all(p[0] > 0 for p in points):
-                    plt.xscale("log")
-                else:
-                    plt.xscale("linear")
-        pchart.refresh()
+
+        self.query_one("#param-chart", Chart).draw(against_param)
 
     # ------------------------------------------------------------------ actions
 
@@ -179,32 +188,30 @@ class SweepScreen(Screen[None]):
     def action_open_trial(self) -> None:
         """The highlighted trial's run, live or replayed, in the Run screen."""
         from specgen.engine import registry
-        from specgen.engine.backends import LaunchError
 
-        if self.info is None or not self.info["trials"]:
+        if self.info is None or not self.info.trials:
             return
         table = self.query_one("#trials", DataTable)
-        trial = self.info["trials"][min(table.cursor_row, len(self.info["trials"]) - 1)]
-        if not trial.get("run_id"):
-            self.notify(f"trial {trial['number']} has no run ({trial.get('reason') or 'not started'})")
+        trial = self.info.trials[min(table.cursor_row, len(self.info.trials) - 1)]
+        if not trial.run_id:
+            self.notify(f"trial {trial.number} has no run ({trial.reason or 'not started'})")
             return
         try:
-            record = registry.load(trial["run_id"])
+            record = registry.load(trial.run_id)
         except (FileNotFoundError, LaunchError) as exc:
             self.notify(str(exc), severity="error")
             return
         self.open_run(record)
 
-    @work(thread=True, exclusive=True, group="sweep-open")
-    def open_run(self, record: Any) -> None:
-        from specgen.engine.backends import LaunchError
+    @work(thread=True, exclusive=True, group="sweep-open", exit_on_error=False)
+    def open_run(self, record: RunRecord) -> None:
         from specgen.engine.launch import backend_for
 
         try:
             backend = backend_for(record)
         except LaunchError:
             backend = None
-        call_ui(self, self.post_message, OpenRun(record, backend))
+        self.post_message(OpenRun(record, backend))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open_trial()
@@ -212,11 +219,10 @@ class SweepScreen(Screen[None]):
     def action_save_best(self) -> None:
         self.save_best()
 
-    @work(exclusive=True, group="sweep-save")
+    @work(exclusive=True, group="sweep-save", exit_on_error=False)
     async def save_best(self) -> None:
         import asyncio
 
-        from specgen.engine.backends import LaunchError
         from specgen.engine.sweep import best_spec_text
         from tui.screens.modals import save_confirmed
 

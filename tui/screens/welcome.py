@@ -14,7 +14,7 @@ from textual.widgets import Footer, Header, Input, Label, OptionList, ProgressBa
 from textual.widgets.option_list import Option
 
 from tui.state import WizardState, load_recent
-from tui.threads import call_ui
+from tui.threads import FailuresToApp, call_ui
 
 INTRO = """\
 [b]depthnet-tui[/b]
@@ -24,7 +24,7 @@ From a folder of RGB images and depth maps to a correctly configured TAO [b]dept
 """
 
 
-class WelcomeScreen(Screen[None]):
+class WelcomeScreen(FailuresToApp, Screen[None]):
     BINDINGS = [Binding("f1", "help", "Help"), Binding("s", "app.setup", "Setup")]
 
     def compose(self) -> ComposeResult:
@@ -75,7 +75,7 @@ class WelcomeScreen(Screen[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.make_sample(event.value.strip())
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exclusive=True, exit_on_error=False)
     def make_sample(self, folder: str) -> None:
         from specgen.data.sample_data import make_sample_dataset
 

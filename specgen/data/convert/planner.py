@@ -13,11 +13,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import compress
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from specgen.data.convert.index import FileIndex, gc_paused
+from specgen.spec.problems import Finding
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg")  # TAO's RGB reader, case-sensitive
 DEPTH_EXTS = (".png", ".pfm", ".npy")  # what some mono dataset class can read
@@ -36,14 +37,8 @@ class ConvertOptions(BaseModel):
     results_dir: str | None = None
 
 
-class Pitfall(BaseModel):
-    code: str
-    severity: Literal["error", "warning", "info"]
-    message: str
-    examples: list[str] = Field(default_factory=list)
-    fix: str = ""
-    #: A one-key fix the UI can apply: option name → new value.
-    autofix: dict[str, Any] | None = None
+#: A convert pitfall is the house's one finding type (code, severity, message, examples, fix, autofix).
+Pitfall = Finding
 
 
 #: One walked folder's share of a plan: (folder, image names, derived folder, derived names, depth found per image).

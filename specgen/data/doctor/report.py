@@ -6,32 +6,22 @@ import math
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from specgen.data.doctor.decode import NYU_SHAPE, UnsupportedExtension, decode, nyu_crop_applies
 from specgen.data.doctor.encoding import Encoding, Stats, classify
 from specgen.data.doctor.readers import UnreadableFile, read_depth_raw, rgb_size
 from specgen.spec.catalog import METRIC_MODEL, RELATIVE_MODEL, check_pair, lookup_dataset, nyu_class_for
 from specgen.spec.names import DEFAULT_SAMPLE
+from specgen.spec.problems import Finding
 
 LOW_VALID = 0.05
 #: Findings that mean TAO would crash, train on nothing or learn the wrong thing.
 FAILING = frozenset(
     {"EMPTY_MASK", "ENCODING_MISMATCH", "PAIRING", "UNREADABLE", "EMPTY_FILE", "UNSUPPORTED_EXT"}
 )
-
-
-class Finding(BaseModel):
-    code: str
-    severity: Literal["error", "warning", "info"]
-    message: str
-    fix: str = ""
-    examples: list[str] = Field(default_factory=list)
-    #: a one-key fix the wizard can apply: spec key → value
-    autofix: dict[str, Any] | None = None
 
 
 class SampleResult(BaseModel):
