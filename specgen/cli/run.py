@@ -11,13 +11,93 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from specgen.cli.common import _err, apply_settings
-from specgen.spec.names import BACKEND_NAMES
+from specgen.spec.names import ACTIONS, BACKEND_NAMES
 
 if TYPE_CHECKING:  # the engine is imported by the commands that use it: `depthnet --help` does not pay for it
     from specgen.engine.backend import Backend
     from specgen.engine.events import Event
     from specgen.engine.records import RunRecord
     from specgen.engine.slurm import SlurmOptions
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("run", help="launch a depth_net action and follow it to an honest verdict")
+    r.add_argument("action", choices=ACTIONS, help="the depth_net action")
+    r.add_argument("-e", "--spec", required=True, help="the experiment spec (YAML)")
+    r.add_argument(
+        "--backend",
+        choices=BACKEND_NAMES,
+        help="where it runs (default: docker when an engine answers, else local, else a script)",
+    )
+    r.add_argument("--image", help="container image (default: the TAO image for the action)")
+    r.add_argument(
+        "--gpus",
+        help="GPU indices (0,1), all or none (default 0, or the gpus setting); the run's spec copy gets "
+        "num_gpus/gpu_ids to match",
+    )
+    r.add_argument(
+        "--data-root",
+        action="append",
+        help="mounted read-only (default: the folders of the spec's data files)",
+    )
+    r.add_argument("--output-dir", help="mounted read-write (default: the spec's results_dir)")
+    r.add_argument("--network", help="docker network mode (e.g. none)")
+    r.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment for the run (repeatable; values never printed)",
+    )
+    r.add_argument(
+        "--detach", action="store_true", help="launch and return; follow later with depthnet attach"
+    )
+    r.add_argument("--force", action="store_true", help="reuse a results folder that holds another run")
+    r.add_argument(
+        "--allow-known-failure",
+        action="store_true",
+        help="launch although the data check says the loss will be NaN (e.g. an empty valid mask)",
+    )
+    r.add_argument("--json-events", action="store_true", help="one JSON object per event on stdout")
+    r.add_argument("--stop-on-nan", action="store_true", help="stop the run at the first NaN/inf loss")
+    s = r.add_argument_group(
+        "slurm", "with --backend slurm (the job's files must be on a filesystem the nodes share)"
+    )
+    s.add_argument("--partition", help="sbatch --partition")
+    s.add_argument("--account", help="sbatch --account")
+    s.add_argument("--nodes", type=int, default=1, help="nodes (one task each; TAO's multi-node env is set)")
+    s.add_argument("--gpus-per-node", type=int, default=None, help="GPUs per node (default: those of --gpus)")
+    s.add_argument("--time", help="time limit, e.g. 2:00:00")
+    s.add_argument(
+        "--container-runtime",
+        choices=("pyxis", "apptainer", "none"),
+        default="pyxis",
+        help="pyxis (srun --container-image), apptainer exec --nv, or none (depth_net on the nodes)",
+    )
+    s.add_argument(
+        "--sbatch-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more sbatch option, e.g. --sbatch-arg=--mem=64G (repeatable)",
+    )
+    s.add_argument("--dry-run", action="store_true", help="print the sbatch script, submit nothing")
+    r.set_defaults(func=cmd_run)
+
+    ls = sub.add_parser("runs", help="list runs (running or finished)")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=cmd_runs)
+
+    a = sub.add_parser("attach", help="re-attach to a run: rebuild its history, follow it to the verdict")
+    a.add_argument("run_id", help="a run id from `depthnet runs` (a unique part is enough)")
+    a.add_argument("--json-events", action="store_true", help="one JSON object per event on stdout")
+    a.add_argument("--stop-on-nan", action="store_true", help="stop the run at the first NaN/inf loss")
+    a.set_defaults(func=cmd_attach)
+
+    s = sub.add_parser("stop", help="stop a run (graceful, then kill)")
+    s.add_argument("run_id", help="a run id from `depthnet runs`")
+    s.add_argument("--timeout", type=int, default=10, help="seconds between SIGTERM and SIGKILL")
+    s.set_defaults(func=cmd_stop)
 
 
 class Printer:
