@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import types
 import typing
@@ -183,7 +184,7 @@ def generated_files() -> dict[str, Callable[[], str]]:
         "spec_template_deploy.yaml": _deploy_template,
     }
     for action in ("train", "evaluate", "inference", "export", "quantize", "gen_trt_engine"):
-        files[f"spec_template_{action}.yaml"] = lambda a=action: _template(a)
+        files[f"spec_template_{action}.yaml"] = functools.partial(_template, action)
     return files
 
 

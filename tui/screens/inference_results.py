@@ -105,13 +105,14 @@ class InferenceResultsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="infer-preview")
     def load_preview(self, index: int) -> None:
+        # mypy cannot solve call_from_thread's ``T | Awaitable[T]`` for a coroutine method (it infers Never).
         item = self.items[index]
         try:
             images = preview(item, relative=self.relative)
         except (UnreadableFile, OSError) as exc:
-            self.app.call_from_thread(self.show_error, index, str(exc))
+            self.app.call_from_thread(self.show_error, index, str(exc))  # type: ignore[arg-type]
             return
-        self.app.call_from_thread(self.show_preview, index, images)
+        self.app.call_from_thread(self.show_preview, index, images)  # type: ignore[arg-type]
 
     async def show_error(self, index: int, message: str) -> None:
         async with self._swap:
