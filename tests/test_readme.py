@@ -55,7 +55,10 @@ def test_the_first_lines_install_as_ci_does():
     assert "pip install . && depthnet-tui" in app
     ci = (REPO / ".ci" / "run").read_text()
     test_command = re.search(r"`(.*)`", tests).group(1).split("&& ", 2)[-1]  # after venv + activate
-    assert test_command in ci, (test_command, "must be what .ci/run calls")
+    assert test_command.endswith(" && python -m pytest"), test_command
+    # CI runs the same command with the toolchain between the install and the tests.
+    with_toolchain = test_command.replace(" && python -m pytest", " && .ci/toolchain && python -m pytest")
+    assert with_toolchain in ci.splitlines(), (with_toolchain, "must be what .ci/run calls")
 
 
 def test_every_flag_of_every_command_has_help():

@@ -339,9 +339,13 @@ def test_ctrl_c_of_the_cli_leaves_the_run_going(project):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3)
+    said: list[str] = []
+    while not (said and said[-1].startswith("run ")):  # "run ID started (…)": launched, now followed
+        said.append(proc.stderr.readline())
+        assert said[-1], "".join(said)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
+    err = "".join(said) + err
     assert proc.returncode == 130 and "goes on" in err and "depthnet attach" in err and "Traceback" not in err
     run_id = err.split("run ", 1)[1].split()[0]
     stop = subprocess.run(
