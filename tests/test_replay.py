@@ -254,7 +254,19 @@ def test_live_replay_through_the_local_backend(case, project):
 
 def _spawn(project, *env: str) -> tuple[subprocess.Popen, str]:
     spec = project.spec("train", "train.yaml")
-    proc = subprocess.Popen(
+    # A runner started as a background job of a script (`cmd &`, no job control: CI, a nohup) has SIGINT ignored,
+    # which every child inherits and no shell can trap again: give the run SIGINT as a terminal's session has it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = _launch(spec, env)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _, err = proc.communicate(timeout=60)
+    return proc, err.split("run ", 1)[1].split()[0]
+
+
+def _launch(spec: Path, env: tuple[str, ...]) -> subprocess.Popen:
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -272,8 +284,6 @@ def _spawn(project, *env: str) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    _, err = proc.communicate(timeout=60)
-    return proc, err.split("run ", 1)[1].split()[0]
 
 
 def _pid(run_id: str) -> int:
@@ -289,7 +299,8 @@ def _wait_until_tao_prints(run_id: str) -> None:
 
 
 def test_ctrl_c_is_reported_as_interrupted_although_tao_prints_pass(project):
-    _, run_id = _spawn(project, "EMU_SPEED=0.05")
+    # 15 s of replay, cut short by the signal: on a loaded machine `run --detach` alone can outlast a 7 s replay
+    _, run_id = _spawn(project, "EMU_SPEED=0.1")
     _wait_until_tao_prints(run_id)
     os.killpg(_pid(run_id), signal.SIGINT)  # what a terminal's Ctrl-C does to the foreground group
     done = depthnet("attach", run_id, "--json-events")
