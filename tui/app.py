@@ -251,10 +251,13 @@ class DepthnetApp(App[None]):
 def main() -> None:
     import argparse
 
+    from specgen.job.help import version
+
     parser = argparse.ArgumentParser(prog="depthnet-tui", description="The TAO depth_net wizard.")
     parser.add_argument(
         "--resume", metavar="OUTPUT_DIR", help="resume the session saved in this output folder"
     )
+    parser.add_argument("--version", action="version", version=f"depthnet-tui {version()}")
     args = parser.parse_args()
     state = None
     if args.resume:

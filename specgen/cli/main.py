@@ -11,26 +11,18 @@ from collections.abc import Sequence
 from specgen.cli import after, convert, doctor, run, sample, setup, spec, sweep, verdict
 from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err
 from specgen.engine.backends import LaunchError
+from specgen.job.help import version
 from specgen.spec.problems import UsageError
 
 #: Sub-command groups, in the order ``depthnet --help`` lists them.
 COMMAND_GROUPS = (setup, sample, spec, convert, doctor, run, sweep, verdict, after)
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("depthnet-tui")
-    except PackageNotFoundError:
-        return "(not installed)"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="depthnet", description="Configure, check and run TAO depth_net (mono) jobs."
     )
-    parser.add_argument("--version", action="version", version=f"depthnet {_version()}")
+    parser.add_argument("--version", action="version", version=f"depthnet {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in COMMAND_GROUPS:
         group.register(sub)

@@ -1,4 +1,5 @@
-"""Find the user-facing references (source checkout, or installed under <prefix>/share/depthnet-tui)."""
+"""What this installed copy knows about itself: where its user-facing references are (a source checkout, or
+installed under <prefix>/share/depthnet-tui) and its version, for both faces' help and ``--version``."""
 
 from __future__ import annotations
 
@@ -53,3 +54,14 @@ def topics() -> dict[str, str]:
         )
         out[path.stem] = first
     return out
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject's), or a note when running from an uninstalled checkout."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("depthnet-tui")
+    except PackageNotFoundError:
+        return "(not installed)"
