@@ -6,7 +6,7 @@
 # Sets: REPO, OUT, WORK (the root of the scripts' work folders, outside OUT: checkpoints are large), STANDIN (1 or
 # 0), STANDIN_ENV (extra `depthnet run` arguments for the stand-in, empty on a GPU); puts `depth_net` (NVIDIA's
 # entrypoint on the TAO site, or the stand-in) and `python` on PATH. Functions: dn, gpu_count, gpu_ids, gpu_info,
-# need_gpus, work_dir, redwood_data, two_epoch_spec.
+# with_sigint, need_gpus, work_dir, redwood_data, two_epoch_spec.
 SITE=$1; WHEELS=$2; REDWOOD=$(readlink -f "$3"); OUT=$(readlink -f "$4")
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STANDIN=${DEPTHNET_GPU_STANDIN:-0}
@@ -30,6 +30,9 @@ fi
 command -v python >/dev/null || ln -sfn "$(command -v python3)" "$WORK/bin/python"
 export PATH="$WORK/bin:$PATH" PYTHONUNBUFFERED=1 XDG_DATA_HOME=$OUT/xdg XDG_CONFIG_HOME=$OUT/cfg OUT
 dn() { python3 -m specgen.cli "$@"; }
+# with_sigint CMD…: CMD with SIGINT at its default. A script started as a background job (`script &`, no job
+# control) has SIGINT ignored, its runs inherit that, and no shell can trap it again: a Ctrl-C test would not be one.
+with_sigint() { python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' "$@"; }
 
 # GPUs as nvidia-smi sees them (any NVIDIA kind; none on the stand-in).
 gpu_count() { if [ "$STANDIN" = 1 ]; then echo 0; else nvidia-smi --query-gpu=index --format=csv,noheader | wc -l; fi; }

@@ -76,7 +76,7 @@ run export export $W/export.yaml > $OUT/export.json &
 for c in interrupt stop; do
   dn spec train --encoder vits --recipe sanity --dataset-name NYUDV2 --data-file $W/ann_train/test.txt \
     --val-data-file $W/ann_val/test.txt --results-dir $W/$c "${RANDOM_INIT[@]}" --set train.num_epochs=20 -o $W/$c.yaml --force >/dev/null 2>&1
-  dn run train -e $W/$c.yaml --backend local --detach "${STANDIN_ENV[@]}" 2>"$OUT/$c.launch"
+  with_sigint python3 -m specgen.cli run train -e $W/$c.yaml --backend local --detach "${STANDIN_ENV[@]}" 2>"$OUT/$c.launch"
 done
 INT_ID=$(sed -n 's/^run \([^ ]*\) started.*/\1/p' "$OUT/interrupt.launch"); STOP_ID=$(sed -n 's/^run \([^ ]*\) started.*/\1/p' "$OUT/stop.launch")
 # Both signals once training has begun (Lightning names the rank's devices), not after a fixed wait.

@@ -1,10 +1,11 @@
 """Shared fixtures. Tests that need a real part (the TAO schema, Docker) fail rather than skip under CI.
 
-The suite runs in parallel (pytest-xdist, ``--dist loadgroup`` in pyproject's addopts): every test has its own
-folders (tmp_path, XDG homes), and the tests that share one engine or cluster run one after another on one worker —
-a test that asks for ``docker_client`` / ``emu_image`` joins the "docker" group, one that asks for the Slurm
-``cluster`` the "slurm" group (see pytest_collection_modifyitems). A test sharing anything else that is global marks
-itself ``@pytest.mark.xdist_group("name")``. ``-n0`` runs the suite in one process.
+The suite runs in parallel (pytest-xdist, ``-n auto --dist loadgroup`` in pyproject's addopts; at least 4
+workers, see pytest_xdist_auto_num_workers): every test has its own folders (tmp_path, XDG homes), and the tests
+that share one engine or cluster run one after another on one worker — a test that asks for ``docker_client`` /
+``emu_image`` joins the "docker" group, one that asks for the Slurm ``cluster`` the "slurm" group (see
+pytest_collection_modifyitems). A test sharing anything else that is global marks itself
+``@pytest.mark.xdist_group("name")``. ``-n0`` runs the suite in one process.
 """
 
 from __future__ import annotations
@@ -236,6 +237,13 @@ TIMEOUT_JOB: dict[str, str] = json.loads(os.environ.get(TIMEOUT_JOB_ENV) or "{}"
 
 #: Fixtures that share one engine or cluster with every other test using them: such tests run on one worker.
 SHARED_PARTS = {"docker_client": "docker", "emu_image": "docker", "cluster": "slurm"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: at least 4 workers. About half of a test's time is waiting (replays at their recorded pace,
+    containers, Slurm's scheduler), so on a 2-core machine 2 workers leave the cores idle half the time."""
+    return max(4, os.cpu_count() or 1)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups
