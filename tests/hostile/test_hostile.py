@@ -98,9 +98,7 @@ def test_bad_yaml_is_refused_clearly(name, hostile_cli, tmp_path):
     text, says = YAML_CASES[name]
     spec = tmp_path / f"{name}.yaml"
     spec.write_text(text, encoding="utf-8", errors="surrogateescape")
-    t0 = time.monotonic()
-    hostile_cli("validate", str(spec), says=says)
-    assert time.monotonic() - t0 < 5
+    hostile_cli("validate", str(spec), says=says)  # a hang fails there (LIMIT); the time goes to figures.py
 
 
 def test_huge_spec_file_is_refused_without_reading_it(hostile_cli, tmp_path):
@@ -339,13 +337,10 @@ def test_ctrl_c_of_the_cli_leaves_the_run_going(project):
         stderr=subprocess.PIPE,
         text=True,
     )
-    said: list[str] = []
-    while not (said and said[-1].startswith("run ")):  # "run ID started (…)": launched, now followed
-        said.append(proc.stderr.readline())
-        assert said[-1], "".join(said)
+    first = proc.stdout.readline()  # the run's first console line, relayed: the CLI is following it
+    assert first, proc.stderr.read()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
-    err = "".join(said) + err
     assert proc.returncode == 130 and "goes on" in err and "depthnet attach" in err and "Traceback" not in err
     run_id = err.split("run ", 1)[1].split()[0]
     stop = subprocess.run(
