@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Two GPUs (not CI): the REAL TAO 7.3.0 depth_net driven by the product on a two-GPU machine.
+# Two GPUs (not CI): the REAL TAO 7.3.0 depth_net driven by the product on the first two GPUs of a machine.
 #   1. NVML facts through specgen.engine.nvml (the present path: names, memory, compute capability, driver, CUDA);
 #   2. `depthnet run train --backend local --gpus 0,1`: the run's spec copy gets num_gpus 2 / gpu_ids [0, 1], TAO
 #      trains with DDP, both ranks print into one console; losses, epochs and the verdict must be right, and NVML
@@ -9,7 +9,9 @@
 #   benchmarks/gpu_scale.sh SITE WHEELS REDWOOD OUT   (as gpu_e2e.sh; WHEELS also holds optuna and nvidia-ml-py)
 set -uo pipefail
 . "$(dirname "$0")/gpu_common.sh" "$@"
-nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+need_gpus 2
+gpu_info
+GPUS=$(gpu_ids 2)
 
 python3 - > "$OUT/nvml.json" <<'PY'
 import dataclasses, json
@@ -19,23 +21,24 @@ print(json.dumps({"facts": dataclasses.asdict(f), "labels": [g.label() for g in 
                   "sample": [s.line() for s in nvml.sample()]}, indent=1))
 PY
 
-W=/tmp/dn-work; rm -rf $W; mkdir -p $W
+work_dir scale
 two_epoch_spec $W $W/ddp $W/ddp.yaml || exit 1
 sed "s#$W/ddp#$W/sweepbase#" $W/ddp.yaml > $W/sweepbase.yaml
 
-# NVML at 2 Hz while the DDP run trains: the peak memory and utilisation of each GPU.
-python3 - > "$OUT/ddp_nvml.tsv" <<'PY' &
-import time
+# NVML at 2 Hz while the DDP run trains: the peak memory and utilisation of each GPU (none on the stand-in).
+python3 - "$GPUS" > "$OUT/ddp_nvml.tsv" <<'PY' &
+import sys, time
 from specgen.engine import nvml
+gpus = [int(i) for i in sys.argv[1].split(",")]
 t0 = time.time()
 while time.time() - t0 < 200:
-    for s in nvml.sample([0, 1]):
+    for s in nvml.sample(gpus):
         print(f"{time.time() - t0:.1f}\t{s.index}\t{s.utilization}\t{s.memory_used}\t{s.power_w}", flush=True)
     time.sleep(0.5)
 PY
 SAMPLER=$!
 T0=$(date +%s.%N)
-dn run train -e $W/ddp.yaml --backend local --gpus 0,1 --json-events > "$OUT/ddp.jsonl" 2> "$OUT/ddp.stderr"
+dn run train -e $W/ddp.yaml --backend local --gpus $GPUS --json-events > "$OUT/ddp.jsonl" 2> "$OUT/ddp.stderr"
 echo "ddp exit $? wall $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" | tee "$OUT/ddp.txt"
 kill $SAMPLER 2>/dev/null
 python3 - <<'PY' | tee -a "$OUT/ddp.txt"
@@ -58,7 +61,7 @@ PY
 grep -h "note:" "$OUT/ddp.stderr"
 
 T0=$(date +%s.%N)
-dn sweep -e $W/sweepbase.yaml --trials 2 --out $W/sweep --backend local --gpus 0,1 \
+dn sweep -e $W/sweepbase.yaml --trials 2 --out $W/sweep --backend local --gpus $GPUS \
   --param train.optim.lr=loguniform:1e-5:1e-3 --seed 1 2> "$OUT/sweep.stderr"
 echo "sweep exit $? wall $(python3 -c "import time; print(round(time.time() - $T0, 1))") s" | tee "$OUT/sweep.txt"
 cat "$OUT/sweep.stderr"

@@ -6,27 +6,35 @@
 #   benchmarks/gpu_setup.sh SITE WHEELS REDWOOD OUT   (as gpu_e2e.sh; WHEELS also holds textual and its deps)
 set -uo pipefail
 . "$(dirname "$0")/gpu_common.sh" "$@"
+need_gpus 1
+gpu_info
 
-dn setup --json --output-dir /tmp > "$OUT/setup.json"; echo "setup exit $?" | tee "$OUT/setup.txt"
+dn setup --json --output-dir "$WORK" > "$OUT/setup.json"; echo "setup exit $?" | tee "$OUT/setup.txt"
 
 redwood_data 4
-W=/tmp/dn-setup; rm -rf $W; mkdir -p $W
+work_dir setup
+# A ViT-L batch twice what the memory fit says GPU 0 holds, so the preflight refuses it on any GPU (32 without one).
+BIG_BATCH=$(python3 -c "
+from specgen.engine import nvml
+from specgen.job.memory_fit import largest_batch
+gpus = nvml.facts().gpus
+print(2 * largest_batch('vitl', (518, 518), 'fp32', gpus[0].memory_total / 2**30) + 2 if gpus else 32)")
 dn convert --data-root $D/train --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann >/dev/null
 COMMON=(--recipe sanity --dataset-name NYUDV2 --data-file $W/ann/test.txt --val-data-file $W/ann/test.txt
         --set model.mono_backbone.pretrained_path=null --set train.pretrained_model_path=null --set train.num_epochs=2)
-dn spec train --encoder vitl "${COMMON[@]}" --results-dir $W/big --set dataset.train_dataset.batch_size=32 \
+dn spec train --encoder vitl "${COMMON[@]}" --results-dir $W/big --set dataset.train_dataset.batch_size=$BIG_BATCH \
   --set "dataset.train_dataset.augmentation.crop_size=[518,518]" -o $W/big.yaml --force >/dev/null 2>&1
 dn run train -e $W/big.yaml --backend local --gpus 0 > "$OUT/preflight.txt" 2>&1; echo "preflight exit $?" >> "$OUT/preflight.txt"
 dn spec train --encoder vits "${COMMON[@]}" --results-dir $W/tele -o $W/tele.yaml --force >/dev/null 2>&1
 
-python3 - <<'PY' > "$OUT/telemetry.txt" 2>&1
+W=$W python3 - <<'PY' > "$OUT/telemetry.txt" 2>&1
 import asyncio, os
 from specgen.engine.launch import RunOptions, prepare, start
 from tui.app import DepthnetApp
 from tui.screens.run import RunScreen
 
 async def main():
-    prepared = prepare(RunOptions(action="train", spec="/tmp/dn-setup/tele.yaml", backend="local", gpus="0"))
+    prepared = prepare(RunOptions(action="train", spec=os.environ["W"] + "/tele.yaml", backend="local", gpus="0"))
     assert not prepared.problems, prepared.problems
     record, backend = start(prepared, "local")
     app = DepthnetApp()

@@ -6,8 +6,9 @@
 #   benchmarks/gpu_sweep1.sh SITE WHEELS REDWOOD OUT   (as gpu_scale.sh)
 set -uo pipefail
 . "$(dirname "$0")/gpu_common.sh" "$@"
-nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
-W=/tmp/dn-work; rm -rf $W; mkdir -p $W
+need_gpus 1
+gpu_info
+work_dir sweep1
 two_epoch_spec $W $W/base $W/base.yaml || exit 1
 T0=$(date +%s.%N)
 dn sweep -e $W/base.yaml --trials 3 --out $W/sweep --backend local --gpus 0 \

@@ -1,9 +1,22 @@
-"""Shared fixtures. Tests that need a real part (the TAO schema, Docker) fail rather than skip under CI."""
+"""Shared fixtures. Tests that need a real part (the TAO schema, Docker) fail rather than skip under CI.
+
+The suite runs in parallel (pytest-xdist, ``-n auto --dist loadgroup`` in pyproject's addopts; at least 4
+workers, see pytest_xdist_auto_num_workers): every test has its own folders (tmp_path, XDG homes), and the tests
+that share one engine or cluster run one after another on one worker — a test that asks for ``docker_client`` /
+``emu_image`` joins the "docker" group, one that asks for the Slurm ``cluster`` the "slurm" group (see
+pytest_collection_modifyitems). A test sharing anything else that is global marks itself
+``@pytest.mark.xdist_group("name")``. ``-n0`` runs the suite in one process.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import random
+import shutil
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -66,9 +79,11 @@ def tao_merge(schema_cls, text: str):
 
 @pytest.fixture(autouse=True)
 def _isolated_config(tmp_path_factory, monkeypatch):
-    """Recent roots / last session go to a throw-away config dir; images render as half cells."""
+    """Recent roots / last session go to a throw-away config dir, crash reports to a throw-away state dir; images
+    render as half cells."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state-home")))
     monkeypatch.setenv("DEPTHNET_TUI_IMAGES", "halfcell")
 
 
@@ -84,10 +99,37 @@ def _steady_cursors(request, monkeypatch):
     monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda self: None)
 
 
+#: The folder the committed snapshot pictures show. Each test module draws from its own folder of the same length
+#: (``snap_dir``), so every line is laid out alike, and the picture is compared with this name put back.
+SNAP_SHOWN = "/tmp/depthnet-snap"
+_SNAP_DIRS: set[str] = set()
+
+
+@pytest.fixture(scope="module")
+def snap_dir() -> Iterator[Path]:
+    """A fresh folder for one module's snapshot data, named like SNAP_SHOWN (digits only, so no ``png``/``jpg``
+    turns up in a path that TAO's rules rewrite): parallel workers and parallel sessions never share one."""
+    for _ in range(1000):
+        folder = Path(f"/tmp/snap-{random.randrange(10**8):08d}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        break
+    else:  # pragma: no cover - a /tmp full of our folders
+        raise RuntimeError("no free /tmp/snap-NNNNNNNN folder")
+    assert len(str(folder)) == len(SNAP_SHOWN)
+    _SNAP_DIRS.add(str(folder))
+    yield folder
+    _SNAP_DIRS.discard(str(folder))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture()
 def snap_compare(snap_compare):
     """pytest-textual-snapshot's snap_compare, drawn once the screen stops changing: under load a table's header
-    or a preview can still be catching up after the test's own waits (seen as a CI-only mismatch)."""
+    or a preview can still be catching up after the test's own waits (seen as a CI-only mismatch). The picture
+    names SNAP_SHOWN where the app showed a ``snap_dir`` folder."""
 
     def compare(app, *args, run_before=None, **kwargs):
         async def before(pilot) -> None:
@@ -95,6 +137,15 @@ def snap_compare(snap_compare):
                 await run_before(pilot)
             await steady_picture(pilot)
 
+        export = app.export_screenshot
+
+        def shown(*a, **k) -> str:
+            svg = export(*a, **k)
+            for folder in _SNAP_DIRS:
+                svg = svg.replace(folder, SNAP_SHOWN)
+            return svg
+
+        app.export_screenshot = shown
         return snap_compare(app, *args, run_before=before, **kwargs)
 
     return compare
@@ -109,6 +160,24 @@ async def steady_picture(pilot, tries: int = 40) -> None:
         if now == last:
             return
         last = now
+
+
+async def wait_for(pilot, predicate: Callable[[], object], seconds: float = 30.0) -> None:
+    """Let the app run until ``predicate()`` holds (checked every 0.1 s); fail after ``seconds``."""
+    for _ in range(int(seconds / 0.1)):
+        if predicate():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def wait_until(predicate: Callable[[], object], seconds: float = 60.0, what: str = "the condition") -> None:
+    """Outside an app: poll ``predicate()`` every 0.05 s until it holds; fail after ``seconds`` naming ``what``."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {seconds:g} s")
+        time.sleep(0.05)
 
 
 @pytest.fixture()
@@ -161,15 +230,37 @@ def emu_image(docker_client) -> str:
 
 
 #: A Slurm job that must run into its one-minute time limit takes Slurm 60–90 s to end: it is submitted when the
-#: session starts (when a cluster answers) and judged by tests/test_slurm.py minutes later, after the fact.
-TIMEOUT_JOB: dict[str, str] = {}
+#: session starts (when a cluster answers) and judged by tests/test_slurm.py minutes later, after the fact. Under
+#: xdist the controller submits it once and the workers read it from TIMEOUT_JOB_ENV (they inherit its environment).
+TIMEOUT_JOB_ENV = "DEPTHNET_TEST_TIMEOUT_JOB"
+TIMEOUT_JOB: dict[str, str] = json.loads(os.environ.get(TIMEOUT_JOB_ENV) or "{}")
+
+#: Fixtures that share one engine or cluster with every other test using them: such tests run on one worker.
+SHARED_PARTS = {"docker_client": "docker", "emu_image": "docker", "cluster": "slurm"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: at least 4 workers. About half of a test's time is waiting (replays at their recorded pace,
+    containers, Slurm's scheduler), so on a 2-core machine 2 workers leave the cores idle half the time."""
+    return max(4, os.cpu_count() or 1)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        groups = {SHARED_PARTS[f] for f in getattr(item, "fixturenames", ()) if f in SHARED_PARTS}
+        if groups and not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group("_".join(sorted(groups))))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    import shutil
     import subprocess
     import tempfile
 
+    if hasattr(session.config, "workerinput") or TIMEOUT_JOB_ENV in os.environ:
+        return  # an xdist worker: the controller has submitted it
+    os.environ[TIMEOUT_JOB_ENV] = "{}"
     if not shutil.which("sbatch") or not shutil.which("sinfo"):
         return
     try:
@@ -190,14 +281,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         "XDG_DATA_HOME": str(base / "data-home"),
         "XDG_CONFIG_HOME": str(base / "config"),
     }
-    saved = {k: os.environ.get(k) for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME")}
-    os.environ.update({k: env[k] for k in saved})
-    try:
+    with pytest.MonkeyPatch.context() as mp:  # make_project's CLI calls inherit these
+        mp.setenv("XDG_DATA_HOME", env["XDG_DATA_HOME"])
+        mp.setenv("XDG_CONFIG_HOME", env["XDG_CONFIG_HOME"])
         project = make_project(base)
         spec = project.spec("train", "long.yaml", results="long")
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
     done = subprocess.run(
         [
             sys.executable,
@@ -224,3 +312,4 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     )
     if done.returncode == 0:
         TIMEOUT_JOB.update(run_id=done.stdout.strip(), data_home=env["XDG_DATA_HOME"], path=env["PATH"])
+        os.environ[TIMEOUT_JOB_ENV] = json.dumps(TIMEOUT_JOB)

@@ -156,8 +156,7 @@ async def test_failed_run_asks_before_anything_is_built_on_it(tmp_path, depth_ne
         question = str(app.screen.query_one("#question").render())
         assert "failed: train_loss is NaN in the kpi" in question and "waste GPU time" in question
         await pilot.press("n")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, RunScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
 
 
 async def test_export_name_that_exists_is_refused_and_a_free_one_offered(tmp_path, depth_net_on_path):

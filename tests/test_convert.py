@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SHARED, require
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from specgen.data.convert import ConvertOptions, WalkCancelled, build_index, plan, write_annotations
@@ -375,27 +375,34 @@ def test_written_pairs_equal_tao_semantics(
         assert written == set(p.pairs)
 
 
+#: Names and folders the per-folder fast path answers for, and odd ones that make it defer to the whole-path route
+#: (a pattern or the extension twice in a path, a space). A tree is mostly the first kind with at most one odd
+#: entry, so most examples reach the comparison; a uniform mix of both reached it in only 2–13 of 120.
 _NAME = st.sampled_from(
-    [
-        "rgb_1.jpg",
-        "rgb_2.jpg",
-        "sync_depth_1.png",
-        "sync_depth_2.png",
-        "rgb_rgb_3.jpg",
-        "a b.jpg",
-        "rgb_4.JPG",
-        "x.jpg.jpg",
-        "sync_depth_4.JPG",
-        "rgb_5.png",
-        "sync_depth_5.png",
-    ]
+    ["rgb_1.jpg", "rgb_2.jpg", "sync_depth_1.png", "sync_depth_2.png", "rgb_4.JPG", "sync_depth_4.JPG"]
+    + ["rgb_5.png", "sync_depth_5.png", "sync_depth_6.png", "rgb_7.jpg"]
 )
-_FOLDER = st.sampled_from(["s1", "rgb_scene", "s 2", "x.jpg", "sync_depth_s", "deep/er"])
+_ODD_NAME = st.sampled_from(["rgb_rgb_3.jpg", "a b.jpg", "x.jpg.jpg"])
+_FOLDER = st.sampled_from(["s1", "s2", "scene", "deep/er"])
+_ODD_FOLDER = st.sampled_from(["rgb_scene", "s 2", "x.jpg", "sync_depth_s"])
+
+
+def _with_odd(parts: tuple[dict[str, list[str]], tuple[str, str] | None]) -> dict[str, list[str]]:
+    tree, odd = parts
+    if odd is not None:
+        tree.setdefault(odd[0], []).append(odd[1])
+    return tree
+
+
+_TREE = st.tuples(
+    st.dictionaries(_FOLDER, st.lists(_NAME, min_size=1, max_size=6, unique=True), min_size=1, max_size=4),
+    st.none() | st.tuples(_FOLDER | _ODD_FOLDER, _NAME | _ODD_NAME),
+).map(_with_odd)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    tree=st.dictionaries(_FOLDER, st.lists(_NAME, max_size=6, unique=True), max_size=4),
+    tree=_TREE,
     pats=st.sampled_from(
         [
             (["rgb_"], ["sync_depth_"]),
@@ -424,8 +431,7 @@ def test_per_folder_plan_equals_the_whole_path_plan(tmp_path_factory, tree, pats
     index = build_index(str(root))
     slow = _plan(index, o)
     fast = _plan_by_folder(index, o) if _separable(o) else None
-    if fast is None:
-        return
+    assume(fast is not None)  # it deferred: the whole-path route answers alone, nothing to compare
     assert (
         fast.pairs == slow.pairs
         and fast.missing == slow.missing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conftest import wait_for
 from textual.app import App
 from textual.widgets import Input, SelectionList
 
@@ -61,16 +62,16 @@ async def test_launch_dialog_offers_a_gpu_list_when_nvml_knows_them():
 
     app = Host()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, RunOptionsScreen) and app.screen.is_mounted)
         dialog = app.screen
         dialog._show_gpus(gpus)  # what the NVML worker hands over on a GPU machine
-        await pilot.pause(0.1)
         picker = dialog.query_one("#opt-gpu-list", SelectionList)
+        await wait_for(pilot, lambda: not picker.has_class("hidden"))
         assert not picker.has_class("hidden") and dialog.query_one("#opt-gpus", Input).has_class("hidden")
         assert picker.selected == [0]  # the typed default, ticked
         assert "(in use)" in str(picker.get_option_at_index(1).prompt)
         picker.select(2)
         dialog.query_one("#opt-network", Input).focus()
         await pilot.press("enter")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: results)
     assert results and results[0][2] == "0,2" and results[0][4] is None

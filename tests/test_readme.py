@@ -1,6 +1,7 @@
 """README.md as a new user reads it: the example runs line by line, as written, in an empty folder (a stand-in
-`depth_net` on PATH where a GPU would be needed); the first lines give the install commands CI uses; every flag of
-every command has help; the CLI and the app name the same recipes."""
+`depth_net` on PATH where a GPU would be needed); the first lines give the install commands CI uses; its picture and
+links lead somewhere; the manual (references/manual.md) has a section for every command; every flag of every command
+has help; the CLI and the app name the same recipes."""
 
 from __future__ import annotations
 
@@ -13,12 +14,19 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
+MANUAL = REPO / "references" / "manual.md"
+
+
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    heads = re.findall(r"^#+ (.+)$", markdown, re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in heads}
 
 
 def test_every_example_line_runs_as_written(tmp_path):
-    block = re.search(r"```sh\n(.*?)```", README, re.S)
-    assert block, "README has no ```sh example"
-    lines = [ln for ln in block.group(1).splitlines() if ln.strip() and not ln.startswith("#")]
+    blocks = re.findall(r"```sh\n(.*?)```", README + MANUAL.read_text(), re.S)  # wherever an example lives
+    assert blocks, "README has no ```sh example"
+    lines = [ln for b in blocks for ln in b.splitlines() if ln.strip() and not ln.startswith("#")]
     assert len(lines) >= 8
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -55,7 +63,33 @@ def test_the_first_lines_install_as_ci_does():
     assert "pip install . && depthnet-tui" in app
     ci = (REPO / ".ci" / "run").read_text()
     test_command = re.search(r"`(.*)`", tests).group(1).split("&& ", 2)[-1]  # after venv + activate
-    assert test_command in ci, (test_command, "must be what .ci/run calls")
+    assert test_command.endswith(" && python -m pytest"), test_command
+    # CI runs the same command with the toolchain between the install and the tests.
+    with_toolchain = test_command.replace(" && python -m pytest", " && .ci/toolchain && python -m pytest")
+    assert with_toolchain in ci.splitlines(), (with_toolchain, "must be what .ci/run calls")
+
+
+def test_the_picture_and_every_link_lead_somewhere():
+    from urllib.parse import unquote
+
+    manual = _anchors(MANUAL.read_text())
+    targets = re.findall(r"\]\(([^)#]+)(?:#([^)]+))?\)", README)
+    assert any(path.endswith(".svg") for path, _ in targets), "the README shows a snapshot"
+    for path, anchor in targets:
+        assert (REPO / unquote(path)).is_file(), path
+        if anchor:
+            assert path == "references/manual.md" and anchor in manual, f"{path}#{anchor}"
+
+
+def test_the_manual_has_a_section_for_every_command():
+    from specgen.cli.main import build_parser
+
+    (subs,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    text = MANUAL.read_text()
+    headings = re.findall(r"^### (depthnet.*)$", text, re.M)
+    missing = [n for n in subs.choices if not any(re.search(rf"\b{re.escape(n)}\b", h) for h in headings)]
+    assert not missing, f"references/manual.md needs a '### depthnet …' section for: {missing}"
+    assert "### depthnet-tui" in text
 
 
 def test_every_flag_of_every_command_has_help():
@@ -88,3 +122,12 @@ def test_cli_and_app_name_the_same_recipes():
         [sys.executable, "-m", "specgen.cli", "--version"], capture_output=True, text=True
     )
     assert version.returncode == 0 and version.stdout.startswith("depthnet ")
+    app_version = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.argv[1:] = ['--version']; from tui.app import main; main()"],
+        capture_output=True,
+        text=True,
+    )
+    assert app_version.returncode == 0 and app_version.stdout.split() == [
+        "depthnet-tui",
+        version.stdout.split()[1],
+    ]

@@ -11,10 +11,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until
 from runkit import FIXTURES, depthnet, events, make_project, step_losses, verdict
 
 from specgen.engine.backends import group_members
@@ -254,7 +254,19 @@ def test_live_replay_through_the_local_backend(case, project):
 
 def _spawn(project, *env: str) -> tuple[subprocess.Popen, str]:
     spec = project.spec("train", "train.yaml")
-    proc = subprocess.Popen(
+    # A runner started as a background job of a script (`cmd &`, no job control: CI, a nohup) has SIGINT ignored,
+    # which every child inherits and no shell can trap again: give the run SIGINT as a terminal's session has it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = _launch(spec, env)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _, err = proc.communicate(timeout=60)
+    return proc, err.split("run ", 1)[1].split()[0]
+
+
+def _launch(spec: Path, env: tuple[str, ...]) -> subprocess.Popen:
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -272,8 +284,6 @@ def _spawn(project, *env: str) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    _, err = proc.communicate(timeout=60)
-    return proc, err.split("run ", 1)[1].split()[0]
 
 
 def _pid(run_id: str) -> int:
@@ -281,9 +291,17 @@ def _pid(run_id: str) -> int:
     return json.loads(home.read_text())["pid"]
 
 
+def _wait_until_tao_prints(run_id: str) -> None:
+    """The stand-in has printed its first console bytes: it is running and has set its SIGINT trap (before any
+    output). A fixed wait could end before that on a loaded machine."""
+    log = Path(os.environ["XDG_DATA_HOME"]) / "depthnet-tui" / "runs" / run_id / "log.txt"
+    wait_until(lambda: log.is_file() and log.stat().st_size > 0, what="the stand-in's first console line")
+
+
 def test_ctrl_c_is_reported_as_interrupted_although_tao_prints_pass(project):
-    _, run_id = _spawn(project, "EMU_SPEED=0.05")
-    time.sleep(2)
+    # 15 s of replay, cut short by the signal: on a loaded machine `run --detach` alone can outlast a 7 s replay
+    _, run_id = _spawn(project, "EMU_SPEED=0.1")
+    _wait_until_tao_prints(run_id)
     os.killpg(_pid(run_id), signal.SIGINT)  # what a terminal's Ctrl-C does to the foreground group
     done = depthnet("attach", run_id, "--json-events")
     v = verdict(events(done.stdout))
@@ -296,8 +314,7 @@ def test_ctrl_c_is_reported_as_interrupted_although_tao_prints_pass(project):
 def test_stop_ends_the_whole_process_group(project):
     _, run_id = _spawn(project, "EMU_SPEED=0.2")
     pid = _pid(run_id)
-    time.sleep(1)
-    assert group_members(pid)  # the wrapper, the entrypoint stand-in and its child are running
+    wait_until(lambda: len(group_members(pid)) >= 3, what="the wrapper, the stand-in and its child")
     done = depthnet("stop", run_id)
     assert done.returncode == 0 and "nothing of it is left running" in done.stdout
     assert group_members(pid) == []

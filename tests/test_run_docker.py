@@ -228,7 +228,7 @@ def test_reattach_after_the_monitor_is_killed_rebuilds_everything(project, emu_i
             "none",
             "--json-events",
             "--env",
-            "EMU_SPEED=0.04",
+            "EMU_SPEED=0.1",  # 15 s: still running when looked at after the kill, on a loaded machine too
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -6,7 +6,7 @@ import asyncio
 import math
 from pathlib import Path
 
-from conftest import settle
+from conftest import settle, wait_for
 from runkit import EMU_LOSSES
 from textual.widgets import DataTable, Input, Log, Static
 
@@ -34,14 +34,6 @@ def spec_state(tmp_path: Path, dataset_name: str = "NYUDV2") -> WizardState:
         val_file=str(out / "annotations/val.txt"),
         allow_known_failure=dataset_name == "MetricMonoDataset",
     )
-
-
-async def wait_for(pilot, predicate, seconds: float = 30.0) -> None:
-    for _ in range(int(seconds / 0.1)):
-        if predicate():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 async def fill_options(pilot, backend: str, image: str = "", gpus: str = "none", network: str = "") -> None:

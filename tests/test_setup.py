@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import require
+from conftest import require, wait_for
 from runkit import depthnet
 
 
@@ -251,11 +251,11 @@ def test_pull_errors_in_plain_words():
 async def _setup_screen(app, pilot):
     """Welcome → `s` → the Setup screen."""
     from tui.screens.setup import SetupScreen
+    from tui.screens.welcome import WelcomeScreen
 
-    await pilot.pause(0.2)
+    await wait_for(pilot, lambda: isinstance(app.screen, WelcomeScreen) and app.screen.is_mounted)
     await pilot.press("s")
-    await pilot.pause(0.3)
-    assert isinstance(app.screen, SetupScreen)
+    await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen) and app.screen.is_mounted)
     return app.screen
 
 

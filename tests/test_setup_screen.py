@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import settle
+from conftest import settle, wait_for
 from textual.widgets import DataTable, ProgressBar, Static
 
 from specgen.engine.setup import LOGIN_FIX, TOOLKIT_FIX, Check, Report
@@ -59,7 +59,7 @@ def fixed_checks(output_dir: str, on_check=None) -> Report:
 @pytest.mark.parametrize("size", [(80, 24), (200, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_setup_screen_snapshot(snap_compare, size):
     async def ready(pilot):
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, WelcomeScreen))
         await pilot.app.push_screen(SetupScreen(fixed_checks))
         await settle(pilot, 0.3)
 
@@ -77,7 +77,7 @@ def test_long_advice_dialog_wraps_every_word_snapshot(snap_compare, size):
     ]
 
     async def ready(pilot):
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, WelcomeScreen))
         pilot.app.push_screen(ProblemsScreen("Before launch", problems, True))
         await settle(pilot, 0.3)
 
@@ -89,11 +89,9 @@ async def test_setup_screen_shows_each_fix_and_welcome_opens_it(docker_client):
     whole fix; `s` on Welcome opens the screen, Esc leaves it."""
     app = DepthnetApp()
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, WelcomeScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, WelcomeScreen))
         await pilot.press("s")
-        await pilot.pause(0.1)
-        assert isinstance(app.screen, SetupScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen))
         screen = app.screen
         await settle(pilot, 0.3)
         table = screen.query_one("#checks", DataTable)
@@ -103,8 +101,7 @@ async def test_setup_screen_shows_each_fix_and_welcome_opens_it(docker_client):
         fix = str(screen.query_one("#setup-fix", Static).render())
         assert "nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker" in fix
         await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert isinstance(app.screen, WelcomeScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, WelcomeScreen))
 
 
 async def test_first_start_greets_with_setup_once(tmp_path, monkeypatch):
@@ -112,8 +109,7 @@ async def test_first_start_greets_with_setup_once(tmp_path, monkeypatch):
     assert first_start() is True and first_start() is False
     app = DepthnetApp(show_setup=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, SetupScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen))
 
 
 async def test_sample_data_goes_to_the_users_data_folder_with_progress(tmp_path, monkeypatch):
@@ -121,16 +117,13 @@ async def test_sample_data_goes_to_the_users_data_folder_with_progress(tmp_path,
     monkeypatch.chdir(tmp_path)
     app = DepthnetApp()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, WelcomeScreen) and app.screen.is_mounted)
         await pilot.press("end", "enter")  # "Try it with sample data"
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.screen.query("#sample-dir"))
         box = app.screen.query_one("#sample-dir")
         assert box.value == str(tmp_path / "share" / "depthnet-tui" / "sample")
         await pilot.press("enter")
-        for _ in range(100):
-            if app.state.data_root:
-                break
-            await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.state.data_root, seconds=10)
         assert app.state.data_root == str(tmp_path / "share" / "depthnet-tui" / "sample" / "data")
         bars = [b for s in app.screen_stack for b in s.query(ProgressBar) if b.id == "sample-progress"]
         assert not bars or bars[0].progress == bars[0].total

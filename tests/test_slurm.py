@@ -150,12 +150,16 @@ def test_pending_job_shows_its_reason_and_stop_cancels_it(cluster):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3)
+    seen = []
+    for line in follower.stdout:  # the follower has reported the job waiting: now stop it
+        seen.append(line)
+        if line.startswith("{") and json.loads(line).get("kind") == "job_state":
+            break
     stopped = depthnet("stop", run_id)
     assert stopped.returncode == 0, stopped.stderr
     assert "CANCELLED" in stopped.stdout
     out, _err = follower.communicate(timeout=120)
-    evs = events(out)
+    evs = events("".join(seen) + out)
     pending = [s for s in job_states(evs) if s["state"] == "PENDING"]
     assert pending and pending[0]["reason"] == "Resources"
     v = verdict(evs)
@@ -320,7 +324,7 @@ async def test_launch_dialog_submits_to_slurm_and_the_run_screen_follows_the_job
 
     app = DepthnetApp(spec_state(tmp_path))
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "SpecScreen" and app.screen.is_mounted)
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: isinstance(app.screen, RunOptionsScreen) and app.screen.is_mounted)
         dialog = app.screen
@@ -328,8 +332,7 @@ async def test_launch_dialog_submits_to_slurm_and_the_run_screen_follows_the_job
         assert "slurm" in backends
         assert dialog.query_one("#slurm-opts").has_class("hidden")
         dialog.query_one("#opt-backend", Select).value = "slurm"
-        await pilot.pause(0.1)
-        assert not dialog.query_one("#slurm-opts").has_class("hidden")
+        await wait_for(pilot, lambda: not dialog.query_one("#slurm-opts").has_class("hidden"))
         dialog.query_one("#opt-runtime", Select).value = "none"
         dialog.query_one("#opt-time", Input).value = "10:00"
         dialog.query_one("#opt-time", Input).focus()

@@ -1,6 +1,7 @@
 """SVG snapshots of every wizard screen at 80×24 and 120×40 (pytest-textual-snapshot).
 
-Paths are fixed under /tmp/depthnet-snap so the pictures are the same on every machine.
+Each module draws from its own folder (conftest's ``snap_dir``, named like /tmp/depthnet-snap, which the pictures
+show in its place), so the pictures are the same on every machine and parallel runs never share a folder.
 Regenerate after an intended change: pytest tests/test_snapshots.py --snapshot-update
 """
 
@@ -18,16 +19,14 @@ from specgen.data.sample_data import make_sample_dataset
 from tui.app import DepthnetApp
 from tui.state import WizardState
 
-BASE = Path("/tmp/depthnet-snap")
 SIZES = [(80, 24), (120, 40)]
 STEPS = ["data_root", "convert", "data_check", "model", "weights", "recipe", "spec"]
 
 
 @pytest.fixture(scope="module")
-def dataset() -> tuple[Path, Path]:
-    shutil.rmtree(BASE, ignore_errors=True)
-    data = make_sample_dataset(BASE / "root" / "nyu")
-    out = BASE / "work"
+def dataset(snap_dir) -> tuple[Path, Path]:
+    data = make_sample_dataset(snap_dir / "root" / "nyu")
+    out = snap_dir / "work"
     opts = ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])
     write_annotations(plan(build_index(str(data)), opts), out / "annotations")
     return data, out
@@ -60,15 +59,15 @@ async def _settle(pilot) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_welcome(snap_compare, monkeypatch, dataset, size):
-    monkeypatch.chdir(BASE)
+def test_welcome(snap_compare, monkeypatch, snap_dir, dataset, size):
+    monkeypatch.chdir(snap_dir)
     assert snap_compare(DepthnetApp(), terminal_size=size, run_before=_settle)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("step", STEPS)
-def test_step(snap_compare, monkeypatch, dataset, step, size):
-    monkeypatch.chdir(BASE)
+def test_step(snap_compare, monkeypatch, snap_dir, dataset, step, size):
+    monkeypatch.chdir(snap_dir)
     data, out = dataset
     assert snap_compare(DepthnetApp(state_for(step, data, out)), terminal_size=size, run_before=_settle)
 
@@ -76,18 +75,18 @@ def test_step(snap_compare, monkeypatch, dataset, step, size):
 RUN_ID = "20261124-101500-train-snap"
 
 
-def finished_run(tmp_data_home: Path):
+def finished_run(base: Path):
     """A finished local train run, as its folder holds it after the fact: run.json, log.txt, exit_code, status.json."""
     import subprocess
 
     from specgen.engine import registry
     from specgen.engine.records import RunRecord
 
-    results = BASE / "run" / "results" / "train"
-    shutil.rmtree(BASE / "run", ignore_errors=True)
+    results = base / "run" / "results" / "train"
+    shutil.rmtree(base / "run", ignore_errors=True)
     results.mkdir(parents=True)
-    spec = BASE / "run" / "train.yaml"
-    spec.write_text(f"results_dir: {BASE / 'run' / 'results'}\n")
+    spec = base / "run" / "train.yaml"
+    spec.write_text(f"results_dir: {base / 'run' / 'results'}\n")
     emulator = Path(__file__).parent / "emulator" / "depth_net"
     log = subprocess.run(
         ["sh", str(emulator), "train", "-e", str(spec)],
@@ -114,11 +113,11 @@ def finished_run(tmp_data_home: Path):
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_run_screen_finished(snap_compare, monkeypatch, tmp_path, size):
+def test_run_screen_finished(snap_compare, monkeypatch, snap_dir, size):
     from tui.screens.run import RunScreen
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    record = finished_run(tmp_path)
+    record = finished_run(snap_dir)
 
     async def open_run(pilot) -> None:
         pilot.app.push_screen(RunScreen(record, None))
@@ -131,12 +130,12 @@ def test_run_screen_finished(snap_compare, monkeypatch, tmp_path, size):
     assert snap_compare(DepthnetApp(WizardState(step="spec")), terminal_size=size, run_before=open_run)
 
 
-def test_runs_screen(snap_compare, monkeypatch, tmp_path):
+def test_runs_screen(snap_compare, monkeypatch, snap_dir):
     from specgen.engine import registry
     from specgen.engine.events import Verdict
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    record = finished_run(tmp_path)
+    record = finished_run(snap_dir)
     record.verdict = Verdict(
         passed=False, reason="train_loss is NaN from step 1 although TAO printed PASS", exit_code=0
     )
@@ -149,9 +148,9 @@ def test_runs_screen(snap_compare, monkeypatch, tmp_path):
     assert snap_compare(DepthnetApp(WizardState(step="spec")), terminal_size=(120, 24), run_before=open_runs)
 
 
-def inference_results(shared: Path) -> Path:
-    """An inference results folder as TAO leaves it, for real RGB samples (shared/realdata, copied to a fixed path so
-    the picture is the same everywhere): the picture (input | coloured prediction) mirrored under inference_images,
+def inference_results(shared: Path, base: Path) -> Path:
+    """An inference results folder as TAO leaves it, for real RGB samples (shared/realdata, copied under ``base``, a
+    ``snap_dir``, so the picture is the same everywhere): the picture (input | coloured prediction) mirrored under inference_images,
     and the raw prediction as PFM. The "prediction" is each sample's own measured depth in metres."""
     import numpy as np
     from PIL import Image
@@ -160,7 +159,7 @@ def inference_results(shared: Path) -> Path:
     from specgen.data.doctor.readers import read_image_array
     from specgen.data.inference_outputs import output_for, pfm_path_for
 
-    base = BASE / "infer"
+    base = base / "infer"
     shutil.rmtree(base, ignore_errors=True)
     results = base / "results" / "inference"
     samples = [
@@ -187,11 +186,11 @@ def inference_results(shared: Path) -> Path:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_inference_viewer_on_real_rgb(snap_compare, monkeypatch, size):
+def test_inference_viewer_on_real_rgb(snap_compare, monkeypatch, snap_dir, size):
     from tui.screens.inference_results import InferenceResultsScreen
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    results = inference_results(SHARED)
+    results = inference_results(SHARED, snap_dir)
 
     async def open_viewer(pilot) -> None:
         pilot.app.push_screen(InferenceResultsScreen(str(results), title="Inference 20261124-snap"))
@@ -213,12 +212,12 @@ def test_inference_viewer_on_real_rgb(snap_compare, monkeypatch, size):
     assert snap_compare(DepthnetApp(WizardState(step="spec")), terminal_size=size, run_before=open_viewer)
 
 
-def test_next_step_export(snap_compare, monkeypatch, tmp_path):
+def test_next_step_export(snap_compare, monkeypatch, snap_dir):
     from specgen.engine.results import from_record
     from tui.screens.next_step import NextStepScreen
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    record = finished_run(tmp_path)
+    record = finished_run(snap_dir)
 
     async def open_next(pilot) -> None:
         pilot.app.push_screen(NextStepScreen(from_record(record), "export"))

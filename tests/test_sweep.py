@@ -276,7 +276,7 @@ async def test_sweep_screen_shows_trials_saves_the_best_and_opens_a_trial(projec
     assert done.returncode == 0, done.stderr
     app = DepthnetApp(spec_state(project.root / "wizard"))
     async with app.run_test(size=(100, 32)) as pilot:
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "SpecScreen" and app.screen.is_mounted)
         await pilot.press("f3")
         await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen))
         screen = app.screen

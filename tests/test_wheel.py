@@ -18,7 +18,10 @@ assert "/site-packages/" in specgen.__file__, specgen.__file__  # the wheel, not
 async def main():
     async with DepthnetApp().run_test(size=(100, 30)) as pilot:
         await pilot.press("f1")
-        await pilot.pause(0.5)
+        for _ in range(100):  # the help screen is pushed on the next turns of the loop
+            if isinstance(pilot.app.screen, HelpScreen):
+                break
+            await pilot.pause(0.1)
         screen = pilot.app.screen
         assert isinstance(screen, HelpScreen), screen
         assert "Fine-tuning Depth Anything V2" in screen.markdown, screen.markdown[:200]

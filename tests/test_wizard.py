@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from conftest import settle, tao_merge
+from conftest import settle, tao_merge, wait_for
 from textual.widgets import Input, Select
 
 from specgen.data.sample_data import make_sample_dataset
@@ -110,8 +110,7 @@ async def test_the_door_holds_a_known_nan_run_until_the_override_is_typed(tmp_pa
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, 0.5)
         await pilot.press("ctrl+n")
-        await pilot.pause(0.5)
-        assert isinstance(app.screen, TypedConfirmScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, TypedConfirmScreen) and app.screen.is_mounted)
         assert "EMPTY_MASK" in str(app.screen.query_one("#question").render())
         app.screen.query_one("#typed", Input).focus()
         for ch in "nan":
@@ -125,7 +124,7 @@ async def test_the_door_holds_a_known_nan_run_until_the_override_is_typed(tmp_pa
         await settle(pilot, 0.3)
         assert app.state.step == "model" and not app.state.allow_known_failure
         await pilot.press("ctrl+n")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: isinstance(app.screen, TypedConfirmScreen) and app.screen.is_mounted)
         app.screen.query_one("#typed", Input).focus()
         for ch in "NAN":
             await pilot.press(ch)
@@ -200,8 +199,7 @@ async def test_resume_restores_the_session_and_theme_toggles(tmp_path):
         await pilot.press("ctrl+l")
         assert app.theme == "textual-light"
         await pilot.press("f1")
-        await pilot.pause(0.2)
-        assert type(app.screen).__name__ == "HelpScreen"
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
         await pilot.press("escape")
         await pilot.press("ctrl+b")
         await settle(pilot)
@@ -216,8 +214,7 @@ async def test_switching_steps_and_quitting_at_once_raises_nothing(tmp_path):
     state = WizardState(step="convert", data_root=str(data), output_dir=str(tmp_path / "out"))
     app = DepthnetApp(state)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
-        assert "Convert" in str(app.screen.sub_title)
+        await wait_for(pilot, lambda: "Convert" in str(app.screen.sub_title))
         app.goto(
             "data_root"
         )  # no pause: the app exits with a fresh header whose first update is still queued

@@ -135,11 +135,12 @@ def preview(item: InferenceOutput, *, relative: bool = False, width: int = 160) 
     hist: list[tuple[float, float, int]] = []
     caption = f"predicted {unit}: no finite positive value"
     stats = prediction_stats(values)
-    if stats["min"] is not None:
+    low, median, high, finite = stats["min"], stats["median"], stats["max"], stats["finite"] or 0.0
+    if low is not None and median is not None and high is not None:
         counts, edges = np.histogram(values[ok], bins=12)
         hist = [(float(edges[i]), float(edges[i + 1]), int(c)) for i, c in enumerate(counts)]
-        caption = f"predicted {unit}: {stats['min']:.3g}–{stats['max']:.3g}, median {stats['median']:.3g}" + (
-            f"; {1 - stats['finite']:.0%} not finite" if stats["finite"] < 1 else ""
+        caption = f"predicted {unit}: {low:.3g}–{high:.3g}, median {median:.3g}" + (
+            f"; {1 - finite:.0%} not finite" if finite < 1 else ""
         )
     return PreviewImages(rgb, depth, caption, hist, unit)
 

@@ -1,4 +1,5 @@
-"""Find the user-facing references (source checkout, or installed under <prefix>/share/depthnet-tui)."""
+"""What this installed copy knows about itself: where its user-facing references are (a source checkout, or
+installed under <prefix>/share/depthnet-tui), for both faces' help."""
 
 from __future__ import annotations
 

@@ -98,9 +98,7 @@ def test_bad_yaml_is_refused_clearly(name, hostile_cli, tmp_path):
     text, says = YAML_CASES[name]
     spec = tmp_path / f"{name}.yaml"
     spec.write_text(text, encoding="utf-8", errors="surrogateescape")
-    t0 = time.monotonic()
-    hostile_cli("validate", str(spec), says=says)
-    assert time.monotonic() - t0 < 5
+    hostile_cli("validate", str(spec), says=says)  # a hang fails there (LIMIT); the time goes to figures.py
 
 
 def test_huge_spec_file_is_refused_without_reading_it(hostile_cli, tmp_path):
@@ -339,7 +337,8 @@ def test_ctrl_c_of_the_cli_leaves_the_run_going(project):
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(3)
+    first = proc.stdout.readline()  # the run's first console line, relayed: the CLI is following it
+    assert first, proc.stderr.read()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130 and "goes on" in err and "depthnet attach" in err and "Traceback" not in err

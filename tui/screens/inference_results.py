@@ -231,6 +231,7 @@ class InferenceResultsScreen(FailuresToApp, Screen[None]):
 
     @work(thread=True, exclusive=True, group="infer-preview", exit_on_error=False)
     def load_preview(self, index: int) -> None:
+        # mypy cannot solve call_from_thread's ``T | Awaitable[T]`` for a coroutine method (it infers Never).
         item = self.items[index]
         sample = self.samples.get(item.input)
         score = self.scores.get(item.input)

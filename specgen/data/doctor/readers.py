@@ -31,7 +31,7 @@ def read_pfm(path: str | Path) -> np.ndarray:
         if not m:
             raise UnreadableFile(f"{p}: malformed PFM size line {dims[:20]!r}")
         width, height = int(m.group(1)), int(m.group(2))
-        if width * height > Image.MAX_IMAGE_PIXELS:
+        if Image.MAX_IMAGE_PIXELS is not None and width * height > Image.MAX_IMAGE_PIXELS:
             raise UnreadableFile(
                 f"{p}: declares {width}×{height} values; a decompression bomb, not a depth map"
             )

@@ -304,9 +304,8 @@ def _encoding_findings(enc: Encoding, chosen: str, model_type: str, stats: Stats
     if enc.confidence < 0.5 or chosen in enc.fits or enc.code == "empty":
         return []
     if enc.fits:
-        better = [
-            f for f in enc.fits if lookup_dataset(f) and lookup_dataset(f).model_type == model_type
-        ] or enc.fits  # type: ignore[union-attr]
+        classes = {name: ds for name in enc.fits if (ds := lookup_dataset(name)) is not None}
+        better = [name for name, ds in classes.items() if ds.model_type == model_type] or enc.fits
         reads_as = _reads_as(chosen)
         return [
             Finding(
@@ -315,9 +314,9 @@ def _encoding_findings(enc: Encoding, chosen: str, model_type: str, stats: Stats
                 message=f"the files hold {enc.label}, but {chosen} {reads_as}: the run trains on wrong targets",
                 examples=enc.evidence,
                 fix=f"use dataset_name {better[0]}",
-                autofix={"dataset_name": better[0], "model_type": lookup_dataset(better[0]).model_type},
+                autofix={"dataset_name": better[0], "model_type": classes[better[0]].model_type},
             )
-        ]  # type: ignore[union-attr]
+        ]
     return [
         Finding(
             code="ENCODING_MISMATCH",
