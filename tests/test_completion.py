@@ -16,14 +16,14 @@ RUN_ID = "20250101-120000-train-ab12"
 
 @pytest.fixture()
 def env(tmp_path):
-    """A runs folder holding one run, where registry.runs_home() finds it (and so must the shell)."""
-    from specgen.engine.registry import runs_home
+    """A runs folder holding one run, where locations.runs_dir() finds it (and so must the shell)."""
+    from specgen.spec.locations import runs_dir
 
     e = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
     old = os.environ.get("XDG_DATA_HOME")
     os.environ["XDG_DATA_HOME"] = e["XDG_DATA_HOME"]
     try:
-        (runs_home() / RUN_ID).mkdir(parents=True)
+        (runs_dir() / RUN_ID).mkdir(parents=True)
     finally:
         if old is None:
             del os.environ["XDG_DATA_HOME"]

@@ -329,6 +329,10 @@ def test_builders_never_write_a_mandatory_key_empty(action, tmp_path):
     from specgen.job.builders import BuildRequest, build_spec
     from specgen.spec.render import TAO_MISSING_KEYS, render
 
+    # a real TAO metric checkpoint (keys and shapes): train routes its start by what the file holds
+    shutil.copy(
+        Path(__file__).parent / "fixtures" / "checkpoints" / "tao_metric_vits.pth", tmp_path / "m.pth"
+    )
     req = BuildRequest(
         action=action,
         data_file=str(tmp_path / "t.txt"),

@@ -141,7 +141,7 @@ async def test_an_earlier_run_is_offered(tmp_path, monkeypatch):
             spec_path=str(tmp_path / "t.yaml"),
             results_dir=str(train),
             started="2026-12-01T10:00:00",
-            verdict={"passed": True},
+            verdict={"passed": True, "reason": "train finished"},
         )
     )
     app = DepthnetApp(state(tmp_path, weights_source="run"))

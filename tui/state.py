@@ -145,12 +145,14 @@ def _load(cls: type[T], data: Any) -> T:
     for f in fields(cls):  # type: ignore[arg-type]
         if f.name not in data:
             continue
-        value, kinds = data[f.name], _KINDS[str(f.type)]
+        value = data[f.name]
+        kinds = _KINDS[str(f.type)]
         if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
             raise ValueError(f"{f.name}: expected {f.type}, found {type(value).__name__}")
-        if f.type == "list[str]" and not all(isinstance(v, str) for v in value):
+        raw: Any = value  # checked above: one of the kinds this field takes
+        if f.type == "list[str]" and not all(isinstance(v, str) for v in raw):
             raise ValueError(f"{f.name}: expected a list of strings")
-        values[f.name] = float(value) if f.type.startswith("float") and value is not None else value
+        values[f.name] = float(raw) if str(f.type).startswith("float") and raw is not None else raw
     return cls(**values)
 
 

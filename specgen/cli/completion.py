@@ -3,7 +3,7 @@
 shtab writes a static script (no Python runs at each TAB, so completion costs the shell nothing): sub-commands,
 flags and choices (the actions ``train evaluate inference export quantize gen_trt_engine convert``, model types,
 encoders, recipes) come from the parser as built; dataset names from the catalog; run ids from the runs folder, which
-the script lists when TAB is pressed (``registry.runs_home``'s rule: ``$XDG_DATA_HOME/depthnet-tui/runs``), so a run
+the script lists when TAB is pressed (``spec.locations.runs_dir``'s rule: ``$XDG_DATA_HOME/depthnet-tui/runs``), so a run
 started a second ago completes. argcomplete would call Python at every TAB (~0.1 s here) for the same answers.
 
 Arguments are matched by their ``dest``, so a new command gets the same completion for the same kind of argument

@@ -10,7 +10,7 @@ import time
 from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, _err, _print_json
 
 
-def _where_it_goes(info) -> list[str]:  # type: ignore[no-untyped-def]
+def _where_it_goes(info) -> list[str]:
     """For people: the key the file goes to for each model type (train)."""
     from specgen.job.weights import route
 

@@ -351,7 +351,7 @@ class Storage:
     numel: int
 
 
-class Opaque(dict):  # type: ignore[type-arg]
+class Opaque(dict):
     """A harmless stand-in for an object a checkpoint may carry beside its tensors (an omegaconf config in
     ``hyper_parameters``, a numpy scalar in a callback's state): takes any arguments and state, runs nothing."""
 

@@ -86,7 +86,9 @@ class DockerBackend(Backend):
         if req.gpus != "none":
             ids = None if req.gpus == "all" else req.gpus.split(",")
             device_requests = [
-                DeviceRequest(device_ids=ids, count=-1 if ids is None else None, capabilities=[["gpu"]])
+                DeviceRequest(count=-1, capabilities=[["gpu"]])
+                if ids is None
+                else DeviceRequest(device_ids=ids, capabilities=[["gpu"]])
             ]
         labels = {
             LABEL: req.run_id,
@@ -138,6 +140,8 @@ class DockerBackend(Backend):
                 pass
 
     def container(self, record: RunRecord) -> Any:
+        if not record.container_id:
+            raise LaunchError(f"run {record.run_id} has no container id in its record: it never started")
         return self.client.containers.get(record.container_id)
 
     def alive(self, record: RunRecord) -> bool:

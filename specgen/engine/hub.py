@@ -45,7 +45,7 @@ def _progress_class(callback: Progress) -> type:
     """A tqdm class that reports to ``callback`` instead of drawing (the app's ProgressBar)."""
     from tqdm.auto import tqdm  # type: ignore[import-untyped]
 
-    class _Report(tqdm):  # type: ignore[misc, valid-type]
+    class _Report(tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs.update(file=io.StringIO(), disable=False, leave=False)
             kwargs.pop("name", None)

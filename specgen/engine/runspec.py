@@ -59,9 +59,12 @@ class RunSpec:
         return (sources[0].data_file, sources[0].dataset_name) if sources else None
 
 
-def load_run_spec(path: str, action: str, *, allow_known_failure: bool = False) -> RunSpec:
+def load_run_spec(
+    path: str, action: str, *, allow_known_failure: bool = False, check_files: bool = True
+) -> RunSpec:
     """Read, parse and validate once; SpecUnusable (every error, one per line) when it cannot run — a run the data
-    says will produce NaN included, unless ``allow_known_failure``."""
+    says will produce NaN included, unless ``allow_known_failure``. ``check_files=False`` judges the spec alone:
+    a run judged after the fact, on another machine, names files that need not exist here."""
     from specgen.job.validate import errors, validate_data
     from specgen.spec.render import SpecFileError, read_yaml
 
@@ -69,7 +72,9 @@ def load_run_spec(path: str, action: str, *, allow_known_failure: bool = False) 
         data = read_yaml(path)
     except SpecFileError as exc:
         raise SpecUnusable(str(exc)) from None
-    spec, found = validate_data(data, action, allow_known_failure=allow_known_failure)
+    spec, found = validate_data(
+        data, action, check_files=check_files, allow_known_failure=allow_known_failure
+    )
     if spec is None or errors(found):
         raise SpecUnusable("\n".join(p.line() for p in (errors(found) or found)))
     return RunSpec(action=action, path=os.path.abspath(path), spec=spec, data=data)
@@ -80,6 +85,8 @@ def try_load(path: str | None, action: str) -> RunSpec | None:
     if not path:
         return None
     try:
-        return load_run_spec(path, action, allow_known_failure=True)  # judging, not launching
+        return load_run_spec(
+            path, action, allow_known_failure=True, check_files=False
+        )  # judging, not launching
     except (SpecUnusable, OSError, ValueError):
         return None

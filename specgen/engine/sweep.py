@@ -112,7 +112,7 @@ def default_space(data: dict[str, Any]) -> list[Param]:
     scheduler = get_path_or_none(data, "train.optim.lr_scheduler") or "MultiStepLR"
     keys = ["train.optim.lr", "train.optim.weight_decay", *SCHEDULER_KEYS.get(scheduler, ())]
     return [
-        Param(key=k, dist=AUTOML_RANGES[k][0], low=AUTOML_RANGES[k][1], high=AUTOML_RANGES[k][2])  # type: ignore[arg-type]
+        Param(key=k, dist=AUTOML_RANGES[k][0], low=AUTOML_RANGES[k][1], high=AUTOML_RANGES[k][2])
         for k in keys
     ]
 

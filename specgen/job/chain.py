@@ -150,8 +150,15 @@ def parent_of(spec_path: str) -> str | None:
 
 def _lineage(source: Source, limit: int = 6) -> list[dict[str, Any]]:
     """The source spec, then its parents (as far as their files still exist)."""
-    specs, path, seen = [source.data], source.spec_path, {source.spec_path}
-    while len(specs) < limit and (path := parent_of(path)) and path not in seen and os.path.isfile(path):
+    specs, seen = [source.data], {source.spec_path}
+    path: str | None = source.spec_path
+    while (
+        len(specs) < limit
+        and path
+        and (path := parent_of(path))
+        and path not in seen
+        and os.path.isfile(path)
+    ):
         seen.add(path)
         try:
             specs.append(read_yaml(path))

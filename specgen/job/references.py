@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import types
 import typing
@@ -205,7 +206,7 @@ def generated_files() -> dict[str, Callable[[], str]]:
         "spec_template_deploy.yaml": _deploy_template,
     }
     for action in ACTIONS:
-        files[f"spec_template_{action}.yaml"] = lambda a=action: _template(a)
+        files[f"spec_template_{action}.yaml"] = functools.partial(_template, action)
     return files
 
 

@@ -296,7 +296,7 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
                     time=text("#opt-time") or None,
                     nodes=int(text("#opt-nodes") or 1),
                     gpus_per_node=int(text("#opt-gpn") or 1),
-                    container_runtime=str(self.query_one("#opt-runtime", Select).value),  # type: ignore[arg-type]
+                    container_runtime=str(self.query_one("#opt-runtime", Select).value),
                     image=text("#opt-image") or None,
                 )
                 slurm.check()

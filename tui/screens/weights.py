@@ -167,7 +167,7 @@ class WeightsScreen(WizardScreen):
 
         options = []
         for record in sorted(registry.all_records(), key=lambda r: r.started, reverse=True):
-            if record.action != "train" or not (record.verdict or {}).get("passed"):
+            if record.action != "train" or record.verdict is None or not record.verdict.passed:
                 continue
             try:
                 ckpt = find_checkpoint(record.results_dir)
