@@ -141,8 +141,12 @@ def snap_compare(snap_compare):
 
         def shown(*a, **k) -> str:
             svg = export(*a, **k)
-            for folder in _SNAP_DIRS:
-                svg = svg.replace(folder, SNAP_SHOWN)
+            for (
+                folder
+            ) in _SNAP_DIRS:  # the whole path, then the folder's name alone (a path cut to "…/snap-N/…")
+                svg = svg.replace(folder, SNAP_SHOWN).replace(
+                    os.path.basename(folder), os.path.basename(SNAP_SHOWN)
+                )
             return svg
 
         app.export_screenshot = shown

@@ -25,7 +25,6 @@ from specgen.data.doctor.decode import decode
 from specgen.data.doctor.readers import read_image_array
 
 EMULATOR = Path(__file__).parent / "emulator" / "depth_net"
-BASE = Path("/tmp/depthnet-snap-analysis")  # fixed: the snapshot shows these paths
 
 
 def sample(tmp: Path, name: str, gt: list[list[float]], pred: list[list[float]], cls: str) -> Sample:
@@ -169,12 +168,13 @@ def test_samples_come_from_the_inference_spec_with_gt_lines_only(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def stand_in_runs() -> dict[str, Path]:
+def stand_in_runs(snap_dir: Path) -> dict[str, Path]:
     """An evaluate run and an inference run (derived from it with `depthnet next`) made by the TAO stand-in through
-    `depthnet run --backend local`, on 3 generated NYU-like validation pairs, under a fixed folder."""
+    `depthnet run --backend local`, on 3 generated NYU-like validation pairs, in this module's own snapshot folder
+    (each xdist worker builds its own; the pictures show it as conftest's SNAP_SHOWN)."""
     from specgen.data.sample_data import make_sample_dataset
 
-    shutil.rmtree(BASE, ignore_errors=True)
+    BASE = snap_dir
     (BASE / "bin").mkdir(parents=True)
     (BASE / "bin" / "depth_net").symlink_to(EMULATOR)
     with pytest.MonkeyPatch.context() as env:

@@ -15,6 +15,7 @@ Importing this module imports aiohttp and textual-serve: ``tui.app`` imports it 
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import hmac
 import ipaddress
@@ -100,6 +101,23 @@ class TokenServer(Server):
         return await handler(request)
 
     async def on_startup(self, app: web.Application) -> None:
+        """aiohttp runs this before its socket listens: say the URL only once the port takes connections, so a
+        person (or a script) who opens it at once is not refused."""
+        self._announcing = asyncio.get_running_loop().create_task(self._announce_when_listening())
+
+    async def _announce_when_listening(self, seconds: float = 30.0) -> None:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                _, writer = await asyncio.open_connection(self.host.strip("[]"), self.port)
+            except OSError:
+                await asyncio.sleep(0.02)
+                continue
+            writer.close()
+            break
+        self.announce()
+
+    def announce(self) -> None:
         """Our lines instead of textual-serve's banner: plain prints (a pipe must not wrap the URL)."""
         port = self.port
         print(f"depthnet-tui in your browser: {self.url}", flush=True)
