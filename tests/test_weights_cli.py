@@ -84,7 +84,7 @@ def test_spec_train_checkpoint_says_the_start_and_refuses_fast(cli, tmp_path):
     done = cli(*base, "--checkpoint", str(FIX / "tao_relative_vitb.pth"))  # Metric on a Relative checkpoint
     assert done.returncode == 0, done.stderr
     assert "pretrained_path: " + str(FIX / "tao_relative_vitb.pth") in done.stdout
-    assert "encoder: vitb" in done.stdout and "lr: 5.0e-05" in done.stdout
+    assert "encoder: vitb" in done.stdout and "lr: 5.0e-06" in done.stdout
     assert "metric from scratch on top of a relative backbone" in done.stderr
     assert "encoder vitb taken from the file" in done.stderr
     assert "start: backbone" in done.stdout.splitlines()[0]
@@ -94,7 +94,7 @@ def test_spec_train_checkpoint_says_the_start_and_refuses_fast(cli, tmp_path):
     )
     random = cli(*base)
     assert random.returncode == 0 and "random weights" in random.stderr
-    assert "lr: " not in random.stdout  # 1e-4, TAO's default: not written
+    assert "lr: 5.0e-06" in random.stdout  # not TAO's 1e-4: a fresh head died there
 
 
 def test_weights_fetch_does_not_load_the_hub_client_at_start():

@@ -18,6 +18,7 @@ FACTS = {
     "train.clip_grad_norm": (["value", "each gradient element"], ["norm clipping"]),
     "train.optim.weight_decay": (["AdamW"], []),
     "train.precision": (["fp16"], []),
+    "train.seed": (["dead", "1234"], []),  # measured on an H200 (benchmarks/gpu_lr_probe.sh)
     "gen_trt_engine.tensorrt.workspace_size": (["GiB", "2**30"], ["workspace in MB"]),
 }
 #: keys depth_net 7.3.0 reads nowhere: a recipe that sets them promises what does not happen
@@ -53,7 +54,24 @@ def test_the_lr_follows_the_start():
         s: get_recipe("finetune", "RelativeDepthAnything", start=s).as_dict()["train.optim.lr"]
         for s in STARTS
     }
-    assert lr == {"whole": 5e-6, "backbone": 5e-5, "none": 1e-4}
+    assert lr == {
+        "whole": 5e-6,
+        "backbone": 5e-6,
+        "none": 5e-6,
+    }  # a fresh Relative head died at 5e-5 and 1e-4
+    seeds = {
+        (m, s): get_recipe("finetune", m, start=s).as_dict().get("train.seed")
+        for m in ("RelativeDepthAnything", "MetricDepthAnything")
+        for s in STARTS
+    }
+    assert seeds == {
+        ("RelativeDepthAnything", "whole"): None,
+        ("RelativeDepthAnything", "backbone"): 42,
+        ("RelativeDepthAnything", "none"): 42,
+        ("MetricDepthAnything", "whole"): None,
+        ("MetricDepthAnything", "backbone"): None,
+        ("MetricDepthAnything", "none"): None,
+    }
     assert TRT_WORKSPACE.value == 8  # GiB
 
 

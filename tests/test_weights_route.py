@@ -152,9 +152,9 @@ def test_the_spec_builder_writes_the_routed_key_and_the_start_recipe(tmp_path):
     spec, _ = build_spec(_train(tmp_path, FIX / FILES["dinov2"]), check_files=False)
     assert spec.model.mono_backbone.pretrained_path == str(FIX / FILES["dinov2"])
     assert spec.train.pretrained_model_path is None
-    assert spec.train.optim.lr == 5e-5  # a fresh head: TAO gives it 10×
+    assert spec.train.optim.lr == 5e-6 and spec.train.seed == 42  # a fresh Relative head: alive there
     spec, _ = build_spec(_train(tmp_path, None), check_files=False)
-    assert spec.train.optim.lr == 1e-4 and spec.model.encoder == "vitl"
+    assert spec.train.optim.lr == 5e-6 and spec.model.encoder == "vitl"
     with pytest.raises(SpecError, match="bare DINOv2"):
         build_spec(_train(tmp_path, FIX / FILES["dinov2"], MET), check_files=False)
     with pytest.raises(SpecError, match="no such file"):
@@ -168,7 +168,7 @@ def _spec(tmp_path, **keys):
         "results_dir": str(tmp_path / "r"),
         "model": {"model_type": keys.pop("model_type", REL), "encoder": keys.pop("encoder", "vitb")},
         "dataset": {"dataset_name": "MonoDataset"},
-        "train": {"optim": {"lr": keys.pop("lr", 5e-6)}},
+        "train": {"optim": {"lr": keys.pop("lr", 5e-6)}, "seed": keys.pop("seed", 1234)},
     }
     if "whole" in keys:
         data["train"]["pretrained_model_path"] = keys.pop("whole")
@@ -180,7 +180,11 @@ def _spec(tmp_path, **keys):
 
 def _problems(tmp_path, **keys):
     _spec_, problems = validate_data(_spec(tmp_path, **keys), "train", check_files=True)
-    return [p for p in problems if p.path in (WHOLE, BACKBONE, "train.optim.lr", "dataset.max_depth")]
+    return [
+        p
+        for p in problems
+        if p.path in (WHOLE, BACKBONE, "train.optim.lr", "train.seed", "dataset.max_depth")
+    ]
 
 
 def test_validate_names_a_file_in_the_wrong_key_and_the_right_one(tmp_path):
@@ -196,8 +200,15 @@ def test_validate_names_a_file_in_the_wrong_key_and_the_right_one(tmp_path):
     assert missing.severity == "error" and "does not exist" in missing.message
     (wrong_enc,) = _problems(tmp_path, whole=public, encoder="vits")
     assert "size mismatch" in wrong_enc.message
-    (fresh,) = _problems(tmp_path, backbone=dino, lr=5e-6)
-    assert fresh.severity == "warning" and fresh.path == "train.optim.lr" and "NaN" in fresh.message
+    (fresh,) = _problems(tmp_path, backbone=dino, lr=5e-5, seed=42)
+    assert fresh.severity == "warning" and fresh.path == "train.optim.lr" and "died" in fresh.message
+    (seed,) = _problems(tmp_path, backbone=dino, lr=5e-6)  # TAO's default seed 1234
+    assert seed.severity == "warning" and seed.path == "train.seed" and "train.seed: 42" in seed.fix
+    assert _problems(tmp_path, backbone=dino, lr=5e-6, seed=42) == []
+    relative = str(
+        FIX / FILES["tao_relative"]
+    )  # a Metric model takes its backbone; its sigmoid head learned at any lr
+    assert _problems(tmp_path, backbone=relative, lr=5e-5, model_type=MET) == []
 
 
 def test_a_metric_release_at_another_max_depth_is_said(tmp_path):

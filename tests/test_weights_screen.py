@@ -55,7 +55,9 @@ async def test_a_file_of_ones_own_is_inspected_and_routed(tmp_path):
         await settle(pilot)
         assert isinstance(app.screen, RecipeScreen)
         lr = next(r for r in app.screen.values() if r[0] == "train.optim.lr")
-        assert lr[1] == 5e-5 and "head starts from scratch" in lr[2]
+        assert lr[1] == 5e-6 and "head starts from scratch" in lr[2] and "died at 5e-5" in lr[2]
+        seed = next(r for r in app.screen.values() if r[0] == "train.seed")
+        assert seed[1] == 42 and "1234" in seed[2]
     saved = WizardState.load(tmp_path / "out")
     assert saved.weights_source == "file" and saved.weights_path == str(FIX / "dinov2_layout_vits.pth")
     from specgen.job.builders import build_data

@@ -59,7 +59,7 @@ async def test_walk_from_data_root_to_saved_spec(tmp_path, tao_config):
     assert merged.dataset.train_dataset.data_sources[0]["data_file"] == str(
         tmp_path / "work/annotations/train.txt"
     )
-    assert merged.train.optim.lr == 1e-4  # random weights: the from-scratch lr (TAO's default)
+    assert merged.train.optim.lr == 5e-6  # random weights: TAO's 1e-4 killed a fresh Relative head
     session = WizardState.load(tmp_path / "work")
     assert session.step == "spec" and session.saved_specs["train"] == str(spec_file)
 

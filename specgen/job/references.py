@@ -16,7 +16,14 @@ from specgen.job.builders import BuildRequest, ConvertRequest, build_convert_spe
 from specgen.job.weights import WHOLE
 from specgen.spec.actions import ACTIONS
 from specgen.spec.keypaths import iter_fields, set_path
-from specgen.spec.recipes import RECIPES, START_TITLES, STARTS, get_recipe, optimizer_values
+from specgen.spec.recipes import (
+    FRESH_RELATIVE_SEED,
+    RECIPES,
+    START_TITLES,
+    STARTS,
+    get_recipe,
+    optimizer_values,
+)
 from specgen.spec.render import TAO_MISSING_KEYS, render
 from specgen.spec.schema import ExperimentSpec
 
@@ -134,7 +141,12 @@ def spec_overrides_md() -> str:
     for start in STARTS:
         lr = optimizer_values(start)[0]
         lines.append(f"| {START_TITLES[start]} (`{start}`) | `{json.dumps(lr.value)}` | {lr.reason} |")
-    lines.append("")
+    lines += [
+        "",
+        f"A Relative model whose head starts fresh (`backbone`, `none`) also gets `{FRESH_RELATIVE_SEED.path}: "
+        f"{FRESH_RELATIVE_SEED.value}`: {FRESH_RELATIVE_SEED.reason}",
+        "",
+    ]
     return "\n".join(lines)
 
 

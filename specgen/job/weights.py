@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Literal
 from specgen.data.checkpoints import CheckpointError, CheckpointInfo, inspect_checkpoint
 from specgen.spec.catalog import METRIC_MODEL
 from specgen.spec.problems import Problem
+from specgen.spec.recipes import FRESH_RELATIVE_SEED, TAO_DEFAULT_SEED
 from specgen.spec.releases import release_for_file
 
 if TYPE_CHECKING:
@@ -54,8 +55,8 @@ CHECKPOINT_KEYS = {
     "quantize": "quantize.model_path",
 }
 STRIP_DDP = "depthnet weights strip-ddp {file} -o {out}"
-#: A fresh head below this lr learned nothing in an epoch on the real TAO (c_ft_rel_backbone_dino at 5e-6).
-FRESH_HEAD_MIN_LR = 1e-5
+#: Above this lr a fresh Relative head died on the real TAO 7.3.0 (5e-5 and 1e-4 dead, 5e-6 alive; spec/recipes.py).
+FRESH_HEAD_MAX_LR = 5e-6
 
 
 @dataclass(frozen=True)
@@ -464,19 +465,35 @@ def _start_problems(spec: ExperimentSpec, key: str, path: str) -> list[Problem]:
 
 
 def _fresh_head_lr(spec: ExperimentSpec, why: str) -> list[Problem]:
-    lr = spec.train.optim.lr
-    if lr > FRESH_HEAD_MIN_LR:
+    """A fresh Relative head at an lr or seed it was measured dead at on the real TAO 7.3.0 (spec/recipes.py):
+    TAO would print PASS for a model that predicts nothing; the verdict would say so only at the end."""
+    if spec.model.model_type == METRIC_MODEL:  # its sigmoid head learned at every lr measured
         return []
-    return [
-        Problem(
-            severity="warning",
-            path="train.optim.lr",
-            message=f"{why}: the head starts from scratch, and at lr {lr:g} (the head gets 10×) a fresh head "
-            "learned nothing in an epoch on the real TAO 7.3.0 (val/abs_rel NaN, δ1 0)",
-            fix="use the recipe's fresh-head values (depthnet spec … --recipe finetune picks them for this start), "
-            "or start from a whole model (train.pretrained_model_path)",
+    out = []
+    lr = spec.train.optim.lr
+    if lr > FRESH_HEAD_MAX_LR:
+        out.append(
+            Problem(
+                severity="warning",
+                path="train.optim.lr",
+                message=f"{why}: the Relative head starts from scratch, and at lr {lr:g} (the head gets 10×) a fresh "
+                "head died on the real TAO 7.3.0 (its ReLU stopped every prediction at 0: val/abs_rel NaN, δ1 0)",
+                fix=f"use lr {FRESH_HEAD_MAX_LR:g}, the recipe's value for this start (depthnet spec … --recipe "
+                "finetune), or start from a whole model (train.pretrained_model_path)",
+            )
         )
-    ]
+    if spec.train.seed == TAO_DEFAULT_SEED:
+        out.append(
+            Problem(
+                severity="warning",
+                path="train.seed",
+                message=f"{why}: at TAO's default seed {TAO_DEFAULT_SEED} a fresh Relative head started dead on the "
+                "real TAO 7.3.0 (every prediction 0, the same loss every step, val/abs_rel NaN, δ1 0)",
+                fix=f"set train.seed: {FRESH_RELATIVE_SEED.value} (the recipe's value), or start from a whole model "
+                "(train.pretrained_model_path)",
+            )
+        )
+    return out
 
 
 def _start_warnings(spec: ExperimentSpec, path: str, r: Route) -> list[Problem]:

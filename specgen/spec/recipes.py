@@ -39,7 +39,10 @@ START_TITLES = {
 }
 
 #: The learning rate per start. TAO 7.3.0 gives parameters whose names hold ``pretrained`` (the DINOv2 backbone)
-#: ``optim.lr`` and every other one (the DPT head) 10× that (facts §3.5).
+#: ``optim.lr`` and every other one (the DPT head) 10× that (facts §3.5). Measured on the real TAO 7.3.0 (one H200,
+#: vitb, Redwood, 2 epochs; benchmarks/gpu_lr_probe.sh and gpu_finetune.sh): a fresh Relative head (its last layer
+#: a ReLU) learned at 5e-6 from random weights and from a DINOv2 backbone, and died — every prediction 0, val/abs_rel
+#: NaN, δ1 0 — at 5e-5 and 1e-4; a Metric model from random weights learned at both 1e-4 and 5e-6, better at 5e-6.
 _LR: dict[str, RecipeValue] = {
     "whole": RecipeValue(
         path="train.optim.lr",
@@ -49,18 +52,29 @@ _LR: dict[str, RecipeValue] = {
     ),
     "backbone": RecipeValue(
         path="train.optim.lr",
-        value=5e-5,
-        reason="The head starts from scratch: TAO gives it 10× this lr (5e-4), enough for a fresh DPT head to "
-        "learn, while the pretrained backbone moves at 5e-5. At the whole-model 5e-6 a fresh head learned nothing in "
-        "an epoch on the real TAO 7.3.0 (val/abs_rel NaN, δ1 0).",
+        value=5e-6,
+        reason="The head starts from scratch, and TAO gives it 10× (5e-5). On the real TAO 7.3.0 a fresh Relative "
+        "head learned at 5e-6 and died at 5e-5 (its ReLU stops every prediction at 0: val/abs_rel NaN, δ1 0).",
     ),
     "none": RecipeValue(
         path="train.optim.lr",
-        value=1e-4,
-        reason="Random weights, nothing pretrained to preserve: TAO's own default 1e-4 (the head gets 10×, 1e-3). "
-        "Proves the pipeline runs; a useful model needs pretrained weights.",
+        value=5e-6,
+        reason="Random weights (the head gets 10×): on the real TAO 7.3.0 a Relative head learned at 5e-6 and died at 1e-4 (TAO's "
+        "default), and a Metric model learned faster at 5e-6 than at 1e-4. Proves the pipeline runs; a useful "
+        "model needs pretrained weights.",
     ),
 }
+
+#: TAO's default ``train.seed`` is 1234. A fresh Relative head (random weights or a backbone-only start) at that seed
+#: started dead on the real TAO 7.3.0 (vitb, crops 224 and 518, every lr from 5e-6 to 1e-4, and from a DINOv2
+#: backbone); seeds 7 and 42 learned. Whether a head starts dead is a matter of its initial weights, so of the seed.
+FRESH_RELATIVE_SEED = RecipeValue(
+    path="train.seed",
+    value=42,
+    reason="A fresh Relative head ends in a ReLU and can start dead (every prediction 0, no gradient): at TAO's "
+    "default seed 1234 it did on the real TAO 7.3.0, at 42 it learned. The verdict says so if it happens anyway.",
+)
+TAO_DEFAULT_SEED = 1234
 
 _SCHEDULE = RecipeValue(
     path="train.optim.lr_scheduler",
@@ -90,9 +104,11 @@ _COMMON = [
 ]
 
 
-def optimizer_values(start: str = "whole") -> list[RecipeValue]:
-    """The optimizer values that suit what training starts from (whole model, backbone only, random)."""
-    return [_LR.get(start, _LR["whole"]), _SCHEDULE, *_COMMON]
+def optimizer_values(start: str = "whole", model_type: str | None = None) -> list[RecipeValue]:
+    """The optimizer values that suit what training starts from (whole model, backbone only, random); a Relative
+    model whose head starts fresh also gets a seed its head was measured alive at."""
+    seed = [FRESH_RELATIVE_SEED] if start != "whole" and model_type not in (None, METRIC_MODEL) else []
+    return [_LR.get(start, _LR["whole"]), _SCHEDULE, *_COMMON, *seed]
 
 
 #: ``gen_trt_engine.tensorrt.workspace_size``: TAO Deploy 7.3.0's EngineBuilder multiplies it by 2**30 (GiB; the
@@ -167,7 +183,7 @@ def get_recipe(
     metric = model_type == METRIC_MODEL
     block = metric_depth_block(min_depth or NYU_MIN_DEPTH, max_depth or NYU_MAX_DEPTH) if metric else []
     kind = "metric" if metric else "relative"
-    optim = optimizer_values(start)
+    optim = optimizer_values(start, model_type)
     from_what = START_TITLES.get(start, START_TITLES["whole"])
     if name == "finetune":
         return Recipe(
