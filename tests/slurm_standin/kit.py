@@ -36,12 +36,18 @@ def run_id_of(stderr: str) -> str:
     return re.search(r"^run (\S+) (?:started|resumed) ", stderr, re.M).group(1)
 
 
-def squeue(job: str) -> str:
-    """``STATE|REASON`` while Slurm has the job queued or running, "" after."""
-    done = subprocess.run(
-        ["squeue", "-h", "-j", job, "-o", "%T|%r"], capture_output=True, text=True, timeout=30
-    )
-    return done.stdout.strip() if done.returncode == 0 else ""
+def squeue(job: str) -> str | None:
+    """``STATE|REASON`` while Slurm has the job queued or running, "" after; None when squeue did not answer (a
+    controller busy requeueing the job times out: that is no end of the job)."""
+    try:
+        done = subprocess.run(
+            ["squeue", "-h", "-j", job, "-o", "%T|%r"], capture_output=True, text=True, timeout=30
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode == 0:
+        return done.stdout.strip()
+    return "" if "Invalid job id" in done.stderr else None
 
 
 def scontrol(job: str) -> dict[str, str]:
@@ -57,6 +63,9 @@ def wait_job_end(job: str, timeout: float = 400, hurry: bool = True) -> list[str
     seen: list[str] = []
     while time.monotonic() < deadline:
         state = squeue(job)
+        if state is None:
+            time.sleep(0.5)
+            continue
         if not state:
             return seen
         if not seen or seen[-1] != state:
