@@ -152,3 +152,17 @@ def test_any_env_pair_is_refused_or_becomes_no_code(name, tail, tmp_path_factory
 
 def test_env_pairs_is_the_one_parser():
     assert env_pairs(["A=1", "B=x=y", "C="]) == {"A": "1", "B": "x=y", "C": ""}
+
+
+def test_a_sweep_checks_its_env_as_run_does(project, tmp_path):
+    """A sweep replays --env into every trial: a bad pair is refused before any trial, in one line."""
+    spec = project.spec("train", "sw.yaml", results="sw")
+    for pair, said in (("$(touch {m})=1", "--env '$(touch"), ("NOEQUALS", "give NAME=VALUE")):
+        done = depthnet(
+            "sweep", "-e", str(spec), "--trials", "1", "--out", str(tmp_path / "sw"), "--backend", "local",
+            "--env", pair.format(m=tmp_path / "ran"),
+        )  # fmt: skip
+        lines = done.stderr.strip().splitlines()
+        # the dispatcher's exit code for an engine refusal (1), before anything started
+        assert done.returncode == 1 and len(lines) == 1 and said in lines[0], done.stderr
+        assert not (tmp_path / "ran").exists() and not (tmp_path / "sw").exists()
