@@ -142,3 +142,34 @@ def test_a_data_error_is_never_retried(cluster, standin, tmp_path):
     assert not [e for e in evs if e["kind"] == "alert" and e["code"] == "RETRY"]
     assert not verdict(evs)["passed"]
     assert record(run_id_of(done.stderr))["restarts"] == []
+
+
+def test_depthnet_resume_of_a_failed_slurm_run(cluster, standin, tmp_path):
+    """A Slurm train run fails at epoch 2 (a data error, fixed meanwhile); `depthnet resume --yes` starts the same
+    run again on Slurm — the --env values given again, as they were never saved — and it resumes to PASS."""
+    project, *_ = cluster
+    spec = project.spec("train", "res.yaml", "--set", "train.num_epochs=3", results="res")
+    fail = f"STANDIN_FAIL_ONCE=data:{tmp_path / 'm'}"
+    done = _slurm(spec, "--env", fail, "--env", "STANDIN_FAIL_EPOCH=2", "--json-events")
+    assert done.returncode == 1, done.stderr
+    run_id = run_id_of(done.stderr)
+    resumed = depthnet(
+        "resume",
+        run_id,
+        "--yes",
+        "--env",
+        fail,
+        "--env",
+        "STANDIN_FAIL_EPOCH=2",
+        "--json-events",
+        timeout=240,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    v = verdict(events(resumed.stdout))
+    assert v["passed"] and v["epochs_completed"] == 3, v
+    assert "resumed at epoch 2" in v["reason"] and "after depthnet resume" in v["reason"], v["reason"]
+    rec = record(run_id)
+    assert [r["kind"] for r in rec["restarts"]] == ["resume"] and rec["restarts"][0]["job_id"] == rec[
+        "job_id"
+    ]
+    assert "Setting resume checkpoint to" in Path(rec["log_file"]).read_text()

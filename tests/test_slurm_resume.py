@@ -64,3 +64,33 @@ def test_resume_a_failed_local_run_after_a_yes(local_project, tmp_path):
     (folder.parent / other["run_id"] / "run.json").write_text(json.dumps(other))
     refused = depthnet("resume", other["run_id"], "--yes")
     assert refused.returncode == 2 and "only a train run resumes" in refused.stderr
+
+
+def test_an_nccl_failure_of_a_local_run_is_retried_and_resumes(local_project, tmp_path):
+    """--retries 1 on the local backend: NCCL fails the first attempt after epoch 0's checkpoint; the follower
+    starts the run again into the same results folder (said as one RETRY alert) and it resumes to PASS."""
+    spec = local_project.spec("train", "nccl.yaml", "--set", "train.num_epochs=3", results="nccl")
+    done = depthnet(
+        "run",
+        "train",
+        "-e",
+        str(spec),
+        "--backend",
+        "local",
+        "--retries",
+        "1",
+        "--env",
+        f"STANDIN_FAIL_ONCE=nccl:{tmp_path / 'failed-once'}",
+        "--env",
+        "STANDIN_FAIL_EPOCH=1",
+        "--json-events",
+    )
+    assert done.returncode == 0, done.stderr
+    evs = events(done.stdout)
+    retry = [e for e in evs if e["kind"] == "alert" and e["code"] == "RETRY"]
+    assert len(retry) == 1 and "retry 1 of 1" in retry[0]["message"], retry
+    v = verdict(evs)
+    assert v["passed"] and "resumed at epoch 1" in v["reason"] and "after a retry (" in v["reason"], v
+    rec = record(run_id_of(done.stderr))
+    assert [r["kind"] for r in rec["restarts"]] == ["retry"] and rec["verdict"]["reason"] == v["reason"]
+    assert (Path(rec["exit_file"]).parent / "log.1.txt").is_file()
