@@ -37,6 +37,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from specgen.cli.run import follow
     from specgen.engine import registry
     from specgen.engine.backends import backend_class
+    from specgen.engine.logparse import display
     from specgen.engine.records import LaunchError, env_pairs
     from specgen.engine.retry import latest_checkpoint, missing_env, relaunch, why_not_resumable
 
@@ -50,10 +51,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     running = record.verdict is None and state.split(" ")[0] in GOING
     why = why_not_resumable(record, running)
     if why is not None:
-        _err(why)
+        _err(display(why))
         return 2
     checkpoint = latest_checkpoint(record.results_dir)
-    question = (
+    question = display(  # the verdict's reason may quote a log line: no control byte reaches the terminal
         f"resume run {record.run_id} ({record.verdict.word + ': ' + record.verdict.reason if record.verdict else state})"
         f" from {checkpoint} into {record.results_dir}? TAO keeps the folder's files and adds to them"
     )
