@@ -60,6 +60,13 @@ EXPECT = {
     "gpu_memory.sh": {  # every configuration measured, the known bf16 failure too (the stand-in passes it)
         "six runs": lambda out: (out / "gpu0.jsonl").read_text().count('"verdict": "PASS"') == 6,
     },
+    "gpu_slurm2.sh": {  # the old task line refused by Lightning, the job script depthnet writes now: DDP PASS
+        "old refused": lambda out: '"lightning_refused": true' in (out / "old.txt").read_text(),
+        "new passes on both ranks": lambda out: (
+            '"verdict": "PASS"' in (out / "new.txt").read_text()
+            and '"ranks": ["0/2", "1/2"]' in (out / "new.txt").read_text()
+        ),
+    },
     "gpu_setup.sh": {
         "preflight ran": lambda out: "preflight exit" in (out / "preflight.txt").read_text(),
         "Run screen followed to PASS": lambda out: "verdict: True" in (out / "telemetry.txt").read_text(),

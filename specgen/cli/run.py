@@ -60,14 +60,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     r.add_argument("--json-events", action="store_true", help="one JSON object per event on stdout")
     r.add_argument("--stop-on-nan", action="store_true", help="stop the run at the first NaN/inf loss")
+    r.add_argument(
+        "--retries",
+        type=int,
+        default=0,
+        metavar="K",
+        help="start the run again (same results folder; a train run resumes) up to K times when it fails for the "
+        "machine's sake: NCCL, CUDA init, Xid/ECC, a Slurm node failure; never a spec or data error",
+    )
     s = r.add_argument_group(
         "slurm", "with --backend slurm (the job's files must be on a filesystem the nodes share)"
     )
     s.add_argument("--partition", help="sbatch --partition")
     s.add_argument("--account", help="sbatch --account")
+    s.add_argument("--qos", help="sbatch --qos")
     s.add_argument("--nodes", type=int, default=1, help="nodes (one task each; TAO's multi-node env is set)")
     s.add_argument("--gpus-per-node", type=int, default=None, help="GPUs per node (default: those of --gpus)")
     s.add_argument("--time", help="time limit, e.g. 2:00:00")
+    s.add_argument(
+        "--requeue",
+        action="store_true",
+        help="a train job near its time limit requeues itself (same job id) and resumes from its last checkpoint",
+    )
+    s.add_argument(
+        "--requeue-signal-seconds",
+        type=int,
+        default=120,
+        metavar="N",
+        help="with --requeue: Slurm warns the job N seconds before its time limit (default 120)",
+    )
     s.add_argument(
         "--container-runtime",
         choices=("pyxis", "apptainer", "none"),
@@ -151,9 +172,12 @@ def follow(
     backend: Backend | None,
     as_json: bool,
     stop_on_nan: bool = False,
+    env: dict[str, str] | None = None,
 ) -> int:
+    """Follow to the verdict, with the run's retries (``env``: the --env values this process was given, for a
+    retry that starts a new process; None: this process's environment)."""
     from specgen.engine.events import Alert
-    from specgen.engine.monitor import follow as follow_run
+    from specgen.engine.retry import follow as follow_run
 
     printer = Printer(as_json)
 
@@ -168,7 +192,7 @@ def follow(
 
     previous = signal.signal(signal.SIGTERM, interrupted)
     try:
-        verdict = asyncio.run(follow_run(record, backend, sink))
+        verdict = asyncio.run(follow_run(record, backend, sink, env=env))
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM of this CLI: the run itself goes on
         print(
             f"depthnet: stopped following; run {record.run_id} goes on — follow it again with "
@@ -194,6 +218,8 @@ def _tensorboard_line(record: RunRecord) -> None:
 def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
     if args.backend != "slurm":
         return None
+    from pydantic import ValidationError
+
     from specgen.engine.records import LaunchError, SlurmOptions
     from specgen.job.gpus import parse_gpus
 
@@ -205,27 +231,43 @@ def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
         opts = SlurmOptions(
             partition=args.partition,
             account=args.account,
+            qos=args.qos,
             nodes=args.nodes,
             gpus_per_node=per_node,
             time=args.time,
             container_runtime=args.container_runtime,
             image=args.image,
             sbatch_args=args.sbatch_arg,
+            requeue=args.requeue,
+            requeue_signal_seconds=args.requeue_signal_seconds,
+            retries=args.retries,
         )
-    except ValueError as exc:
+    # pydantic's range checks (the values written into the script raise LaunchError themselves)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        flag = "--" + str(first["loc"][0] if first["loc"] else "option").replace("_", "-")
+        raise LaunchError(f"{flag} {first.get('input')!r}: {first['msg'].lower()}") from None
+    except ValueError as exc:  # parse_gpus
         raise LaunchError(f"slurm options: {exc}") from None
-    opts.check()
     return opts
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from specgen.engine import registry
     from specgen.engine.launch import RunOptions, prepare, start
-    from specgen.engine.records import LaunchError
+    from specgen.engine.records import LaunchError, env_pairs
 
-    env = dict(item.split("=", 1) for item in args.env if "=" in item)
     try:
+        env = env_pairs(args.env)  # names and values checked: one line for a hostile one, never its value
+        if not 0 <= args.retries <= 20:
+            raise LaunchError(f"--retries {args.retries}: give 0 to 20")
+        if args.requeue and args.action != "train":
+            raise LaunchError(
+                f"--requeue resumes a train run from its checkpoint; depth_net {args.action} has none: drop --requeue"
+            )
         apply_settings(args, BACKEND_NAMES)
+        if args.requeue and args.backend != "slurm":
+            raise LaunchError("--requeue is a Slurm job's: use it with --backend slurm")
         slurm = slurm_options(args)
         opts = RunOptions(
             action=args.action,
@@ -258,7 +300,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             print(render_script(prepared.request, slurm, registry.run_dir(prepared.request.run_id)), end="")
             return 0
-        record, backend = start(prepared, args.backend, slurm=slurm)
+        record, backend = start(prepared, args.backend, slurm=slurm, retries=args.retries)
     except LaunchError as exc:
         for line in str(exc).splitlines():
             _err(line)
@@ -277,7 +319,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         backend.take(record.run_id).release()  # nothing here follows it: its run record marks the folder
         print(record.run_id)
         return 0
-    return follow(record, backend, args.json_events, args.stop_on_nan)
+    return follow(record, backend, args.json_events, args.stop_on_nan, env=env)
 
 
 def cmd_attach(args: argparse.Namespace) -> int:

@@ -97,7 +97,7 @@ def _say(text: str) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from specgen.engine.records import LaunchError
+    from specgen.engine.records import LaunchError, env_pairs
     from specgen.engine.sweep import Param, SweepConfig, default_objective, default_space, start_sweep
     from specgen.job.gpus import parse_gpus
     from specgen.spec.render import SpecFileError, read_yaml
@@ -124,7 +124,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return EXIT_PROBLEM
     params = params or default_space(data)
     parallel = args.parallel or (len(ids) if isinstance(ids, list) else 1)
-    env = dict(item.split("=", 1) for item in args.env if "=" in item)
+    env = env_pairs(args.env)  # names and values checked (a LaunchError, said by the dispatcher)
     slurm = None
     if args.backend == "slurm":
         from specgen.engine.slurm import SlurmOptions

@@ -141,6 +141,19 @@ class Backend(ABC):
         """Start the run; ``run_dir`` is its registry folder, ``lock_fd`` the results-folder lock a child process
         may inherit. Raises LaunchError, worded with the fix."""
 
+    def restart(
+        self, record: RunRecord, req: LaunchRequest, run_dir: Path, *, lock_fd: int | None = None
+    ) -> RunRecord:
+        """Start a run again into its own folders (a retry, ``depthnet resume``); the record keeps its run id, start
+        time and restarts. By default a new launch; the last attempt's console is kept as ``log.N.txt`` first (a
+        backend that writes log.txt afresh would lose it). Raises LaunchError."""
+        log = run_dir / "log.txt"
+        if log.is_file():
+            log.rename(run_dir / f"log.{1 + len(list(run_dir.glob('log.*.txt')))}.txt")
+        fresh = self.launch(req, run_dir, lock_fd=lock_fd)
+        kept = ("run_id", "started", "notes", "relaunch", "restarts", "gpus", "verdict")
+        return fresh.model_copy(update={k: getattr(record, k) for k in kept})
+
     def alive(self, record: RunRecord) -> bool:
         """Whether the run can be followed live (else its saved log and status.json are replayed)."""
         return True

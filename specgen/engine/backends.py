@@ -20,6 +20,7 @@ from specgen.engine.backend import (
     read_exit_file,
     tail,
 )
+from specgen.engine.home import HOME_DIRS, home_dir, home_env, make_home
 from specgen.engine.records import LaunchError, LaunchRequest, RunRecord, RunRow, now
 from specgen.engine.slurm import SlurmBackend, SlurmOptions
 from specgen.engine.tao_mounts import read_tao_mounts
@@ -80,8 +81,12 @@ class DockerBackend(Backend):
         user_tao = read_tao_mounts(strict=False)
         for m in user_tao.mounts:
             volumes.setdefault(m.source, {"bind": m.destination, "mode": "rw"})
-        # TAO's child prints through a pipe: unbuffered, or output comes in bursts
-        env = {"PYTHONUNBUFFERED": "1", **user_tao.envs, **req.env}
+        # TAO's child prints through a pipe: unbuffered, or output comes in bursts. It runs as --user: a HOME and
+        # caches it may write, in the run folder (engine/home.py); a value the person set wins.
+        given = {**user_tao.envs, **req.env}
+        home = str(make_home(run_dir, req.user))
+        volumes[home] = {"bind": home, "mode": "rw"}
+        env = {"PYTHONUNBUFFERED": "1", **home_env(run_dir, given), **given}
         device_requests = None
         if req.gpus != "none":
             ids = None if req.gpus == "all" else req.gpus.split(",")
@@ -131,6 +136,13 @@ class DockerBackend(Backend):
             container_id=container.id,
             image=image,
         )
+
+    def restart(
+        self, record: RunRecord, req: LaunchRequest, run_dir: Path, *, lock_fd: int | None = None
+    ) -> RunRecord:
+        """A new container under the run's name: the ended one (its console kept in the run folder) goes first."""
+        self._remove_leftover(record.run_id)
+        return super().restart(record, req, run_dir, lock_fd=lock_fd)
 
     def _remove_leftover(self, run_id: str) -> None:
         for c in self.client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"}):
@@ -436,10 +448,14 @@ class ScriptBackend(Backend):
         return cls()
 
     def launch(self, req: LaunchRequest, run_dir: Path, *, lock_fd: int | None = None) -> RunRecord:
-        from shlex import join
+        """run.sh: the exact ``docker run``, every word quoted. ``--env`` values are never written: the script
+        passes each name through (``-e NAME``, Docker takes the value from the environment it runs in) and stops
+        with one line when one is not exported."""
+        from shlex import join, quote
 
         from specgen.spec.atomicio import write_text_atomic
 
+        home = home_dir(run_dir)
         argv = docker_argv(
             req.action,
             req.spec_path,
@@ -447,18 +463,27 @@ class ScriptBackend(Backend):
             output_dir=req.output_dir,
             image=req.image,
             gpus=req.gpus,
-            env={"PYTHONUNBUFFERED": "1", **req.env},
+            env={"PYTHONUNBUFFERED": "1", **home_env(run_dir, req.env)},
         )
         argv.insert(3, f"--label={LABEL}={req.run_id}")
+        at = len(argv) - 5  # before the image and depth_net's arguments
+        argv[at:at] = [*(w for name in req.env for w in ("-e", name)), "-v", f"{home}:{home}"]
         names = ", ".join(req.env) or "none"
+        checks = "".join(
+            f': "${{{name}:?export {name} first: depthnet writes no --env value to disk}}"\n'
+            for name in req.env
+        )
+        dirs = " ".join(quote(str(home / rel)) for rel in sorted(set(HOME_DIRS.values())) if rel)
         body = (
             "#!/bin/sh\n# Written by depthnet-tui: run this on the GPU machine.\n"
-            f"# Environment passed to the container: {names} (values below; this file is readable by you only).\n"
-            "# --user keeps outputs owned by you (otherwise they are nobody:nogroup).\nset -e\n"
+            f"# Environment passed to the container: {names} (export them first; their values are not in this file).\n"
+            "# --user keeps outputs owned by you (otherwise they are nobody:nogroup); HOME and the caches are in the\n"
+            "# run folder, which you can write.\nset -e\n"
+            + checks
+            + f"(umask 077 && mkdir -p {dirs})\n"
             + join(argv)
             + "\n"
         )
-        # it may hold --env values (tokens): the owner's only, from the moment it exists
         script = write_text_atomic(run_dir / "run.sh", body, overwrite=True, mode=0o700)
         return RunRecord(
             run_id=req.run_id,

@@ -19,7 +19,7 @@ from specgen.engine.backend import Backend, Held, ReplayBackend, StopResult
 from specgen.engine.backends import BACKENDS, backend_class, choose_backend
 from specgen.engine.lock import FolderBusy, ResultsLock
 from specgen.engine.preflight import default_data_roots, inside, problems, refusal, system_folder
-from specgen.engine.records import LaunchError, LaunchRequest, RunRecord, RunRow
+from specgen.engine.records import LaunchError, LaunchRequest, Relaunch, RunRecord, RunRow
 from specgen.engine.runspec import RunSpec, SpecUnusable, load_run_spec
 from specgen.engine.slurm import SlurmOptions
 from specgen.spec.actions import Action
@@ -184,7 +184,7 @@ def _kind(name: str | None) -> type[Backend]:
 
 
 def start(
-    prepared: Prepared, backend_name: str | None, slurm: SlurmOptions | None = None
+    prepared: Prepared, backend_name: str | None, slurm: SlurmOptions | None = None, *, retries: int = 0
 ) -> tuple[RunRecord, Backend]:
     """Launch with the chosen backend (or the best available); the record is saved before this returns. The
     results-folder lock goes to the run's process (local), to the returned backend until the run's follower ends (a
@@ -205,6 +205,16 @@ def start(
     prepared.held = Held()
     record.gpus = req.gpus
     record.notes = list(prepared.notes)
+    record.relaunch = Relaunch(  # what a retry or `depthnet resume` needs: --env names only, never values
+        data_roots=req.data_roots,
+        output_dir=req.output_dir,
+        network=req.network,
+        user=req.user,
+        shm_size=req.shm_size,
+        env_names=sorted(req.env),
+        slurm=slurm,
+        retries=retries,
+    )
     registry.save(record)
     return record, backend
 

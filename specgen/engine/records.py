@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from specgen.engine.events import Verdict
 from specgen.spec.actions import Action
@@ -23,30 +24,110 @@ class LaunchError(RuntimeError):
 
 
 Runtime = Literal["pyxis", "apptainer", "none"]
-TIME_RE = re.compile(r"^(\d+-)?\d{1,2}(:\d{1,2}){0,2}$")
+TIME_RE = re.compile(r"(\d+-)?\d{1,2}(:\d{1,2}){0,2}")
+#: An environment variable's name, as a shell takes it: anything else would be code in a script (``$(touch X)=1``).
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Control characters (C0 with TAB, DEL, C1): a newline in a value ends a script line and starts a command.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: A Slurm partition, account or QOS name (a comma list for partitions): what sbatch's own names allow.
+SLURM_NAME = re.compile(r"[A-Za-z0-9_.+@-]{1,200}(,[A-Za-z0-9_.+@-]{1,200}){0,50}")
+
+
+def _shown(text: str) -> str:
+    """A refused input in an error line: escaped (no control byte reaches the terminal), cut to 60 characters."""
+    return repr(text[:60] + ("…" if len(text) > 60 else ""))
+
+
+def check_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``--env`` pairs that are safe anywhere they go (a job script, run.sh, a container's environment): a shell
+    name, a value without control characters. Raises LaunchError naming the variable — never its value."""
+    for name, value in env.items():
+        if not ENV_NAME.fullmatch(name):
+            raise LaunchError(
+                f"--env {_shown(name)}: a variable name is letters, digits and _ (not starting with a digit)"
+            )
+        if CONTROL.search(value):
+            raise LaunchError(
+                f"--env {name}: its value holds a control character (newline, CR, NUL, ESC…); give it on one line"
+            )
+    return dict(env)
+
+
+def env_pairs(items: Iterable[str]) -> dict[str, str]:
+    """``--env KEY=VALUE`` arguments as a checked dict (one place for the CLI's run, sweep and resume)."""
+    env: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise LaunchError(f"--env {_shown(item)}: give NAME=VALUE (e.g. --env NGC_API_KEY=…)")
+        env[name] = value
+    return check_env(env)
+
+
+def check_text(
+    flag: str, value: str | None, pattern: re.Pattern[str] | None = None, example: str = ""
+) -> None:
+    """A value that is written into a job script: no control character, and the pattern when there is one."""
+    if value is None:
+        return
+    if CONTROL.search(value) or (pattern is not None and not pattern.fullmatch(value)):
+        raise LaunchError(f"{flag} {_shown(value)}: not a valid value" + (f"; {example}" if example else ""))
 
 
 class SlurmOptions(BaseModel):
-    """What ``depthnet run --backend slurm`` and the launch dialog ask for."""
+    """What ``depthnet run --backend slurm`` and the launch dialog ask for. Every value that reaches the job script
+    is checked here (a LaunchError naming the flag), so no caller can write code into it."""
 
     partition: str | None = None
     account: str | None = None
+    qos: str | None = None
     nodes: int = Field(default=1, ge=1)
     gpus_per_node: int = Field(default=1, ge=0)
     time: str | None = None
     container_runtime: Runtime = "pyxis"
     image: str | None = None
     sbatch_args: list[str] = Field(default_factory=list)
-    master_port: int = 29500
+    master_port: int = Field(default=29500, ge=1024, le=65535)
+    #: Requeue the job when its time limit is near (``--signal=B:USR1@requeue_signal_seconds``); TAO resumes.
+    requeue: bool = False
+    requeue_signal_seconds: int = Field(default=120, ge=10, le=65535)
+    #: Infrastructure retries asked for (``--retries``): the job is made requeueable so a retry keeps its id.
+    retries: int = Field(default=0, ge=0, le=20)
+
+    @field_validator("partition", "account", "qos")
+    @classmethod
+    def _slurm_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        flag = f"--{info.field_name}"
+        check_text(flag, value, SLURM_NAME, "Slurm names are letters, digits and _ . + - @ (a comma list)")
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: str | None) -> str | None:
+        if value is not None and not TIME_RE.fullmatch(value):
+            raise LaunchError(f"--time {_shown(value)}: use Slurm's format, e.g. 30, 2:00:00 or 1-12:00:00")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        check_text("--image", value, re.compile(r"\S{1,1000}"), "an image reference has no spaces")
+        return value
+
+    @field_validator("sbatch_args")
+    @classmethod
+    def _sbatch_args(cls, value: list[str]) -> list[str]:
+        for arg in value:
+            if not arg.startswith("--") or CONTROL.search(arg):
+                raise LaunchError(
+                    f"--sbatch-arg {_shown(arg)}: give one long option per flag, on one line, e.g. "
+                    "--sbatch-arg=--mem=64G"
+                )
+        return value
 
     def check(self) -> None:
-        if self.time is not None and not TIME_RE.match(self.time):
-            raise LaunchError(f"--time {self.time!r}: use Slurm's format, e.g. 30, 2:00:00 or 1-12:00:00")
-        for arg in self.sbatch_args:
-            if not arg.startswith("--") or "\n" in arg:
-                raise LaunchError(
-                    f"--sbatch-arg {arg!r}: give one long option per flag, e.g. --sbatch-arg=--mem=64G"
-                )
+        """Every value again (a model changed after it was made is checked before its script is written)."""
+        SlurmOptions.model_validate(self.model_dump())
 
 
 class LaunchRequest(BaseModel):
@@ -62,10 +143,44 @@ class LaunchRequest(BaseModel):
     network: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
     shm_size: str = "16G"
+    #: Hydra overrides after the spec (a restart's ``train.resume_training_checkpoint_path=null``).
+    overrides: list[str] = Field(default_factory=list)
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_env(value)
 
     @property
     def command(self) -> list[str]:
-        return ["depth_net", self.action, "-e", self.spec_path]
+        return ["depth_net", self.action, "-e", self.spec_path, *self.overrides]
+
+
+RestartKind = Literal["requeue", "retry", "resume"]
+
+
+class Restart(BaseModel):
+    """One more start of the same run into the same results folder: Slurm's time-limit requeue, a retry of an
+    infrastructure failure, or ``depthnet resume``."""
+
+    kind: RestartKind
+    at: str
+    why: str = ""
+    job_id: str | None = None
+
+
+class Relaunch(BaseModel):
+    """What starting the run again needs beyond run.json's other keys (a retry, ``depthnet resume``). The
+    ``--env`` names only: their values never leave the memory of the process that was given them."""
+
+    data_roots: list[str]
+    output_dir: str
+    network: str | None = None
+    user: str
+    shm_size: str = "16G"
+    env_names: list[str] = Field(default_factory=list)
+    slurm: SlurmOptions | None = None
+    retries: int = 0  # infrastructure retries asked for (--retries)
 
 
 class RunRecord(BaseModel):
@@ -88,6 +203,10 @@ class RunRecord(BaseModel):
     log_file: str | None = None  # where the console goes when not the run folder's log.txt
     gpus: str | None = None  # what the run was given (--gpus), for the Run screen's telemetry
     notes: list[str] = Field(default_factory=list)  # what was decided at launch (device keys, strategy)
+    #: How to start it again (None: a record older than `depthnet resume`); env names only, never values.
+    relaunch: Relaunch | None = None
+    #: Every start after the first, in order (Slurm's time-limit requeues, retries, resumes): one run, one record.
+    restarts: list[Restart] = Field(default_factory=list)
     #: How the run ended, once judged; stored in run.json as the verdict event's JSON (older files load alike).
     verdict: Verdict | None = None
 
@@ -130,8 +249,12 @@ __all__ = [
     "BackendName",
     "LaunchError",
     "LaunchRequest",
+    "Relaunch",
+    "Restart",
     "RunRecord",
     "RunRow",
     "SlurmOptions",
+    "check_env",
+    "env_pairs",
     "now",
 ]

@@ -8,6 +8,7 @@ followed by offset polling, never inotify, which does not see writes made on ano
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from specgen.engine.backend import Backend, Ending, StateSink, StopResult, read_exit_file, tail
 from specgen.engine.events import TERMINAL, JobState
-from specgen.engine.records import LaunchError, LaunchRequest, RunRecord, SlurmOptions, now
+from specgen.engine.home import HOME_DIRS, home_dir, home_env, make_home
+from specgen.engine.records import LaunchError, LaunchRequest, Restart, RunRecord, SlurmOptions, now
 from specgen.spec.docker_cmd import default_image, mounts
 
 #: Seconds between two looks at the job (squeue is cheap, but a cluster has many users).
@@ -34,9 +36,41 @@ def pyxis_image(image: str) -> str:
     return image
 
 
+#: Slurm's task variables, cleared for TAO's entrypoint (one task per node: Lightning starts the GPUs' processes).
+#: With SLURM_NTASKS set and a job name other than bash/interactive, Lightning's SLURMEnvironment takes the job for
+#: "one process per GPU, started by srun" and refuses devices=G against --ntasks-per-node=1; with LOCAL_RANK set,
+#: its LightningEnvironment starts no process of its own. NVIDIA's TAO SDK clears the same list
+#: (tao_sdk/platforms/slurm/handler.py, ``_build_slurm_script``).
+TASK_VARS = (
+    "SLURM_NTASKS SLURM_NTASKS_PER_NODE SLURM_NNODES SLURM_PROCID SLURM_LOCALID RANK LOCAL_RANK GROUP_RANK"
+)
+#: TAO's multi-node variables (facts §8): cleared on one node so nothing inherited turns TAO's multi-node mode on.
+MULTINODE_VARS = "WORLD_SIZE NODE_RANK NUM_GPU_PER_NODE MASTER_ADDR MASTER_PORT"
+#: The Hydra override a restart adds: TAO's auto-resume then takes ``<results>/*_latest.pth``, whatever the spec
+#: says (core/initialize_experiments.py: ``resume_training_checkpoint_path or get_latest_checkpoint(results)``).
+AUTO_RESUME = "train.resume_training_checkpoint_path=null"
+#: One line per start of the job, and per time-limit decision, written by the job script into the run folder.
+ATTEMPTS = "attempts.txt"
+
+
+def task_wrapper(nodes: int) -> str:
+    """The ``bash -c`` program each task runs in front of TAO's entrypoint (inside the container). Arguments:
+    ``depth_net ACTION -e SPEC [overrides…]``. On several nodes each node reads its own copy of the spec: TAO's
+    entrypoint rewrites the spec in place on every node (``launch``: ``yaml.dump`` into the file), and a node that
+    reads the shared file while another truncates it would fall back to a single node
+    (``[Multinode] Error overriding configs``)."""
+    if nodes <= 1:
+        return f'unset {TASK_VARS} {MULTINODE_VARS}; export SLURM_JOB_NAME=bash; exec "$@"'
+    return (
+        f'unset {TASK_VARS}; export SLURM_JOB_NAME=bash NODE_RANK="${{SLURM_NODEID:?}}"; '
+        'spec="${4%.yaml}-node$NODE_RANK.yaml"; cp -- "$4" "$spec" || exit 1; '
+        'set -- "$1" "$2" "$3" "$spec" "${@:5}"; exec "$@"'
+    )
+
+
 def _container_prefix(req: LaunchRequest, opts: SlurmOptions, folder: Path) -> tuple[list[str], list[str]]:
     """(srun options, command prefix) for the chosen runtime; each folder mounted at its own path, the run folder
-    (the job's spec copy, its exit code) read-write."""
+    (the job's spec copy, its exit code, the container's HOME) read-write."""
     run_folder = str(folder)
     found = [
         (f, ro)
@@ -56,37 +90,82 @@ def _container_prefix(req: LaunchRequest, opts: SlurmOptions, folder: Path) -> t
         ], []
     if opts.container_runtime == "apptainer":
         source = image if image.endswith(".sif") or "://" in image else f"docker://{image}"
-        return [], ["apptainer", "exec", "--nv", "--bind", binds, source]
+        home = ["--home", str(home_dir(folder))] if "HOME" not in req.env else []
+        return [], ["apptainer", "exec", "--nv", "--bind", binds, *home, source]
     return [], []
 
 
+def _sbatch_line(option: str) -> str:
+    """``#SBATCH --key=value`` with the value quoted as sbatch reads it (single quotes, as a shell would); a line
+    break would end the comment and start a command, so none passes (the options' validators refuse it first)."""
+    key, sep, value = option.partition("=")
+    line = f"#SBATCH {key}{sep}{shlex.quote(value) if sep else ''}"
+    if "\n" in line or "\r" in line or "\0" in line:
+        raise LaunchError(f"{key}: a value on one line only")
+    return line
+
+
 def render_script(req: LaunchRequest, opts: SlurmOptions, folder: Path) -> str:
-    """The sbatch script, meant to be read: every choice on its own line, paths quoted."""
+    """The sbatch script, meant to be read: every choice on its own line, every value quoted. No ``--env`` value
+    is in it: they reach the job through sbatch's environment (``--export=ALL``), so the script, run.json and the
+    run folder hold names only."""
+    opts.check()
     q = shlex.quote
     log = folder / "log.txt"
-    exit_file = folder / "exit_code"
+    exit_file = q(str(folder / "exit_code"))
+    attempts = q(str(folder / ATTEMPTS))
+    train = req.action == "train"
+    requeue = opts.requeue and train
+    options = [
+        f"--job-name=depthnet-{req.action}",
+        f"--output={log}",
+        "--open-mode=append",  # a requeued or retried job adds to the same log
+        f"--nodes={opts.nodes}",
+        "--ntasks-per-node=1",
+    ]
+    if opts.gpus_per_node:
+        options.append(f"--gpus-per-node={opts.gpus_per_node}")
+    for key in ("partition", "account", "qos", "time"):
+        value = getattr(opts, key)
+        if value:
+            options.append(f"--{key}={value}")
+    if requeue or opts.retries:
+        options.append("--requeue")  # the same job id across time-limit requeues and retries
+    if requeue:
+        options.append(f"--signal=B:USR1@{opts.requeue_signal_seconds}")
     lines = [
         "#!/bin/bash",
         f"# Written by depthnet-tui for run {req.run_id}: depth_net {req.action} on Slurm.",
         f"# Follow it with `depthnet attach {req.run_id}`; stop it with `depthnet stop {req.run_id}`.",
-        f"#SBATCH --job-name=depthnet-{req.action}",
-        f"#SBATCH --output={log}",
-        "#SBATCH --open-mode=append",
-        f"#SBATCH --nodes={opts.nodes}",
-        "#SBATCH --ntasks-per-node=1",
+        *map(_sbatch_line, options),
+        *map(_sbatch_line, opts.sbatch_args),
+        "",
+        "# GPUs, one model for any GPUs per node and nodes: one Slurm task per node. TAO's entrypoint in it starts",
+        "# Lightning, which starts one process per GPU itself, as under Docker. The task's Slurm variables are cleared",
+        "# for TAO (as NVIDIA's TAO SDK does): seeing SLURM_NTASKS, Lightning would expect one srun task per GPU and",
+        "# refuse devices=G against --ntasks-per-node=1. On several nodes TAO's own variables (WORLD_SIZE = nodes,",
+        "# NUM_GPU_PER_NODE, NODE_RANK, MASTER_ADDR, MASTER_PORT) say the rest.",
+        "set -uo pipefail",
+        "export PYTHONUNBUFFERED=1",
     ]
-    if opts.gpus_per_node:
-        lines.append(f"#SBATCH --gpus-per-node={opts.gpus_per_node}")
-    if opts.partition:
-        lines.append(f"#SBATCH --partition={opts.partition}")
-    if opts.account:
-        lines.append(f"#SBATCH --account={opts.account}")
-    if opts.time:
-        lines.append(f"#SBATCH --time={opts.time}")
-    lines += [f"#SBATCH {arg}" for arg in opts.sbatch_args]
-    srun_opts, prefix = _container_prefix(req, opts, folder)
-    lines += ["", "set -uo pipefail", "export PYTHONUNBUFFERED=1"]
-    lines += [f"export {k}={q(v)}" for k, v in req.env.items()]
+    if req.env:
+        lines.append(
+            f"# --env {', '.join(sorted(req.env))}: from sbatch's environment (--export=ALL); their values are "
+            "never written here (to run this by hand: export them, then sbatch)."
+        )
+    if opts.container_runtime != "none":
+        home = home_dir(folder)
+        env = home_env(folder, req.env)
+        if opts.container_runtime == "apptainer":
+            env.pop("HOME", None)  # apptainer sets HOME itself: --home
+        lines += [
+            "# The container runs as you: its HOME and caches are in the run folder (the image's / is not yours).",
+            "(umask 077 && mkdir -p "
+            + " ".join(q(str(home / rel)) for rel in sorted(set(HOME_DIRS.values())) if rel)
+            + ")",
+        ]
+        if env:
+            lines.append("export " + " ".join(f"{k}={q(v)}" for k, v in env.items()))
     if opts.nodes > 1:
         lines += [
             "# Multi-node (TAO reads these; WORLD_SIZE is the number of nodes, one task per node).",
@@ -95,31 +174,85 @@ def render_script(req: LaunchRequest, opts: SlurmOptions, folder: Path) -> str:
             'export WORLD_SIZE="$SLURM_JOB_NUM_NODES"',
             f"export NUM_GPU_PER_NODE={opts.gpus_per_node}",
         ]
-        # NODE_RANK differs per node: set inside each task from Slurm's node id.
-        inner = ["bash", "-c", 'export NODE_RANK="$SLURM_NODEID"; exec "$@"', "depthnet"]
-    else:
-        inner = []
-    command = [*prefix, *inner, "depth_net", req.action, "-e", req.spec_path]
+    lines += [
+        "",
+        f"rm -f {exit_file}  # a restarted job starts without the last attempt's exit code",
+        f'echo "$(date -u +%FT%TZ) start ${{SLURM_RESTART_COUNT:-0}} $SLURM_JOB_NODELIST" >> {attempts}',
+        'echo "depthnet: Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST"',
+    ]
+    overrides = ""
+    if train:
+        lines += [
+            f"results={q(req.results_dir)}",
+            "# A restart (time-limit requeue, retry, `depthnet resume`) resumes from TAO's newest checkpoint.",
+            "resume=()",
+            'if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] || [ -n "${DEPTHNET_RESUME:-}" ]; then',
+            f"  resume=({AUTO_RESUME})",
+            '  echo "depthnet: restart ${SLURM_RESTART_COUNT:-0} of Slurm job $SLURM_JOB_ID: TAO resumes from its '
+            'newest checkpoint in $results"',
+            "fi",
+        ]
+        overrides = ' ${resume[@]+"${resume[@]}"}'
+    if requeue:
+        lines += [
+            f"# --requeue: Slurm sends USR1 {opts.requeue_signal_seconds} s before the time limit; the job requeues "
+            "itself (same job id)",
+            "# when this attempt saved a checkpoint, and the next attempt resumes from it.",
+            'latest() { for f in "$results"/*_latest.pth; do [ -e "$f" ] && readlink -f -- "$f"; break; done; }',
+            'before="$(latest)"',
+            "requeued=0",
+            "signalled=0",
+            "on_time_limit() {",
+            "  signalled=1",
+            '  if [ "$requeued" = 1 ]; then return; fi',
+            '  if [ "$(latest)" = "$before" ]; then',
+            '    echo "depthnet: the time limit is near and this attempt saved no new checkpoint: not requeued '
+            '(it would only repeat itself)"',
+            f'    echo "$(date -u +%FT%TZ) no-requeue ${{SLURM_RESTART_COUNT:-0}}" >> {attempts}',
+            "    return",
+            "  fi",
+            "  requeued=1",
+            f'  echo "$(date -u +%FT%TZ) requeue ${{SLURM_RESTART_COUNT:-0}} time limit" >> {attempts}',
+            f'  echo "depthnet: the time limit is {opts.requeue_signal_seconds} s away: requeueing Slurm job '
+            '$SLURM_JOB_ID; the next attempt resumes from $(latest)"',
+            '  scontrol requeue "$SLURM_JOB_ID"',
+            "}",
+            "trap on_time_limit USR1",
+        ]
+    srun_opts, prefix = _container_prefix(req, opts, folder)
+    command = [*prefix, "bash", "-c", task_wrapper(opts.nodes), "depthnet", "depth_net", req.action, "-e"]
     srun = ["srun", f"--nodes={opts.nodes}", "--ntasks-per-node=1", *srun_opts]
     parts = [shlex.join(srun[:3]), *map(q, srun[3:])]  # one option per line: the script is meant to be read
     if prefix:
         parts += [shlex.join(prefix[:-1]), q(prefix[-1])]
-    parts.append(shlex.join(command[len(prefix) :]))
+    parts.append(shlex.join(command[len(prefix) :]) + " " + q(req.spec_path) + overrides)
+    task = " \\\n    ".join(parts)
+    if requeue:
+        lines += [
+            task + " &",
+            "task=$!",
+            'wait "$task"; code=$?',
+            "# USR1 interrupts `wait`: wait again for the task (or for Slurm to end this attempt after a requeue)",
+            'while kill -0 "$task" 2>/dev/null; do wait "$task"; code=$?; done',
+            'if [ "$requeued" = 1 ]; then exit 0; fi  # requeued: no exit code, the next attempt writes it',
+        ]
+    else:
+        lines += [task, "code=$?"]
     lines += [
-        "",
-        'echo "depthnet: Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST"',
-        " \\\n    ".join(parts),
-        "code=$?",
-        f'echo "$code" > {q(str(exit_file))}.tmp && mv {q(str(exit_file))}.tmp {q(str(exit_file))}',
+        f'echo "$code" > {exit_file}.tmp && mv {exit_file}.tmp {exit_file}',
         'exit "$code"',
         "",
     ]
     return "\n".join(lines)
 
 
-def _run(argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: list[str], timeout: float = 30, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=env
+        )
     except FileNotFoundError:
         raise LaunchError(
             f"{argv[0]} is not on PATH: run on a Slurm login node (or load the slurm module)"
@@ -148,6 +281,21 @@ def _exit_pair(value: str | None) -> tuple[int | None, int | None]:
         return int(code), int(sig)
     except ValueError:
         return None, None
+
+
+def time_limit_requeues(folder: Path, job_id: str | None = None) -> list[Restart]:
+    """The requeues a job script made at its time limit, from its ``attempts.txt`` (a damaged line is skipped)."""
+    try:
+        with open(folder / ATTEMPTS, encoding="utf-8", errors="replace") as f:
+            lines = f.read(1 << 20).splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        parts = line.split(" ", 3)
+        if len(parts) >= 2 and parts[1] == "requeue":
+            out.append(Restart(kind="requeue", at=parts[0], why="time limit", job_id=job_id))
+    return out
 
 
 class SlurmBackend(Backend):
@@ -187,18 +335,17 @@ class SlurmBackend(Backend):
         from specgen.spec.atomicio import write_text_atomic
 
         self.options.check()
-        # it may hold --env values (tokens): the owner's only, from the moment it exists
+        # no --env value is in it, but it names the job's folders: the owner's only, from the moment it exists
         return write_text_atomic(
             folder / "job.sbatch", render_script(req, self.options, folder), overwrite=True, mode=0o700
         )
 
-    def launch(self, req: LaunchRequest, run_dir: Path, *, lock_fd: int | None = None) -> RunRecord:
-        """sbatch the job; the results folder is not held (the job runs elsewhere: its run record marks it)."""
-        folder = run_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "exit_code").unlink(missing_ok=True)
-        script = self.write_script(req, folder)
-        done = _run(["sbatch", "--parsable", str(script)])
+    @staticmethod
+    def submit(script: Path, env: dict[str, str]) -> str:
+        """``sbatch`` the script with ``env`` added to sbatch's own environment, which ``--export=ALL`` hands to
+        the job (and Slurm keeps for its requeues): the values travel in memory and Slurm's state, never in a file
+        of ours. Returns the job id."""
+        done = _run(["sbatch", "--parsable", "--export=ALL", str(script)], env={**os.environ, **env})
         if done.returncode != 0:
             raise LaunchError(
                 f"sbatch refused the job: {done.stderr.strip() or done.stdout.strip()} (script: {script})"
@@ -208,6 +355,17 @@ class SlurmBackend(Backend):
             raise LaunchError(
                 f"sbatch answered {done.stdout.strip()!r} instead of a job id (script: {script})"
             )
+        return job_id
+
+    def launch(self, req: LaunchRequest, run_dir: Path, *, lock_fd: int | None = None) -> RunRecord:
+        """sbatch the job; the results folder is not held (the job runs elsewhere: its run record marks it)."""
+        folder = run_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "exit_code").unlink(missing_ok=True)
+        if self.options.container_runtime != "none":
+            make_home(folder, req.user)  # the job makes them too; made here they are the owner's, 0700
+        script = self.write_script(req, folder)
+        job_id = self.submit(script, req.env)
         return RunRecord(
             run_id=req.run_id,
             backend="slurm",
@@ -286,9 +444,12 @@ class SlurmBackend(Backend):
         return tail(log_path, ended)  # sbatch --output, on the shared filesystem
 
     def wait(self, record: RunRecord, on_state: StateSink) -> Ending:
-        """Until the job has ended; then a moment more, as a shared filesystem shows the last writes late."""
+        """Until the job has ended (a time-limit requeue is not an end: the job goes on, same id); then a moment
+        more, as a shared filesystem shows the last writes late. The requeues the job made are added to the
+        record's restarts (the follower saves it with the verdict)."""
         job = self.wait_job(record, on_state)
         time.sleep(0.5)
+        self.sync_restarts(record)
         return Ending(
             self.exit_code(job, record),
             ended_by=job.ending,
@@ -312,6 +473,35 @@ class SlurmBackend(Backend):
             if st.finished or (st.state == "UNKNOWN" and st.reason and "no longer knows" in st.reason):
                 return st
             time.sleep(poll)
+
+    @staticmethod
+    def sync_restarts(record: RunRecord) -> None:
+        """The time-limit requeues the job script wrote into the run folder (``attempts.txt``), in run.json's
+        restarts beside the retries and resumes depthnet made."""
+        if not record.exit_file:
+            return
+        found = time_limit_requeues(Path(record.exit_file).parent, record.job_id)
+        others = [r for r in record.restarts if r.kind != "requeue"]
+        record.restarts = sorted([*others, *found], key=lambda r: r.at)
+
+    def restart(
+        self, record: RunRecord, req: LaunchRequest, run_dir: Path, *, lock_fd: int | None = None
+    ) -> RunRecord:
+        """The same job again: ``scontrol requeue`` keeps its id, its script and the environment sbatch gave it
+        (the ``--env`` values included); its next attempt resumes (``SLURM_RESTART_COUNT``). A job Slurm no longer
+        keeps, or one that may not be requeued, is submitted again from its script (a new job id)."""
+        job = record.job_id or ""
+        done = _run(["scontrol", "requeue", job]) if job else None
+        if done is not None and done.returncode == 0:
+            # Slurm holds a requeued job for a while (BeginTime): one that has ended may start at once
+            _run(["scontrol", "update", f"JobId={job}", "StartTime=now"])
+            return record
+        script = Path(record.script) if record.script else run_dir / "job.sbatch"
+        if not script.is_file():
+            raise LaunchError(f"run {record.run_id}: its job script {script} is gone; run it again")
+        (run_dir / "exit_code").unlink(missing_ok=True)
+        job_id = self.submit(script, {**req.env, "DEPTHNET_RESUME": "1"})
+        return record.model_copy(update={"job_id": job_id})
 
     def exit_code(self, st: JobState, record: RunRecord) -> int:
         """The code the verdict sees: our script's record first (it is depth_net's own), then Slurm's."""
@@ -352,4 +542,4 @@ class SlurmBackend(Backend):
         )
 
 
-__all__ = ["JobState", "SlurmBackend", "SlurmOptions", "render_script"]
+__all__ = ["JobState", "SlurmBackend", "SlurmOptions", "render_script", "task_wrapper", "time_limit_requeues"]

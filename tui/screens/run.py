@@ -24,9 +24,9 @@ from specgen.engine import registry
 from specgen.engine.backend import Backend
 from specgen.engine.events import Alert, Event, JobState, LogLine
 from specgen.engine.logparse import display
-from specgen.engine.monitor import follow
 from specgen.engine.progress import RunProgress
 from specgen.engine.records import LaunchError, RunRecord
+from specgen.engine.retry import follow  # monitor.follow, with the restarts in the verdict
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs
 from tui.screens.modals import ConfirmScreen
 from tui.threads import FailuresToApp

@@ -1,0 +1,96 @@
+"""``depthnet resume RUN`` on a local run (the backend does not matter to it): a failed or interrupted train run
+starts again from its last checkpoint into the same results folder, after a yes; refused, with the reason, for a
+run that passed and for an action without checkpoints. The stand-in (tests/slurm_standin/depth_net) is the local
+``depth_net``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from runkit import depthnet, events, make_project, verdict
+from slurm_standin.kit import install, record, run_id_of
+
+
+@pytest.fixture()
+def local_project(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "standin-bin"
+    install(bin_dir)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return make_project(tmp_path)
+
+
+def test_resume_a_failed_local_run_after_a_yes(local_project, tmp_path):
+    """A local train run fails at epoch 2 (a data error, fixed meanwhile); `depthnet resume` asks first (no terminal,
+    no --yes: refused with the fix), then restarts it from epoch 1's checkpoint into the same results folder."""
+    spec = local_project.spec("train", "lr.yaml", "--set", "train.num_epochs=4", results="lr")
+    marker = tmp_path / "failed-once"
+    done = depthnet(
+        "run",
+        "train",
+        "-e",
+        str(spec),
+        "--backend",
+        "local",
+        "--env",
+        f"STANDIN_FAIL_ONCE=data:{marker}",
+        "--env",
+        "STANDIN_FAIL_EPOCH=2",
+        "--json-events",
+    )
+    assert done.returncode == 1, done.stderr
+    run_id = run_id_of(done.stderr)
+    assert "RGB image" in verdict(events(done.stdout))["reason"]
+    asked = depthnet("resume", run_id)  # stdin is not a terminal here
+    assert asked.returncode == 2 and "add --yes" in asked.stderr and len(asked.stderr.splitlines()) == 1
+    assert record(run_id)["restarts"] == []
+    resumed = depthnet("resume", run_id, "--yes", "--json-events")
+    assert resumed.returncode == 0, resumed.stderr
+    v = verdict(events(resumed.stdout))
+    assert v["passed"] and v["epochs_completed"] == 4, v
+    assert "resumed at epoch 2" in v["reason"] and "after depthnet resume" in v["reason"], v["reason"]
+    rec = record(run_id)
+    assert [r["kind"] for r in rec["restarts"]] == ["resume"]
+    folder = Path(rec["exit_file"]).parent
+    assert (folder / "log.1.txt").is_file()  # the first attempt's console is kept
+    assert "Setting resume checkpoint to" in (folder / "log.txt").read_text()
+    # refused, with the reason: a run that passed, and an action that has no checkpoint to resume from
+    again = depthnet("resume", run_id, "--yes")
+    assert again.returncode == 2 and "passed" in again.stderr and "nothing to resume" in again.stderr
+    other = dict(rec, run_id=rec["run_id"] + "-eval", action="evaluate", verdict=None)
+    (folder.parent / other["run_id"]).mkdir()
+    (folder.parent / other["run_id"] / "run.json").write_text(json.dumps(other))
+    refused = depthnet("resume", other["run_id"], "--yes")
+    assert refused.returncode == 2 and "only a train run resumes" in refused.stderr
+
+
+def test_an_nccl_failure_of_a_local_run_is_retried_and_resumes(local_project, tmp_path):
+    """--retries 1 on the local backend: NCCL fails the first attempt after epoch 0's checkpoint; the follower
+    starts the run again into the same results folder (said as one RETRY alert) and it resumes to PASS."""
+    spec = local_project.spec("train", "nccl.yaml", "--set", "train.num_epochs=3", results="nccl")
+    done = depthnet(
+        "run",
+        "train",
+        "-e",
+        str(spec),
+        "--backend",
+        "local",
+        "--retries",
+        "1",
+        "--env",
+        f"STANDIN_FAIL_ONCE=nccl:{tmp_path / 'failed-once'}",
+        "--env",
+        "STANDIN_FAIL_EPOCH=1",
+        "--json-events",
+    )
+    assert done.returncode == 0, done.stderr
+    evs = events(done.stdout)
+    retry = [e for e in evs if e["kind"] == "alert" and e["code"] == "RETRY"]
+    assert len(retry) == 1 and "retry 1 of 1" in retry[0]["message"], retry
+    v = verdict(evs)
+    assert v["passed"] and "resumed at epoch 1" in v["reason"] and "after a retry (" in v["reason"], v
+    rec = record(run_id_of(done.stderr))
+    assert [r["kind"] for r in rec["restarts"]] == ["retry"] and rec["verdict"]["reason"] == v["reason"]
+    assert (Path(rec["exit_file"]).parent / "log.1.txt").is_file()
