@@ -133,7 +133,7 @@ def test_a_results_folder_inside_the_data_root_sees_every_image(tmp_path, docker
     ctx = Ctx(tmp_path)
     data = tmp_path / "data"
     p = ctx.project(results=data / "results")
-    req, volumes = _volumes_of(p.spec, str(data))
+    req, volumes = _volumes_of(p.spec)  # the data roots the annotation files imply: data/ and ann/
     assert volumes[str(data)]["mode"] == "ro" and volumes[str(data / "results")]["mode"] == "rw"
     shown = _seen_by_a_container(docker_client, emu_image, volumes, req.user, _listed(p), data / "results")
     assert "MISSING" not in shown and "WROTE" in shown, shown
@@ -147,7 +147,7 @@ def test_a_depth_file_linked_outside_the_root_is_visible(tmp_path, docker_client
     first = (p.ann / "train.txt").read_text().split()[1]
     shutil.move(first, elsewhere / "d.png")
     os.symlink(elsewhere / "d.png", first)
-    req, volumes = _volumes_of(p.spec, str(p.data))
+    req, volumes = _volumes_of(p.spec)
     assert volumes[str(elsewhere)]["mode"] == "ro"
     shown = _seen_by_a_container(docker_client, emu_image, volumes, req.user, _listed(p), p.results)
     assert "MISSING" not in shown and "WROTE" in shown, shown
@@ -170,8 +170,6 @@ def test_a_run_with_results_inside_the_data_root_passes(tmp_path, emu_image):
         "none",
         "--network",
         "none",
-        "--data-root",
-        str(data),
         "--json-events",
         timeout=180,
     )
