@@ -1036,3 +1036,61 @@ CASES: list[Case] = [
         needs=frozenset({"docker"}),
     ),
 ]
+
+#: The columns of issue 25's table, in its order.
+COLUMNS: tuple[Found, ...] = ("clear", "handled", "traceback", "hang", "silent wrong", "data lost", "unclear")
+
+
+def table(results: dict[str, Result]) -> str:
+    """Issue 25's table over ``results`` (case name → outcome): tried | clear error | handled | traceback | hang |
+    silent wrong | data lost (| unclear), then the slowest clear answer and every case that went wrong."""
+    counts = {c: sum(r.outcome == c for r in results.values()) for c in COLUMNS}
+    head = "tried | clear error | handled | traceback | hang | silent wrong | data lost | unclear"
+    row = " | ".join(str(n) for n in (len(results), *counts.values()))
+    clear = [(r.seconds, n) for n, r in results.items() if r.outcome == "clear"]
+    lines = [head, row]
+    if clear:
+        secs, name = max(clear)
+        lines.append(f"slowest clear answer: {name} ({secs:.2f} s)")
+    by_name = {c.name: c for c in CASES}
+    lines += [
+        f"  {n}: {r.outcome} (wanted {by_name[n].expect})"
+        for n, r in results.items()
+        if r.outcome != by_name[n].expect
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """``python tests/hostile/cases_files.py [NAME…]``: try every case (or those named) and print the table. Docker
+    cases need an engine at DOCKER_HOST (``. .ci/dockerd``); the others need nothing."""
+    import tempfile
+
+    sys.path.insert(0, str(TESTS))
+    image = None
+    results: dict[str, Result] = {}
+    with tempfile.TemporaryDirectory(prefix="hostile-files-") as tmp:
+        for i, case in enumerate(CASES):
+            if sys.argv[1:] and case.name not in sys.argv[1:]:
+                continue
+            if (why := available(case)) is not None:
+                print(f"skipped {case.name}: {why}", file=sys.stderr)
+                continue
+            if "docker" in case.needs and image is None:
+                import docker
+                from docker_env import ensure_emulator_image
+
+                image = ensure_emulator_image(docker.from_env(timeout=60))
+            folder = Path(tmp) / f"case{i:02d}"  # not the name: TAO's patterns match over the whole path
+            folder.mkdir()
+            results[case.name] = run_case(case, folder, emu_image=image)
+            print(
+                f"{case.name}: {results[case.name].outcome} ({results[case.name].seconds:.2f} s)",
+                file=sys.stderr,
+            )
+    print(table(results))
+    return 0 if all(r.outcome == c.expect for c in CASES for n, r in results.items() if n == c.name) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
