@@ -182,10 +182,11 @@ def _other_homes() -> dict[str, str]:
     return out
 
 
-def system_folder(path: str) -> str | None:
+def system_folder(path: str, *, writing: bool = True) -> str | None:
     """Why ``path`` may not be mounted or written (it is /, a system folder, a home folder itself, inside a
-    system tree, a folder of keys such as ~/.ssh, or inside another user's home, after resolving ``..`` and
-    symlinks), or None."""
+    system tree, a folder of keys such as ~/.ssh, or — ``writing`` it, a read-write mount — inside another user's
+    home, after resolving ``..`` and symlinks), or None. Another user's data shared read-only (a dataset under
+    /home/lab) stays mountable: the container reads no more than you can."""
     real = os.path.realpath(os.path.abspath(path))
     resolved = f" (it resolves to {real})" if real != os.path.normpath(path) else ""
     if real in SYSTEM_DIRS:
@@ -198,7 +199,7 @@ def system_folder(path: str) -> str | None:
     secret = next((part for part in PurePosixPath(real).parts if part in SECRET_DIRS), None)
     if secret is not None:
         return f"{path} lies in a folder of keys and tokens ({secret}){resolved}"
-    for home, user in _other_homes().items():
+    for home, user in _other_homes().items() if writing else ():
         if PurePosixPath(real).is_relative_to(home):
             return f"{path} lies in another user's home folder ({home}, {user}){resolved}"
     return None
@@ -401,7 +402,7 @@ def mount_refusals(sources: Iterable[tuple[str, bool, str]]) -> list[Finding]:
     that names the source and its origin."""
     found: list[Finding] = []
     for folder, read_only, origin in sources:
-        why = system_folder(folder)
+        why = system_folder(folder, writing=not read_only)
         if why:
             role = "mounted read-only" if read_only else "mounted read-write"
             found.append(

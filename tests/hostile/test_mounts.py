@@ -84,6 +84,17 @@ def test_the_system_folder_rule(path, says, tmp_path, monkeypatch):
     assert says in (system_folder(os.path.expanduser(path)) or "")
 
 
+def test_another_users_home_is_never_written_but_may_be_read():
+    from cases_files import other_home
+
+    home = other_home()
+    if home is None:
+        pytest.skip("no other user with a home folder on this machine")
+    assert "another user's home" in (system_folder(str(home / "results")) or "")
+    assert system_folder(str(home / "datasets"), writing=False) is None
+    assert "keys and tokens" in (system_folder(str(home / ".ssh"), writing=False) or "")
+
+
 def test_the_rule_sees_through_links(tmp_path):
     (tmp_path / "innocent").symlink_to("/etc")
     assert "/etc" in (system_folder(str(tmp_path / "innocent" / "ssl")) or "")
