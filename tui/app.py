@@ -328,14 +328,14 @@ def main() -> None:
 
 def first_start() -> bool:
     """True once per user: the Setup screen greets a first start (a marker in the config folder remembers it)."""
+    from specgen.spec.atomicio import write_text_atomic
     from tui.state import config_dir
 
     marker = config_dir() / "setup-seen"
     if marker.exists():
         return False
     try:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        write_text_atomic(marker, "")
     except OSError:
         return False  # a read-only home: no greeting rather than one on every start
     return True

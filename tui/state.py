@@ -12,11 +12,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from specgen.spec.atomicio import write_text_atomic
+from specgen.spec.atomicio import read_bounded, write_text_atomic
 from specgen.spec.locations import config_dir
 
 SESSION_DIR = ".depthnet"
 SESSION_FILE = "session.json"
+#: A session is a few KB; anything near this is not one.
+SESSION_LIMIT = 1 << 20
 
 
 @dataclass
@@ -78,6 +80,7 @@ class WizardState:
         return Path(self.output_dir) / SESSION_DIR / SESSION_FILE
 
     def save(self) -> Path | None:
+        """Written atomically, never through a link planted at session.json (``write_text_atomic``)."""
         if not self.output_dir:
             return None
         path = write_text_atomic(self.session_path, _dump(self) + "\n", overwrite=True)
@@ -89,11 +92,11 @@ class WizardState:
         p = Path(path)
         if p.is_dir():
             p = p / SESSION_DIR / SESSION_FILE
-        try:
-            return _load(cls, json.loads(p.read_text(encoding="utf-8")))
+        try:  # bounded: a FIFO, a device or a huge file named as the session is refused before it is read
+            return _load(cls, json.loads(read_bounded(p, SESSION_LIMIT).decode("utf-8")))
         except FileNotFoundError:
             raise FileNotFoundError(f"{p}: no saved session there") from None
-        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
             raise ValueError(
                 f"{p}: not a readable depthnet-tui session ({exc.__class__.__name__}); start a new setup"
             ) from None

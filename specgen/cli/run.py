@@ -252,6 +252,28 @@ def slurm_options(args: argparse.Namespace) -> SlurmOptions | None:
     return opts
 
 
+class CheckProgress:
+    """The preflight's check of the annotation files, on stderr, once it has taken a second (a big list): small
+    lists say nothing."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._t0: float | None = None
+        self._clock, self.shown = time.monotonic, False
+
+    def __call__(self, key: str, lines: int, fraction: float) -> None:
+        if self._t0 is None:
+            self._t0 = self._clock()
+        elif self._clock() - self._t0 >= 1.0:
+            print(f"\rchecking {key}: {lines} lines, {fraction:.0%}", end="", file=sys.stderr, flush=True)
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from specgen.engine import registry
     from specgen.engine.launch import RunOptions, prepare, start
@@ -283,7 +305,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             allow_known_failure=args.allow_known_failure,
             slurm=slurm,
         )
-        prepared = prepare(opts)
+        shown = CheckProgress()
+        try:
+            prepared = prepare(opts, progress=shown)
+        finally:
+            shown.done()
         for problem in prepared.problems:
             _err(problem)
         if prepared.problems:

@@ -38,6 +38,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from specgen.spec.atomicio import atomic_writer
+
 Layout = Literal["tao", "public", "dinov2", "ddp", "unknown"]
 Head = Literal["relative", "metric"]
 LAYOUTS: tuple[str, ...] = ("tao", "public", "dinov2", "ddp", "unknown")
@@ -911,9 +913,15 @@ def strip_ddp(src: str, dst: str) -> CheckpointInfo:
         raise CheckpointError(f"{src}: {info.describe()}: no DDP wrapper to strip")
     prefix = info.keys.prefix
     renames = {k: k[len(prefix) :] for k in info.shapes if k.startswith(prefix)}
-    tmp = f"{dst}.part-{os.getpid()}"
-    try:
-        with zipfile.ZipFile(src) as zin, open(tmp, "wb") as raw, zipfile.ZipFile(raw, "w") as zout:
+
+    def still_ddp(tmp: str) -> None:
+        result = inspect_checkpoint(tmp)
+        if result.layout == "ddp" or result.tensors != info.tensors:
+            raise CheckpointError(f"{src}: the rewritten file still does not load: {result.describe()}")
+
+    # written beside dst, inspected, then renamed over it (never through a link at dst)
+    with zipfile.ZipFile(src) as zin, atomic_writer(dst, overwrite=True, check=still_ddp) as raw:
+        with zipfile.ZipFile(raw, "w") as zout:
             for member in zin.infolist():
                 if member.is_dir():
                     continue
@@ -928,11 +936,4 @@ def strip_ddp(src: str, dst: str) -> CheckpointInfo:
                 ):
                     while chunk := fin.read(8 * 2**20):
                         fout.write(chunk)
-        result = inspect_checkpoint(tmp)
-        if result.layout == "ddp" or result.tensors != info.tensors:
-            raise CheckpointError(f"{src}: the rewritten file still does not load: {result.describe()}")
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return inspect_checkpoint(dst)

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from specgen.spec.atomicio import atomic_writer
+
 SCENES = ("bathroom", "kitchen", "living_room")
 
 
@@ -37,17 +39,17 @@ def depth_mm(
 
 
 def save_rgb(path: Path, arr: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix in (".jpg", ".jpeg"):
-        Image.fromarray(arr).save(path, quality=90)
-    else:
-        Image.fromarray(arr).save(path)
+    with atomic_writer(path, overwrite=True) as f:
+        if path.suffix in (".jpg", ".jpeg"):
+            Image.fromarray(arr).save(f, format="JPEG", quality=90)
+        else:
+            Image.fromarray(arr).save(f, format="PNG")
     return path
 
 
 def save_png16(path: Path, arr: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr.astype(np.uint16)).save(path)
+    with atomic_writer(path, overwrite=True) as f:
+        Image.fromarray(arr.astype(np.uint16)).save(f, format="PNG")
     return path
 
 

@@ -44,12 +44,19 @@ StateSink = Callable[[JobState], None]
 
 @dataclass(frozen=True)
 class Ending:
-    """How a run ended, as its backend knows it: the exit code (None: unknown), a scheduler's words when it ended the
-    job (Slurm TIMEOUT, CANCELLED…), or why nothing can be known."""
+    """How a run ended, as its backend knows it: the exit code (None: unknown), what ended it other than its own
+    exit, or why nothing can be known.
+
+    ``ended_by`` is a fact the verdict leads with (``RunFacts.ended_by``): a scheduler's words when it ended the job
+    (Slurm TIMEOUT, CANCELLED…), or — the local backend — that the run's leader exited while processes of its group
+    lived on (TAO's entrypoint SIGKILLed by the OOM killer while its training child kept the GPU; or a clean exit
+    that left a child running): such a run is not a PASS, whatever its exit code. ``outlived`` counts those
+    processes (0: none)."""
 
     exit_code: int | None
     ended_by: str | None = None
     failure: str | None = None
+    outlived: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,9 @@ class Backend(ABC):
     follower_holds_lock: ClassVar[bool] = False
     #: The job reads a copy of the spec in its run folder even when no device key changes.
     copies_spec: ClassVar[bool] = False
+    #: The job sees only the folders mounted into its container (the preflight checks what each mount shows);
+    #: False: it runs here and reads what this machine's user can read.
+    container_mounts: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self._held: dict[str, Held] = {}
@@ -158,6 +168,18 @@ class Backend(ABC):
         """Whether the run can be followed live (else its saved log and status.json are replayed)."""
         return True
 
+    def running(self, record: RunRecord) -> bool:
+        """Whether something of the run still executes on this machine or its engine — a process of its group, a
+        running container — whatever its record says: ``stop`` ends what is left of a finished run, and a detached
+        run still marks its results folder (``lock.ResultsLock``). False: nothing here can tell (the default)."""
+        return False
+
+    @classmethod
+    def never_started(cls, record: RunRecord) -> bool:
+        """True for a run written for someone to start (a script) that has left nothing yet: there is nothing to
+        follow or judge, and its record stays "not started"."""
+        return False
+
     @abstractmethod
     def output(self, record: RunRecord, log_path: Path, ended: Callable[[], bool]) -> Iterator[bytes]:
         """The run's whole console, from the start, in chunks; ends once ``ended()`` and nothing new arrives.
@@ -192,16 +214,20 @@ class Backend(ABC):
 
 def tail(path: Path, ended: Callable[[], bool]) -> Iterator[bytes]:
     """A log file's bytes as they are written, until ``ended()`` and nothing new arrives (a file that does not exist
-    yet is waited for)."""
+    yet is waited for). A log that is a FIFO or a device is refused (LaunchError), never followed without end."""
+    from specgen.spec.atomicio import UnsafeTarget, open_regular
+
     offset = 0
     while True:
         finished = ended()
         try:
-            with open(path, "rb") as f:
+            with open_regular(path) as f:
                 f.seek(offset)
                 data = f.read(CHUNK)
         except FileNotFoundError:
             data = b""
+        except UnsafeTarget as exc:
+            raise LaunchError(f"the run's log {exc}") from None
         if data:
             offset += len(data)
             yield data
@@ -211,10 +237,17 @@ def tail(path: Path, ended: Callable[[], bool]) -> Iterator[bytes]:
             time.sleep(0.05)
 
 
+#: An exit code file holds a number and a newline.
+EXIT_FILE_LIMIT = 64
+
+
 def read_exit_file(exit_file: str | None, default: int) -> int:
-    """The wrapper's record of the exit code; ``default`` when the wrapper itself was killed (-1: unknown)."""
+    """The wrapper's record of the exit code; ``default`` when the wrapper itself was killed (-1: unknown), or when
+    the file is not one it wrote (a FIFO, a device, a large file: read bounded, never followed)."""
+    from specgen.spec.atomicio import read_bounded
+
     try:
-        return int(Path(exit_file).read_text().strip()) if exit_file else default
+        return int(read_bounded(exit_file, EXIT_FILE_LIMIT).strip()) if exit_file else default
     except (OSError, ValueError):
         return default
 

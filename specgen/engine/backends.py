@@ -23,7 +23,7 @@ from specgen.engine.backend import (
 from specgen.engine.home import HOME_DIRS, home_dir, home_env, make_home
 from specgen.engine.records import LaunchError, LaunchRequest, RunRecord, RunRow, now
 from specgen.engine.slurm import SlurmBackend, SlurmOptions
-from specgen.engine.tao_mounts import read_tao_mounts
+from specgen.engine.tao_mounts import TaoMounts, read_tao_mounts
 from specgen.spec.docker_cmd import default_image, docker_argv, mounts
 
 LABEL = "depthnet.run_id"
@@ -72,15 +72,8 @@ class DockerBackend(Backend):
 
         self.preflight(req)
         image = req.image or default_image(req.action)
-        volumes = {
-            folder: {"bind": folder, "mode": "ro" if read_only else "rw"}
-            for folder, read_only in mounts(
-                req.spec_path, data_roots=req.data_roots, output_dir=req.output_dir
-            )
-        }
         user_tao = read_tao_mounts(strict=False)
-        for m in user_tao.mounts:
-            volumes.setdefault(m.source, {"bind": m.destination, "mode": "rw"})
+        volumes = self.volumes(req, user_tao)
         # TAO's child prints through a pipe: unbuffered, or output comes in bursts. It runs as --user: a HOME and
         # caches it may write, in the run folder (engine/home.py); a value the person set wins.
         given = {**user_tao.envs, **req.env}
@@ -144,6 +137,21 @@ class DockerBackend(Backend):
         self._remove_leftover(record.run_id)
         return super().restart(record, req, run_dir, lock_fd=lock_fd)
 
+    @staticmethod
+    def volumes(req: LaunchRequest, user_tao: TaoMounts | None = None) -> dict[str, dict[str, str]]:
+        """The container's mounts, as the Docker SDK takes them: ``docker_cmd.mounts`` (each folder at its own
+        path; the data roots — checkpoint and link-target folders included, the preflight added them — read-only,
+        the output folder read-write, nested in a data root when it lies there), then ``~/.tao_mounts.json``'s."""
+        volumes = {
+            folder: {"bind": folder, "mode": "ro" if read_only else "rw"}
+            for folder, read_only in mounts(
+                req.spec_path, data_roots=req.data_roots, output_dir=req.output_dir
+            )
+        }
+        if user_tao is not None:
+            volumes.update({k: v for k, v in _user_volumes(user_tao).items() if k not in volumes})
+        return volumes
+
     def _remove_leftover(self, run_id: str) -> None:
         for c in self.client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"}):
             try:
@@ -167,8 +175,10 @@ class DockerBackend(Backend):
     def output(self, record: RunRecord, log_path: Path, ended: Callable[[], bool]) -> Iterator[bytes]:
         """The log driver's follow stream, kept in ``log_path`` as it comes; then whatever the stream missed (it can
         end before the last partial line is flushed)."""
+        from specgen.spec.atomicio import open_log
+
         received = 0
-        with open(log_path, "wb") as raw:
+        with open_log(log_path) as raw:  # never through a link planted at log.txt: it is emptied first
             for chunk in self.container(record).logs(stream=True, follow=True, stdout=True, stderr=True):
                 received += len(chunk)
                 raw.write(chunk)
@@ -191,6 +201,13 @@ class DockerBackend(Backend):
         if c.status != "running":
             return
         yield from c.attach(stdout=True, stderr=True, stream=True, logs=False)
+
+    def running(self, record: RunRecord) -> bool:
+        """The container still runs (or is paused, restarting): a detached run whose follower has gone."""
+        try:
+            return str(self.container(record).status) in ("running", "restarting", "paused")
+        except Exception:  # noqa: BLE001 - gone, no id, or the engine fails: nothing here runs it
+            return False
 
     def wait(self, record: RunRecord, on_state: StateSink) -> Ending:
         code = int(self.container(record).wait().get("StatusCode", -1))
@@ -230,6 +247,22 @@ class DockerBackend(Backend):
         ]
 
 
+def _user_volumes(user_tao: TaoMounts) -> dict[str, dict[str, str]]:
+    """``~/.tao_mounts.json``'s mounts as Docker volumes (read-write, as the launcher mounts them). The preflight
+    refuses a system folder there; refused here too, for a launch that skipped it."""
+    from specgen.engine.preflight import system_folder
+
+    out: dict[str, dict[str, str]] = {}
+    for i, m in enumerate(user_tao.mounts):
+        why = system_folder(m.source)
+        if why:
+            raise LaunchError(
+                f"{why}: refusing it as a mount (read-write, from {user_tao.path}, Mounts[{i}])"
+            )
+        out[m.source] = {"bind": m.destination, "mode": "rw"}
+    return out
+
+
 # --------------------------------------------------------------------------- local
 
 
@@ -238,6 +271,7 @@ class LocalBackend(Backend):
 
     name = "local"
     label = "local depth_net"
+    container_mounts = False  # depth_net runs here: it reads every file you can
 
     def __init__(self) -> None:
         super().__init__()
@@ -274,7 +308,9 @@ class LocalBackend(Backend):
         log_path.parent.mkdir(parents=True, exist_ok=True)
         exit_file = log_path.parent / "exit_code"
         exit_file.unlink(missing_ok=True)
-        log = open(log_path, "wb")  # noqa: SIM115 - handed to the child, which outlives us
+        from specgen.spec.atomicio import open_log
+
+        log = open_log(log_path)  # handed to the child, which outlives us; never through a planted link
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **req.env, **extra}
         argv = ["/bin/sh", "-c", self.WRAPPER, str(exit_file), str(self.exe), *req.command[1:]]
         proc = subprocess.Popen(
@@ -303,40 +339,53 @@ class LocalBackend(Backend):
     def alive(self, record: RunRecord) -> bool:
         return self.is_running(record)
 
+    def running(self, record: RunRecord) -> bool:
+        return self.is_running(record)
+
     def output(self, record: RunRecord, log_path: Path, ended: Callable[[], bool]) -> Iterator[bytes]:
         return tail(log_path, ended)
 
+    #: Seconds the group may take to empty after its leader exits (a worker being reaped) before what is left
+    #: counts as outliving it.
+    GROUP_GRACE = 3.0
+
     def wait(self, record: RunRecord, on_state: StateSink) -> Ending:
+        """The run is finished when its whole process group is gone, not when its leader exits: TAO's entrypoint
+        SIGKILLed by the OOM killer leaves its training child running (and the GPU taken). The exit code is the
+        leader's; a group that outlived it is said in ``Ending.ended_by``."""
         proc = self._procs.get(record.run_id)
+        code: int | None
         if proc is not None:
             code = proc.wait()
-            if code >= 0:
-                return Ending(code)
-            # killed by a signal: -9 → 137, like a container
-            return Ending(read_exit_file(record.exit_file, 128 - code))
-        _wait_pid(record)
-        code = read_exit_file(record.exit_file, -1)
-        return Ending(None if code < 0 else code)
+            if code < 0:  # killed by a signal: -9 → 137, like a container
+                code = read_exit_file(record.exit_file, 128 - code)
+        else:
+            _wait_leader(record)
+            code = read_exit_file(record.exit_file, -1)
+            code = None if code < 0 else code
+        return _after_leader(record, code, self.GROUP_GRACE)
 
     def is_running(self, record: RunRecord) -> bool:
+        """The leader runs, or any process of the run's group is left (``run_members``)."""
         proc = self._procs.get(record.run_id)
-        if proc is not None:
-            return proc.poll() is None
-        return record.pid is not None and is_ours(record) and _pid_alive(record.pid)
+        if proc is not None and proc.poll() is None:
+            return True
+        return bool(run_members(record))
 
     def stop(self, record: RunRecord, timeout: int = 10) -> StopResult:
         """SIGTERM to the run's whole process group (TAO's entrypoint alone dies silently and leaves its training
-        child on the GPU), SIGKILL after ``timeout``; then make sure nothing of the group is left. The result names
-        the pids that had to be killed after the grace period."""
+        child on the GPU), SIGKILL after ``timeout``; then make sure nothing of the group is left. What is left of a
+        run whose leader has gone is stopped the same way (group and start times checked: ``run_members``). The
+        result names the pids that had to be killed after the grace period."""
         import signal
         import time
 
-        if record.pid is None or not is_ours(record):
+        if not run_members(record):
             raise LaunchError(
                 f"run {record.run_id} is not running: its process {record.pid} has ended (the pid may "
                 "belong to another program now, which is left alone)"
             )
-        pgid = record.pid
+        pgid = record.pid or 0
         try:
             os.killpg(pgid, signal.SIGTERM)
         except ProcessLookupError:
@@ -391,9 +440,9 @@ def is_ours(record: RunRecord) -> bool:
         return False
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of a process group, from /proc: the orphaned training child included."""
-    out: list[int] = []
+def _group(pgid: int) -> dict[int, int]:
+    """Live (not zombie) processes of a process group, from /proc, with their start times."""
+    out: dict[int, int] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -404,11 +453,78 @@ def group_members(pgid: int) -> list[int]:
         try:
             with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            if len(fields) > 19 and fields[0] != "Z" and int(fields[2]) == pgid:
+                out[int(name)] = int(fields[19])
+        except (OSError, IndexError, ValueError):
             continue
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            out.append(int(name))
     return out
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, from /proc: the orphaned training child included."""
+    return sorted(_group(pgid))
+
+
+def run_members(record: RunRecord) -> list[int]:
+    """The live processes of a local run: its process group (the recorded pid leads it: ``start_new_session``),
+    leader or not — the training child a SIGKILLed entrypoint leaves behind included.
+
+    Pids are reused, so the group is the run's only while it can be: the leader, if alive, has the recorded start
+    time, and no member started before it (a group older than the run is another program's). Linux keeps a pid
+    from reuse while a group still carries it as its id, so members found this way are the run's own. Empty: no
+    pid ≤ 1 or record without a start time is ever taken for a run."""
+    pid, start = record.pid, record.pid_start
+    if pid is None or pid <= 1 or start is None:
+        return []
+    leader = process_start(pid)
+    if leader is not None and leader != start:
+        return []  # the pid is another program's now
+    members = _group(pid)
+    if any(t < start for t in members.values()):
+        return []
+    return sorted(members)
+
+
+def _after_leader(record: RunRecord, code: int | None, grace: float) -> Ending:
+    """The leader has exited with ``code``: wait until the whole group has gone. What outlived the leader by more
+    than ``grace`` seconds makes the ending say so (``Ending.ended_by``)."""
+    import time
+
+    deadline = time.monotonic() + grace
+    left = run_members(record)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = run_members(record)
+    if not left:
+        return Ending(code)
+    outlived = list(left)
+    while left:
+        time.sleep(0.2)
+        left = run_members(record)
+    pids = ", ".join(map(str, outlived[:5])) + (" …" if len(outlived) > 5 else "")
+    n = f"{len(outlived)} process{'es' if len(outlived) > 1 else ''} of its group (pid {pids})"
+    if code is not None and code >= 128:
+        how = f"was killed (exit {code}" + (
+            ", most likely by the out-of-memory killer)" if code == 137 else ")"
+        )
+        words = (
+            f"TAO's entrypoint {how} while {n} ran on, holding the GPU until they ended: lower the batch size "
+            "or the encoder, or enable train.activation_checkpoint"
+        )
+    else:
+        said = "without an exit code" if code is None else f"with code {code}"
+        words = (
+            f"TAO's entrypoint exited {said} while {n} ran on: the run had not finished when it said so, "
+            "and its outputs may be incomplete"
+        )
+    return Ending(code, ended_by=words, outlived=len(outlived))
+
+
+def _wait_leader(record: RunRecord) -> None:
+    import time
+
+    while is_ours(record) and _pid_alive(record.pid or 0):
+        time.sleep(0.2)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -423,13 +539,6 @@ def _pid_alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
-
-
-def _wait_pid(record: RunRecord) -> None:
-    import time
-
-    while record.pid is not None and is_ours(record) and _pid_alive(record.pid):
-        time.sleep(0.2)
 
 
 # --------------------------------------------------------------------------- script
@@ -498,6 +607,12 @@ class ScriptBackend(Backend):
     def alive(self, record: RunRecord) -> bool:
         return False
 
+    @classmethod
+    def never_started(cls, record: RunRecord) -> bool:
+        """Nothing has come of the script yet: no log.txt put in the run folder, no status.json written in the
+        results folder since the script was (a replay of those judges a script that was run)."""
+        return not _left_traces(record)
+
     def output(self, record: RunRecord, log_path: Path, ended: Callable[[], bool]) -> Iterator[bytes]:
         return tail(log_path, lambda: True)  # a log.txt put there by hand, if any
 
@@ -512,6 +627,22 @@ class ScriptBackend(Backend):
 
     def state(self, record: RunRecord) -> str:
         return "not started"  # written for the user to run: never "finished"
+
+
+def _left_traces(record: RunRecord) -> bool:
+    """A run made elsewhere left something here to judge: a log in its run folder, or a status.json in its results
+    folder written after it was recorded."""
+    from datetime import datetime
+
+    from specgen.engine import registry
+
+    if registry.log_path(record).exists():
+        return True
+    try:
+        since = datetime.fromisoformat(record.started).timestamp() - 5
+        return (Path(record.results_dir) / "status.json").stat().st_mtime >= since
+    except (OSError, ValueError):
+        return False
 
 
 # --------------------------------------------------------------------------- all of them

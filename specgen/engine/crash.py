@@ -9,6 +9,7 @@ import time
 import traceback
 from pathlib import Path
 
+from specgen.spec.atomicio import write_text_atomic
 from specgen.spec.locations import crash_dir
 
 
@@ -22,9 +23,9 @@ def save_report(error: BaseException, where: str) -> Path | None:
             f"depthnet-tui crash report ({where})\ncommand: {' '.join(sys.argv)}\npython: {sys.version}\n"
             f"platform: {platform.platform()}\n\n" + "".join(traceback.format_exception(error))
         )
-        path.write_text(text, encoding="utf-8")
-        os.chmod(path, 0o600)
-        return path
+        return write_text_atomic(
+            path, text, mode=0o600
+        )  # private from the moment it exists, never via a link
     except OSError:
         return None
 

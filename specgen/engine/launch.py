@@ -18,7 +18,15 @@ from specgen.engine import registry
 from specgen.engine.backend import Backend, Held, ReplayBackend, StopResult
 from specgen.engine.backends import BACKENDS, backend_class, choose_backend
 from specgen.engine.lock import FolderBusy, ResultsLock
-from specgen.engine.preflight import default_data_roots, inside, problems, refusal, system_folder
+from specgen.engine.preflight import (
+    Progress,
+    container_extras,
+    default_data_roots,
+    inside,
+    problems,
+    refusal,
+    system_folder,
+)
 from specgen.engine.records import LaunchError, LaunchRequest, Relaunch, RunRecord, RunRow
 from specgen.engine.runspec import RunSpec, SpecUnusable, load_run_spec
 from specgen.engine.slurm import SlurmOptions
@@ -66,9 +74,11 @@ class Prepared:
             pass  # litter at worst, never an error for the person
 
 
-def prepare(opts: RunOptions) -> Prepared:
-    """Read and validate the spec, work out the mounts, run the preflight checks. Raises LaunchError when the spec
-    itself is unusable; preflight findings come back as messages for the caller to show."""
+def prepare(opts: RunOptions, *, progress: Progress | None = None) -> Prepared:
+    """Read and validate the spec (its weights keys included: ``validate`` and the run share
+    ``weights.checkpoint_problems``), work out the mounts, run the preflight checks. Raises LaunchError when the
+    spec itself is unusable; preflight findings come back as messages for the caller to show. ``progress(key,
+    lines done, fraction)``: the annotation files' check, for a long list."""
     from specgen.spec.docker_cmd import image_for_spec
 
     try:
@@ -77,14 +87,31 @@ def prepare(opts: RunOptions) -> Prepared:
         raise LaunchError(str(exc)) from None
     spec, results = run_spec.spec, run_spec.results_dir
     output_dir = os.path.abspath(opts.output_dir or spec.results_dir or os.path.dirname(results))
-    roots = [os.path.abspath(r) for r in (opts.data_roots or default_data_roots(run_spec))]
+    roots, origins = _data_roots(opts, run_spec)
+    container = backend_class(opts.backend).container_mounts if opts.backend else True
     run_id = registry.new_run_id(opts.action)
     lock = None
     if inside(results, [output_dir]) and system_folder(output_dir) is None and system_folder(results) is None:
         # Taken before the check for an earlier run in the folder, so two starts cannot both pass it.
         lock = _take(results, run_id)
     try:
-        issues: list[Finding] = problems(run_spec, data_roots=roots, output_dir=output_dir, force=opts.force)
+        issues: list[Finding] = []
+        if container:
+            extras = container_extras(run_spec, data_roots=roots, output_dir=output_dir)
+            issues += extras.findings
+            for folder, origin in extras.roots.items():
+                roots.append(folder)
+                origins[folder] = origin
+        issues += problems(
+            run_spec,
+            data_roots=roots,
+            output_dir=output_dir,
+            force=opts.force,
+            container=container,
+            origins=origins,
+            extra_mounts=_tao_mounts(opts) if container else (),
+            progress=progress,
+        )
         spec_path, notes = _job_spec(opts, run_spec, run_id)
         memory = _memory_problem(opts, run_spec)
     except BaseException:
@@ -114,15 +141,52 @@ def prepare(opts: RunOptions) -> Prepared:
     )
 
 
+def _data_roots(opts: RunOptions, run: RunSpec) -> tuple[list[str], dict[str, str]]:
+    """The data folders to mount, and where each came from (said when one is refused)."""
+    if opts.data_roots:
+        roots = [os.path.abspath(r) for r in opts.data_roots]
+        return roots, dict.fromkeys(roots, "--data-root")
+    roots = default_data_roots(run)
+    listed = ", ".join(sorted(set(run.data_files.values())))
+    return roots, dict.fromkeys(roots, f"the folders the annotation files list ({listed})")
+
+
+def _tao_mounts(opts: RunOptions) -> list[tuple[str, bool, str]]:
+    """``~/.tao_mounts.json``'s mounts, which a Docker run adds (read-write, as the launcher does): checked by
+    the same rule as every other mount source."""
+    if opts.backend not in (None, "docker"):
+        return []
+    from specgen.engine.tao_mounts import read_tao_mounts
+
+    found = read_tao_mounts(strict=False)
+    return [(m.source, False, f"{found.path}, Mounts[{i}]") for i, m in enumerate(found.mounts)]
+
+
 def _take(results: str, run_id: str) -> ResultsLock:
+    from specgen.spec.atomicio import UnsafeTarget
+
     try:
-        return ResultsLock(results).acquire(run_id)
+        return ResultsLock(results).acquire(run_id, still_running=_still_running)
     except FolderBusy as exc:
         raise LaunchError(str(exc)) from None
+    except UnsafeTarget as exc:
+        raise LaunchError(f"{exc} (the results folder's lock file is the tool's own)") from None
     except OSError as exc:
         raise LaunchError(
             f"cannot create the results folder {results} ({exc.strerror}); choose another"
         ) from None
+
+
+def _still_running(run_id: str) -> bool:
+    """The run a results folder's lock file names still runs, though nothing holds the lock: a detached container
+    (its follower gave the lock back when it went). A record that cannot be read, or an engine that does not answer,
+    runs nothing that could be asked about."""
+    path = registry.run_dir(run_id) / "run.json"
+    try:
+        record = registry.read_record(path) if path.is_file() else None
+        return record is not None and backend_class(record.backend).observe().running(record)
+    except LaunchError:
+        return False
 
 
 def _job_spec(opts: RunOptions, run: RunSpec, run_id: str) -> tuple[str, list[str]]:
@@ -220,8 +284,16 @@ def start(
 
 
 def backend_for(record: RunRecord) -> Backend | None:
-    """The live backend of a run, or None when only its saved log and status.json remain (replay)."""
-    backend = backend_class(record.backend).observe()
+    """The live backend of a run, or None when only its saved log and status.json remain (replay). A run written
+    as a script that has not been run is refused (LaunchError): there is nothing to follow, and no verdict to save
+    over its "not started"."""
+    kind = backend_class(record.backend)
+    if kind.never_started(record):
+        raise LaunchError(
+            f"run {record.run_id} was written as a script ({record.script}) and has not run yet: nothing to "
+            f"follow; run it on the GPU machine (sh {record.script}), then attach again"
+        )
+    backend = kind.observe()
     return backend if backend.alive(record) else None
 
 
@@ -231,12 +303,24 @@ def follower_of(record: RunRecord, backend: Backend | None) -> Backend:
 
 
 def stop(record: RunRecord, timeout: int = 10) -> StopResult:
-    """Stop a run started here or by another process; LaunchError when there is nothing to stop."""
-    if record.verdict is not None:
-        raise LaunchError(
-            f"run {record.run_id} has already finished ({record.verdict.word}): nothing to stop"
-        )
-    return backend_class(record.backend).observe().stop(record, timeout=timeout)
+    """Stop a run started here or by another process; LaunchError when there is nothing to stop. A run recorded
+    finished is stopped too while something of it still runs (the training child its SIGKILLed entrypoint left)."""
+    if record.verdict is None:
+        return backend_class(record.backend).observe().stop(record, timeout=timeout)
+    finished = LaunchError(
+        f"run {record.run_id} has already finished ({record.verdict.word}): nothing to stop"
+    )
+    try:
+        backend = backend_class(record.backend).observe()
+    except LaunchError:
+        raise finished from None
+    if not backend.running(record):
+        raise finished
+    result = backend.stop(record, timeout=timeout)
+    return StopResult(
+        f" (recorded finished, {record.verdict.word}, but processes of it were left running)" + result.detail,
+        killed=result.killed,
+    )
 
 
 def listing() -> list[RunRow]:

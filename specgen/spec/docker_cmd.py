@@ -35,14 +35,19 @@ def _mount_roots(paths: Iterable[str]) -> list[str]:
 
 def mounts(spec_path: str, *, data_roots: Iterable[str], output_dir: str) -> list[tuple[str, bool]]:
     """(folder, read_only) pairs, each mounted at the same path inside: data read-only, output read-write, the
-    spec's folder read-only unless it lies in the output. Shared by the printed line and the Docker SDK launch."""
+    spec's folder read-only unless a mount covers it. Shared by the printed line, the Docker SDK launch and Slurm.
+
+    A parent covers its children once: a data root inside another, or inside the output folder, is not mounted
+    again. The one exception is the output folder inside a data root: the data root is still mounted (read-only,
+    so TAO sees every image) and the output folder on top of it, read-write — a nested mount. Parents come first
+    (Docker sorts by depth itself; enroot and Apptainer mount in the order given)."""
     out = os.path.normpath(output_dir)
     spec_dir = os.path.dirname(os.path.abspath(spec_path))
-    found = [(root, True) for root in _mount_roots(data_roots) if not PurePosixPath(out).is_relative_to(root)]
+    found = [(root, True) for root in _mount_roots(data_roots) if not PurePosixPath(root).is_relative_to(out)]
     found.append((out, False))
-    if not PurePosixPath(spec_dir).is_relative_to(out):
+    if not any(PurePosixPath(spec_dir).is_relative_to(f) for f, _ in found):
         found.append((spec_dir, True))
-    return found
+    return sorted(found, key=lambda m: (len(PurePosixPath(m[0]).parts), m[0]))
 
 
 def docker_argv(

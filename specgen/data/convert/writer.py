@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from specgen.data.convert.planner import SPLIT_FILES, Plan
-from specgen.spec.atomicio import RefusedOverwrite, write_set
+from specgen.spec.atomicio import RefusedOverwrite, check_folder, write_set
 from specgen.spec.names import DEFAULT_SEED
 
 REPORT = "convert_report.json"
@@ -67,8 +67,9 @@ def write_annotations(
     new split does not produce (e.g. an old test.txt) is removed, so TAO never reads a stale one.
     """
     out = Path(out_dir)
+    check_folder(out)  # a link named as --out: refused before anything is read or written through it
     ours = [*SPLIT_FILES, REPORT, SPEC]
-    existing = [out / n for n in ours if (out / n).exists()]
+    existing = [out / n for n in ours if os.path.lexists(out / n)]
     if existing and not force:
         raise RefusedOverwrite(existing[0])
     from specgen.spec.render import render  # the spec language is needed only here, for convert_spec.yaml
@@ -79,7 +80,7 @@ def write_annotations(
     counts = {name: n for name, (n, _text) in splits.items()}
     texts = {name: text for name, (_n, text) in splits.items()}
     del splits
-    removed = [name for name in SPLIT_FILES if name not in texts and (out / name).exists()]
+    removed = [name for name in SPLIT_FILES if name not in texts and os.path.lexists(out / name)]
     spec = ConvertSpec(
         data_root=plan.data_root,
         results_dir=str(out),
