@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import signal
 import sys
-import threading
 from typing import TYPE_CHECKING, Any
 
 from specgen.cli.common import _err, apply_settings
@@ -152,6 +149,10 @@ def follow(
     as_json: bool,
     stop_on_nan: bool = False,
 ) -> int:
+    import asyncio
+    import signal
+    import threading
+
     from specgen.engine.events import Alert
     from specgen.engine.monitor import follow as follow_run
 
