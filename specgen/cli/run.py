@@ -104,11 +104,11 @@ class Printer:
         self.as_json = as_json
 
     def __call__(self, event: Event) -> None:
-        from specgen.engine.events import Alert, JobState, LogLine, StatusLine, StepLoss, Verdict
+        from specgen.engine.events import Alert, JobState, LogLine, StatusLine, StepLoss, Verdict, as_dict
         from specgen.engine.logparse import display
 
         if self.as_json:
-            doc: dict[str, Any] = event.model_dump()
+            doc: dict[str, Any] = as_dict(event)
             print(json.dumps(doc, allow_nan=True), flush=True)
             return
         if isinstance(event, LogLine) and not event.progress:
