@@ -163,6 +163,11 @@ async def test_first_start_greets_with_setup_once(tmp_path, monkeypatch):
     app = DepthnetApp(show_setup=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen))
+        # the first frame is Setup's alone
+        assert not any(isinstance(s, WelcomeScreen) for s in app.screen_stack)
+        await pilot.press("escape")  # leaving it greets as a later start does
+        await wait_for(pilot, lambda: isinstance(app.screen, WelcomeScreen) and app.screen.is_mounted)
+        assert len(app.screen_stack) == 2
 
 
 async def test_sample_data_goes_to_the_users_data_folder_with_progress(tmp_path, monkeypatch):

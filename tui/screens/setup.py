@@ -290,4 +290,9 @@ class SetupScreen(FailuresToApp, Screen[None]):
         if self.pulling:
             self.cancel.set()  # the worker stops at the next stream message; finished layers stay
             return
+        if len(self.app.screen_stack) <= 2:  # the first start opened on this screen alone: Welcome comes next
+            from tui.screens.welcome import WelcomeScreen
+
+            self.app.switch_screen(WelcomeScreen())
+            return
         self.app.pop_screen()
