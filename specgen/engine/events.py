@@ -135,6 +135,10 @@ class Verdict:
     nan: bool = False
     interrupted: bool = False
 
+    def __post_init__(self) -> None:
+        # its own copies, as the model's validation made them: the run's fold keeps changing its kpi mapping
+        self.kpi, self.reasons = dict(self.kpi), list(self.reasons)
+
     @property
     def word(self) -> Literal["PASS", "FAIL"]:
         return "PASS" if self.passed else "FAIL"
