@@ -7,8 +7,8 @@ The anchor is ``specgen/data/convert/tao_reference.py`` run as a script: a line-
 existence check; ``tests/test_convert.py`` checks it writes what the wheel's own function writes). Ours is the
 ``depthnet convert`` entry point, which also checks that every depth file exists, names the pitfalls and writes
 atomically with a report and the equivalent spec. Each pair of runs is interleaved (anchor, ours) on the same tree
-with a warm dentry cache; figures are medians over ``--runs`` pairs of the child's wall time, user+sys CPU and peak
-RSS (``os.wait4``). Targets (issue #26): ours ≥ 1.5x the anchor's speed (wall and CPU), RSS ≤ 1.5x.
+with a warm dentry cache and the bytecode of both compiled once (``PYTHONPYCACHEPREFIX``); figures are medians
+over ``--runs`` pairs of the child's wall time, user+sys CPU and peak RSS (``os.wait4``). Targets (issue #26): ours ≥ 1.5x the anchor's speed (wall and CPU), RSS ≤ 1.5x.
 
 It also times a re-match after a pattern edit in-process (what the wizard does on a keystroke), for a pattern
 without and with a ``/``. Target: ≤ 30 ms at 100k files.
@@ -48,10 +48,10 @@ def depthnet() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "specgen.cli"]
 
 
-def run(cmd: list[str]) -> tuple[float, float, float]:
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
     """(wall s, user+sys CPU s, peak RSS MiB) of one whole child process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -64,12 +64,16 @@ def run(cmd: list[str]) -> tuple[float, float, float]:
 def whole(root: Path, out: Path, runs: int) -> dict[str, list[tuple[float, float, float]]]:
     anchor_cmd = [sys.executable, str(ANCHOR), "--data-root", str(root), *PATTERNS, "--seed", "1"]
     ours_cmd = [*depthnet(), "convert", "--data-root", str(root), *PATTERNS]
+    # bytecode written once into a private cache, for both alike (a user's installation has its bytecode; with
+    # PYTHONDONTWRITEBYTECODE an editable checkout would compile every module of ours on every run)
+    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(out / "pyc")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     got: dict[str, list[tuple[float, float, float]]] = {"anchor": [], "ours": []}
     for i in range(runs + 1):  # the first pair warms the page cache and the bytecode; not counted
         for name, cmd in (("anchor", anchor_cmd), ("ours", ours_cmd)):
             dest = out / f"{name}_{i}"
             flag = "--results-dir" if name == "anchor" else "--out"
-            figures = run([*cmd, flag, str(dest)])
+            figures = run([*cmd, flag, str(dest)], env)
             shutil.rmtree(dest, ignore_errors=True)
             if i:
                 got[name].append(figures)

@@ -5,8 +5,9 @@
 2. Log parsing throughput (LogParser + RunProgress) against a bare ``str.splitlines`` of the same text.
    Target ≥ 20k lines/s.
 3. The Run screen under a log flood: (a) a live run whose log grows at 20,000 lines/s for 5 s (TAO-shaped lines,
-   a writer thread appending to the file the monitor tails) — target: no event-loop stall > 50 ms; (b) a
-   200k-line finished log replayed as fast as it can be read.
+   appended by a writer in *another process*, as TAO's would be: a writer thread would share the screen's GIL and
+   never reach the rate) — targets (issue #26): no event-loop stall > 33 ms (two frames at 60 Hz), each chart
+   render ≤ 10 ms; (b) a 200k-line finished log replayed as fast as it can be read.
 4. Memory over a 1M-line log: traced peak after 100k lines vs after 1M lines (flat = ratio near 1).
 
     python benchmarks/run_bench.py
@@ -169,8 +170,62 @@ async def ui_stall(lines: int) -> tuple[float, float]:
         return lines / took, worst
 
 
+#: The writer's process, standing in for TAO's: appends the prepared log to the run's log at ``rate`` lines/s, 100
+#: appends a second, and with each append Lightning's ``train_loss_step`` scalars (one per 20 lines: 1,000 chart
+#: points a second) to a TensorBoard event file, TFRecord-framed with masked CRC-32C as Lightning writes them; then
+#: TAO's last line. It prints the lines/s it reached.
+WRITER = r"""
+import os, struct, sys, time
+source, log, events, rate = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+TABLE = []
+for n in range(256):
+    c = n
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    TABLE.append(c)
+def masked_crc(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
+    c ^= 0xFFFFFFFF
+    return ((((c >> 15) | (c << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+def varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+def record(step, loss):
+    tag = b"train_loss_step"
+    value = b"\x0a" + varint(len(tag)) + tag + b"\x15" + struct.pack("<f", loss)
+    summary = b"\x0a" + varint(len(value)) + value
+    event = b"\x09" + struct.pack("<d", time.time()) + b"\x10" + varint(step) + b"\x2a" + varint(len(summary)) + summary
+    head = struct.pack("<Q", len(event))
+    return head + struct.pack("<I", masked_crc(head)) + event + struct.pack("<I", masked_crc(event))
+pieces = open(source, encoding="utf-8").read().splitlines(keepends=True)
+batch = max(1, rate // 100)
+os.makedirs(os.path.dirname(events), exist_ok=True)
+t0 = time.perf_counter()
+with open(log, "a", encoding="utf-8") as f, open(events, "ab") as tb:
+    for i in range(0, len(pieces), batch):
+        f.write("".join(pieces[i : i + batch]))
+        f.flush()
+        tb.write(b"".join(record(s, 1.0 / (1 + s)) for s in range(i // 20, (i + batch) // 20)))
+        tb.flush()
+        delay = t0 + (i + batch) / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    f.write("\nExecution status: PASS\n")
+print(len(pieces) / (time.perf_counter() - t0))
+"""
+
+
 class _Streaming(Backend):
-    """Stands in for a local process in this benchmark only: the run 'ends' when the writer has written it all."""
+    """Stands in for a local process in this benchmark only: the run ends when the writer's process does."""
 
     name = "local"
     label = "benchmark stand-in"
@@ -201,9 +256,30 @@ class _Streaming(Backend):
         return "running"
 
 
-async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0) -> tuple[float, float, int]:
-    """A live log growing at ``rate`` lines/s into the Run screen; (lines/s written, largest loop stall ms, lines)."""
+def timed_charts() -> list[float]:
+    """Every chart render from now on, in ms (the Run screen's loss chart is a ``PlotextPlot``: plotext builds the
+    figure in its ``render``, on the event loop)."""
+    from textual_plotext import PlotextPlot
+
+    times: list[float] = []
+    render = PlotextPlot.render
+
+    def timed(self):
+        t0 = time.perf_counter()
+        try:
+            return render(self)
+        finally:
+            times.append((time.perf_counter() - t0) * 1000)
+
+    PlotextPlot.render = timed  # type: ignore[method-assign]
+    return times
+
+
+async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0) -> tuple[float, float, int, list[float]]:
+    """A live log growing at ``rate`` lines/s into the Run screen, written by another process; (lines/s the writer
+    reached, largest loop stall ms, lines, each chart render's ms)."""
     import os
+    import subprocess
     import threading
 
     from specgen.engine import registry
@@ -229,33 +305,32 @@ async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0) -> tuple[flo
         )
         done = threading.Event()
         total = int(rate * seconds)
-        text = synthetic_log(total)
-        pieces = text.splitlines(keepends=True)
-
-        def writer() -> None:
-            batch = max(1, rate // 100)  # 100 appends a second
-            t0 = time.perf_counter()
-            with open(log, "a", encoding="utf-8") as f:
-                for i in range(0, len(pieces), batch):
-                    f.write("".join(pieces[i : i + batch]))
-                    f.flush()
-                    delay = t0 + (i + batch) / rate - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
-                f.write("\nExecution status: PASS\n")
-            done.set()
-
+        events = Path(record.results_dir) / "lightning_logs" / "version_1" / "events.out.tfevents.0.bench.1.0"
+        source = Path(tmp) / "source.txt"
+        source.write_text(synthetic_log(total), encoding="utf-8")
+        charts = timed_charts()
         app = DepthnetApp(WizardState(step="spec"))
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.5)
             screen = RunScreen(record, _Streaming(done))
             app.push_screen(screen)
             await pilot.pause(0.3)
-            t0 = time.perf_counter()
-            threading.Thread(target=writer, daemon=True).start()
+            charts.clear()
+            writer = subprocess.Popen(
+                [sys.executable, "-c", WRITER, str(source), str(log), str(events), str(rate)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            reached: list[float] = []
+
+            def wait_writer() -> None:
+                out, _ = writer.communicate()
+                reached.append(float(out.split()[-1]))
+                done.set()
+
+            threading.Thread(target=wait_writer, daemon=True).start()
             worst = await largest_stall(screen, 0.005)
-            took = time.perf_counter() - t0
-        return total / took, worst, total
+        return reached[0], worst, total, list(charts)
 
 
 def main() -> None:
@@ -274,10 +349,12 @@ def main() -> None:
         f"log parsing: {rate:,.0f} lines/s over {n:,} lines ({ratio:.1f}× a bare splitlines) (target ≥ 20,000)"
     )
     del text
-    rate, worst, total = asyncio.run(ui_stall_stream())
+    rate, worst, total, charts = asyncio.run(ui_stall_stream())
     print(
-        f"Run screen, live log at 20,000 lines/s: {total:,} lines at {rate:,.0f} lines/s, largest loop stall "
-        f"{worst:.0f} ms (target ≤ 50 ms)"
+        f"Run screen, live log at 20,000 lines/s from another process: {total:,} lines, the writer reached "
+        f"{rate:,.0f} lines/s; largest loop stall {worst:.0f} ms (target ≤ 33 ms); chart render median "
+        f"{statistics.median(charts) if charts else 0:.1f} ms, max {max(charts, default=0):.1f} ms over "
+        f"{len(charts)} renders (target ≤ 10 ms)"
     )
     absorbed, stall = asyncio.run(ui_stall(200_000))
     print(

@@ -33,14 +33,15 @@ def best(fn, repeat: int = 3) -> float:
 
 
 def test_cli_start_stays_near_import_yaml_pydantic():
-    """Today 0.96x for --help (5.6x with the eager imports), ~3x for validate and ~4x for verdict."""
+    """Today ~0.8x for --help (5.6x with the eager imports), ~2.9x for validate (one pydantic model alone is ~2x) and
+    ~0.8x for verdict (~4x with pydantic and the engine loaded)."""
     from cli_start_bench import measure
 
     figures = measure(runs=3)
     ratios = {name: ratio for name, (_o, _a, ratio) in figures.items()}
     assert ratios["depthnet --help"] < 2.5, ratios
     assert ratios["depthnet validate SPEC"] < 8, ratios
-    assert ratios["depthnet verdict DIR"] < 10, ratios
+    assert ratios["depthnet verdict DIR"] < 5, ratios
 
 
 def test_convert_plan_and_write_against_tao_logic(tmp_path):

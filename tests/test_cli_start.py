@@ -78,3 +78,25 @@ def test_errors_still_one_line_without_the_eager_imports(cli, tmp_path):
     (tmp_path / "f").write_text("")
     oserr = cli("sample-data", str(tmp_path / "f" / "x"))
     assert oserr.returncode == 1 and "Traceback" not in oserr.stderr
+
+
+def test_verdict_of_a_finished_run_judges_without_pydantic_or_the_event_loop(tmp_path):
+    """``depthnet verdict DIR`` of a healthy train (the real TAO capture): its events are dataclasses and its spec
+    is read only when the verdict needs it, so neither pydantic's models nor asyncio nor the backends load."""
+    import shutil
+
+    fixture = REPO / "tests" / "fixtures" / "tao-7.3.0" / "train_healthy"
+    results = tmp_path / "results" / "train"
+    results.mkdir(parents=True)
+    for name in ("status.json", "experiment.yaml"):
+        shutil.copy(fixture / name, results / name)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "verdict", str(results)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    mods = set(done.stderr.rpartition("MODULES ")[2].split())
+    assert {"pydantic.main", "asyncio", "specgen.engine.backend", "specgen.spec.schema"}.isdisjoint(mods)

@@ -84,6 +84,59 @@ def test_long_advice_dialog_wraps_every_word_snapshot(snap_compare, size):
     assert snap_compare(DepthnetApp(), terminal_size=size, run_before=ready)
 
 
+async def test_first_frame_shows_every_check_as_checking_and_each_fills_in_as_it_finishes():
+    """The screen draws its rows before any check has run; each check, released one at a time, fills its own row
+    while the others still say "checking…"; checks never asked (here: the second image) leave the table."""
+    import threading
+
+    from specgen.engine.setup import CHECK_NAMES
+
+    gates = {c.name: threading.Event() for c in CHECKS}
+    started = threading.Event()
+
+    def gated(output_dir: str, on_check=None) -> Report:
+        started.set()
+        for c in CHECKS:
+            gates[c.name].wait(30)
+            on_check(c)
+        return Report(checks=CHECKS)
+
+    def found(screen) -> dict[str, str]:
+        table = screen.query_one("#checks", DataTable)
+        return {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[2]) for i in range(table.row_count)}
+
+    app = DepthnetApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, WelcomeScreen))
+        await app.push_screen(SetupScreen(gated))
+        await pilot.pause()
+        screen = app.screen
+        assert list(found(screen)) == list(CHECK_NAMES)
+        assert set(found(screen).values()) == {"[dim]checking…[/]"}
+        await wait_for(pilot, started.is_set)
+        for i, check in enumerate(CHECKS):
+            gates[check.name].set()
+            await wait_for(pilot, lambda check=check: found(screen)[check.name] == check.detail)
+            if i < len(CHECKS) - 1:  # after the last one the report comes, and the rows not asked go
+                rest = [n for n in CHECK_NAMES if n not in {c.name for c in CHECKS[: i + 1]}]
+                assert all(found(screen)[n] == "[dim]checking…[/]" for n in rest)
+        await wait_for(pilot, lambda: list(found(screen)) == [c.name for c in CHECKS])
+        assert "check(s) fail" in str(screen.query_one("#setup-summary", Static).render())
+
+
+def test_the_setup_screen_draws_without_pydantic_docker_or_nvml():
+    """What the first start's first frame imports: the screen and its check names, not the checks' libraries."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tui.app, tui.screens.setup\n"
+        "print(' '.join(m for m in ('pydantic.main', 'docker', 'pynvml', 'requests') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "", done
+
+
 async def test_setup_screen_shows_each_fix_and_welcome_opens_it(docker_client):
     """Against the private engine: the rows come from the real checks; the first failing one is highlighted with its
     whole fix; `s` on Welcome opens the screen, Esc leaves it."""
@@ -110,6 +163,11 @@ async def test_first_start_greets_with_setup_once(tmp_path, monkeypatch):
     app = DepthnetApp(show_setup=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, SetupScreen))
+        # the first frame is Setup's alone
+        assert not any(isinstance(s, WelcomeScreen) for s in app.screen_stack)
+        await pilot.press("escape")  # leaving it greets as a later start does
+        await wait_for(pilot, lambda: isinstance(app.screen, WelcomeScreen) and app.screen.is_mounted)
+        assert len(app.screen_stack) == 2
 
 
 async def test_sample_data_goes_to_the_users_data_folder_with_progress(tmp_path, monkeypatch):

@@ -81,7 +81,9 @@ class DepthnetApp(App[None]):
         self.theme = "textual-dark"
         if self._initial is not None:
             self.start(self._initial, resume=True)
-        else:
+        elif (
+            not self._show_setup
+        ):  # the first start opens on Setup alone: Welcome is built when Setup is left
             self.push_screen(WelcomeScreen())
         if self._show_setup:
             self.action_setup()

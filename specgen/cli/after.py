@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from specgen.cli.common import _err, _parse_sets
-from specgen.spec.atomicio import RefusedOverwrite, write_text_atomic
 from specgen.spec.names import NEXT_ACTIONS
 
 if TYPE_CHECKING:  # imported by the commands that use them: `depthnet --help` does not pay for the engine
@@ -144,6 +143,8 @@ def cmd_next(args: argparse.Namespace) -> int:
     if args.output == "-":
         sys.stdout.write(text)
         return 0
+    from specgen.spec.atomicio import RefusedOverwrite, write_text_atomic
+
     path = Path(args.output) if args.output else derived.default_path()
     try:
         write_text_atomic(path, text, overwrite=args.force)
@@ -163,6 +164,7 @@ def _write_image_list(folder: str, output: str | None) -> str | None:
 
     """The one-column annotation file for --images-dir (beside -o, else in the folder's parent), atomically."""
     from specgen.data.inference_outputs import image_list
+    from specgen.spec.atomicio import write_text_atomic
 
     if not Path(folder).is_dir():
         _err(f"--images-dir {folder}: no such folder")

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import signal
 import sys
-import threading
 from typing import TYPE_CHECKING, Any
 
 from specgen.cli.common import _err, apply_settings
@@ -128,11 +125,11 @@ class Printer:
         self.as_json = as_json
 
     def __call__(self, event: Event) -> None:
-        from specgen.engine.events import Alert, JobState, LogLine, StatusLine, StepLoss, Verdict
+        from specgen.engine.events import Alert, JobState, LogLine, StatusLine, StepLoss, Verdict, as_dict
         from specgen.engine.logparse import display
 
         if self.as_json:
-            doc: dict[str, Any] = event.model_dump()
+            doc: dict[str, Any] = as_dict(event)
             print(json.dumps(doc, allow_nan=True), flush=True)
             return
         if isinstance(event, LogLine) and not event.progress:
@@ -176,6 +173,10 @@ def follow(
 ) -> int:
     """Follow to the verdict, with the run's retries (``env``: the --env values this process was given, for a
     retry that starts a new process; None: this process's environment)."""
+    import asyncio
+    import signal
+    import threading
+
     from specgen.engine.events import Alert
     from specgen.engine.retry import follow as follow_run
 

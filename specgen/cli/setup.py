@@ -39,7 +39,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     pulled_ok = _pull(engine, args.image, quiet=args.json) if args.pull else True
     report = run_checks(args.output_dir, engine=engine)
     if args.json:
-        print(json.dumps({"checks": [c.model_dump(exclude={"key"}) for c in report.checks]}, indent=2))
+        print(json.dumps({"checks": [c.as_dict() for c in report.checks]}, indent=2))
     else:
         from rich.console import Console
 

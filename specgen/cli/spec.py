@@ -14,7 +14,6 @@ from specgen.cli.common import (
     _parse_sets,
     _print_json,
 )
-from specgen.spec.atomicio import RefusedOverwrite
 from specgen.spec.catalog import DATASETS, pairing_table
 
 if TYPE_CHECKING:
@@ -95,6 +94,7 @@ def _absolute(path: str | None) -> str | None:
 
 def _write_out(output: str, spec: Any, *, full: bool, force: bool, header: str) -> int:
     """To stdout for '-', else atomically to the file, never over an existing one without --force."""
+    from specgen.spec.atomicio import RefusedOverwrite
     from specgen.spec.render import render, write_spec
 
     if output == "-":

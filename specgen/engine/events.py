@@ -1,20 +1,25 @@
-"""What a run reports, one event at a time (the CLI prints them as JSON lines; the Run screen draws them)."""
+"""What a run reports, one event at a time (the CLI prints them as JSON lines; the Run screen draws them).
+
+The events are plain dataclasses, not pydantic models: they are built by our own parsers (never from untrusted
+input), and ``depthnet verdict`` judges a finished run without paying for pydantic at all. run.json still loads a
+verdict through pydantic (``RunRecord.verdict``), which validates a dataclass field as it would a model."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
 
-
-class LogLine(BaseModel):
+@dataclass(kw_only=True)
+class LogLine:
     kind: Literal["log"] = "log"
     text: str
     progress: bool = False  # a \r-relayed progress update (replaces the previous progress line)
 
 
-class StepLoss(BaseModel):
+@dataclass(kw_only=True)
+class StepLoss:
     kind: Literal["step_loss"] = "step_loss"
     epoch: int
     step: int  # 1-based step within the epoch
@@ -27,7 +32,8 @@ class StepLoss(BaseModel):
         return math.isfinite(self.loss)
 
 
-class Metric(BaseModel):
+@dataclass(kw_only=True)
+class Metric:
     """One scalar from the TensorBoard event file Lightning writes (``train_loss_step``, ``train/lr``, ``val/*``…)."""
 
     kind: Literal["metric"] = "metric"
@@ -36,7 +42,8 @@ class Metric(BaseModel):
     value: float
 
 
-class ConsoleMetrics(BaseModel):
+@dataclass(kw_only=True)
+class ConsoleMetrics:
     """Values printed on the console: Lightning's final Rich bar frame (``bar``) or Rich's "Test metric" table."""
 
     kind: Literal["console_metrics"] = "console_metrics"
@@ -48,7 +55,8 @@ class ConsoleMetrics(BaseModel):
     steps: int | None = None
 
 
-class StatusLine(BaseModel):
+@dataclass(kw_only=True)
+class StatusLine:
     """One line of TAO's status.json, as written (``data``), with its keys read once here, typed: a key of the
     wrong type reads as absent (real files hold NaN, strings and nulls where numbers are expected)."""
 
@@ -104,13 +112,15 @@ class StatusLine(BaseModel):
         return self.data.get("status") == "FAILURE"
 
 
-class Alert(BaseModel):
+@dataclass(kw_only=True)
+class Alert:
     kind: Literal["alert"] = "alert"
     code: str
     message: str
 
 
-class Verdict(BaseModel):
+@dataclass(kw_only=True)
+class Verdict:
     """How a run ended, judged honestly (``specgen.engine.verdict.judge``): the monitor's last event, what run.json
     keeps (this model's JSON, so older files load alike) and what ``depthnet verdict`` prints."""
 
@@ -119,11 +129,15 @@ class Verdict(BaseModel):
     reason: str
     exit_code: int | None = None
     tao_status: str | None = None  # what TAO itself printed (PASS/FAIL), for contrast
-    kpi: dict[str, Any] = Field(default_factory=dict)  # the latest value of each key over the whole run
-    reasons: list[str] = Field(default_factory=list)  # every reason found, the headline first
+    kpi: dict[str, Any] = field(default_factory=dict)  # the latest value of each key over the whole run
+    reasons: list[str] = field(default_factory=list)  # every reason found, the headline first
     epochs_completed: int | None = None
     nan: bool = False
     interrupted: bool = False
+
+    def __post_init__(self) -> None:
+        # its own copies, as the model's validation made them: the run's fold keeps changing its kpi mapping
+        self.kpi, self.reasons = dict(self.kpi), list(self.reasons)
 
     @property
     def word(self) -> Literal["PASS", "FAIL"]:
@@ -193,7 +207,8 @@ PENDING_WORDS = {
 }
 
 
-class JobState(BaseModel):
+@dataclass(kw_only=True)
+class JobState:
     """One look at a job: Slurm's state name, its reason, and the exit code once it ended."""
 
     kind: Literal["job_state"] = "job_state"
@@ -228,6 +243,11 @@ class JobState(BaseModel):
         if text is None:
             return None
         return text.format(limit=f", limit {self.time_limit}" if self.time_limit else "")
+
+
+def as_dict(event: Event) -> dict[str, Any]:
+    """An event as the JSON object ``depthnet run --json`` prints (its fields, ``kind`` first)."""
+    return asdict(event)
 
 
 Event = LogLine | StepLoss | Metric | ConsoleMetrics | StatusLine | Alert | JobState | Verdict

@@ -14,23 +14,26 @@ folds events and calls the sink — one batch at a time, so a log flood queues o
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import contextlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from specgen.engine import registry
-from specgen.engine.backend import CHUNK, Backend, Held, ReplayBackend
 from specgen.engine.events import Alert, Event, JobState, Metric, StatusLine, StepLoss, Verdict
 from specgen.engine.logparse import LogParser
-from specgen.engine.records import RunRecord
-from specgen.engine.runspec import RunSpec, try_load
 from specgen.engine.status import watch_status
 from specgen.engine.tensorboard import EventDirReader
 from specgen.engine.verdict import RunFacts, judge_facts, missing_output
+
+if TYPE_CHECKING:  # what following a live run needs is imported there: judging a finished one (judge_results,
+    # `depthnet verdict`) needs neither the event loop nor the backends, and reads the spec only when it must
+    import asyncio
+
+    from specgen.engine.backend import Backend
+    from specgen.engine.records import RunRecord
+    from specgen.engine.runspec import RunSpec
 
 EventSink = Callable[[Event], None]
 #: The complete log lags the live attach stream by at most Docker's 16 KiB line buffer (~100 progress updates).
@@ -83,6 +86,8 @@ class Monitor:
         force_polling: bool | None = None,
         run_spec: RunSpec | None = None,
     ) -> None:
+        from specgen.engine.backend import ReplayBackend
+
         self.record = record
         self._run_spec = run_spec
         self.backend: Backend = backend if backend is not None else ReplayBackend()
@@ -107,6 +112,8 @@ class Monitor:
     def run_spec(self) -> RunSpec | None:
         """The launch's typed spec; for a run attached later, its file read once (None when unreadable now)."""
         if self._run_spec is None:
+            from specgen.engine.runspec import try_load
+
             self._run_spec = try_load(self.record.spec_path, self.record.action)
         return self._run_spec
 
@@ -161,6 +168,10 @@ class Monitor:
     # ------------------------------------------------------------------ the run
 
     async def run(self) -> Verdict:
+        import asyncio
+
+        from specgen.engine.backend import CHUNK
+
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         exited = threading.Event()
@@ -249,7 +260,12 @@ class Monitor:
                     "the process ended without an exit code or a TAO verdict line (stopped or killed)"
                 )
         verdict = verdict_for(
-            self.record.action, self.facts, exit_code, self.parser, self.run_spec, self.record.results_dir
+            self.record.action,
+            self.facts,
+            exit_code,
+            self.parser,
+            lambda: self.run_spec,
+            self.record.results_dir,
         )
         self.sink(verdict)
         return verdict
@@ -270,6 +286,9 @@ async def follow(
     (``DEPTHNET_FORCE_POLLING`` for network filesystems) unless ``force_polling`` says otherwise. The verdict is
     saved in the run's run.json; when that write fails the sink hears an Alert (``NOT_SAVED``), the verdict stands.
     """
+    from specgen.engine import registry
+    from specgen.engine.backend import Held
+
     if force_polling is None:
         from specgen.engine.settings import settings
 
@@ -300,18 +319,21 @@ def verdict_for(
     facts: RunFacts,
     exit_code: int | None,
     parser: LogParser,
-    run: RunSpec | None,
+    spec: Callable[[], RunSpec | None],
     results_dir: str,
 ) -> Verdict:
-    """The verdict from what was seen, with the data doctor's reason when a loss went NaN."""
-    hint = nan_hint(run) if run is not None and facts.nan else None
+    """The verdict from what was seen, with the data doctor's reason when a loss went NaN. ``spec`` gives the run's
+    typed spec and is asked only when the verdict needs it (a NaN's cause, an export's file): a healthy train is
+    judged without reading its spec or building the schema (``depthnet verdict`` stays quick)."""
+    run = spec() if facts.nan else None  # read once: missing_output below reuses it
+    hint = nan_hint(run) if run is not None else None
     if hint == "" and run is not None and run.action == "train":
         # the data check knows these files and finds no cause there: the optimiser, not the data
         hint = (
             f"the data check finds nothing wrong with the depth files, so training most likely diverged: lower "
             f"train.optim.lr (now {run.spec.train.optim.lr:g}) or keep train.precision fp32"
         )
-    missing = missing_output(action, run, results_dir) if exit_code == 0 else None
+    missing = missing_output(action, run if facts.nan else spec, results_dir) if exit_code == 0 else None
     return judge_facts(
         action,
         facts,
@@ -336,6 +358,8 @@ def _started(record: RunRecord) -> float | None:
 def in_daemon_thread(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
     """Like ``asyncio.to_thread`` but on a daemon thread: a log stream or ``wait`` blocks until the container ends,
     and quitting the app (the run goes on, detached) must not wait for that."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
 
@@ -369,7 +393,6 @@ def judge_results(
     status.json, the TensorBoard event files, the console log if kept, the exit code if known. Without an exit code,
     TAO's own last line stands in — but never for an interruption, which TAO reports as PASS."""
     from specgen.engine.status import StatusReader, drain
-    from specgen.engine.tensorboard import EventDirReader
 
     facts, parser = RunFacts(), LogParser()
     if log_bytes is not None:
@@ -398,4 +421,10 @@ def judge_results(
         spec_path = str(
             Path(results_dir) / "experiment.yaml"
         )  # what TAO resolved, written into the results folder
-    return verdict_for(action, facts, exit_code, parser, try_load(spec_path, action), results_dir)
+
+    def spec() -> RunSpec | None:
+        from specgen.engine.runspec import try_load
+
+        return try_load(spec_path, action)
+
+    return verdict_for(action, facts, exit_code, parser, spec, results_dir)

@@ -8,6 +8,7 @@ saved is bounded too (``bounded``): a run whose status.json held a huge kpi dict
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -97,7 +98,7 @@ def bounded(record: RunRecord) -> RunRecord:
         reasons = [_cut(r, REASON_CHARS) for r in verdict.reasons[:REASONS]]
         reason = _cut(verdict.reason, REASON_CHARS)
         if changed or reasons != verdict.reasons or reason != verdict.reason:
-            verdict = verdict.model_copy(update={"kpi": kpi, "reasons": reasons, "reason": reason})
+            verdict = dataclasses.replace(verdict, kpi=kpi, reasons=reasons, reason=reason)
     notes = [_cut(n, REASON_CHARS) for n in notes[-NOTES:]]
     if verdict is record.verdict and notes == record.notes:
         return record

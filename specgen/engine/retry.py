@@ -20,6 +20,7 @@ restarts in its words ("resumed at epoch N after a time-limit requeue").
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -220,7 +221,7 @@ def with_restarts(verdict: Verdict, record: RunRecord) -> Verdict:
     else:
         reason = f"{reason}; started again after {words}"
     reasons = [reason, *verdict.reasons[1:]] if verdict.reasons else [reason]
-    return verdict.model_copy(update={"reason": reason, "reasons": reasons})
+    return dataclasses.replace(verdict, reason=reason, reasons=reasons)
 
 
 # ------------------------------------------------------------------------------------------------ following

@@ -3,6 +3,12 @@ not, the one fix that applies here. Shared by ``depthnet setup`` and the Setup s
 
 Each check answers ok / warn / fail with what it found and the fix (a command to copy). Nothing here changes the
 machine; secrets (registry credentials) are never read beyond knowing that they exist.
+
+The checks are independent but for the engine's (runtime, images and the disk's image estimate wait for the
+engine's answer), so ``run_checks`` runs them in threads and reports each as it finishes: the Docker SDK and NVML
+take the longest, to import and to answer. ``Check`` and ``Report`` are checked dataclasses, not pydantic models: the
+Setup screen is the first thing a first start draws, and its rows (``CHECK_NAMES``, "checking…") are drawn before any
+check has run or pydantic has been imported.
 """
 
 from __future__ import annotations
@@ -10,11 +16,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel
+from typing import Any, Literal, get_args
 
 from specgen.spec.docker_cmd import DEPLOY_IMAGE, TRAIN_IMAGE
 
@@ -34,20 +40,53 @@ TOOLKIT_FIX = (
 )
 
 
-class Check(BaseModel):
+@dataclass(frozen=True)
+class Check:
     name: str
     status: Status
     detail: str
     fix: str = ""
     key: str | None = None  # a key in the Setup screen that does the fix (p: pull)
 
+    def __post_init__(self) -> None:
+        if self.status not in get_args(Status):
+            raise ValueError(f"check {self.name!r}: status {self.status!r} is not one of {get_args(Status)}")
 
-class Report(BaseModel):
-    checks: list[Check]
+    def as_dict(self) -> dict[str, Any]:
+        """``depthnet setup --json``'s object for this check (the screen's key left out)."""
+        out = asdict(self)
+        del out["key"]
+        return out
+
+
+@dataclass(frozen=True)
+class Report:
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
         return any(c.status == "fail" for c in self.checks)
+
+
+def _image_check_name(image: str) -> str:
+    return f"image {image.rsplit(':', 1)[-1]}"
+
+
+#: Every check's name, in the order ``run_checks`` reports them. Without an engine, its runtime and images are not
+#: asked (they are left out of the report).
+CHECK_NAMES: tuple[str, ...] = (
+    "docker",
+    "nvidia runtime",
+    _image_check_name(TRAIN_IMAGE),
+    _image_check_name(DEPLOY_IMAGE),
+    "gpus",
+    "ngc login",
+    "disk",
+    "shm",
+    "tao_mounts",
+    "depth_net",
+    "slurm",
+)
 
 
 def _gib(n: float) -> str:
@@ -137,7 +176,7 @@ def images(client: Any) -> list[Check]:
         except Exception:  # noqa: BLE001 - ImageNotFound and friends
             out.append(
                 Check(
-                    name=f"image {image.rsplit(':', 1)[-1]}",
+                    name=_image_check_name(image),
                     status="warn",
                     detail=f"{image} ({what}) is not on this machine",
                     fix=f"depthnet setup --pull   # or: docker pull {image}",
@@ -148,7 +187,7 @@ def images(client: Any) -> list[Check]:
         size = found.attrs.get("Size") or 0
         out.append(
             Check(
-                name=f"image {image.rsplit(':', 1)[-1]}",
+                name=_image_check_name(image),
                 status="ok",
                 detail=f"{image} present ({_gib(size)})",
             )
@@ -296,32 +335,53 @@ def run_checks(
     on_check: Callable[[Check], None] | None = None,
     engine: tuple[Any | None, Check] | None = None,
 ) -> Report:
-    """Every check, in the order a first-time user needs them; ``on_check`` hears each as it is done. ``engine``:
-    what ``docker_client()`` already answered (the engine is asked once)."""
-    checks: list[Check] = []
+    """Every check, reported in ``CHECK_NAMES``' order; ``on_check`` hears each as it is done (from the thread that
+    ran it). ``engine``: what ``docker_client()`` already answered (the engine is asked once). The engine's chain
+    and NVML run in their own threads, the quick file checks meanwhile in this one."""
+    found: dict[str, Check] = {}
+    lock = threading.Lock()
+    failures: list[BaseException] = []
 
     def add(check: Check) -> None:
-        checks.append(check)
+        with lock:
+            found[check.name] = check
         if on_check is not None:
             on_check(check)
 
-    client, engine_check = engine or docker_client()
-    add(engine_check)
-    image_missing = True
-    if client is not None:
-        add(nvidia_runtime(client))
-        found = images(client)
-        image_missing = any(c.status != "ok" for c in found[:1])
-        for c in found:
-            add(c)
-    add(gpus())
-    add(ngc_login())
-    add(disk(output_dir, image_missing))
-    add(shm())
-    add(tao_mounts())
-    add(local_depth_net())
-    add(slurm())
-    return Report(checks=checks)
+    def engine_chain() -> None:
+        client, engine_check = engine or docker_client()
+        add(engine_check)
+        image_missing = True
+        if client is not None:
+            add(nvidia_runtime(client))
+            images_found = images(client)
+            image_missing = any(c.status != "ok" for c in images_found[:1])
+            for c in images_found:
+                add(c)
+        add(disk(output_dir, image_missing))
+
+    def guarded(fn: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # handed to the caller below, as if it had run in its thread
+                failures.append(exc)
+
+        return run
+
+    threads = [
+        threading.Thread(target=guarded(engine_chain), name="setup-engine", daemon=True),
+        threading.Thread(target=guarded(lambda: add(gpus())), name="setup-nvml", daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    for quick in (ngc_login, shm, tao_mounts, local_depth_net, slurm):
+        add(quick())
+    for t in threads:
+        t.join()
+    if failures:
+        raise failures[0]
+    return Report(checks=[found[name] for name in CHECK_NAMES if name in found])
 
 
-__all__ = ["Check", "Report", "run_checks"]
+__all__ = ["CHECK_NAMES", "Check", "Report", "run_checks"]

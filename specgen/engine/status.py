@@ -7,16 +7,20 @@ results all read TAO's keys through it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specgen.engine.events import StatusLine
+
+if (
+    TYPE_CHECKING
+):  # the watcher alone needs it: reading a finished run's status.json (depthnet verdict) does not
+    import asyncio
 
 
 def parse_status_line(line: str) -> dict[str, Any] | None:
@@ -107,6 +111,8 @@ async def watch_status(
     The folder is created by TAO only when the action starts, so until it exists we poll for it. On network
     filesystems (no inotify events) pass ``force_polling=True``.
     """
+    import asyncio
+
     from watchfiles import awatch
 
     reader = StatusReader(path)

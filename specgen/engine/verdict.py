@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specgen.engine.events import Event, LogLine, Metric, StatusLine, StepLoss, Verdict
-from specgen.engine.runspec import RunSpec
 from specgen.engine.status import LOSS_KEYS, StatusFold
+
+if TYPE_CHECKING:  # a verdict of a healthy run reads no spec: the schema is not imported to judge it
+    from specgen.engine.runspec import RunSpec
 
 EXPECTED_KPI: dict[str, tuple[str, ...]] = {
     "train": ("train_loss",),
@@ -137,8 +140,11 @@ def _looks_failed(text: str) -> bool:
     )
 
 
-def missing_output(action: str, run: RunSpec | None, results_dir: str) -> str | None:
-    """What the action should have written and did not (None when it is there or cannot be known)."""
+def missing_output(
+    action: str, run: RunSpec | Callable[[], RunSpec | None] | None, results_dir: str
+) -> str | None:
+    """What the action should have written and did not (None when it is there or cannot be known). ``run`` may be
+    a function giving the spec: it is called only for an action whose output the spec names (export, engine)."""
     if action == "inference":
         images = Path(results_dir) / "inference_images"
         return (
@@ -151,6 +157,8 @@ def missing_output(action: str, run: RunSpec | None, results_dir: str) -> str | 
         if folder.is_dir() and not any(folder.glob("*.pth")):
             return f"no checkpoint (.pth) in {folder}"
         return None
+    if callable(run):
+        run = run()
     target = run.output_target if run is not None else None
     if target is None or Path(target[1]).is_file():
         return None

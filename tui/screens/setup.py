@@ -1,14 +1,18 @@
 """The Setup screen: can this machine run TAO depth_net? Each check's status, what it found and the fix that applies
 here (the whole text, wrapped, for the highlighted check); ``p`` pulls the missing TAO images with a progress bar per
 layer and one for the total (Esc cancels; the engine keeps finished layers, so pulling again resumes). Shown on the
-first start, from Welcome and from the command palette. The checks are ``depthnet setup``'s."""
+first start, from Welcome and from the command palette. The checks are ``depthnet setup``'s.
+
+The first frame is drawn before any check runs: every row says "checking…" (``CHECK_NAMES``), the checks start once
+the frame is on the screen (the Docker SDK and NVML are imported in their threads, not while the frame is drawn) and
+each row fills in as its check finishes; rows of checks that were not asked (no engine: no runtime, no images) go."""
 
 from __future__ import annotations
 
 import copy
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -18,10 +22,14 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
 
-from specgen.engine.setup import Check, Report
+from specgen.engine.setup import CHECK_NAMES
 from tui.threads import FailuresToApp
 
+if TYPE_CHECKING:
+    from specgen.engine.setup import Check, Report
+
 ICON = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[b red]fail[/]"}
+CHECKING = "[dim]checking…[/]"
 #: Progress is drawn at most this often (a pull stream says something for every chunk of every layer).
 DRAW_EVERY = 0.1
 
@@ -62,7 +70,8 @@ class SetupScreen(FailuresToApp, Screen[None]):
         """``runner(output_dir, on_check=…) -> Report``: the checks to run (``depthnet setup``'s by default)."""
         super().__init__()
         self.runner = runner
-        self.checks: list[Any] = []
+        self.rows: list[str] = []  # the table's rows, by check name, in order
+        self.found: dict[str, Check] = {}  # the checks done so far
         self.cancel = threading.Event()
         self.pulling = False
 
@@ -82,11 +91,17 @@ class SetupScreen(FailuresToApp, Screen[None]):
     def on_mount(self) -> None:
         self.title = "Setup"
         table = self.query_one("#checks", DataTable)
-        table.add_column("", width=4)
+        self._status_col = table.add_column("", width=4)
         table.add_column("check", width=16)
-        table.add_column("found")
+        self._found_col = table.add_column("found")
         table.focus()
-        self.run_checks()
+        self._clear()
+        self.call_after_refresh(self.run_checks)  # the frame first: the checks import the Docker SDK and NVML
+
+    @property
+    def checks(self) -> list[Check]:
+        """The checks done, in the table's order."""
+        return [self.found[name] for name in self.rows if name in self.found]
 
     # ------------------------------------------------------------------ checks
 
@@ -124,17 +139,34 @@ class SetupScreen(FailuresToApp, Screen[None]):
         return getattr(state, "output_dir", None) or "."
 
     def _clear(self) -> None:
-        self.checks = []
-        self.query_one("#checks", DataTable).clear()
+        """Every check's row, "checking…" until its check reports."""
+        self.found = {}
+        self.rows = list(CHECK_NAMES)
+        table = self.query_one("#checks", DataTable)
+        table.clear()
+        for name in self.rows:
+            table.add_row("", name, CHECKING, key=name)
         self.query_one("#setup-summary", Static).update("Checking this machine…")
 
     def _add(self, check: Check) -> None:
-        self.checks.append(check)
-        self.query_one("#checks", DataTable).add_row(ICON[check.status], check.name, check.detail)
-        if len(self.checks) == 1:
-            self._show_fix(0)
+        table = self.query_one("#checks", DataTable)
+        if check.name not in self.rows:  # a check the screen did not expect (a runner of its own): a new row
+            self.rows.append(check.name)
+            table.add_row("", check.name, CHECKING, key=check.name)
+        self.found[check.name] = check
+        table.update_cell(check.name, self._status_col, ICON[check.status])
+        table.update_cell(check.name, self._found_col, check.detail, update_width=True)
+        if table.cursor_row == self.rows.index(check.name):
+            self._show_fix(table.cursor_row)
 
     def _done(self, report: Report) -> None:
+        table = self.query_one("#checks", DataTable)
+        for check in report.checks:
+            if check.name not in self.found:
+                self._add(check)
+        for name in [n for n in self.rows if n not in self.found]:  # not asked (no engine): not a row
+            table.remove_row(name)
+            self.rows.remove(name)
         fails = [c.name for c in report.checks if c.status == "fail"]
         warns = [c.name for c in report.checks if c.status == "warn"]
         if fails:
@@ -154,9 +186,9 @@ class SetupScreen(FailuresToApp, Screen[None]):
         self._show_fix(event.cursor_row)
 
     def _show_fix(self, row: int) -> None:
-        if not 0 <= row < len(self.checks):
+        if not 0 <= row < len(self.rows) or self.rows[row] not in self.found:
             return
-        c = self.checks[row]
+        c = self.found[self.rows[row]]
         from rich.text import Text
 
         text = Text.assemble((f"{c.name}: ", "bold"), c.detail)
@@ -172,8 +204,9 @@ class SetupScreen(FailuresToApp, Screen[None]):
 
     def action_copy_fix(self) -> None:
         row = self.query_one("#checks", DataTable).cursor_row
-        if 0 <= row < len(self.checks) and self.checks[row].fix:
-            self.app.copy_to_clipboard(self.checks[row].fix)
+        check = self.found.get(self.rows[row]) if 0 <= row < len(self.rows) else None
+        if check is not None and check.fix:
+            self.app.copy_to_clipboard(check.fix)
             self.notify("fix copied to the clipboard", timeout=3)
 
     # ------------------------------------------------------------------ pull
@@ -256,5 +289,10 @@ class SetupScreen(FailuresToApp, Screen[None]):
     def action_leave(self) -> None:
         if self.pulling:
             self.cancel.set()  # the worker stops at the next stream message; finished layers stay
+            return
+        if len(self.app.screen_stack) <= 2:  # the first start opened on this screen alone: Welcome comes next
+            from tui.screens.welcome import WelcomeScreen
+
+            self.app.switch_screen(WelcomeScreen())
             return
         self.app.pop_screen()
