@@ -30,7 +30,7 @@ from specgen.engine.records import RunRecord
 from specgen.engine.runspec import RunSpec, try_load
 from specgen.engine.status import watch_status
 from specgen.engine.tensorboard import EventDirReader
-from specgen.engine.verdict import RunFacts, judge_facts, missing_output
+from specgen.engine.verdict import RunFacts, judge_facts, latest_checkpoint, missing_output
 
 EventSink = Callable[[Event], None]
 #: The complete log lags the live attach stream by at most Docker's 16 KiB line buffer (~100 progress updates).
@@ -230,6 +230,8 @@ class Monitor:
             self.facts.ended_by = ending.ended_by
         elif ending.failure:
             self.facts.failure = ending.failure
+        # Who stopped it: `depthnet stop` (another process) writes run.json before its signal.
+        self.facts.stopped_by = record.stopped_by = registry.stopped_by(record) or record.stopped_by
         await log_task
         for event in self.parser.flush():
             self._emit(event)
@@ -303,7 +305,8 @@ def verdict_for(
     run: RunSpec | None,
     results_dir: str,
 ) -> Verdict:
-    """The verdict from what was seen, with the data doctor's reason when a loss went NaN."""
+    """The verdict from what was seen (the typed spec: for the failure's fix, the NaN metric's cause, the epochs),
+    with the data doctor's reason when a loss went NaN."""
     hint = nan_hint(run) if run is not None and facts.nan else None
     if hint == "" and run is not None and run.action == "train":
         # the data check knows these files and finds no cause there: the optimiser, not the data
@@ -320,6 +323,8 @@ def verdict_for(
         interrupted=parser.interrupted,
         hint=hint,
         missing=missing,
+        spec=run,
+        resumable=latest_checkpoint(results_dir) if facts.stopped_by and action == "train" else None,
     )
 
 
