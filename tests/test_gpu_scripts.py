@@ -60,6 +60,19 @@ EXPECT = {
     "gpu_memory.sh": {  # every configuration measured, the known bf16 failure too (the stand-in passes it)
         "six runs": lambda out: (out / "gpu0.jsonl").read_text().count('"verdict": "PASS"') == 6,
     },
+    "gpu_failures.sh": {  # each failure judged with its cause (cuda_oom: GPU only, no capture for the stand-in)
+        "verdicts and words": lambda out: (
+            {r["case"]: (r["verdict"], r["code"]) for r in json.loads((out / "failures.json").read_text())}
+            == {
+                "missing_file": ("FAIL", "rgb_unreadable"),
+                "missing_annotation": ("REFUSED", None),
+                "wrong_encoder": ("FAIL", "size_mismatch"),
+                "dead_head": ("FAIL", None),
+                "stop": ("FAIL", None),
+                "resume": ("PASS", None),
+            }
+        ),
+    },
     "gpu_setup.sh": {
         "preflight ran": lambda out: "preflight exit" in (out / "preflight.txt").read_text(),
         "Run screen followed to PASS": lambda out: "verdict: True" in (out / "telemetry.txt").read_text(),
