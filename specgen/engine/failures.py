@@ -35,7 +35,7 @@ from specgen.data.checkpoints import classify_keys
 from specgen.engine.logparse import ANSI, CONTROL
 from specgen.engine.resume import last_session
 from specgen.engine.runspec import RunSpec
-from specgen.engine.status import finite, nonfinite
+from specgen.engine.status import finite, flat_kpi, nonfinite
 
 #: The most of a log that is read: its last characters (the error is at the end).
 MAX_TAIL = 4 << 20
@@ -1248,7 +1248,7 @@ def judge_metrics(
         if not isinstance(kpi, Mapping):
             continue
         at = next_epoch[i] if line.get("message") == _EVAL_MESSAGE else epoch
-        for key, value in _flatten(kpi).items():
+        for key, value in flat_kpi(dict(kpi)).items():
             series.setdefault(key, []).append((at if action == "train" else None, value))
     precision = spec.spec.train.precision if spec is not None else "fp32"
     last = {k: v[-1][1] for k, v in series.items()}
@@ -1319,18 +1319,6 @@ def judge_metrics(
             )
         else:
             out.append(MetricFinding(key, text, "warn", f"{key} is {text}", "", first_epoch))
-    return out
-
-
-def _flatten(kpi: Mapping[str, Any], prefix: str = "", depth: int = 0) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in kpi.items():
-        name = f"{prefix}/{k}" if prefix else str(k)
-        if isinstance(v, Mapping):
-            if depth < 32:
-                out.update(_flatten(v, name, depth + 1))
-        else:
-            out[name] = v
     return out
 
 

@@ -29,7 +29,7 @@ from specgen.engine.failures import (
     judge_metrics,
     one_line,
 )
-from specgen.engine.resume import EpochCount, count_epochs
+from specgen.engine.resume import EpochCount, count_epochs, last_session
 from specgen.engine.runspec import RunSpec
 from specgen.engine.status import StatusFold, finite
 
@@ -218,6 +218,15 @@ def judge(
     excerpt: str | None = None
     code: str | None = None
     count = count_epochs(status_lines, log_text)
+    if session_failure is None:  # a caller with status.json's lines only (the fold passes its own, unbounded)
+        session_failure = next(
+            (
+                str(line.get("message") or "a status line says FAILURE")
+                for line in last_session(status_lines)
+                if line.get("status") == "FAILURE"
+            ),
+            None,
+        )
     findings = judge_metrics(status_lines, action, spec=spec)
     pass_note = " although TAO printed PASS" if tao_status == "PASS" else ""
     if stopped_by:
