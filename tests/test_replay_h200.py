@@ -220,6 +220,8 @@ def test_depthnet_verdict_verbose_shows_the_log_lines_it_read(tmp_path):
     head, _, excerpt = text.partition("from the log (size_mismatch):")
     assert head.startswith("FAIL — evaluate failed with exit code 1: the checkpoint holds a vitb model")
     assert "size mismatch for model." in excerpt and "dist-packages" not in excerpt
+    # the block's first line (cls_token: 768 from the checkpoint, 384 in the model) and the error above it
+    assert "Error(s) in loading state_dict" in excerpt and "model.pretrained.cls_token" in excerpt
     assert "\x1b" not in text
 
 

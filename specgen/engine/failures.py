@@ -1156,10 +1156,15 @@ def diagnose(
         )
         if words is None:
             continue
+        # The excerpt starts at the first of a block of matching lines (a strict load lists hundreds of "size
+        # mismatch for …" lines; the first, cls_token, is the telling one, and the error line above it says what).
+        start = index
+        while start > 0 and entry.anchors != ("",) and any(a in ctx.all[start - 1] for a in entry.anchors):
+            start -= 1
         return Diagnosis(
             cause=words[0],
             fix=words[1],
-            excerpt=_excerpt(ctx.all, index) if ctx.all else "",
+            excerpt=_excerpt(ctx.all, start) if ctx.all else "",
             source=entry.source,
             code=entry.code,
         )
