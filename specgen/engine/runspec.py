@@ -72,12 +72,8 @@ def load_run_spec(
         data = read_yaml(path)
     except SpecFileError as exc:
         raise SpecUnusable(str(exc)) from None
-    spec, found = validate_data(  # launching: every annotation line's files too (TAO stops at the first gone)
-        data,
-        action,
-        check_files=check_files,
-        annotations=check_files,
-        allow_known_failure=allow_known_failure,
+    spec, found = validate_data(
+        data, action, check_files=check_files, allow_known_failure=allow_known_failure
     )
     if spec is None or errors(found):
         raise SpecUnusable("\n".join(p.line() for p in (errors(found) or found)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from specgen.data.annotation_check import CheckReport, Mode, check_annotation_file, check_annotation_files
+from specgen.data.annotation_check import Mode, check_annotation_files
 from specgen.job.weights import checkpoint_problems
 from specgen.spec.actions import ACTIONS
 from specgen.spec.catalog import METRIC_MODEL, RELATIVE_MODEL, check_pair
@@ -166,13 +165,7 @@ def annotation_problems(
         return []
     out: list[Problem] = []
     said: set[str] = set()
-    if progress is None:  # the wizard validates often: once per version of the files, and at least every 20 s
-        reports = {
-            k: _annotation_cached(f, *_version(f), mode, int(time.monotonic() // 20))
-            for k, f in files.items()
-        }
-    else:
-        reports = check_annotation_files(files, mode=mode, progress=progress)
+    reports = check_annotation_files(files, mode=mode, progress=progress)
     for key, report in reports.items():
         if report.annotation_file in said:
             continue  # the same file in two splits: once
@@ -209,16 +202,6 @@ def annotation_problems(
     return out
 
 
-def _version(path: str) -> tuple[int, int]:
-    st = Path(path).stat()
-    return st.st_mtime_ns, st.st_size
-
-
-@lru_cache(maxsize=16)
-def _annotation_cached(path: str, _mtime: int, _size: int, mode: Mode, _period: int) -> CheckReport:
-    return check_annotation_file(path, mode=mode)
-
-
 def _sources(split: SplitDataset) -> list[Any]:
     return list(split.data_sources or [])
 
@@ -234,8 +217,9 @@ def check_spec(
 ) -> list[Problem]:
     """Problems TAO's schema lets through but the run would hit (or silently suffer from). With ``check_files``
     the files on this machine are looked at too: the data doctor on a sample, the checkpoints' layout and encoder;
-    with ``annotations`` (``depthnet validate`` and the launch preflight, not the builders that write a spec for
-    data that may be elsewhere) also every annotation line's files (``annotation_mode``: "auto" checks
+    with ``annotations`` (``depthnet validate``; not the builders that write a spec for data that may be elsewhere,
+    nor the launch, whose preflight checks each listed file against the mounts first) also every annotation line's
+    files (``annotation_mode``: "auto" checks
     all of a list up to 20,000 lines and a seeded sample of a bigger one, "all" every line; ``progress(key, lines,
     fraction)`` hears how far)."""
     p: list[Problem] = []
