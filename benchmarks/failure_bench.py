@@ -125,7 +125,7 @@ def main() -> None:
              after_the_fact(old / "spec_error" / "empty_mandatory_checkpoint", "train")),
             ("NaN loss (mm PNG, MetricMonoDataset)", "train_nan", old / "train_nan", "validate + doctor (before)",
              rebuilt_nan(base / "nan")),
-            ("NaN abs_rel, δ1 0 (random head, ft lr)", "c_ft_rel_backbone_dino", h200 / "c_ft_rel_backbone_dino",
+            ("NaN abs_rel, δ1 0 (a dead random head)", "c_ft_rel_backbone_dino", h200 / "c_ft_rel_backbone_dino",
              "judge_metrics (after)", after_the_fact(h200 / "c_ft_rel_backbone_dino", "train")),
         ]  # fmt: skip
         print(f"{'failure':<40} | {'capture':<38} | {'TAO':>7} | {'ours':>9} | {'how':<27} | {'TAO/ours':>9}")

@@ -154,7 +154,7 @@ async def test_failed_run_asks_before_anything_is_built_on_it(tmp_path, depth_ne
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen.is_mounted)
         question = str(app.screen.query_one("#question").render())
-        assert "failed: train_loss is NaN in the kpi" in question and "waste GPU time" in question
+        assert "failed: train_loss is NaN at epoch 0" in question and "waste GPU time" in question
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
 

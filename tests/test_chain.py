@@ -284,7 +284,9 @@ def test_cli_next_chain_evaluate_compare_and_refuse_a_nan_run(local_project, tao
     assert bad.returncode == 1
     refused = depthnet("next", _run_id(bad), "evaluate")
     assert refused.returncode == 1
-    assert f"run {_run_id(bad)} failed: train_loss is NaN in the kpi train_loss, val/loss" in refused.stderr
+    assert (
+        f"run {_run_id(bad)} failed: train_loss is NaN at epoch 0 although TAO printed PASS" in refused.stderr
+    )
     assert "--allow-failed" in refused.stderr
     assert depthnet("next", _run_id(bad), "evaluate", "--allow-failed", "-o", "-").returncode == 0
     # Unknown run and wrong follower are one-line errors.

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from specgen.engine.failures import (
     CATALOGUE,
+    INFRA_CODES,
     ONE_LINE_MAX,
     Diagnosis,
     catalogue_markdown,
@@ -614,6 +615,16 @@ def test_one_line_keeps_the_fix_when_the_cause_is_long():
     line = d.one_line()
     assert len(line) == ONE_LINE_MAX and line.endswith("… — do this")
     assert len(d.one_line(prefix="train failed with exit code 1: ")) == ONE_LINE_MAX
+    # a cause that fits stays whole; a long fix takes what is left (at least 60 characters)
+    both = Diagnosis(cause="c" * 90, fix="f" * 300, excerpt="", source="").one_line(prefix="p" * 31)
+    assert len(both) == ONE_LINE_MAX and "c" * 90 + " — " + "f" * 75 + "…" in both
+    hog = Diagnosis(cause="c" * 300, fix="f" * 300, excerpt="", source="").one_line()
+    assert len(hog) == ONE_LINE_MAX and hog.endswith("f" * 59 + "…")
+
+
+def test_infrastructure_codes_are_catalogue_codes():
+    """The scheduler's retry decision reads these names (``Verdict.code``): each is a real entry's code."""
+    assert INFRA_CODES <= {e.code for e in CATALOGUE} and "size_mismatch" not in INFRA_CODES
 
 
 # ------------------------------------------------------------------------------------------ NaN and inf
@@ -631,6 +642,9 @@ def test_one_rule_for_finite_at_every_depth():
         True,
     ]
     assert [finite(v) for v in (None, True, "abc", [1])] == [None, None, None, None]
+    assert (
+        finite(10**400) is True and nonfinite({"a": 10**400, "b": "9" * 500}) == {}
+    )  # no overflow, no crawl
     assert nonfinite(
         {"val/abs_rel": "NaN", "val": {"d1": float("inf")}, "ok": 1, "l": [0, float("-inf")]}
     ) == {
@@ -665,15 +679,30 @@ def test_nan_abs_rel_with_delta1_zero_means_no_valid_prediction(tmp_path):
     (f,) = judge_metrics(lines, "train")
     assert (f.key, f.severity, f.epoch) == ("val/abs_rel", "fail", 0)
     assert f.reason == (
-        "val/abs_rel is NaN and δ1 = 0: the model predicts no valid depth — a head trained from scratch at the "
-        "fine-tune lr?"
+        "val/abs_rel is NaN and δ1 = 0: the model predicts no valid depth — its fresh head is dead: change "
+        "train.seed, keep train.optim.lr at 5e-6, or start from a whole model (train.pretrained_model_path)"
     )
-    run = train_spec(
-        tmp_path, model={"mono_backbone": {"pretrained_path": "/m/dinov2.pth"}}, train={"optim": {"lr": 5e-6}}
-    )
-    (f,) = judge_metrics(lines, "train", spec=run)
-    assert "the head starts random (model.mono_backbone.pretrained_path loads only the backbone)" in f.reason
-    assert "lr 5e-06 is a fine-tune rate" in f.reason
+    assert len(f.reason) <= 200
+    # Measured on an H200: a fresh Relative head died above lr 5e-6 and at TAO's seed 1234 — the fix names the cause.
+    for lr, seed, fix in (
+        (5e-5, 42, "set train.optim.lr: 5e-06 (it died at 5e-05)"),
+        (5e-6, 1234, "set train.seed: 42 (it died at TAO's 1234)"),
+        (5e-6, 7, "change train.seed, keep train.optim.lr at 5e-6"),
+    ):
+        run = train_spec(
+            tmp_path,
+            model={"mono_backbone": {"pretrained_path": "/m/dinov2.pth"}},
+            train={"optim": {"lr": lr}, "seed": seed},
+        )
+        (f,) = judge_metrics(lines, "train", spec=run)
+        assert fix in f.reason and "train.pretrained_model_path" in f.reason and len(f.reason) <= 200, (
+            f.reason
+        )
+    whole = train_spec(tmp_path, train={"pretrained_model_path": "/m/whole.pth"})
+    (f,) = judge_metrics(lines, "train", spec=whole)
+    assert "the whole model loaded yet predicts nothing" in f.reason
+    (f,) = judge_metrics([{"message": "Eval metrics generated.", "kpi": dead}], "evaluate")
+    assert f.reason.startswith("val/abs_rel is NaN and δ1 = 0: the checkpoint predicts no valid depth")
 
 
 def test_nan_that_recovered_is_a_warning_and_a_nan_loss_is_named_as_itself(tmp_path):

@@ -67,6 +67,19 @@ EXPECT = {
             and '"ranks": ["0/2", "1/2"]' in (out / "new.txt").read_text()
         ),
     },
+    "gpu_failures.sh": {  # each failure judged with its cause (cuda_oom: GPU only, no capture for the stand-in)
+        "verdicts and words": lambda out: (
+            {r["case"]: (r["verdict"], r["code"]) for r in json.loads((out / "failures.json").read_text())}
+            == {
+                "missing_file": ("FAIL", "rgb_unreadable"),
+                "missing_annotation": ("REFUSED", None),
+                "wrong_encoder": ("FAIL", "size_mismatch"),
+                "dead_head": ("FAIL", None),
+                "stop": ("FAIL", None),
+                "resume": ("PASS", None),
+            }
+        ),
+    },
     "gpu_setup.sh": {
         "preflight ran": lambda out: "preflight exit" in (out / "preflight.txt").read_text(),
         "Run screen followed to PASS": lambda out: "verdict: True" in (out / "telemetry.txt").read_text(),

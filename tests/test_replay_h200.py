@@ -1,12 +1,12 @@
 """Real TAO 7.3.0 failures (tests/fixtures/tao-7.3.0-h200, one H200, and the first set tests/fixtures/tao-7.3.0)
 through the failure catalogue: what went wrong, in one line, with the cause and the fix.
 
-Three levels, each marked:
-- the pure level (``diagnose``, ``judge_metrics`` on a capture's console + exit code + status.json): final;
-- the live level: the stand-in replays every H200 capture through ``depthnet run --backend local`` and the
-  catalogue reads the console as the monitor relayed it (what the Run screen will say);
-- WIRING: the verdict level (``depthnet verdict --json``'s first reason) — strict xfails until the verdict calls
-  the catalogue; then they pass, and the wiring step removes the marks (and the ``today`` column below).
+Three levels:
+- the pure level (``diagnose``, ``judge_metrics`` on a capture's console + exit code + status.json);
+- the verdict level: ``depthnet verdict --json``'s verdict and first reason (the catalogue's one line, or the NaN
+  finding), with ``--verbose``'s excerpt;
+- the live level: the stand-in replays every H200 capture through ``depthnet run --backend local``; the verdict the
+  monitor gives (what the Run screen, ``attach`` and ``runs`` say) has the same words.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ METRICS = {
     "h200/c_ft_rel_backbone_dino": (
         "val/abs_rel",
         "fail",
-        "val/abs_rel is NaN and δ1 = 0: the model predicts no valid depth — the head starts random "
-        "(model.mono_backbone.pretrained_path loads only the backbone) and lr 5e-06 is a fine-tune rate",
+        "val/abs_rel is NaN and δ1 = 0: the model predicts no valid depth — its fresh head is dead: set train.seed: 42 "
+        "(it died at TAO's 1234) or start from a whole model (train.pretrained_model_path)",
     ),
     "train_nan": ("train_loss", "fail", "train_loss is NaN at epoch 0: the weights are not usable"),
 }
@@ -166,27 +166,22 @@ def test_nan_metrics_of_every_capture(case):
     )
 
 
-# ------------------------------------------------------------------------------------- WIRING: verdict level
+# ------------------------------------------------------------------------------------------------ verdict level
 
-#: What `depthnet verdict --json` must say once wired: (verdict, words in the first reason). `today` is what it
-#: says now where that differs (the wiring step deletes the column and the xfail marks).
+#: What `depthnet verdict --json` says: (verdict, words in the first reason).
 VERDICT = {
-    "c_rel_vitb_train": ("PASS", "train finished", None),
-    "c_eval_rel": ("PASS", "evaluate finished", None),
-    "c_infer_nogt": ("PASS", "inference finished", None),
-    "c_ft_rel_full_public": ("PASS", "train finished", None),
-    "c_ft_met_full_public": ("PASS", "train finished", None),
-    "c_missing_file": ("FAIL", f"RGB image not found: {GONE}", "FAIL"),
-    "c_eval_wrong_encoder": (
-        "FAIL",
-        "the checkpoint holds a vitb model; the spec says model.encoder: vits",
-        "FAIL",
-    ),
-    "c_ft_rel_backbone_dino": ("FAIL", "val/abs_rel is NaN and δ1 = 0", "PASS"),
+    "c_rel_vitb_train": ("PASS", "train finished"),
+    "c_eval_rel": ("PASS", "evaluate finished"),
+    "c_infer_nogt": ("PASS", "inference finished"),
+    "c_ft_rel_full_public": ("PASS", "train finished"),
+    "c_ft_met_full_public": ("PASS", "train finished"),
+    "c_missing_file": ("FAIL", f"RGB image not found: {GONE}"),
+    "c_eval_wrong_encoder": ("FAIL", "the checkpoint holds a vitb model; the spec says model.encoder: vits"),
+    "c_ft_rel_backbone_dino": ("FAIL", "val/abs_rel is NaN and δ1 = 0: the model predicts no valid depth"),
 }
 
 
-def _verdict_json(case: str, tmp_path: Path) -> dict:
+def _verdict_json(case: str, tmp_path: Path, *more: str) -> dict:
     src = H200 / case
     action = _action(f"h200/{case}")
     folder = tmp_path / case / action
@@ -201,37 +196,33 @@ def _verdict_json(case: str, tmp_path: Path) -> dict:
                 (folder / rel).touch()
     done = depthnet(
         "verdict", str(folder), "--log", str(src / "console.log"), "--exit-code",
-        (src / "exit_code.txt").read_text().strip(), "--spec", str(src / "spec.yaml"), "--json",
+        (src / "exit_code.txt").read_text().strip(), "--spec", str(src / "spec.yaml"), *more,
     )  # fmt: skip
-    assert done.returncode in (0, 1), done.stderr
-    return json.loads(done.stdout)
+    assert done.returncode == (0 if VERDICT[case][0] == "PASS" else 1), done.stderr
+    return json.loads(done.stdout) if "--json" in more else {"text": done.stdout}
 
 
 @pytest.mark.parametrize("case", CASES_H200)
-def test_depthnet_verdict_pass_or_fail_today(case, tmp_path):
-    """PASS/FAIL of `depthnet verdict --json` now (the reason's words come with the wiring, below)."""
-    want, _words, today = VERDICT[case]
-    assert _verdict_json(case, tmp_path)["verdict"] == (today or want)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            c,
-            marks=pytest.mark.xfail(strict=True, reason="WIRING: the verdict does not call failures.py yet"),
-        )
-        if VERDICT[c][2] is not None
-        else c
-        for c in CASES_H200
-    ],
-)
 def test_depthnet_verdict_says_the_cause_and_the_fix(case, tmp_path):
-    """WIRING: lift to this level — the first reason is the catalogue's one line (or the NaN finding)."""
-    want, words, _today = VERDICT[case]
-    out = _verdict_json(case, tmp_path)
+    """The first reason is the catalogue's one line (or the NaN finding); a failure keeps its log excerpt."""
+    want, words = VERDICT[case]
+    out = _verdict_json(case, tmp_path, "--json")
     assert out["verdict"] == want and words in out["reasons"][0], out
-    assert len(out["reasons"][0]) <= ONE_LINE_MAX
+    assert all(len(r) <= ONE_LINE_MAX and "\n" not in r for r in out["reasons"])
+    if case in ("c_missing_file", "c_eval_wrong_encoder"):
+        assert out["code"] == DIAGNOSIS[f"h200/{case}"][0] and out["excerpt"], out  # type: ignore[index]
+    else:
+        assert out["code"] is None and out["excerpt"] is None
+
+
+def test_depthnet_verdict_verbose_shows_the_log_lines_it_read(tmp_path):
+    text = _verdict_json("c_eval_wrong_encoder", tmp_path, "--verbose")["text"]
+    head, _, excerpt = text.partition("from the log (size_mismatch):")
+    assert head.startswith("FAIL — evaluate failed with exit code 1: the checkpoint holds a vitb model")
+    assert "size mismatch for model." in excerpt and "dist-packages" not in excerpt
+    # the block's first line (cls_token: 768 from the checkpoint, 384 in the model) and the error above it
+    assert "Error(s) in loading state_dict" in excerpt and "model.pretrained.cls_token" in excerpt
+    assert "\x1b" not in text
 
 
 # ----------------------------------------------------------------------------------------------- live level
@@ -253,17 +244,13 @@ def on_path(project, monkeypatch):
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
 
 
-LIVE = {  # case → (action, verdict today, the catalogue's words on the relayed console; None: nothing failed)
+LIVE = {  # case → (action, verdict, the catalogue's words on the relayed console; None: nothing failed)
     "c_rel_vitb_train": ("train", True, None),
     "c_eval_rel": ("evaluate", True, None),
     "c_infer_nogt": ("inference", True, None),
     "c_ft_rel_full_public": ("train", True, None),
     "c_ft_met_full_public": ("train", True, None),
-    "c_ft_rel_backbone_dino": (
-        "train",
-        True,
-        None,
-    ),  # WIRING: FAIL with the NaN finding (judge_metrics above)
+    "c_ft_rel_backbone_dino": ("train", False, None),  # exit 0: the NaN finding, not the catalogue
     "c_missing_file": ("train", False, f"RGB image not found: {GONE}"),
     "c_eval_wrong_encoder": (
         "evaluate",
@@ -299,6 +286,7 @@ def test_live_replay_of_every_h200_capture(case, project, on_path):
         assert d is None, d
     else:
         assert d is not None and words in d.cause, d
+    assert VERDICT[case][1] in v["reason"] and len(v["reason"]) <= ONE_LINE_MAX, v  # the monitor's verdict
     saved = [line for line in log.splitlines() if "results will be saved at" in line]
     assert saved and str(results) in saved[0]  # the capture's path became the spec's
     if case == "c_missing_file":  # TAO's exception checkpoint is replayed too

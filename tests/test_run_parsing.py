@@ -177,7 +177,11 @@ def test_verdict_cases():
     assert judge("train", 0, _steps(0.5, 0.4), {"train_loss": 0.45}).passed
     assert "at step 2 (epoch 0)" in judge("train", 0, _steps(0.5, math.inf), {"train_loss": 0.4}).reason
     killed = judge("train", 137, _steps(0.5), {})
-    assert not killed.passed and "killed (exit 137)" in killed.reason and "out of memory" in killed.reason
+    assert (
+        not killed.passed
+        and "killed by the system (SIGKILL, exit 137)" in killed.reason
+        and "out of memory" in killed.reason
+    )
     assert "stopped" in judge("train", 143, _steps(0.5), {}).reason
     no_kpi = judge("train", 0, [], {}, tao_status="PASS")
     assert not no_kpi.passed and "reported no train_loss" in no_kpi.reason

@@ -105,9 +105,9 @@ async def test_nan_alert_offers_stop_and_runs_screen_reopens(tmp_path, monkeypat
         run = app.screen
         v = run.progress.verdict
         assert not v.passed and len(run.progress.step_loss) < 8  # stopped early
-        assert (
-            v.reason.startswith("train_loss is NaN in the kpi train_loss, val/loss")
-            and "use NYUDV2" in v.reason
+        assert v.reason.startswith(("train_loss is NaN", "val/loss is NaN")) and "use NYUDV2" in v.reason
+        assert v.stopped_by == "you (ctrl+x on the Run screen)" and any(
+            r.startswith("stopped by you (ctrl+x") for r in v.reasons
         )
         assert all(math.isnan(x) for x in run.progress.step_loss.values())
         await pilot.press("escape")

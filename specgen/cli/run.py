@@ -152,14 +152,17 @@ class Printer:
             print(event.words, file=sys.stderr, flush=True)
         elif isinstance(event, Verdict):
             print(f"verdict: {event.word} — {event.reason}{event.tao_note}", flush=True)
+            for extra in event.reasons[1:]:
+                print(f"  also: {extra}", flush=True)
 
 
 def _stop_quietly(backend: Backend, record: RunRecord) -> None:
     """--stop-on-nan: the run may end by itself meanwhile; a refusal is one line, never a traceback."""
-    from specgen.engine.records import LaunchError
+    from specgen.engine.launch import stop
+    from specgen.engine.records import BY_NAN, LaunchError
 
     try:
-        backend.stop(record, 5)
+        stop(record, 5, by=BY_NAN, backend=backend)
     except LaunchError as exc:
         _err(str(exc))
 
@@ -371,18 +374,19 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(json.dumps([row.model_dump() for row in ordered], indent=2))
     else:
         for r in ordered:
-            print(f"{r.run_id:<40} {r.backend:<7} {r.action!s:<15} {r.state:<9} {r.verdict or '-'}")
+            why = f"  {r.reason}" if r.reason else ""
+            print(f"{r.run_id:<40} {r.backend:<7} {r.action!s:<15} {r.state:<9} {r.verdict or '-'}{why}")
     return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
     from specgen.engine import registry
     from specgen.engine.launch import stop
-    from specgen.engine.records import LaunchError
+    from specgen.engine.records import BY_CLI, LaunchError
 
     try:
         record = registry.load(args.run_id)
-        result = stop(record, timeout=args.timeout)
+        result = stop(record, timeout=args.timeout, by=BY_CLI)
     except (FileNotFoundError, LaunchError) as exc:
         _err(str(exc))
         return 2

@@ -133,6 +133,45 @@ def _cmd_spec_convert(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- validate / pairs / recipes
 
 
+class LineProgress:
+    """The annotation check's progress on stderr, shown only once it has taken more than 2 s (a small list is
+    checked before anyone would read a bar): ``checking dataset.train_dataset…: [#####     ] 52% (10,400 lines)``."""
+
+    def __init__(self, after: float = 2.0) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self.after = after
+        self.start = self._clock()
+        self.shown = False
+
+    @staticmethod
+    def after_from_env() -> float:
+        """``DEPTHNET_PROGRESS_AFTER`` seconds (0: always shown, e.g. to see it on a small list), else 2."""
+        import os
+
+        try:
+            return max(0.0, float(os.environ.get("DEPTHNET_PROGRESS_AFTER", "2")))
+        except ValueError:
+            return 2.0
+
+    def __call__(self, key: str, lines: int, fraction: float) -> None:
+        if self._clock() - self.start < self.after:
+            return
+        self.shown = True
+        bar = "#" * int(fraction * 20)
+        print(
+            f"\rchecking {key}: [{bar:<20}] {fraction:4.0%} ({lines:,} lines)",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def done(self) -> None:
+        if self.shown:
+            print(file=sys.stderr, flush=True)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from specgen.job.validate import validate_data
     from specgen.spec.render import SpecFileError, read_yaml
@@ -142,9 +181,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except SpecFileError as exc:
         _err(str(exc))
         return EXIT_PROBLEM
+    progress = LineProgress(LineProgress.after_from_env())
     _spec, problems = validate_data(
-        data, args.action, check_files=not args.no_file_check, allow_known_failure=args.allow_known_failure
+        data,
+        args.action,
+        check_files=not args.no_file_check,
+        allow_known_failure=args.allow_known_failure,
+        annotations=True,
+        annotation_mode="all",  # every line's files: the one look before TAO's minute
+        progress=progress,
     )
+    progress.done()
     if args.json:
         _print_json(
             {

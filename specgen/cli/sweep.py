@@ -206,7 +206,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for t in info.trials:
         value = f"{t.value:.6g}" if isinstance(t.value, float) else "-"
         params = format_params(t.params, digits=3)
-        why = f"  ({t.reason})" if t.reason and t.state == "FAIL" else ""
+        why = f"  ({t.reason})" if t.reason and t.state in ("FAIL", "PRUNED") else ""
         print(f"{t.number:>4} {t.state:<9} {value:>10}  {params}{why}")
     return EXIT_OK
 

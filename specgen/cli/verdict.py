@@ -32,7 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument(
         "--json",
         action="store_true",
-        help="one JSON object: verdict, reasons, epochs_completed, kpi, nan, interrupted",
+        help="one JSON object: verdict, reasons, epochs_completed, kpi, nan, interrupted, code, stopped_by, "
+        "excerpt",
+    )
+    v.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="also print the log lines a failure's reason was read from",
     )
     v.set_defaults(func=cmd_verdict)
 
@@ -66,21 +73,15 @@ def cmd_verdict(args: argparse.Namespace) -> int:
         os.fspath(folder), action, log_bytes=log_bytes, exit_code=args.exit_code, spec_path=args.spec
     )
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "verdict": "PASS" if v.passed else "FAIL",
-                    "reasons": v.reasons,
-                    "epochs_completed": v.epochs_completed,
-                    "kpi": v.kpi,
-                    "nan": v.nan,
-                    "interrupted": v.interrupted,
-                },
-                allow_nan=True,
-            )
-        )
+        print(json.dumps(v.report(), allow_nan=True))
     else:
-        print(("PASS" if v.passed else "FAIL") + f" — {v.reason}" + v.tao_note)
+        print(f"{v.word} — {v.reason}{v.tao_note}")
         for extra in v.reasons[1:]:
             print(f"  also: {extra}")
+        if args.verbose and v.excerpt:
+            from specgen.engine.logparse import display
+
+            print(f"from the log ({v.code or 'no catalogue entry'}):")
+            for line in v.excerpt.splitlines():
+                print(f"  | {display(line)}")
     return EXIT_OK if v.passed else EXIT_PROBLEM

@@ -131,9 +131,18 @@ class Verdict:
     tao_status: str | None = None  # what TAO itself printed (PASS/FAIL), for contrast
     kpi: dict[str, Any] = field(default_factory=dict)  # the latest value of each key over the whole run
     reasons: list[str] = field(default_factory=list)  # every reason found, the headline first
-    epochs_completed: int | None = None
+    epochs_completed: int | None = None  # counted across a resume (the epochs before it included)
     nan: bool = False
     interrupted: bool = False
+    #: The log lines a failure reason was read from (``depthnet verdict --verbose``, the Run screen's banner on
+    #: Enter); None when the reason did not come from the log. Optional fields: an older run.json loads alike.
+    excerpt: str | None = None
+    #: The failure catalogue's code of the first reason (``failures.CATALOGUE``; ``failures.INFRA_CODES`` are the
+    #: machine's fault, worth a retry), None when nothing in the log explained a failure.
+    code: str | None = None
+    #: Who stopped the run (run.json's ``stopped_by``: "you (depthnet stop)", "the sweep (pruned)" …), None when
+    #: it ended by itself or was killed by the system.
+    stopped_by: str | None = None
 
     def __post_init__(self) -> None:
         # its own copies, as the model's validation made them: the run's fold keeps changing its kpi mapping
@@ -152,6 +161,9 @@ class Verdict:
             "kpi": self.kpi,
             "nan": self.nan,
             "interrupted": self.interrupted,
+            "code": self.code,
+            "stopped_by": self.stopped_by,
+            "excerpt": self.excerpt,
         }
 
     @property

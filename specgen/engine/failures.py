@@ -25,15 +25,17 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from specgen.data.annotation_check import locate
+from specgen.data.checkpoints import classify_keys
 from specgen.engine.logparse import ANSI, CONTROL
 from specgen.engine.resume import last_session
 from specgen.engine.runspec import RunSpec
+from specgen.engine.status import finite, flat_kpi, nonfinite
 
 #: The most of a log that is read: its last characters (the error is at the end).
 MAX_TAIL = 4 << 20
@@ -41,6 +43,10 @@ MAX_TAIL = 4 << 20
 MAX_LINE = 1 << 16
 #: A reason's length limit (the Run screen's banner, `depthnet runs`, a sweep's trial table).
 ONE_LINE_MAX = 200
+#: Catalogue codes that are the machine's fault, not the spec's: the same spec may pass when run again on another
+#: node or later (a scheduler may retry these; every other code needs a change by the user first). Stable names:
+#: ``Diagnosis.code`` is kept in run.json (``Verdict.code``) and read by retry logic.
+INFRA_CODES = frozenset({"nccl", "cuda_init", "host_oom_kill", "worker_killed", "shm", "no_space"})
 #: Lines of log shown around the matched line by ``depthnet verdict --verbose``.
 EXCERPT_BEFORE, EXCERPT_AFTER, EXCERPT_WIDTH = 4, 3, 300
 
@@ -79,16 +85,18 @@ class Diagnosis:
 
     def one_line(self, prefix: str = "") -> str:
         """``prefix`` + cause — fix, in at most 200 characters: no traceback, no colour or control bytes, no TAO
-        install path; the cause is shortened first (the fix is what the user acts on)."""
+        install path. When both do not fit, the fix keeps at least 60 characters (all of it when shorter: it is
+        what the user acts on) and the cause what it needs of the rest; the fix takes what the cause leaves."""
         cause, fix = _flat(self.cause), _flat(self.fix)
         room = ONE_LINE_MAX - len(prefix)
         if not fix:
             return prefix + _cut(cause, room)
         sep = " — "
-        if len(cause) + len(sep) + len(fix) <= room:
+        avail = room - len(sep)
+        if len(cause) + len(fix) <= avail:
             return f"{prefix}{cause}{sep}{fix}"
-        fix = _cut(fix, max(60, room // 2)) if len(fix) > room // 2 else fix
-        return prefix + _cut(cause, room - len(sep) - len(fix)) + sep + fix
+        fix_room = min(len(fix), max(60, avail - len(cause)))
+        return prefix + _cut(cause, avail - fix_room) + sep + _cut(fix, fix_room)
 
 
 @dataclass
@@ -159,6 +167,12 @@ def _flat(text: str) -> str:
 
 def _cut(text: str, room: int) -> str:
     return text if len(text) <= room else text[: max(0, room - 1)].rstrip() + "…"
+
+
+def one_line(text: str, room: int = ONE_LINE_MAX) -> str:
+    """Any reason as the faces show it: one line of at most ``room`` characters, no colour or control bytes, no
+    TAO install path (the verdict applies it to every reason, a kpi key or a log line quoted in it included)."""
+    return _cut(_flat(text), room)
 
 
 def short_path(path: str, keep: int = 60) -> str:
@@ -407,33 +421,21 @@ def _checkpoint_key(ctx: _Ctx, lines: list[str], i: int) -> str:
     return f"{action}.checkpoint" if action in ("evaluate", "inference", "export") else "the checkpoint key"
 
 
-def _classify_keys_for_now(keys: Iterable[str]) -> str | None:
-    """The layout a list of state-dict keys belongs to: ``tao_relative`` (``model.pretrained.*`` +
-    ``model.depth_head.*``), ``tao_metric`` (``model.metric_depth_head.*``), ``tao`` (a TAO checkpoint, head not
-    listed), ``public`` (the public Depth Anything V2 release: ``pretrained.*`` + ``depth_head.*``), ``dinov2``
-    (a bare DINOv2 backbone: ``cls_token``, ``blocks.N.*``; also as TAO re-prefixes it, ``model.cls_token``), or
-    None. The vocabulary of ``fixtures/checkpoints/README.md``.
-
-    TO BE REPLACED at merge by ``specgen.data.checkpoints.classify_keys`` (the checkpoint inspector, written by
-    the `weights` engineer): the one place for this vocabulary. Kept private and small until then."""
-    seen: set[str] = set()
-    for key in keys:
-        if key.startswith("model.metric_depth_head."):
-            seen.add("tao_metric")
-        elif key.startswith("model.depth_head."):
-            seen.add("tao_relative")
-        elif key.startswith("model.pretrained."):
-            seen.add("tao")
-        elif key.startswith(("pretrained.", "depth_head.", "metric_depth_head.")):
-            seen.add("public")
-        elif key.startswith(("cls_token", "pos_embed", "mask_token", "blocks.", "patch_embed.", "norm.")):
-            seen.add("dinov2")
-        elif key.startswith(("model.cls_token", "model.pos_embed", "model.blocks.", "model.patch_embed.")):
-            seen.add("dinov2")
-    for layout in ("tao_metric", "tao_relative", "public", "dinov2", "tao"):
-        if layout in seen:
-            return layout
-    return None
+def _layout_of(keys: list[str]) -> str | None:
+    """The layout a list of state-dict keys belongs to, in the catalogue's words — ``tao_relative``,
+    ``tao_metric``, ``tao`` (head not listed), ``public``, ``dinov2`` — from the checkpoint inspector's
+    :func:`~specgen.data.checkpoints.classify_keys` (one vocabulary: fixtures/checkpoints/README.md). TAO quotes a
+    bare DINOv2 file loaded as a whole model with ``model.`` before each key (``model.cls_token``): read under it."""
+    if not keys:
+        return None
+    info = classify_keys(keys)
+    if info.layout == "unknown" and all(k.startswith("model.") for k in keys):
+        if classify_keys([k[len("model.") :] for k in keys]).layout == "dinov2":
+            return "dinov2"
+    layout = info.inner if info.layout == "ddp" else info.layout
+    if layout == "tao":
+        return {"metric": "tao_metric", "relative": "tao_relative"}.get(info.head or "", "tao")
+    return layout if layout in ("public", "dinov2") else None
 
 
 _KEYS = re.compile(r'"([^"]{1,300})"')
@@ -454,8 +456,8 @@ def _missing_unexpected(ctx: _Ctx, i: int, _m: re.Match[str] | None) -> tuple[st
     target = head.split(" for ", 1)[1].rstrip(":").strip() if " for " in head else "the model"
     missing = _keys_after(lines, i, "Missing key(s) in state_dict:")
     unexpected = _keys_after(lines, i, "Unexpected key(s) in state_dict:")
-    file_layout = _classify_keys_for_now(unexpected)
-    model_layout = _classify_keys_for_now(missing)
+    file_layout = _layout_of(unexpected)
+    model_layout = _layout_of(missing)
     mt = ctx.spec.spec.model.model_type if ctx.spec else None
     into_backbone = target == "DinoVisionTransformer"
     key = _checkpoint_key(ctx, lines, i) if not into_backbone else "model.mono_backbone.pretrained_path"
@@ -1154,10 +1156,15 @@ def diagnose(
         )
         if words is None:
             continue
+        # The excerpt starts at the first of a block of matching lines (a strict load lists hundreds of "size
+        # mismatch for …" lines; the first, cls_token, is the telling one, and the error line above it says what).
+        start = index
+        while start > 0 and entry.anchors != ("",) and any(a in ctx.all[start - 1] for a in entry.anchors):
+            start -= 1
         return Diagnosis(
             cause=words[0],
             fix=words[1],
-            excerpt=_excerpt(ctx.all, index) if ctx.all else "",
+            excerpt=_excerpt(ctx.all, start) if ctx.all else "",
             source=entry.source,
             code=entry.code,
         )
@@ -1166,66 +1173,57 @@ def diagnose(
 
 # --------------------------------------------------------------------------------------- NaN and inf in metrics
 
-#: The one rule for "finite", at every depth: a number (int/float, not bool) or a numeric string ("nan", "NaN",
-#: "inf", "-Infinity", "1e3"); dicts and lists are looked into. None for anything that is not a number.
-
-
-def finite(value: Any) -> bool | None:
-    """True/False for a number or a numeric string; None for what is not a number (text, None, bool)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return math.isfinite(value)
-    if isinstance(value, str):
-        try:
-            return math.isfinite(float(value.strip()))
-        except ValueError:
-            return None
-    return None
-
-
-def nonfinite(kpi: Any, prefix: str = "") -> dict[str, str]:
-    """Every non-finite value of a kpi (nested dicts flattened with ``/``, lists by index) → "NaN"/"inf"/"-inf"."""
-    out: dict[str, str] = {}
-    if isinstance(kpi, Mapping):
-        for k, v in kpi.items():
-            out.update(nonfinite(v, f"{prefix}{k}" if not prefix else f"{prefix}/{k}"))
-    elif isinstance(kpi, (list, tuple)):
-        for i, v in enumerate(kpi):
-            out.update(nonfinite(v, f"{prefix}[{i}]"))
-    elif finite(kpi) is False:
-        number = float(kpi.strip() if isinstance(kpi, str) else kpi)
-        out[prefix] = "NaN" if math.isnan(number) else ("inf" if number > 0 else "-inf")
-    return out
+#: The one rule for "finite", at every depth, is ``specgen.engine.status.finite`` (re-exported here): a number
+#: (int/float, not bool) or a numeric string ("nan", "NaN", "inf", "-Infinity", "1e3"); dicts and lists are looked
+#: into by ``nonfinite``. None for anything that is not a number.
 
 
 def _number(value: Any) -> float | None:
-    if finite(value) is None:
+    if finite(value) is not True and finite(value) is not False:
         return None
-    return float(value.strip() if isinstance(value, str) else value)
+    try:
+        return float(value.strip() if isinstance(value, str) else value)
+    except OverflowError:  # an int past float's range is finite, and far from 0
+        return math.inf
 
 
 @dataclass(frozen=True)
 class MetricFinding:
     """One metric key judged: ``fail`` (the run's result is not usable as it is) or ``warn`` (usable; said as a
-    second reason). ``reason`` is one line."""
+    second reason). ``head`` says what was seen, ``fix`` what it means and what to do; ``reason`` is both, one line;
+    ``said(note, hint)`` puts the verdict's "although TAO printed PASS" after the head and the data doctor's
+    words in place of the generic fix."""
 
     key: str
     value: str
     severity: str  # "fail" | "warn"
-    reason: str
+    head: str
+    fix: str = ""
     epoch: int | None = None  # where it was first non-finite (train), None for evaluate
 
+    @property
+    def reason(self) -> str:
+        return f"{self.head}: {self.fix}" if self.fix else self.head
 
-#: Status.json messages whose kpi is the one just measured (kpi is sticky: other lines repeat an older one).
-_KPI_MESSAGES = ("Eval metrics generated.", "Test metrics generated.", "Train metrics generated.")
+    def said(self, note: str = "", hint: str | None = None) -> str:
+        fix = hint or self.fix
+        return f"{self.head}{note}: {fix}" if fix else f"{self.head}{note}"
+
+
+#: The status.json message whose kpi belongs to the epoch line that comes just after it (see ``judge_metrics``).
+_EVAL_MESSAGE = "Eval metrics generated."
 _ORDER = ("train_loss", "val/loss", "val/abs_rel", "val/d1", "val/d2", "val/d3")
+#: The keys a loss finding may take the data doctor's hint for (a NaN loss is most often the data's encoding).
+HINT_KEYS = ("train_loss", "val/loss")
 
 
 def judge_metrics(
     status_lines: Sequence[Mapping[str, Any]], action: str, *, spec: RunSpec | None = None
 ) -> list[MetricFinding]:
-    """NaN/inf metrics, one finding per key (most meaningful first). Decided per key:
+    """NaN/inf metrics, one finding per key (most meaningful first), from every line of the last session that
+    carries a kpi (TAO repeats a kpi on later lines of another kind — the epoch line, "Training loop complete." —
+    always with the latest value, so reading them all changes neither the first bad value nor the last one; a line
+    written by hand or by another tool counts the same). Decided per key:
 
     - ``train_loss`` non-finite at any epoch → fail: in fp32/bf16 a NaN gradient poisons AdamW's moments, the
       weights are NaN from there on; under fp16 the loss scaler skips such steps, so a NaN epoch followed by
@@ -1251,11 +1249,11 @@ def judge_metrics(
     for i, line in enumerate(lines):
         if isinstance(line.get("epoch"), int):
             epoch = line["epoch"]
-        message, kpi = line.get("message"), line.get("kpi")
-        if message not in _KPI_MESSAGES or not isinstance(kpi, Mapping):
+        kpi = line.get("kpi")
+        if not isinstance(kpi, Mapping):
             continue
-        at = next_epoch[i] if message == "Eval metrics generated." else epoch
-        for key, value in _flatten(kpi).items():
+        at = next_epoch[i] if line.get("message") == _EVAL_MESSAGE else epoch
+        for key, value in flat_kpi(dict(kpi)).items():
             series.setdefault(key, []).append((at if action == "train" else None, value))
     precision = spec.spec.train.precision if spec is not None else "fp32"
     last = {k: v[-1][1] for k, v in series.items()}
@@ -1277,8 +1275,9 @@ def judge_metrics(
                         key,
                         text,
                         "fail",
-                        f"train_loss is {text}{where}: the weights are not usable from there on — check the "
-                        "dataset class against the depth files (`depthnet doctor`)",
+                        f"train_loss is {text}{where}",
+                        "the weights are not usable from there on — check the dataset class against the depth "
+                        "files (`depthnet doctor`)",
                         first_epoch,
                     )
                 )
@@ -1288,7 +1287,8 @@ def judge_metrics(
                         key,
                         text,
                         "warn",
-                        f"train_loss was {text}{where}, finite since: fp16's loss scaler skipped those steps",
+                        f"train_loss was {text}{where}, finite since",
+                        "fp16's loss scaler skipped those steps",
                         first_epoch,
                     )
                 )
@@ -1299,72 +1299,81 @@ def judge_metrics(
                     key,
                     text,
                     "warn",
-                    f"{key} was {text}{where} and is finite at the end: the final checkpoint validated fine",
+                    f"{key} was {text}{where} and is finite at the end",
+                    "the final checkpoint validated fine",
                     first_epoch,
                 )
             )
             continue
         if key in ("val/abs_rel", "val/d1", "val/d2", "val/d3"):
             if not depth_said:
-                words = _depth_metric_words(key, text, last, action, spec)
-                out.append(MetricFinding(key, text, "fail", words, first_epoch))
-                depth_said = "δ1–δ3 are NaN" in words
+                head, fix = _depth_metric_words(key, text, last, action, spec)
+                out.append(MetricFinding(key, text, "fail", head, fix, first_epoch))
+                depth_said = "δ1–δ3 are NaN" in head
         elif key == "val/loss":
             out.append(
                 MetricFinding(
                     key,
                     text,
                     "fail",
-                    f"val/loss is {text}: the validation gave no valid depth pixel (or the model outputs NaN) — "
-                    "check the val data's dataset class and min/max_depth (`depthnet doctor`)",
+                    f"val/loss is {text}",
+                    "the validation gave no valid depth pixel (or the model outputs NaN) — check the val data's "
+                    "dataset class and min/max_depth (`depthnet doctor`)",
                     first_epoch,
                 )
             )
         else:
-            out.append(MetricFinding(key, text, "warn", f"{key} is {text}", first_epoch))
+            out.append(MetricFinding(key, text, "warn", f"{key} is {text}", "", first_epoch))
     return out
 
 
-def _flatten(kpi: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in kpi.items():
-        name = f"{prefix}/{k}" if prefix else str(k)
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, name))
-        else:
-            out[name] = v
-    return out
+#: The fix for a dead head (val/abs_rel NaN with δ1 = 0 after a train), as measured (spec/recipes.py): a fresh
+#: Relative head learned at lr 5e-6 with seeds 7 and 42, and died at 5e-5 and 1e-4 and at TAO's seed 1234 at every lr.
+DEAD_HEAD_FIX = "change train.seed, keep train.optim.lr at 5e-6, or start from a whole model (train.pretrained_model_path)"
+
+
+def _dead_head_fix(spec: RunSpec | None) -> str:
+    """The measured cause first: an lr above the one a fresh head lived at, else TAO's default seed."""
+    from specgen.job.weights import FRESH_HEAD_MAX_LR
+    from specgen.spec.recipes import FRESH_RELATIVE_SEED, TAO_DEFAULT_SEED
+
+    whole = "or start from a whole model (train.pretrained_model_path)"
+    if spec is None:
+        return DEAD_HEAD_FIX
+    train = spec.spec.train
+    if train.optim.lr > FRESH_HEAD_MAX_LR:
+        return f"set train.optim.lr: {FRESH_HEAD_MAX_LR:g} (it died at {train.optim.lr:g}) {whole}"
+    if train.seed == TAO_DEFAULT_SEED:
+        return f"set train.seed: {FRESH_RELATIVE_SEED.value} (it died at TAO's {TAO_DEFAULT_SEED}) {whole}"
+    return DEAD_HEAD_FIX
 
 
 def _depth_metric_words(
     key: str, text: str, last: Mapping[str, Any], action: str, spec: RunSpec | None
-) -> str:
+) -> tuple[str, str]:
     d1 = _number(last.get("val/d1"))
     deltas_nan = all(finite(last.get(k)) is False for k in ("val/d1", "val/d2", "val/d3"))
     subject = "the model" if action == "train" else "the checkpoint"
     if deltas_nan:
         return (
-            f"{key} is {text} and δ1–δ3 are NaN: the {'validation' if action == 'train' else 'evaluation'} had "
-            "no valid ground-truth pixel — check the dataset class and min/max_depth (`depthnet doctor`)"
+            f"{key} is {text} and δ1–δ3 are NaN",
+            f"the {'validation' if action == 'train' else 'evaluation'} had no valid ground-truth pixel — check "
+            "the dataset class and min/max_depth (`depthnet doctor`)",
         )
     if key == "val/abs_rel" and text == "NaN" and d1 == 0:
-        why = "a head trained from scratch at the fine-tune lr?"
-        if spec is not None and action == "train":
-            s = spec.spec
-            if not s.train.pretrained_model_path and s.train.optim.lr <= 1e-5:
-                src = (
-                    "model.mono_backbone.pretrained_path loads only the backbone"
-                    if s.model.mono_backbone.pretrained_path
-                    else "random init"
-                )
-                why = (
-                    f"the head starts random ({src}) and lr {s.train.optim.lr:g} is a fine-tune rate: raise "
-                    "train.optim.lr or start from a whole model (train.pretrained_model_path)"
-                )
-        return f"val/abs_rel is NaN and δ1 = 0: {subject} predicts no valid depth — {why}"
+        # Measured on an H200 (benchmarks/gpu_lr_probe.sh, gpu_finetune.sh): a fresh Relative head can be dead from
+        # the first step — the same train_loss every epoch (0.4519692659 at seed 1234, crop 224) at every lr from
+        # 5e-6 to 1e-4 — or die during training at a high lr (seed 7 at 1e-4, seed 42 at 5e-5 from a DINOv2
+        # backbone); no gradient reaches a dead ReLU head again.
+        why = f"its fresh head is dead: {_dead_head_fix(spec)}"
+        if action != "train":
+            why = "evaluate a checkpoint of a run whose val/abs_rel was finite"
+        elif spec is not None and spec.spec.train.pretrained_model_path:
+            why = "the whole model loaded yet predicts nothing: check its model_type (`depthnet weights`)"
+        return "val/abs_rel is NaN and δ1 = 0", f"{subject} predicts no valid depth — {why}"
     if text != "NaN":
-        return f"{key} is {text}: a ground-truth depth of 0 counted as valid — check the dataset class"
-    return f"{key} is NaN: some predictions are not finite — check the inputs and train.precision"
+        return f"{key} is {text}", "a ground-truth depth of 0 counted as valid — check the dataset class"
+    return f"{key} is NaN", "some predictions are not finite — check the inputs and train.precision"
 
 
 # --------------------------------------------------------------------------------------------- the help topic
@@ -1397,7 +1406,8 @@ def catalogue_markdown() -> str:
         "TAO prints `Execution status: PASS` whatever the metrics are. `train_loss` NaN/inf at any epoch is a "
         "FAIL (fp16 runs whose loss scaler skipped the steps and recovered: a warning). `val/loss`, "
         "`val/abs_rel`, δ1–δ3 (`val/d1..d3`) NaN/inf at the last measurement are a FAIL: `val/abs_rel` NaN with "
-        "δ1 = 0 means the model predicts no valid depth (e.g. a head trained from scratch at the fine-tune lr); "
+        "δ1 = 0 means the model predicts no valid depth (a head at random init can be dead from its first step, at "
+        "any lr: start from a whole pretrained model or change train.seed); "
         "with δ1–δ3 NaN too, the data had no valid ground-truth pixel. NaN at an earlier epoch only: a "
         "warning. A NaN written as a string or nested in a kpi dict counts the same.",
         "",

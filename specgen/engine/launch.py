@@ -302,16 +302,27 @@ def follower_of(record: RunRecord, backend: Backend | None) -> Backend:
     return backend if backend is not None else ReplayBackend()
 
 
-def stop(record: RunRecord, timeout: int = 10) -> StopResult:
-    """Stop a run started here or by another process; LaunchError when there is nothing to stop. A run recorded
-    finished is stopped too while something of it still runs (the training child its SIGKILLed entrypoint left)."""
+def stop(
+    record: RunRecord, timeout: int = 10, *, by: str | None = None, backend: Backend | None = None
+) -> StopResult:
+    """Stop a run started here or by another process; LaunchError when there is nothing to stop. ``by`` (one of
+    ``records.STOPPED_BY``) goes into run.json first, so the verdict says who stopped it; ``backend``: the live one
+    when this process holds it (the Run screen, a sweep), else the backend is observed. A run recorded finished is
+    stopped too while something of it still runs (the training child its SIGKILLed entrypoint left)."""
     if record.verdict is None:
-        return backend_class(record.backend).observe().stop(record, timeout=timeout)
+        if by is not None:
+            registry.mark_stopped(record, by)
+        try:
+            return (backend or backend_class(record.backend).observe()).stop(record, timeout=timeout)
+        except LaunchError:
+            if by is not None:
+                registry.mark_stopped(record, None)  # nothing was stopped: the run ended by itself
+            raise
     finished = LaunchError(
         f"run {record.run_id} has already finished ({record.verdict.word}): nothing to stop"
     )
     try:
-        backend = backend_class(record.backend).observe()
+        backend = backend or backend_class(record.backend).observe()
     except LaunchError:
         raise finished from None
     if not backend.running(record):

@@ -25,7 +25,7 @@ from specgen.engine.events import Alert, Event, JobState, Metric, StatusLine, St
 from specgen.engine.logparse import LogParser
 from specgen.engine.status import watch_status
 from specgen.engine.tensorboard import EventDirReader
-from specgen.engine.verdict import RunFacts, judge_facts, missing_output
+from specgen.engine.verdict import RunFacts, judge_facts, latest_checkpoint, missing_output
 
 if TYPE_CHECKING:  # what following a live run needs is imported there: judging a finished one (judge_results,
     # `depthnet verdict`) needs neither the event loop nor the backends, and reads the spec only when it must
@@ -241,6 +241,10 @@ class Monitor:
             self.facts.ended_by = ending.ended_by
         elif ending.failure:
             self.facts.failure = ending.failure
+        # Who stopped it: `depthnet stop` (another process) writes run.json before its signal.
+        from specgen.engine import registry
+
+        self.facts.stopped_by = record.stopped_by = registry.stopped_by(record) or record.stopped_by
         await log_task
         for event in self.parser.flush():
             self._emit(event)
@@ -322,9 +326,10 @@ def verdict_for(
     spec: Callable[[], RunSpec | None],
     results_dir: str,
 ) -> Verdict:
-    """The verdict from what was seen, with the data doctor's reason when a loss went NaN. ``spec`` gives the run's
-    typed spec and is asked only when the verdict needs it (a NaN's cause, an export's file): a healthy train is
-    judged without reading its spec or building the schema (``depthnet verdict`` stays quick)."""
+    """The verdict from what was seen (the typed spec: for the failure's fix, the NaN metric's cause, the epochs),
+    with the data doctor's reason when a loss went NaN. ``spec`` gives the run's typed spec and is asked only when
+    the verdict needs it (a NaN's cause, a failure's words, an export's file): a healthy train is judged without
+    reading its spec or building the schema (``depthnet verdict`` stays quick)."""
     run = spec() if facts.nan else None  # read once: missing_output below reuses it
     hint = nan_hint(run) if run is not None else None
     if hint == "" and run is not None and run.action == "train":
@@ -333,16 +338,29 @@ def verdict_for(
             f"the data check finds nothing wrong with the depth files, so training most likely diverged: lower "
             f"train.optim.lr (now {run.spec.train.optim.lr:g}) or keep train.precision fp32"
         )
-    missing = missing_output(action, run if facts.nan else spec, results_dir) if exit_code == 0 else None
-    return judge_facts(
-        action,
-        facts,
-        exit_code,
-        tao_status=parser.tao_status,
-        interrupted=parser.interrupted,
-        hint=hint,
-        missing=missing,
+    missing = (
+        missing_output(action, run if run is not None else spec, results_dir) if exit_code == 0 else None
     )
+
+    def judged(run: RunSpec | None) -> Verdict:
+        return judge_facts(
+            action,
+            facts,
+            exit_code,
+            tao_status=parser.tao_status,
+            interrupted=parser.interrupted,
+            hint=hint,
+            missing=missing,
+            spec=run,
+            resumable=latest_checkpoint(results_dir) if facts.stopped_by and action == "train" else None,
+        )
+
+    verdict = judged(run)
+    if not verdict.passed and run is None:  # the spec words a failure's fix: read it now, judge again
+        run = spec()
+        if run is not None:
+            verdict = judged(run)
+    return verdict
 
 
 def _started(record: RunRecord) -> float | None:

@@ -207,8 +207,19 @@ class RunRecord(BaseModel):
     relaunch: Relaunch | None = None
     #: Every start after the first, in order (Slurm's time-limit requeues, retries, resumes): one run, one record.
     restarts: list[Restart] = Field(default_factory=list)
+    #: Who stopped the run (one of the ``STOPPED_BY`` words, written by ``launch.stop(..., by=…)`` before the
+    #: signal), so the verdict says "stopped by you" and not "killed"; None: it ended by itself or the system ended it.
+    stopped_by: str | None = None
     #: How the run ended, once judged; stored in run.json as the verdict event's JSON (older files load alike).
     verdict: Verdict | None = None
+
+
+#: Who stops a run, as run.json's ``stopped_by`` and the verdict ("stopped by …") say it.
+BY_CLI = "you (depthnet stop)"
+BY_SCREEN = "you (ctrl+x on the Run screen)"
+BY_NAN = "you (--stop-on-nan)"
+BY_SWEEP = "the sweep (pruned)"
+STOPPED_BY = (BY_CLI, BY_SCREEN, BY_NAN, BY_SWEEP)
 
 
 class RunRow(BaseModel):
@@ -246,6 +257,11 @@ def now() -> str:
 
 __all__ = [
     "BACKEND_NAMES",
+    "BY_CLI",
+    "BY_NAN",
+    "BY_SCREEN",
+    "BY_SWEEP",
+    "STOPPED_BY",
     "BackendName",
     "LaunchError",
     "LaunchRequest",

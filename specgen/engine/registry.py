@@ -187,3 +187,32 @@ def all_records() -> list[RunRecord]:
             except Exception:  # noqa: BLE001 - a damaged record is skipped in listings; `attach` names it
                 continue
     return out
+
+
+# --------------------------------------------------------------------------- who stopped a run
+
+
+def mark_stopped(record: RunRecord, by: str | None) -> None:
+    """Write in run.json who stopped the run (None: nobody after all), before the signal is sent: whichever process
+    follows the run reads it when the run ends (``stopped_by``), so its verdict says "stopped by you". The rest of
+    run.json is kept as it is on disk; a run.json that cannot be written leaves the stop to go on."""
+    record.stopped_by = by
+    path = run_dir(record.run_id) / "run.json"
+    try:
+        fresh = read_record(path) if path.exists() else record
+    except LaunchError:
+        fresh = record
+    fresh.stopped_by = by
+    try:
+        save(fresh)
+    except OSError:
+        pass  # the stop matters more than the words about it
+
+
+def stopped_by(record: RunRecord) -> str | None:
+    """run.json's ``stopped_by`` as it is now: another process (``depthnet stop``) may have written it since this
+    one read the record."""
+    try:
+        return read_record(run_dir(record.run_id) / "run.json").stopped_by
+    except (LaunchError, OSError):
+        return record.stopped_by

@@ -19,9 +19,11 @@ No real resume capture exists yet (neither fixture set has one); the words above
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 #: TAO's logger line (console) and status.json line that announce a resume.
@@ -183,3 +185,21 @@ def count_epochs(
         steps_per_epoch=steps,
         resume=find_resume(log_text, lines),
     )
+
+
+def latest_checkpoint(results_dir: str, *, auto_only: bool = False) -> Path | None:
+    """The checkpoint a train run goes on from: what TAO's auto-resume takes (``*_latest.pth``, resolved as TAO does),
+    else — unless ``auto_only`` — the newest ``*.pth`` (``depthnet resume`` names it explicitly). None: nothing to
+    go on from (a re-run into this folder starts over). The one rule for the verdict, retries and resume."""
+    folder = Path(results_dir)
+    try:
+        for link in sorted(folder.glob("*_latest.pth")):
+            target = Path(os.path.realpath(link))
+            if target.is_file():
+                return target
+        if auto_only:
+            return None
+        found = [p for p in folder.glob("*.pth") if p.is_file()]
+        return max(found, key=lambda p: p.stat().st_mtime) if found else None
+    except OSError:
+        return None

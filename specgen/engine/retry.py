@@ -8,7 +8,7 @@ checkpoint: the restart adds ``train.resume_training_checkpoint_path=null`` (TAO
 
 - **Time-limit requeues** are the Slurm job's own (``--requeue``: the job script traps ``--signal=B:USR1@N`` and
   runs ``scontrol requeue``; ``slurm.py``); the follower only reads them back.
-- **Retries** (``--retries K``): a run that failed for the machine's sake — a catalogue code in ``INFRA_CODES``
+- **Retries** (``--retries K``): a run that failed for the machine's sake — a catalogue code in ``RETRY_CODES``
   (``failures.diagnose``) or a Slurm node failure — is started again, at most K times; never a spec or data error,
   never a run a person stopped.
 - **Resume** (``depthnet resume RUN``): a train run that failed or was interrupted, started again from its last
@@ -29,17 +29,17 @@ from pathlib import Path
 from specgen.engine import registry
 from specgen.engine.backend import Backend, Held
 from specgen.engine.events import Alert, Event, JobState, Verdict
-from specgen.engine.failures import MAX_TAIL, diagnose
+from specgen.engine.failures import INFRA_CODES, MAX_TAIL, diagnose
 from specgen.engine.lock import FolderBusy, ResultsLock
 from specgen.engine.records import LaunchError, LaunchRequest, Restart, RestartKind, RunRecord, now
-from specgen.engine.resume import count_epochs
+from specgen.engine.resume import count_epochs, latest_checkpoint
 from specgen.engine.slurm import AUTO_RESUME
 from specgen.engine.status import StatusReader, drain
 
-#: Catalogue codes (``specgen/engine/failures.py``) of failures outside the spec and the data, worth starting
-#: again: NCCL/rendezvous faults and the GPU/driver entry (CUDA init, Xid, ECC). Kept here until failures.py
-#: exports its own ``INFRA_CODES`` (the verdict engineer's), which should then replace this set.
-INFRA_CODES = frozenset({"nccl", "cuda_init"})
+#: Of the machine's failures (``failures.INFRA_CODES``), those worth starting again as they are: NCCL/rendezvous
+#: faults and the GPU/driver entry (CUDA init, Xid, ECC). Too little shared memory, a full disk or host memory
+#: would fail the same way again: they are the machine's fault, but a retry only repeats them.
+RETRY_CODES = INFRA_CODES & {"nccl", "cuda_init"}
 #: Slurm endings that are the cluster's fault (the job never ran to its own end).
 INFRA_ENDINGS = frozenset({"NODE_FAIL", "BOOT_FAIL"})
 
@@ -78,18 +78,7 @@ def infra_failure(record: RunRecord, verdict: Verdict, last_state: str | None = 
         status_lines=_status_lines(record.results_dir),
         action=record.action,
     )
-    return found.one_line() if found is not None and found.code in INFRA_CODES else None
-
-
-def latest_checkpoint(results_dir: str) -> Path | None:
-    """What TAO's auto-resume would take: ``*_latest.pth`` (resolved), else the newest ``*.pth``."""
-    folder = Path(results_dir)
-    for link in sorted(folder.glob("*_latest.pth")):
-        target = Path(os.path.realpath(link))
-        if target.is_file():
-            return target
-    found = [p for p in folder.glob("*.pth") if p.is_file()]
-    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+    return found.one_line() if found is not None and found.code in RETRY_CODES else None
 
 
 def why_not_resumable(record: RunRecord, running: bool) -> str | None:
@@ -285,7 +274,7 @@ async def follow(
 
 __all__ = [
     "AUTO_RESUME",
-    "INFRA_CODES",
+    "RETRY_CODES",
     "follow",
     "infra_failure",
     "latest_checkpoint",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,8 +161,54 @@ def drain(reader: StatusReader) -> Iterator[list[dict[str, Any]]]:
 LOSS_KEYS = ("train_loss", "val/loss")
 
 
-def _nonfinite(value: Any) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)
+def finite(value: Any) -> bool | None:
+    """The one rule for "finite", for every kpi value at every depth: True/False for a number (int or float, not
+    bool) or a numeric string ("nan", "NaN", "inf", "-Infinity", "1e3": TAO's writer and hand-edited files hold
+    them); None for what is not a number (text, None, bool, a container). An int is finite however many digits it
+    has (``math.isfinite`` would overflow on a 401-digit one)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            return math.isfinite(float(value.strip()))
+        except ValueError:
+            return None
+    return None
+
+
+def nonfinite(kpi: Any, prefix: str = "", *, _depth: int = 0) -> dict[str, str]:
+    """Every non-finite value of a kpi (nested dicts flattened with ``/``, lists by index) → "NaN"/"inf"/"-inf".
+    Nesting past 32 levels is not looked into (a hostile file cannot make this recurse without end)."""
+    out: dict[str, str] = {}
+    if _depth > 32:
+        return out
+    if isinstance(kpi, dict):
+        for k, v in kpi.items():
+            out.update(nonfinite(v, f"{prefix}/{k}" if prefix else str(k), _depth=_depth + 1))
+    elif isinstance(kpi, (list, tuple)):
+        for i, v in enumerate(kpi):
+            out.update(nonfinite(v, f"{prefix}[{i}]", _depth=_depth + 1))
+    elif finite(kpi) is False:
+        number = float(kpi.strip() if isinstance(kpi, str) else kpi)
+        out[prefix] = "NaN" if math.isnan(number) else ("inf" if number > 0 else "-inf")
+    return out
+
+
+def flat_kpi(kpi: dict[str, Any], prefix: str = "", *, _depth: int = 0) -> dict[str, Any]:
+    """A kpi with nested dicts flattened (``a/b``), as the verdict reads it; containers past 32 levels dropped."""
+    out: dict[str, Any] = {}
+    for k, v in kpi.items():
+        name = f"{prefix}/{k}" if prefix else str(k)
+        if isinstance(v, dict):
+            if _depth < 32:
+                out.update(flat_kpi(v, name, _depth=_depth + 1))
+        else:
+            out[name] = v
+    return out
 
 
 @dataclass(frozen=True)
@@ -174,11 +221,48 @@ class StatusChange:
     epoch_point: int | None = None
 
 
+#: What the verdict keeps of one session's lines (slim copies, see ``StatusFold.session_lines``): its first lines,
+#: its newest, and each line where a kpi key first went non-finite (with the epoch line after it).
+KEEP_FIRST, KEEP_LAST, KEEP_MARKED = 64, 2048, 256
+#: Keys of a line the verdict reads; a kept message is cut to this many characters, a kpi to this many keys.
+_SLIM_KEYS = ("epoch", "max_epoch", "step", "max_step", "status")
+_MAX_MESSAGE, _MAX_KPI = 4096, 64
+
+
+def is_session_start(data: dict[str, Any]) -> bool:
+    """TAO's first line of an action (``Starting Depth Net train.``): status.json is appended to, so a re-run into
+    the same folder starts a new session after the old one's lines."""
+    message = data.get("message")
+    return (
+        data.get("status") == "STARTED" and isinstance(message, str) and message.startswith("Starting Depth")
+    )
+
+
+def _slim(data: dict[str, Any]) -> dict[str, Any]:
+    """What the verdict reads of a line, bounded: the epoch keys, status, the message (cut), and the kpi flattened
+    to its numbers and numeric strings (``finite`` says which), at most ``_MAX_KPI`` keys."""
+    out = {k: data[k] for k in _SLIM_KEYS if k in data}
+    message = data.get("message")
+    if isinstance(message, str):
+        out["message"] = message[:_MAX_MESSAGE]
+    kpi = data.get("kpi")
+    if isinstance(kpi, dict):
+        kept = {}
+        for k, v in flat_kpi(kpi).items():
+            if finite(v) is not None:
+                kept[k[:200]] = v
+                if len(kept) >= _MAX_KPI:
+                    break
+        out["kpi"] = kept
+    return out
+
+
 @dataclass
 class StatusFold:
     """status.json folded line by line — the one reading of TAO's keys behind the verdict (``RunFacts``), the Run
     screen's progress (``RunProgress``) and a finished run's results (``results``). Memory stays flat: the latest
-    value of each key, the epochs seen, the first non-finite value of each loss."""
+    value of each key, the epochs seen, the first non-finite value of each loss; with ``keep_lines`` (the verdict's
+    fold) also a bounded digest of the last session's lines for ``judge_metrics``/``count_epochs``/``diagnose``."""
 
     kpi: dict[str, Any] = field(
         default_factory=dict
@@ -196,13 +280,26 @@ class StatusFold:
     failed: bool = False  # a line said status FAILURE
     failure: str | None = None  # the first FAILURE line's message
     finished: bool = False  # "… finished successfully." was seen
-    bad_loss: dict[str, float] = field(default_factory=dict)  # first non-finite value per loss key, ever
+    bad_loss: dict[str, Any] = field(default_factory=dict)  # first non-finite value per loss key, ever
     lines: int = 0
+    keep_lines: bool = False
+    session_kpi: dict[str, Any] = field(default_factory=dict)  # the latest value of each key, this session
+    session_failure: str | None = None  # this session's first FAILURE message
+    sessions: int = 0  # "Starting Depth Net …" lines seen (a re-run into the same folder adds one)
     _epoch_step: int | None = None
+    _head: list[tuple[int, dict[str, Any]]] = field(default_factory=list, repr=False)
+    _tail: deque[tuple[int, dict[str, Any]]] = field(
+        default_factory=lambda: deque(maxlen=KEEP_LAST), repr=False
+    )
+    _marked: list[tuple[int, dict[str, Any]]] = field(default_factory=list, repr=False)
+    _bad_keys: set[str] = field(default_factory=set, repr=False)
+    _mark_next_epoch: bool = field(default=False, repr=False)
+    _last_epoch: tuple[int, dict[str, Any]] | None = field(default=None, repr=False)
+    _index: int = field(default=0, repr=False)
 
     @classmethod
-    def of(cls, lines: Iterable[dict[str, Any]]) -> StatusFold:
-        fold = cls()
+    def of(cls, lines: Iterable[dict[str, Any]], *, keep_lines: bool = False) -> StatusFold:
+        fold = cls(keep_lines=keep_lines)
         for data in lines:
             fold.add(StatusLine(data=data))
         return fold
@@ -211,6 +308,14 @@ class StatusFold:
         self.lines += 1
         message = line.message
         self.last_message = message
+        if is_session_start(line.data):
+            self.sessions += 1
+            self.session_kpi, self.session_failure = {}, None
+            self._head, self._marked, self._bad_keys = [], [], set()
+            self._tail.clear()
+            self._mark_next_epoch, self._last_epoch = False, None
+        if self.keep_lines:
+            self._keep(line.data)
         if message is not None:
             self.message = message
             self.interrupted = self.interrupted or "was interrupted" in message
@@ -234,16 +339,57 @@ class StatusFold:
             if message:
                 failure = message
                 self.failure = self.failure or message
+                self.session_failure = self.session_failure or message
         if not line.has_kpi:
             return StatusChange(failure=failure)
         kpi = line.kpi
         self.kpi.update(kpi)
-        bad = tuple(k for k, v in kpi.items() if _nonfinite(v) and "loss" in k and k not in self.bad_loss)
+        self.session_kpi.update(kpi)
+        bad = tuple(k for k in nonfinite(kpi) if "loss" in k and k not in self.bad_loss)
+        flat = flat_kpi(kpi)
         for k in bad:
-            self.bad_loss[k] = kpi[k]
+            self.bad_loss[k] = flat.get(k, kpi.get(k))
         return StatusChange(
             failure=failure, new_nonfinite=bad, epoch_point=self._epoch_end_step(line) if kpi else None
         )
+
+    def _keep(self, data: dict[str, Any]) -> None:
+        """The digest: the session's first lines, its newest, and the lines where a kpi key first went
+        non-finite with the epoch lines around one (the one after says the epoch of an "Eval metrics" line, the one
+        before that of a "Train metrics" line)."""
+        self._index += 1
+        slim = _slim(data)
+        item = (self._index, slim)
+        mark = False
+        if self._mark_next_epoch and "epoch" in slim:
+            mark, self._mark_next_epoch = True, False
+        kpi = slim.get("kpi")
+        if kpi:
+            new = {k for k, v in kpi.items() if finite(v) is False} - self._bad_keys
+            if new:
+                self._bad_keys |= new
+                mark = True
+                self._mark_next_epoch = "epoch" not in slim
+        message = slim.get("message", "")
+        if "Resuming training" in message or "resume checkpoint" in message:
+            mark = True
+        if len(self._head) < KEEP_FIRST:
+            self._head.append(item)
+        else:
+            if mark and len(self._marked) < KEEP_MARKED - 1:
+                if self._last_epoch is not None:  # the epoch a "Train metrics" line belongs to
+                    self._marked.append(self._last_epoch)
+                self._marked.append(item)
+            self._tail.append(item)
+        if "epoch" in slim:
+            self._last_epoch = item
+
+    def session_lines(self) -> list[dict[str, Any]]:
+        """The last session's lines as the verdict reads them (slim copies, in order; bounded: see ``_keep``)."""
+        seen: dict[int, dict[str, Any]] = {}
+        for index, data in (*self._head, *self._marked, *self._tail):
+            seen[index] = data
+        return [seen[i] for i in sorted(seen)]
 
     def _epoch_end_step(self, line: StatusLine) -> int | None:
         """The global step an epoch's kpi belongs to: the epoch line's own step; "Train metrics generated." (which
@@ -256,4 +402,4 @@ class StatusFold:
     @property
     def nonfinite_losses(self) -> list[str]:
         """Loss keys whose latest value is NaN or infinite."""
-        return [k for k in LOSS_KEYS if _nonfinite(self.kpi.get(k))]
+        return [k for k in LOSS_KEYS if finite(self.kpi.get(k)) is False]

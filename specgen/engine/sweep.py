@@ -464,6 +464,7 @@ class Sweep:
         import optuna
 
         if pruned:
+            self.study._storage.set_trial_user_attr(self._trial_id(number), "reason", verdict.reason)
             self.study.tell(number, state=optuna.trial.TrialState.PRUNED)
             return
         value = verdict.kpi.get(self.cfg.objective)
@@ -486,8 +487,13 @@ class Sweep:
 
 
 def _stop(backend: Backend, record: RunRecord) -> None:
+    from specgen.engine.launch import stop
+    from specgen.engine.records import BY_SWEEP
+
     try:
-        backend.stop(record, 5)
+        stop(
+            record, 5, by=BY_SWEEP, backend=backend
+        )  # run.json says who: the verdict is "stopped by the sweep"
     except Exception:  # noqa: BLE001 - already ended: the verdict says so
         pass
 

@@ -1,21 +1,37 @@
-"""The honest verdict. PASS means the action ran to its end — exit 0, not interrupted, every epoch done, its outputs
-present, its kpi reported — with no NaN/inf loss at any step or epoch, whatever TAO printed (TAO prints
-``Execution status: PASS`` for a NaN run and for Ctrl-C).
+"""The honest verdict. PASS means the action ran to its end — exit 0, not interrupted nor stopped, its last epoch
+reached (counted across a resume), its outputs present, its kpi reported — with no NaN/inf loss at any step and no
+non-finite metric that makes its result unusable, whatever TAO printed (TAO prints ``Execution status: PASS`` for a
+NaN run and for Ctrl-C).
 
 ``RunFacts`` folds a run's events (console, status.json, TensorBoard) into what the verdict needs; the live monitor
-and ``depthnet verdict`` (a run made anywhere, judged after the fact) share it.
+and ``depthnet verdict`` (a run made anywhere, judged after the fact) share it. What the words are comes from one
+place each: why a run failed from the failure catalogue (``failures.diagnose``), NaN/inf metrics from
+``failures.judge_metrics``, epochs and resumes from ``resume.count_epochs``; this module orders them into reasons.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from specgen.engine.events import Event, LogLine, Metric, StatusLine, StepLoss, Verdict
-from specgen.engine.status import LOSS_KEYS, StatusFold
+from specgen.engine.failures import (
+    HINT_KEYS,
+    MAX_LINE,
+    MAX_TAIL,
+    ONE_LINE_MAX,
+    Diagnosis,
+    MetricFinding,
+    diagnose,
+    judge_metrics,
+    one_line,
+)
+from specgen.engine.resume import EpochCount, count_epochs, last_session
+from specgen.engine.resume import latest_checkpoint as resume_point
+from specgen.engine.status import StatusFold, finite
 
 if TYPE_CHECKING:  # a verdict of a healthy run reads no spec: the schema is not imported to judge it
     from specgen.engine.runspec import RunSpec
@@ -25,39 +41,54 @@ EXPECTED_KPI: dict[str, tuple[str, ...]] = {
     "evaluate": ("val/abs_rel",),
 }
 STEP_LOSS_TAGS = ("train_loss_step",)
-RANK_PREFIX = re.compile(r"^\[rank:? ?(\d+)\]:? ?(.*)$")
-
-
-def _bad(value: Any) -> bool:
-    return isinstance(value, float) and not math.isfinite(value)
 
 
 def first_bad_step(steps: list[StepLoss]) -> StepLoss | None:
     return min((s for s in steps if not s.finite), key=lambda s: s.global_step, default=None)
 
 
+class LogTail:
+    """The console's last ``MAX_TAIL`` characters as lines (Rich's redrawn progress lines left out): what the
+    failure catalogue reads when a run fails. Memory stays flat whatever the log's size."""
+
+    def __init__(self, limit: int = MAX_TAIL) -> None:
+        self.limit = limit
+        self._lines: deque[str] = deque()
+        self._size = 0
+
+    def add(self, text: str) -> None:
+        text = text[:MAX_LINE]
+        self._lines.append(text)
+        self._size += len(text) + 1
+        while self._size > self.limit and len(self._lines) > 1:
+            self._size -= len(self._lines.popleft()) + 1
+
+    def text(self) -> str:
+        return "\n".join(self._lines)
+
+
 class RunFacts:
-    """What a run has shown so far. Memory stays flat: kpi by key, the first bad step, counters."""
+    """What a run has shown so far. Memory stays flat: kpi by key, the first bad step, a bounded digest of
+    status.json's last session, the log's tail, counters."""
 
     def __init__(self) -> None:
-        self.status = StatusFold()  # status.json: kpi by key, epochs, the first non-finite loss, interruption
+        #: kpi by key, epochs, the last session's lines, interruption
+        self.status = StatusFold(keep_lines=True)
         self.first_bad: StepLoss | None = None
+        #: Why nothing more can be known, in the backend's or monitor's words (no exit code, a script never run):
+        #: the log's own failure is the catalogue's to read, not picked here.
         self.failure: str | None = None
-        self.ended_by: str | None = (
-            None  # a scheduler ended the job (Slurm TIMEOUT, CANCELLED…), in plain words
-        )
-        self._merging = False
-        self._merge_error: str | None = None
+        #: A scheduler ended the job (Slurm TIMEOUT, CANCELLED…), in plain words.
+        self.ended_by: str | None = None
+        #: run.json's stopped_by: who stopped it (depthnet stop, ctrl+x, a sweep).
+        self.stopped_by: str | None = None
+        self.log = LogTail()
 
     @property
     def kpi(self) -> dict[str, Any]:
-        """The latest value of each key: TAO's kpi is not sticky across kinds of status lines."""
-        return self.status.kpi
-
-    @property
-    def bad_kpi(self) -> dict[str, float]:
-        """The first non-finite value seen per loss key, even if later finite."""
-        return self.status.bad_loss
+        """The latest value of each key in the last session: TAO's kpi is not sticky across kinds of status lines,
+        and a re-run into the same folder appends to the old run's status.json."""
+        return self.status.session_kpi
 
     @property
     def max_epoch(self) -> int | None:
@@ -76,36 +107,11 @@ class RunFacts:
                 self.first_bad = event
                 return f"train_loss is {event.loss} at step {event.global_step} (epoch {event.epoch})"
         elif isinstance(event, StatusLine):
-            change = self.status.add(event)
-            if change.failure:
-                self.failure = change.failure
-            bad = change.new_nonfinite
+            bad = self.status.add(event).new_nonfinite
             return f"{', '.join(bad)} is not finite in status.json" if bad else None
         elif isinstance(event, LogLine) and not event.progress:
-            self._log(event.text)
+            self.log.add(event.text)
         return None
-
-    def _log(self, text: str) -> None:
-        stripped = text.strip()
-        rank = RANK_PREFIX.match(stripped)
-        if rank is not None:  # torch's per-rank error lines under DDP: "[rank1]: RuntimeError: …"
-            rest = rank.group(2)
-            if self.failure is None and _looks_failed(rest) and not rest.startswith("Traceback"):
-                self.failure = f"rank {rank.group(1)}: {rest}"
-            return
-        if stripped.startswith("full_key: ") and self._merge_error:
-            # Hydra's spec errors: "Error merging …" / what is wrong / "full_key: train.num_epoch"
-            self.failure = (
-                f"spec error at {stripped[10:]}: {self._merge_error} (TAO rejected the spec; "
-                "`depthnet validate` names such keys before launch)"
-            )
-            self._merge_error = None
-        elif self._merging:
-            self._merge_error, self._merging = stripped, False
-        elif stripped.startswith("Error merging "):
-            self._merging = True
-        elif self.failure is None and _looks_failed(text):
-            self.failure = stripped
 
     def add_metric(self, metric: Metric) -> StepLoss | None:
         """A TensorBoard scalar; ``train_loss_step`` becomes the chart's per-step point."""
@@ -122,22 +128,9 @@ class RunFacts:
         )
 
     @property
-    def epochs_completed(self) -> int | None:
-        done = self.status.epochs_done
-        return len(done) if done or self.max_epoch is not None else None
-
-    @property
     def nan(self) -> bool:
-        return self.first_bad is not None or bool(self.bad_kpi) or bool(self.status.nonfinite_losses)
-
-
-def _looks_failed(text: str) -> bool:
-    return (
-        "Error" in text
-        and "UserWarning" not in text
-        and "FutureWarning" not in text
-        and "[Error]: nvidia_tao_core.telemetry" not in text
-    )
+        """A loss went non-finite somewhere (the data doctor's hint is worth asking for)."""
+        return self.first_bad is not None or bool(self.status.bad_loss) or bool(self.status.nonfinite_losses)
 
 
 def missing_output(
@@ -165,103 +158,183 @@ def missing_output(
     return f"no {target[0]} at {target[1]}"
 
 
+def latest_checkpoint(results_dir: str) -> str | None:
+    """The file TAO's auto-resume would start from, by name (``resume.latest_checkpoint``); None when a re-run into
+    this folder would start over."""
+    found = resume_point(results_dir, auto_only=True)
+    return found.name if found is not None else None
+
+
+def _shown(value: Any) -> str | None:
+    """A kpi value for a reason: a number in 4 significant digits (a huge int stays readable), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, int) and abs(value) >= 10**15:
+        return f"{str(value)[:4]}…e{len(str(abs(value))) - 1}"
+    return f"{value:.4g}"
+
+
+def _stopped(by: str, action: str, count: EpochCount, spec: RunSpec | None, resumable: str | None) -> str:
+    """ "stopped by you (depthnet stop) at epoch 2 of 3 …": who, where, and how to go on."""
+    if action != "train":
+        return f"stopped by {by} before {action} finished: its outputs are incomplete"
+    total = count.num_epochs or (spec.spec.train.num_epochs if spec is not None else None)
+    done = count.epochs_done or 0
+    where = f" at epoch {min(done + 1, total)} of {total}" if total else ""
+    said = (
+        f"stopped by {by}{where} ({done} complete)" if total else f"stopped by {by} ({done} epochs complete)"
+    )
+    if resumable and by.startswith("you"):
+        return f"{said}: re-run into the same results folder to resume from {resumable}"
+    return said
+
+
+def _lie(action: str, what: str, d: Diagnosis | None, fallback: str) -> str:
+    """A run whose exit code 0 contradicts what TAO itself said (a wrapper that lost the exit code)."""
+    prefix = f"{action} failed ({what}, although the exit code is 0): "
+    return d.one_line(prefix) if d is not None else prefix + fallback
+
+
 def judge(
     action: str,
     exit_code: int | None,
     steps: list[StepLoss],
     kpi: dict[str, Any],
     *,
+    status_lines: Sequence[Mapping[str, Any]] = (),
+    log_text: str = "",
+    spec: RunSpec | None = None,
     tao_status: str | None = None,
     failure_message: str | None = None,
     hint: str | None = None,
     missing: str | None = None,
     interrupted: bool = False,
-    epochs_completed: int | None = None,
-    max_epoch: int | None = None,
-    bad_kpi: dict[str, float] | None = None,
     ended_by: str | None = None,
+    stopped_by: str | None = None,
+    resumable: str | None = None,
+    session_failure: str | None = None,
 ) -> Verdict:
-    reasons: list[str] = [ended_by] if ended_by else []
-    bad = first_bad_step(steps)
-    bad_keys = sorted({*(bad_kpi or {}), *(k for k in LOSS_KEYS if _bad(kpi.get(k)))})
-    nan = bad is not None or bool(bad_keys)
-    pass_note = " although TAO printed PASS" if tao_status == "PASS" else ""
-    if exit_code == 137 and not ended_by:
-        reasons.append(
-            "the container was killed (exit 137), most likely out of memory: lower the batch size or the "
-            "encoder, or enable train.activation_checkpoint"
+    """The verdict and its reasons, most telling first: who ended the run (you, a sweep, a scheduler), an
+    interruption, why it failed (the catalogue's one line, for a non-zero exit), NaN losses and non-finite
+    metrics, an exit 0 that TAO itself contradicts, a train that did not reach its last epoch, a kpi or an output
+    that is missing. Every reason is one line of at most 200 characters."""
+    reasons: list[str] = []
+    warnings: list[str] = []
+    excerpt: str | None = None
+    code: str | None = None
+    count = count_epochs(status_lines, log_text)
+    if session_failure is None:  # a caller with status.json's lines only (the fold passes its own, unbounded)
+        session_failure = next(
+            (
+                str(line.get("message") or "a status line says FAILURE")
+                for line in last_session(status_lines)
+                if line.get("status") == "FAILURE"
+            ),
+            None,
         )
-    if interrupted:
+    findings = judge_metrics(status_lines, action, spec=spec)
+    pass_note = " although TAO printed PASS" if tao_status == "PASS" else ""
+    if stopped_by:
+        reasons.append(_stopped(stopped_by, action, count, spec, resumable))
+    elif ended_by:
+        reasons.append(ended_by)
+    if interrupted and not stopped_by:
         reasons.append(
             f"the run was interrupted (Ctrl-C) before it finished{pass_note}: its outputs are incomplete"
         )
-    if nan:
+    ended = stopped_by or ended_by
+    if not ended and exit_code not in (0, 143, None):
+        d = diagnose(log_text, exit_code=exit_code, status_lines=status_lines, spec=spec, action=action)
+        if d is not None:
+            prefix = "" if d.code == "host_oom_kill" else f"{action} failed with exit code {exit_code}: "
+            reasons.append(d.one_line(prefix))
+            excerpt, code = d.excerpt or None, d.code
+        else:
+            why = f": {failure_message}" if failure_message else ""
+            reasons.append(f"{action} failed with exit code {exit_code}{why}")
+    bad = first_bad_step(steps)
+    if bad is not None:
         where = (
             f"from step {bad.global_step}"
-            if bad is not None and bad.global_step == 1
-            else (
-                f"at step {bad.global_step} (epoch {bad.epoch})"
-                if bad is not None
-                else f"in the kpi {', '.join(bad_keys)}"
-            )
+            if bad.global_step == 1
+            else f"at step {bad.global_step} (epoch {bad.epoch})"
         )
-        values = [bad.loss] if bad is not None else [(bad_kpi or {}).get(k, kpi.get(k)) for k in bad_keys]
-        value = "NaN" if any(isinstance(v, float) and math.isnan(v) for v in values) else "infinite"
-        reasons.append(
-            f"train_loss is {value} {where}{pass_note}"
-            + (
-                f": {hint}"
-                if hint
-                else ": check the dataset class against your depth files (`depthnet doctor`)"
-            )
-        )
-    if ended_by:
-        pass  # the scheduler's words say how it ended; the exit code it left says no more
+        value = "NaN" if math.isnan(bad.loss) else "infinite"
+        fix = hint or "check the dataset class against your depth files (`depthnet doctor`)"
+        reasons.append(f"train_loss is {value} {where}{pass_note}: {fix}")
+    failing: list[MetricFinding] = []
+    for f in findings:
+        if f.severity != "fail":
+            warnings.append(f.reason)
+        elif not (bad is not None and f.key == "train_loss"):  # said already, to the step
+            failing.append(f)
+    for i, f in enumerate(failing):
+        doctor = hint if f.key in HINT_KEYS else None
+        said = f.said(pass_note if i == 0 and bad is None else "", doctor)
+        reasons.append(said if len(said) <= ONE_LINE_MAX else f.said("", doctor))  # the fix before the note
+    nan = bad is not None or any(f.severity == "fail" for f in findings)
+    if stopped_by and nan:  # a NaN loss says more than the stop it led to (--stop-on-nan, the screen's alert)
+        reasons.append(reasons.pop(0))
+    if ended:
+        pass  # who ended it says how; the exit code it left says no more
     elif exit_code == 143:
-        reasons.append("the run was stopped (SIGTERM, exit 143) before it finished")
+        reasons.append(
+            "the run was stopped (SIGTERM, exit 143) before it finished — not by depthnet: by `docker stop`, "
+            "`kill` or the system"
+        )
     elif exit_code is None and not interrupted:
         reasons.append(failure_message or "the run has not finished")
-    elif exit_code not in (0, 137, 143, None):
-        why = f": {failure_message}" if failure_message else ""
-        reasons.append(f"{action} failed with exit code {exit_code}{why}")
-    if exit_code == 0 and not interrupted:
-        if (
-            action == "train"
-            and max_epoch is not None
-            and epochs_completed is not None
-            and epochs_completed < max_epoch + 1
-        ):
-            reasons.append(f"train ended after {epochs_completed} of {max_epoch + 1} epochs{pass_note}")
-        absent = [k for k in EXPECTED_KPI.get(action, ()) if k not in kpi]
-        if absent:
-            reasons.append(f"{action} exited 0 but reported no {', '.join(absent)}: it did not really run")
-        if missing:
-            reasons.append(f"{action} exited 0 but wrote nothing: {missing}")
+    elif exit_code == 0:
+        if tao_status == "FAIL" or session_failure:
+            d = diagnose(log_text, exit_code=1, status_lines=status_lines, spec=spec, action=action)
+            excerpt, code = (d.excerpt or None, d.code) if d is not None else (excerpt, code)
+            reasons.append(
+                _lie(action, "TAO printed Execution status: FAIL", d, "the log does not say why")
+                if tao_status == "FAIL"
+                else _lie(action, "status.json says FAILURE", d, session_failure or "")
+            )
+        if not interrupted:
+            if action == "train" and count.max_epoch is not None and not count.reached_end:
+                words = count.words()
+                reasons.append(
+                    f"train ended after {count.epochs_done} of {count.num_epochs} epochs{pass_note}"
+                    + (f" ({words})" if words else "")
+                )
+            absent = [k for k in EXPECTED_KPI.get(action, ()) if k not in kpi]
+            if absent:
+                reasons.append(
+                    f"{action} exited 0 but reported no {', '.join(absent)}: it did not really run"
+                )
+            if missing:
+                reasons.append(f"{action} exited 0 but wrote nothing: {missing}")
+    common: dict[str, Any] = {
+        "exit_code": exit_code,
+        "tao_status": tao_status,
+        "kpi": kpi,
+        "epochs_completed": count.epochs_done,
+        "stopped_by": stopped_by,
+    }
     if reasons:
+        shown = [one_line(r) for r in [*reasons, *warnings]]
         return Verdict(
             passed=False,
-            reason=reasons[0],
-            reasons=reasons,
-            exit_code=exit_code,
-            tao_status=tao_status,
-            kpi=kpi,
-            epochs_completed=epochs_completed,
+            reason=shown[0],
+            reasons=shown,
             nan=nan,
             interrupted=interrupted,
+            excerpt=excerpt,
+            code=code,
+            **common,
         )
-    shown = ", ".join(f"{k} {v:.4g}" for k, v in kpi.items() if isinstance(v, (int, float)))
-    reason = f"{action} finished" + (f" with {shown}" if shown else "")
-    return Verdict(
-        passed=True,
-        reason=reason,
-        reasons=[reason],
-        exit_code=exit_code,
-        tao_status=tao_status,
-        kpi=kpi,
-        epochs_completed=epochs_completed,
-        nan=False,
-        interrupted=False,
+    numbers = [(k, s) for k, v in kpi.items() if (s := _shown(v)) is not None and finite(v)]
+    headline = f"{action} finished" + (
+        f" with {', '.join(f'{k} {s}' for k, s in numbers)}" if numbers else ""
     )
+    resumed = count.words() if count.resume is not None else None
+    if resumed:
+        headline = f"{resumed}; {headline}"  # the resume first: a cut reason keeps it
+    shown = [one_line(r) for r in [headline, *warnings]]
+    return Verdict(passed=True, reason=shown[0], reasons=shown, nan=False, interrupted=False, **common)
 
 
 def judge_facts(
@@ -273,19 +346,24 @@ def judge_facts(
     interrupted: bool,
     hint: str | None,
     missing: str | None,
+    spec: RunSpec | None = None,
+    resumable: str | None = None,
 ) -> Verdict:
     return judge(
         action,
         exit_code,
         [facts.first_bad] if facts.first_bad else [],
         facts.kpi,
+        status_lines=facts.status.session_lines(),
+        log_text=facts.log.text(),
+        spec=spec,
         tao_status=tao_status,
         failure_message=facts.failure,
         hint=hint,
         missing=missing,
         interrupted=interrupted or facts.interrupted,
-        epochs_completed=facts.epochs_completed,
-        max_epoch=facts.max_epoch,
-        bad_kpi=facts.bad_kpi,
         ended_by=facts.ended_by,
+        stopped_by=facts.stopped_by,
+        resumable=resumable,
+        session_failure=facts.status.session_failure,
     )

@@ -11,21 +11,23 @@ import asyncio
 import gc
 import time
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Log, ProgressBar, Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Log, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from specgen.engine import registry
 from specgen.engine.backend import Backend
-from specgen.engine.events import Alert, Event, JobState, LogLine
+from specgen.engine.events import Alert, Event, JobState, LogLine, Verdict
+from specgen.engine.launch import stop
 from specgen.engine.logparse import display
 from specgen.engine.progress import RunProgress
-from specgen.engine.records import LaunchError, RunRecord
+from specgen.engine.records import BY_SCREEN, LaunchError, RunRecord
 from specgen.engine.retry import follow  # monitor.follow, with the restarts in the verdict
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs
 from tui.screens.modals import ConfirmScreen
@@ -46,6 +48,8 @@ class RunScreen(FailuresToApp, Screen[None]):
         Binding("ctrl+n", "next_step", "Next"),
         Binding("m", "metrics", "Metrics"),
         Binding("v", "outputs", "Depths"),
+        # the verdict's reasons and the log lines a failure was read from; above the focused table/log (priority)
+        Binding("enter", "why", "Why", show=False, priority=True),
     ]
 
     class Telemetry(Message):
@@ -218,8 +222,9 @@ class RunScreen(FailuresToApp, Screen[None]):
         if v is None:
             return
         banner = self.query_one("#verdict", Static)
-        tao = f" [dim]{v.tao_note.strip()}[/]" if v.tao_note else ""
-        banner.update(f"[b]{'PASS' if v.passed else 'FAIL'}[/] — {v.reason}{tao}")
+        tao = f" [dim]{escape(v.tao_note.strip())}[/]" if v.tao_note else ""
+        more = " [dim](Enter: why)[/]" if v.excerpt or len(v.reasons) > 1 else ""
+        banner.update(f"[b]{v.word}[/] — {escape(v.reason)}{tao}{more}")
         banner.set_class(v.passed, "pass")
         banner.set_class(not v.passed, "fail")
         self.sub_title = "finished"
@@ -233,6 +238,11 @@ class RunScreen(FailuresToApp, Screen[None]):
             return
         if await self.app.push_screen_wait(ConfirmScreen(f"{alert.message}\n\nStop the run now?")):
             self.stop_now()
+
+    def action_why(self) -> None:
+        """Enter on a finished run: every reason, and the log lines the failure's reason was read from."""
+        if self.progress.verdict is not None:
+            self.app.push_screen(VerdictScreen(self.progress.verdict))
 
     def action_stop_run(self) -> None:
         self.confirm_stop()
@@ -258,8 +268,8 @@ class RunScreen(FailuresToApp, Screen[None]):
         run ended meanwhile, scancel refused) is one line; the verdict follows from the monitor."""
         if self.backend is None:
             return
-        try:
-            self.backend.stop(self.record, 10)
+        try:  # run.json says who stopped it: the verdict is "stopped by you", not "killed"
+            stop(self.record, 10, by=BY_SCREEN, backend=self.backend)
         except LaunchError as exc:
             self.post_message(self.Stopped(str(exc)))
 
@@ -286,6 +296,8 @@ class RunScreen(FailuresToApp, Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Offer what this run leads to only once it has finished, and only what fits its action."""
+        if action == "why":  # Enter belongs to the search box while it is open
+            return self.progress.verdict is not None and self.query_one("#search", Input).has_class("hidden")
         if action in ("next_step", "metrics", "outputs"):
             if self.progress.verdict is None:
                 return False
@@ -332,3 +344,26 @@ class RunScreen(FailuresToApp, Screen[None]):
             f"{registry.log_path(self.record)})",
             severity="warning",
         )
+
+
+class VerdictScreen(ModalScreen[None]):
+    """The verdict in full (the banner's Enter): every reason, and the log excerpt the failure's reason was read
+    from — the same words and lines as ``depthnet verdict --verbose``."""
+
+    BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__()
+        self.verdict = verdict
+
+    def compose(self) -> ComposeResult:
+        v = self.verdict
+        with VerticalScroll(id="verdict-box", classes="modal-box"):
+            yield Label(f"[b]{v.word}[/] — {escape(v.reason)}", id="verdict-reason")
+            for extra in v.reasons[1:]:
+                yield Label(f"also: {escape(extra)}", classes="verdict-also")
+            if v.excerpt:
+                yield Label(f"[dim]from the log ({escape(v.code or 'no catalogue entry')}):[/]")
+                shown = "\n".join(display(line) for line in v.excerpt.splitlines())
+                yield Static(shown, id="verdict-excerpt", markup=False)
+            yield Label("[dim]Esc to close[/]")

@@ -135,7 +135,7 @@ class SweepScreen(FailuresToApp, Screen[None]):
         for t in trials:
             value = f"{t.value:.5g}" if isinstance(t.value, float) else "-"
             params = format_params(t.params, digits=3, short=True)
-            why = (t.reason or "") if t.state == "FAIL" else ""
+            why = (t.reason or "") if t.state in ("FAIL", "PRUNED") else ""
             cells.append((str(t.number), t.state, str(t.epochs), value, params, why[:60]))
         fill_table(table, TRIAL_COLUMNS, cells, [t.number for t in trials])
         if trials:
