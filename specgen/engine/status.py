@@ -22,7 +22,10 @@ from specgen.engine.events import StatusLine
 def parse_status_line(line: str) -> dict[str, Any] | None:
     try:
         value = json.loads(line)  # accepts NaN / Infinity, as TAO's writer produces them
-    except ValueError:
+    except (
+        ValueError,
+        RecursionError,
+    ):  # garbage, a 5000-digit number, or nesting deeper than the C stack allows
         return None
     return value if isinstance(value, dict) else None
 
