@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from specgen.cli.common import _err, _parse_sets
+from specgen.cli.common import _err, _parse_sets, write_data
 from specgen.spec.atomicio import RefusedOverwrite, write_text_atomic
 from specgen.spec.names import NEXT_ACTIONS
 
@@ -142,7 +142,7 @@ def cmd_next(args: argparse.Namespace) -> int:
     for problem in derived.problems:
         _err(problem.line())
     if args.output == "-":
-        sys.stdout.write(text)
+        write_data(text)
         return 0
     path = Path(args.output) if args.output else derived.default_path()
     try:
