@@ -258,6 +258,17 @@ def test_status_lines_are_parsed_within_bounds(name, tmp_path):
     assert json.loads(done.stdout)["verdict"] in ("PASS", "FAIL")
 
 
+@pytest.mark.parametrize("digits", [20, 401])
+def test_a_giant_integer_as_the_last_kpi_is_judged_not_a_crash(digits, tmp_path):
+    """The run's last word a 401-digit loss: not a float ``{:.4g}`` can format — it is judged non-finite, FAIL."""
+    sound = (FIXTURES / "train_tb" / "status.json").read_bytes()
+    last = b'{"epoch": 1, "kpi": {"val/loss": ' + b"7" * digits + b"}}\n"
+    done = _verdict(_results(tmp_path, status=sound + last))
+    assert "Traceback" not in done.stderr and "unexpected error" not in done.stderr, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["verdict"] == ("FAIL" if digits > 308 else doc["verdict"]) and doc["reasons"]
+
+
 def test_the_dir_reader_counts_and_notes_what_it_skipped(tmp_path):
     folder = _results(tmp_path, damaged("bad_data_crc"))
     reader = EventDirReader(folder)

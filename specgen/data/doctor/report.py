@@ -65,7 +65,9 @@ class DoctorReport(BaseModel):
 
 
 def read_annotation(path: str) -> list[tuple[str, str | None]]:
-    """TAO's line format: split on single spaces; 1 column = image only, 2 = image depth, 3 = left right depth."""
+    """TAO's line format (facts §2.2): split on single spaces; 1 column = image only, 2 = image depth, 3 or more =
+    ``image right depth [mask]``: TAO reads the depth from column 2 whatever follows it, so do we (the last column
+    would be the mask of a 4-column stereo line)."""
     import stat
 
     try:
@@ -92,7 +94,7 @@ def read_annotation(path: str) -> list[tuple[str, str | None]]:
         elif len(parts) == 2:
             rows.append((parts[0], parts[1]))
         else:
-            rows.append((parts[0], parts[-1]))
+            rows.append((parts[0], parts[2]))
     return rows
 
 
