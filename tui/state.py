@@ -89,11 +89,17 @@ class WizardState:
         p = Path(path)
         if p.is_dir():
             p = p / SESSION_DIR / SESSION_FILE
-        try:
-            return _load(cls, json.loads(p.read_text(encoding="utf-8")))
+        from specgen.spec.safeyaml import YamlLimitError, read_text_bounded
+
+        try:  # a FIFO, a device or a 2 GiB file is refused before reading; nesting past the C stack is not a session
+            return _load(cls, json.loads(read_text_bounded(p)))
         except FileNotFoundError:
             raise FileNotFoundError(f"{p}: no saved session there") from None
-        except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        except YamlLimitError as exc:
+            raise ValueError(
+                str(exc).replace("a spec is", "a session is").replace("the spec file", "the session file")
+            ) from None
+        except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
             raise ValueError(
                 f"{p}: not a readable depthnet-tui session ({exc.__class__.__name__}); start a new setup"
             ) from None

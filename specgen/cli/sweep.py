@@ -14,6 +14,8 @@ from specgen.spec.names import BACKEND_NAMES
 
 #: A sweep's trials must start where they are launched: the script backend only writes a run.sh to run by hand.
 SWEEP_BACKENDS = tuple(name for name in BACKEND_NAMES if name != "script")
+#: More trials than any GPU budget runs (each is a training run): a larger number is a typo, not a plan.
+MAX_TRIALS = 10_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -109,6 +111,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     ]
     if missing:
         _err(f"sweep needs {', '.join(missing)} (or a verb: sweep status|best|resume SWEEP_DIR)")
+        return EXIT_USAGE
+    if not 1 <= args.trials <= MAX_TRIALS or (args.parallel is not None and args.parallel < 1):
+        _err(
+            f"--trials {args.trials}: give 1 to {MAX_TRIALS:,} trials"
+            if not 1 <= args.trials <= MAX_TRIALS
+            else f"--parallel {args.parallel}: at least 1 trial at a time"
+        )
         return EXIT_USAGE
     apply_settings(args, SWEEP_BACKENDS)  # a bad setting is said by the dispatcher
     try:

@@ -71,3 +71,119 @@ def test_thousands_of_flow_levels_are_refused_before_parsing():
     with pytest.raises(SpecFileError, match="nesting deeper than 64 levels"):
         parse_yaml("a: " + "[" * 5000 + "]" * 5000 + "\n")
     assert parse_yaml("a: [[1], {b: [2]}]\n") == {"a": [[1], {"b": [2]}]}
+
+
+def _npy_header(header: str) -> bytes:
+    h = header.encode("latin1")
+    h += b" " * (64 - (10 + len(h) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(h).to_bytes(2, "little") + h
+
+
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("strings", "not numbers"),
+        ("structured", "not numbers"),
+        ("298 GiB", "header declares shape"),
+        ("header is code", "not a readable .npy"),
+    ],
+)
+def test_a_npy_depth_that_is_not_a_depth_array_is_one_line(kind, words, tmp_path):
+    """String, structured and object dtypes crashed the doctor (a TypeError); a header declaring 298 GiB allocated
+    it first (a MemoryError). Both are now read from the header alone."""
+    import numpy as np
+
+    from specgen.data.doctor.readers import UnreadableFile, read_depth_raw
+
+    p = tmp_path / "depth.npy"
+    if kind == "strings":
+        np.save(p, np.array([["a", "b"], ["c", "d"]]))
+    elif kind == "structured":
+        np.save(p, np.zeros((4, 4), dtype=[("a", "f4"), ("b", "i4")]))
+    elif kind == "298 GiB":
+        p.write_bytes(_npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (280000, 280000), }"))
+    else:
+        p.write_bytes(_npy_header("__import__('os').system('touch PWNED')"))
+    with pytest.raises(UnreadableFile, match=words):
+        read_depth_raw(p)
+    assert not (tmp_path / "PWNED").exists()
+    np.save(p, np.ones((4, 6), dtype=np.float32))
+    assert read_depth_raw(p).shape == (4, 6)
+
+
+def test_an_annotation_file_of_zeros_is_refused_at_once(tmp_path):
+    """A sparse 3 GiB file (or /dev/zero's copy) is not read whole: its first line holds a NUL byte."""
+    from specgen.data.doctor.report import read_annotation
+
+    p = tmp_path / "train.txt"
+    with open(p, "wb") as f:
+        f.truncate(3 << 30)
+    with pytest.raises(OSError, match="line 1 is binary"):
+        read_annotation(str(p))
+    p.write_text("a.jpg " + "x" * 100_000 + "\n")
+    with pytest.raises(OSError, match="longer than"):
+        read_annotation(str(p))
+    p.write_text(
+        "a.jpg a.png\r\nb.jpg b.png\rc.jpg\n\n"
+    )  # CR and CRLF end lines, as in TAO's text-mode reading
+    assert read_annotation(str(p)) == [("a.jpg", "a.png"), ("b.jpg", "b.png"), ("c.jpg", None)]
+
+
+@pytest.mark.parametrize(
+    "param",
+    ["train.optim.lr=uniform:-inf:inf", "train.optim.lr=uniform:nan:1", "train.num_epochs=int:1.5:3"],
+)
+def test_a_sweep_range_that_cannot_be_sampled_is_refused(param):
+    from specgen.engine.sweep import Param
+
+    with pytest.raises(ValueError, match="--param"):
+        Param.parse(param)
+
+
+@pytest.mark.parametrize(
+    "extra", [["--trials", "0"], ["--trials", "-5"], ["--trials", "2", "--parallel", "-1"]]
+)
+def test_sweep_counts_are_checked_before_anything_starts(extra, tmp_path):
+    import subprocess
+    import sys
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("results_dir: /tmp/x\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "specgen.cli",
+            "sweep",
+            "-e",
+            str(spec),
+            "--out",
+            str(tmp_path / "sw"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "unexpected error" not in done.stderr, done.stderr
+    assert ("--trials" in done.stderr or "--parallel" in done.stderr) and not (tmp_path / "sw").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge", "nested"])
+def test_resume_on_a_file_that_is_no_session_is_one_line(kind, tmp_path):
+    """``depthnet-tui --resume`` read a FIFO forever, a 2 GiB file whole, and deep nesting as a RecursionError."""
+    import os
+
+    from tui.state import WizardState
+
+    p = tmp_path / ".depthnet" / "session.json"
+    p.parent.mkdir()
+    if kind == "fifo":
+        os.mkfifo(p)
+    elif kind == "huge":
+        with open(p, "wb") as f:
+            f.truncate(2 << 30)
+    else:
+        p.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="session"):
+        WizardState.load(tmp_path)

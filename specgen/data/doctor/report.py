@@ -64,10 +64,17 @@ class DoctorReport(BaseModel):
         return bool(self.samples) and all(s.error for s in self.samples)
 
 
+#: An annotation line is two paths; one longer than this is not a line of one (and is not read whole).
+MAX_LINE = 1 << 16
+
+
 def read_annotation(path: str) -> list[tuple[str, str | None]]:
     """TAO's line format (facts §2.2): split on single spaces; 1 column = image only, 2 = image depth, 3 or more =
     ``image right depth [mask]``: TAO reads the depth from column 2 whatever follows it, so do we (the last column
-    would be the mask of a 4-column stereo line)."""
+    would be the mask of a 4-column stereo line).
+
+    Streamed line by line, never read whole: a NUL byte (a binary file, a sparse or zeroed one) or a line longer
+    than ``MAX_LINE`` is refused at once, so a 3 GiB file of zeros is one clear line, not a minute of reading."""
     import stat
 
     try:
@@ -75,7 +82,25 @@ def read_annotation(path: str) -> list[tuple[str, str | None]]:
             raise OSError(
                 f"{path}: not a regular file (a folder, FIFO or device); give the annotation file itself"
             )
-        text = Path(path).read_text(encoding="utf-8")
+        rows: list[tuple[str, str | None]] = []
+        with open(path, encoding="utf-8", newline=None) as f:
+            for number, line in enumerate(iter(lambda: f.readline(MAX_LINE + 1), ""), 1):
+                if len(line) > MAX_LINE or "\0" in line:
+                    raise OSError(
+                        f"{path}: line {number} is "
+                        + ("binary (a NUL byte)" if "\0" in line else f"longer than {MAX_LINE:,} characters")
+                        + ": not an annotation file; give the train/val/test .txt that `depthnet convert` wrote"
+                    )
+                line = line.rstrip("\n")
+                if not line.strip():
+                    continue
+                parts = line.split(" ")
+                if len(parts) == 1:
+                    rows.append((parts[0], None))
+                elif len(parts) == 2:
+                    rows.append((parts[0], parts[1]))
+                else:
+                    rows.append((parts[0], parts[2]))
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{path}: no such annotation file; run `depthnet convert` first or check the path"
@@ -84,17 +109,6 @@ def read_annotation(path: str) -> list[tuple[str, str | None]]:
         raise OSError(
             f"{path}: cannot be read as a text annotation file ({exc.__class__.__name__})"
         ) from None
-    rows: list[tuple[str, str | None]] = []
-    for line in text.splitlines():
-        parts = line.rstrip("\n").split(" ")
-        if not line.strip():
-            continue
-        if len(parts) == 1:
-            rows.append((parts[0], None))
-        elif len(parts) == 2:
-            rows.append((parts[0], parts[1]))
-        else:
-            rows.append((parts[0], parts[2]))
     return rows
 
 
