@@ -350,7 +350,7 @@ def main() -> None:
         try:
             state = WizardState.load(args.resume)
         except (OSError, ValueError) as exc:
-            parser.exit(1, f"depthnet-tui: {exc}\n")
+            parser.exit(1, f"depthnet-tui: {safe_text(str(exc))}\n")  # a path may hold escapes
     DepthnetApp(state, show_setup=first_start()).run()
 
 

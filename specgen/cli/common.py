@@ -109,9 +109,10 @@ def _parse_sets(items: Sequence[str] | None) -> dict[str, Any]:
 
 
 def finding_lines(f: Finding, example_prefix: str = "") -> list[str]:
-    """A data finding in the terminal: ``severity: CODE: message``, three examples, the fix."""
+    """A data finding in the terminal: ``severity: CODE: message``, three examples (one line each, whatever a file
+    name holds: a newline in one is shown as ``␊``), the fix."""
     lines = [f"{f.severity}: {f.code}: {f.what}"]
-    lines += [f"    {example_prefix}{ex}" for ex in f.examples[:3]]
+    lines += [f"    {example_prefix}{safe_text(ex)}" for ex in f.examples[:3]]
     if f.fix:
         lines.append(f"    fix: {f.fix}")
     return lines

@@ -297,3 +297,20 @@ def test_data_written_to_a_pipe_keeps_its_bytes(tmp_path):
         finally:
             sys.stdout = saved
     assert out.read_text(encoding="utf-8") == "name: a\u202eb\nshown: a\\u202eb\n"
+
+
+def test_a_name_with_a_newline_is_named_not_split(tmp_path):
+    """A newline in a file name is the planner's joiner: the walk sets such a name aside and convert names it on
+    one line (``␊``) instead of pairing the halves with other files."""
+    from specgen.data.sample_data import make_sample_dataset
+
+    data = make_sample_dataset(tmp_path / "data", per_scene=1)
+    rgb = next(data.rglob("rgb_*.jpg"))
+    depth = rgb.with_name(rgb.name.replace("rgb_", "sync_depth_").replace(".jpg", ".png"))
+    shutil.copy(rgb, rgb.with_name("rgb_a\nb.jpg"))
+    shutil.copy(depth, depth.with_name("sync_depth_a\nb.png"))
+    args = ("convert", "--data-root", str(data), "--image-pattern", "rgb_", "--depth-pattern", "sync_depth_")
+    done = depthnet(*args, "--out", str(tmp_path / "ann"))
+    assert done.returncode == 1 and "UNLISTABLE_PATH" in done.stdout + done.stderr
+    assert "rgb_a␊b.jpg" in done.stdout + done.stderr and "DEPTH_MISSING" not in done.stdout + done.stderr
+    assert not (tmp_path / "ann").exists()
