@@ -187,3 +187,22 @@ def test_resume_on_a_file_that_is_no_session_is_one_line(kind, tmp_path):
         p.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ValueError, match="session"):
         WizardState.load(tmp_path)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (0, 0), (5, 640)])
+def test_a_depth_map_smaller_than_a_patch_is_not_healthy(shape, tmp_path):
+    """0×0 and 1×1 depth maps were called healthy (the size check skipped a height of 0; a mismatch only warned)."""
+    import numpy as np
+
+    from specgen.data.doctor.report import diagnose
+    from specgen.data.sample_data import make_sample_dataset
+
+    data = make_sample_dataset(tmp_path / "data", per_scene=1)
+    rgb = next(data.rglob("rgb_*.jpg"))
+    depth = tmp_path / "depth.pfm"
+    h, w = shape
+    depth.write_bytes(f"Pf\n{w} {h}\n-1.0\n".encode() + np.ones((h, w), dtype="<f4").tobytes())
+    ann = tmp_path / "train.txt"
+    ann.write_text(f"{rgb} {depth}\n", encoding="utf-8")
+    report = diagnose(str(ann), "NYUDV2")
+    assert report.fails and "DEPTH_TOO_SMALL" in [f.code for f in report.findings]

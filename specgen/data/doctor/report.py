@@ -20,7 +20,15 @@ from specgen.spec.problems import Finding
 LOW_VALID = 0.05
 #: Findings that mean TAO would crash, train on nothing or learn the wrong thing.
 FAILING = frozenset(
-    {"EMPTY_MASK", "ENCODING_MISMATCH", "PAIRING", "UNREADABLE", "EMPTY_FILE", "UNSUPPORTED_EXT"}
+    {
+        "EMPTY_MASK",
+        "ENCODING_MISMATCH",
+        "PAIRING",
+        "UNREADABLE",
+        "EMPTY_FILE",
+        "UNSUPPORTED_EXT",
+        "DEPTH_TOO_SMALL",
+    }
 )
 
 
@@ -230,8 +238,26 @@ def diagnose(
                 fix="pick the class that reads this file type (`depthnet pairs`)",
             )
         )
+    #: A depth map smaller than one ViT patch (14 px) is no map of its image: 0×0 or 1×1 was called healthy.
+    tiny = [
+        r for r in results if r.height is not None and r.width is not None and min(r.height, r.width) < 14
+    ]
+    if tiny:
+        findings.append(
+            Finding(
+                code="DEPTH_TOO_SMALL",
+                severity="error",
+                message=f"{len(tiny)} sampled depth map(s) are smaller than 14×14 pixels: no depth map of its image",
+                examples=[
+                    f"{r.depth} {r.width}×{r.height} (RGB {r.rgb_width}×{r.rgb_height})" for r in tiny[:3]
+                ],
+                fix="re-export the depth maps at the RGB images' size",
+            )
+        )
     sizes = [
-        r for r in results if r.height and r.rgb_height and (r.height, r.width) != (r.rgb_height, r.rgb_width)
+        r
+        for r in results
+        if r.height and r.rgb_height and r not in tiny and (r.height, r.width) != (r.rgb_height, r.rgb_width)
     ]
     if sizes:
         findings.append(
