@@ -132,6 +132,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_PROBLEM
     params = params or default_space(data)
+    from specgen.spec.keypaths import all_paths, where_it_belongs
+    from specgen.spec.schema import ExperimentSpec
+
+    unknown = [p.key for p in params if p.key not in set(all_paths(ExperimentSpec))]
+    if unknown:  # else every trial would run, each failing on the key TAO rejects
+        _err(
+            f"--param {unknown[0]}: not a key of the train spec; {where_it_belongs(ExperimentSpec, unknown[0])}"
+        )
+        return EXIT_USAGE
     parallel = args.parallel or (len(ids) if isinstance(ids, list) else 1)
     env = dict(item.split("=", 1) for item in args.env if "=" in item)
     slurm = None

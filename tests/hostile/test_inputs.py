@@ -206,3 +206,24 @@ def test_a_depth_map_smaller_than_a_patch_is_not_healthy(shape, tmp_path):
     ann.write_text(f"{rgb} {depth}\n", encoding="utf-8")
     report = diagnose(str(ann), "NYUDV2")
     assert report.fails and "DEPTH_TOO_SMALL" in [f.code for f in report.findings]
+
+
+def test_a_sweep_of_an_unknown_key_is_refused_before_any_trial(tmp_path):
+    import subprocess
+    import sys
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("results_dir: /tmp/x\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "specgen.cli", "sweep", "-e", str(spec), "--out", str(tmp_path / "sw")]
+        + ["--trials", "2", "--param", "train.optim.lrr=uniform:0:1", "--backend", "local"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        done.returncode == 2
+        and "train.optim.lrr" in done.stderr
+        and "did you mean train.optim.lr" in done.stderr
+    )
+    assert not (tmp_path / "sw").exists()
