@@ -892,6 +892,14 @@ def run_cases() -> list[Case]:
         return setup
 
     slurm = ["run", "train", "-e", "spec.yaml", "--backend", "slurm", "--dry-run"]
+
+    def quoted(d: Path, rc: int, out: str) -> str | None:
+        """Every PWNED in the script inside single quotes (a line of its own would be a command)."""
+        for line in out.splitlines():
+            if "PWNED" in line and not re.search(r"'[^']*PWNED[^']*'", line):
+                return f"unquoted in the script: {line.strip()[:80]}"
+        return None
+
     for label, extra in {
         "--env name $(touch PWNED)": ["--env", "$(touch PWNED)=1"],
         "--env name with space": ["--env", "A B=1"],
@@ -923,7 +931,18 @@ def run_cases() -> list[Case]:
         "--output-dir /": ["--output-dir", "/"],
     }.items():
         argv = slurm
-        cases.append(Case(10, f"run --dry-run: {label}", with_spec(lambda d, a=argv, e=extra: [*a, *e])))
+        # a value that is quoted where it lands is harmless (the script shows it single-quoted); Slurm ignores
+        # --network: taking either is right, so long as nothing leaks into the script unquoted
+        fine = label in ("--env `…` value", "--network host;rm")
+        cases.append(
+            Case(
+                10 if not fine else 2,
+                f"run --dry-run: {label}",
+                with_spec(lambda d, a=argv, e=extra: [*a, *e]),
+                bad=not fine,
+                check=quoted if fine else None,
+            )
+        )
 
     cases += mount_cases(slurm)
 

@@ -227,3 +227,11 @@ def test_a_sweep_of_an_unknown_key_is_refused_before_any_trial(tmp_path):
         and "did you mean train.optim.lr" in done.stderr
     )
     assert not (tmp_path / "sw").exists()
+
+
+def test_a_gpu_index_no_host_has_is_refused():
+    from specgen.job.gpus import parse_gpus
+
+    with pytest.raises(ValueError, match="a GPU index is 0 to 1023"):
+        parse_gpus("99999999999999999999")
+    assert parse_gpus("0,3") == [0, 3]
