@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.filter import LineFilter
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from specgen.spec.display import safe_text
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
 from tui.screens.base import STEP_TITLES, WizardScreen
 from tui.screens.welcome import WelcomeScreen
 from tui.state import WizardState
 from tui.threads import WorkFailed
+from tui.widgets.plain import SafeLines
 
 if TYPE_CHECKING:
     from specgen.job.builders import BuildRequest
@@ -76,6 +80,30 @@ class DepthnetApp(App[None]):
         self.state = state or WizardState()
         self._initial = state
         self._show_setup = show_setup  # the first start: the environment check comes before anything else
+        self._safe_lines = SafeLines()
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then ours: no control, C1 or bidi character drawn reaches the terminal."""
+        return [*super().get_line_filters(), self._safe_lines]
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification is plain text (engine lines quote file names and log lines): never markup, never a
+        control character."""
+        super().notify(
+            safe_text(str(message), multiline=True),
+            title=safe_text(str(title)),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def on_mount(self) -> None:
         self.theme = "textual-dark"
@@ -324,7 +352,7 @@ def main() -> None:
         try:
             state = WizardState.load(args.resume)
         except (OSError, ValueError) as exc:
-            parser.exit(1, f"depthnet-tui: {exc}\n")
+            parser.exit(1, f"depthnet-tui: {safe_text(str(exc))}\n")  # a path may hold escapes
     DepthnetApp(state, show_setup=first_start()).run()
 
 

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from specgen.cli.common import _err, _parse_sets
+from specgen.cli.common import _err, _parse_sets, write_data
+from specgen.spec.atomicio import RefusedOverwrite, write_text_atomic
 from specgen.spec.names import NEXT_ACTIONS
 
 if TYPE_CHECKING:  # imported by the commands that use them: `depthnet --help` does not pay for the engine
@@ -141,9 +142,8 @@ def cmd_next(args: argparse.Namespace) -> int:
     for problem in derived.problems:
         _err(problem.line())
     if args.output == "-":
-        sys.stdout.write(text)
+        write_data(text)
         return 0
-    from specgen.spec.atomicio import RefusedOverwrite, write_text_atomic
 
     path = Path(args.output) if args.output else derived.default_path()
     try:
@@ -164,7 +164,6 @@ def _write_image_list(folder: str, output: str | None) -> str | None:
 
     """The one-column annotation file for --images-dir (beside -o, else in the folder's parent), atomically."""
     from specgen.data.inference_outputs import image_list
-    from specgen.spec.atomicio import write_text_atomic
 
     if not Path(folder).is_dir():
         _err(f"--images-dir {folder}: no such folder")

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from specgen.cli.common import _err
+from specgen.cli.common import _err, progress
 
 BY = {"abs_rel": "AbsRel", "rmse": "RMSE", "d1": "δ1"}
 
@@ -74,11 +74,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return 1
     setup = setup_from_spec(spec)
 
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty():  # a live count on a terminal; nothing for a log
-            print(f"\rscoring {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    def count(done: int, total: int) -> None:
+        progress(f"scoring {done}/{total}", last=done >= total)
 
-    result = analyse(samples, setup, progress=progress, notes=notes)
+    result = analyse(samples, setup, progress=count, notes=notes)
     worst = result.worst(args.worst, by=args.by)
     if args.json:
         data: dict[str, Any] = {

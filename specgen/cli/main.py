@@ -27,7 +27,7 @@ from specgen.cli import (
     verdict,
     weights,
 )
-from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err
+from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, _err, safe_output
 
 #: Sub-command groups, in the order ``depthnet --help`` lists them. Each has ``register(sub)``.
 COMMAND_GROUPS = (
@@ -95,6 +95,11 @@ def start_here() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with safe_output():  # every character printed passes the display sanitiser (specgen/spec/display.py)
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:  # `depthnet` alone: the first steps, not a usage error

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, _err
+from specgen.cli.common import EXIT_OK, EXIT_PROBLEM, _err, progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,12 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     from specgen.data.sample_data import make_sample_dataset
 
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty():  # a live count on a terminal; nothing for a log
-            print(f"\r{done}/{total} pairs", end="", file=sys.stderr, flush=True)
+    def count(done: int, total: int) -> None:
+        progress(f"{done}/{total} pairs")
 
     try:
-        root = make_sample_dataset(args.folder, per_scene=max(1, args.per_scene), progress=progress)
+        root = make_sample_dataset(args.folder, per_scene=max(1, args.per_scene), progress=count)
     except FileExistsError as exc:
         _err(str(exc))
         return EXIT_PROBLEM

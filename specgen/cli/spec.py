@@ -13,6 +13,7 @@ from specgen.cli.common import (
     _err,
     _parse_sets,
     _print_json,
+    write_data,
 )
 from specgen.spec.catalog import DATASETS, pairing_table
 
@@ -98,7 +99,7 @@ def _write_out(output: str, spec: Any, *, full: bool, force: bool, header: str) 
     from specgen.spec.render import render, write_spec
 
     if output == "-":
-        sys.stdout.write(render(spec, full=full, header=header))
+        write_data(render(spec, full=full, header=header))
         return EXIT_OK
     try:
         path = write_spec(output, spec, full=full, overwrite=force, header=header)

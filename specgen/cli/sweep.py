@@ -14,6 +14,8 @@ from specgen.spec.names import BACKEND_NAMES
 
 #: A sweep's trials must start where they are launched: the script backend only writes a run.sh to run by hand.
 SWEEP_BACKENDS = tuple(name for name in BACKEND_NAMES if name != "script")
+#: More trials than any GPU budget runs (each is a training run): a larger number is a typo, not a plan.
+MAX_TRIALS = 10_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -110,6 +112,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if missing:
         _err(f"sweep needs {', '.join(missing)} (or a verb: sweep status|best|resume SWEEP_DIR)")
         return EXIT_USAGE
+    if not 1 <= args.trials <= MAX_TRIALS or (args.parallel is not None and args.parallel < 1):
+        _err(
+            f"--trials {args.trials}: give 1 to {MAX_TRIALS:,} trials"
+            if not 1 <= args.trials <= MAX_TRIALS
+            else f"--parallel {args.parallel}: at least 1 trial at a time"
+        )
+        return EXIT_USAGE
     apply_settings(args, SWEEP_BACKENDS)  # a bad setting is said by the dispatcher
     try:
         params = [Param.parse(p) for p in args.param]
@@ -123,6 +132,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_PROBLEM
     params = params or default_space(data)
+    from specgen.spec.keypaths import all_paths, where_it_belongs
+    from specgen.spec.schema import ExperimentSpec
+
+    unknown = [p.key for p in params if p.key not in set(all_paths(ExperimentSpec))]
+    if unknown:  # else every trial would run, each failing on the key TAO rejects
+        _err(
+            f"--param {unknown[0]}: not a key of the train spec; {where_it_belongs(ExperimentSpec, unknown[0])}"
+        )
+        return EXIT_USAGE
     parallel = args.parallel or (len(ids) if isinstance(ids, list) else 1)
     env = env_pairs(args.env)  # names and values checked (a LaunchError, said by the dispatcher)
     slurm = None

@@ -20,6 +20,9 @@ import re
 from collections.abc import Iterable, Iterator
 
 from specgen.engine.events import ConsoleMetrics, LogLine, StepLoss
+from specgen.spec.display import CONTROL, SEQUENCE, safe_text
+
+__all__ = ["ANSI", "CONTROL", "LogParser", "display", "parse_step"]
 
 TQDM_BAR = re.compile(r"\d+%\|[^|]*\|")  # any tqdm bar (train, validation): a progress update, not a log line
 EPOCH_RE = re.compile(r"Epoch (\d+):\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)\b")
@@ -32,9 +35,8 @@ TAO_LINE_END = re.compile(r"\(\w+\.py:\d+\)\x1b\[0m")
 RICH_FRAME = re.compile(r"^Epoch (\d+)/(\d+) +\S+ (\d+)/(\d+) ")
 KEY_VALUE = re.compile(r"([A-Za-z_][\w/]*): ([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))")
 TABLE_ROW = re.compile(r"^[│┃] +([\w/]+) +[│┃] +([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf)) +[│┃]$")
-#: Terminal escape sequences: CSI (colours, cursor), OSC (titles, hyperlinks; ended by BEL or ST), and the rest.
-ANSI = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: Terminal escape sequences (7-bit and C1) and the characters a terminal must not get: the display sanitiser's.
+ANSI = SEQUENCE
 #: A Rich frame is a few hundred characters; more is not one (and is not scanned).
 FRAME_MAX = 8000
 #: Longest piece held while waiting for a line's end; a longer line is passed on in pieces of this size.
@@ -44,8 +46,9 @@ DISPLAY_MAX = 2000
 
 
 def display(text: str) -> str:
-    """A line as a terminal may show it: colours and control bytes removed, very long lines shortened."""
-    text = CONTROL.sub("", ANSI.sub("", text))
+    """A console line as a terminal may show it (``specgen.spec.display``): colours removed, every other control,
+    C1 or bidi character shown inert (``␛``, ``\\u009b``), very long lines shortened."""
+    text = safe_text(text, strip_sequences=True)
     return (
         text
         if len(text) <= DISPLAY_MAX

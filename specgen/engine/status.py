@@ -24,10 +24,25 @@ if (
     import asyncio
 
 
+def _number(text: str) -> int | float:
+    """A JSON integer. One past int64 (no epoch, step or loss is) becomes a float, and ±inf past float's range, so
+    the one finite rule judges it (a 401-digit kpi is not a loss) and no ``{:.4g}`` overflows later."""
+    value = int(text)
+    if -(2**63) <= value < 2**63:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def parse_status_line(line: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(line)  # accepts NaN / Infinity, as TAO's writer produces them
-    except ValueError:
+        value = json.loads(line, parse_int=_number)  # accepts NaN / Infinity, as TAO's writer produces them
+    except (
+        ValueError,
+        RecursionError,
+    ):  # garbage, a 5000-digit number, or nesting deeper than the C stack allows
         return None
     return value if isinstance(value, dict) else None
 

@@ -79,6 +79,12 @@ class Param(BaseModel):
             raise ValueError(
                 f"--param {text!r}: {dist} needs LOW:HIGH numbers, e.g. {dist}:1e-5:1e-3"
             ) from None
+        if not (
+            math.isfinite(low) and math.isfinite(high)
+        ):  # Optuna's sampler overflows on ±inf, never samples NaN
+            raise ValueError(f"--param {text!r}: LOW and HIGH must be finite numbers, e.g. {dist}:1e-5:1e-3")
+        if dist == "int" and not (low.is_integer() and high.is_integer()):
+            raise ValueError(f"--param {text!r}: int needs whole numbers, e.g. int:1:8")
         if not low < high or (dist == "loguniform" and low <= 0):
             raise ValueError(
                 f"--param {text!r}: need LOW < HIGH"

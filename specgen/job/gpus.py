@@ -12,6 +12,8 @@ from typing import Any
 
 from specgen.spec.keypaths import get_path_or_none, set_path
 
+#: No host has more GPUs than this; a larger index cannot name one.
+MAX_GPU_INDEX = 1023
 #: Actions whose section has device keys.
 DEVICE_SECTIONS = ("train", "evaluate", "inference")
 
@@ -25,6 +27,8 @@ def parse_gpus(text: str) -> list[int] | str:
         ids = [int(x) for x in text.split(",") if x.strip() != ""]
     except ValueError:
         raise ValueError(f"--gpus {text!r}: give GPU indices like 0 or 0,1 (or all / none)") from None
+    if any(i > MAX_GPU_INDEX for i in ids):  # 99999999999999999999 is a typo, not a device
+        raise ValueError(f"--gpus {text!r}: a GPU index is 0 to {MAX_GPU_INDEX} (`nvidia-smi -L` lists them)")
     if not ids or any(i < 0 for i in ids) or len(set(ids)) != len(ids):
         raise ValueError(f"--gpus {text!r}: give distinct GPU indices like 0 or 0,1 (or all / none)")
     return ids

@@ -1,10 +1,13 @@
 """YAML from users, bounded: a spec is a few KB, so anything far larger, deeper or self-multiplying is refused with a
 clear error in well under a second — never a hang, a RecursionError or a memory blow-up later, when the data is
-walked. Duplicate keys are an error (TAO's loader rejects them too); so are integers too long to be a setting."""
+walked. Duplicate keys are an error (TAO's loader rejects them too); so are integers too long to be a setting.
+Merge keys (``<<: *base``) are read as TAO's OmegaConf reads them; the alias-expansion bound counts what they
+bring in, so a merge bomb is refused like an alias bomb."""
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -25,8 +28,12 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that rejects duplicate keys and over-long integers (with the line)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """Duplicate keys are checked among the mapping's own keys; merge keys (``<<: *base``, which TAO's OmegaConf
+        accepts) are then flattened as PyYAML does, so an own key overrides a merged one, as YAML says."""
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = self.construct_object(key_node, deep=True)
             try:
                 hash(key)
@@ -40,6 +47,14 @@ class _Loader(yaml.SafeLoader):
                     f"{seen[key]}); TAO rejects duplicate keys: keep one"
                 )
             seen[key] = key_node.start_mark.line + 1
+        try:
+            self.flatten_mapping(node)
+        except (
+            yaml.constructor.ConstructorError
+        ) as exc:  # `<<: 5`: a merge of something that is not a mapping
+            raise YamlLimitError(
+                f"line {node.start_mark.line + 1}: a merge key (<<) takes a mapping or a list of mappings ({exc.problem})"
+            ) from None
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
@@ -94,12 +109,35 @@ def _check_size(root: yaml.Node | None) -> None:
         stack.extend((c, depth + 1, False) for c in children if id(c) not in expanded)
 
 
+_FLOW = re.compile(r"[\[\]{}]")
+
+
+def _flow_too_deep(text: str) -> int | None:
+    """The line where ``[``/``{`` nesting passes MAX_DEPTH, found on the text before any parsing: PyYAML's parser
+    recurses once per flow level, and thousands of levels cost seconds to reach and unwind its RecursionError.
+    Brackets inside quoted strings count too — a spec never holds 64 unclosed ones."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None
+    depth = 0
+    for m in _FLOW.finditer(text):
+        if m.group() in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return text.count("\n", 0, m.start()) + 1
+        elif depth:
+            depth -= 1
+    return None
+
+
 def load_text(text: str, source: str = "<spec>") -> Any:
     """Parse ``text`` within the limits; YamlLimitError or yaml.YAMLError otherwise."""
     if len(text) > MAX_BYTES:
         raise YamlLimitError(
             f"{source}: {len(text) / 2**20:.1f} MiB; a spec is a few KB: is this the right file?"
         )
+    line = _flow_too_deep(text)
+    if line is not None:
+        raise YamlLimitError(f"{source}: nesting deeper than {MAX_DEPTH} levels (line {line}): not a spec")
     loader = _Loader(text)
     try:
         try:
@@ -121,20 +159,27 @@ def load_text(text: str, source: str = "<spec>") -> Any:
 
 
 def read_text_bounded(path: str | os.PathLike[str], limit: int = MAX_BYTES) -> str:
-    """A small regular text file's content. FIFOs, devices and folders are refused before opening (opening a FIFO
-    waits for a writer); a file over ``limit`` is refused without reading it all."""
+    """A small regular text file's content. FIFOs, devices and folders are refused before a byte is read
+    (``atomicio.open_regular``: opening a FIFO would wait for a writer); a file over ``limit`` is refused without
+    reading it all."""
+    from specgen.spec.atomicio import UnsafeTarget, open_regular
+
     p = Path(path)
     st = p.stat()  # FileNotFoundError / PermissionError pass through
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(f"{p}: is a folder, not a file")
-    if not stat.S_ISREG(st.st_mode):
-        raise YamlLimitError(f"{p}: not a regular file (a FIFO, socket or device); give the spec file itself")
     if st.st_size > limit:
         raise YamlLimitError(
             f"{p}: {st.st_size / 2**20:.1f} MiB; a spec is a few KB: is this the right file?"
         )
-    with open(p, "rb") as f:
-        data = f.read(limit + 1)
+    try:
+        handle = open_regular(p)
+    except UnsafeTarget:
+        raise YamlLimitError(
+            f"{p}: not a regular file (a FIFO, socket or device); give the spec file itself"
+        ) from None
+    with handle:
+        data = handle.read(limit + 1)
     if len(data) > limit:
         raise YamlLimitError(
             f"{p}: larger than {limit // 2**20} MiB; a spec is a few KB: is this the right file?"

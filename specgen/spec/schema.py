@@ -149,6 +149,23 @@ class Augmentation(Section):
         default_factory=lambda: [518, 518],
         description="Training crop [height, width]; multiples of 14 suit the ViT patch size.",
     )
+
+    @field_validator("crop_size")
+    @classmethod
+    def _crop(cls, v: list[int]) -> list[int]:
+        """Two positive multiples of 14: TAO indexes [0] and [1] (one entry is an IndexError at the first batch), a
+        zero or negative size crops nothing, and an odd size fails with "Crop size needs to be smaller than image
+        size" (facts §2.5)."""
+        if len(v) != 2:
+            raise ValueError(f"crop_size needs two sizes [height, width], not {len(v)}; e.g. [518, 518]")
+        bad = [x for x in v if x <= 0 or x % 14]
+        if bad:
+            near = [max(14, round(x / 14) * 14) for x in v]
+            raise ValueError(
+                f"crop_size {v}: each size must be a positive multiple of the ViT patch size 14; e.g. {near}"
+            )
+        return v
+
     min_scale: float = Field(-0.2, description="Lower bound of the random scale augmentation (log2 scale).")
     max_scale: float = Field(0.4, description="Upper bound of the random scale augmentation (log2 scale).")
     do_flip: bool = Field(False, description="Enable random flips.")

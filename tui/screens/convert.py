@@ -32,6 +32,7 @@ from specgen.spec.atomicio import RefusedOverwrite
 from tui.screens.base import WizardScreen
 from tui.screens.modals import ConfirmScreen
 from tui.widgets.findings import finding_markup
+from tui.widgets.plain import plain_cell
 from tui.widgets.tables import fill_table
 
 DEBOUNCE = 0.15
@@ -181,8 +182,8 @@ class ConvertScreen(WizardScreen):
             ("image", "→ depth (derived)"),
             [
                 (
-                    image.removeprefix(root),
-                    ("" if (image, depth) in complete else "✗ ") + depth.removeprefix(root),
+                    plain_cell(image.removeprefix(root)),
+                    ("" if (image, depth) in complete else "✗ ") + plain_cell(depth.removeprefix(root)),
                 )
                 for image, depth in complete + (p.missing[:4] if missing else [])
             ],

@@ -32,6 +32,7 @@ from specgen.engine.retry import follow  # monitor.follow, with the restarts in 
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs
 from tui.screens.modals import ConfirmScreen
 from tui.threads import FailuresToApp
+from tui.widgets.plain import plain, plain_cell
 
 LOG_LINES = 5000  # the log pane keeps the newest lines; the whole log is in the run folder
 TICK = 0.1
@@ -215,16 +216,18 @@ class RunScreen(FailuresToApp, Screen[None]):
         table.clear()
         for key, value in self.progress.kpi.items():
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-            table.add_row(key, shown if shown not in ("nan", "inf") else f"[red b]{shown}[/]")
+            table.add_row(
+                plain_cell(key), plain_cell(shown) if shown not in ("nan", "inf") else f"[red b]{shown}[/]"
+            )
 
     def draw_verdict(self) -> None:
         v = self.progress.verdict
         if v is None:
             return
         banner = self.query_one("#verdict", Static)
-        tao = f" [dim]{escape(v.tao_note.strip())}[/]" if v.tao_note else ""
+        tao = f" [dim]{plain(v.tao_note.strip())}[/]" if v.tao_note else ""
         more = " [dim](Enter: why)[/]" if v.excerpt or len(v.reasons) > 1 else ""
-        banner.update(f"[b]{v.word}[/] — {escape(v.reason)}{tao}{more}")
+        banner.update(f"[b]{v.word}[/] — {plain(v.reason)}{tao}{more}")
         banner.set_class(v.passed, "pass")
         banner.set_class(not v.passed, "fail")
         self.sub_title = "finished"

@@ -14,6 +14,7 @@ from specgen.engine.launch import backend_for, listing
 from specgen.engine.records import LaunchError, RunRecord, RunRow
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs, OpenRun
 from tui.threads import FailuresToApp
+from tui.widgets.plain import plain_cell
 from tui.widgets.tables import fill_table
 
 RUN_COLUMNS = (
@@ -75,7 +76,17 @@ class RunsScreen(FailuresToApp, Screen[None]):
         for r in reversed(rows):  # newest first
             verdict = {"PASS": "[green]PASS[/]", "FAIL": "[red]FAIL[/]"}.get(r.verdict or "", "-")
             mark = str(self.marked.index(r.run_id) + 1) if r.run_id in self.marked else ""
-            cells.append((mark, r.run_id, r.backend, r.action or "", r.state, verdict, (r.reason or "")[:60]))
+            cells.append(
+                (
+                    mark,
+                    plain_cell(r.run_id),
+                    r.backend,
+                    r.action or "",
+                    r.state,
+                    verdict,
+                    plain_cell((r.reason or "")[:60]),
+                )
+            )
             keys.append(r.run_id)
         fill_table(self.query_one("#runs", DataTable), RUN_COLUMNS, cells, keys)
         self.query_one("#runs-empty", Static).update(

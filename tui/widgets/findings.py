@@ -4,6 +4,7 @@ Model steps, so a severity has one colour and a fix one arrow everywhere."""
 from __future__ import annotations
 
 from specgen.spec.problems import Finding
+from tui.widgets.plain import plain
 
 COLOURS = {"error": "red", "warning": "yellow"}  # anything else (info) is cyan
 
@@ -14,8 +15,10 @@ def finding_markup(
     """``SEVERITY CODE: message`` in the severity's colour, then up to ``examples`` example files (``strip`` cut from
     their front) and ``→ fix``; ``key_hint`` follows the message, ``fix_hint`` the fix (the key that applies it)."""
     colour = COLOURS.get(f.severity, "cyan")
-    lines = [f"[{colour}]{f.severity.upper()} {f.code}[/]: {f.what}{key_hint}"]
-    lines += [f"   [dim]e.g. {ex.replace(strip, '') if strip else ex}[/]" for ex in f.examples[:examples]]
+    lines = [f"[{colour}]{f.severity.upper()} {plain(f.code)}[/]: {plain(f.what)}{key_hint}"]
+    lines += [
+        f"   [dim]e.g. {plain(ex.replace(strip, '') if strip else ex)}[/]" for ex in f.examples[:examples]
+    ]
     if f.fix:
-        lines.append(f"   → {f.fix}{fix_hint}")
+        lines.append(f"   → {plain(f.fix)}{fix_hint}")
     return "\n".join(lines)

@@ -46,6 +46,8 @@ class FileIndex:
     top_level_dirs: list[str] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     symlink_dirs_skipped: list[str] = field(default_factory=list)
+    #: Files whose name holds a newline: no annotation line can list them, and every joined scan splits on it.
+    newline_names: list[str] = field(default_factory=list)
     walk_seconds: float = 0.0
     _lookup: set[str] | None = field(default=None, repr=False)
     _by_suffix: dict[str, list[str]] | None = field(default=None, repr=False)  # suffix → files
@@ -171,6 +173,9 @@ def _walk(
                 index.symlink_dirs_skipped.append(entry.path)
             else:
                 stack.append(entry.path)
+        if names and "\n" in "\0".join(names):  # one C-speed scan; a name with a newline is set aside, named
+            index.newline_names += [f"{folder}/{n}" for n in names if "\n" in n]
+            names = [n for n in names if "\n" not in n]
         if names:  # a tuple of str: the GC untracks it at its first pass and never walks it again
             add_folder((folder, tuple(names)))
             index.count += len(names)

@@ -8,6 +8,7 @@ to fix it.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +25,10 @@ IMAGE_EXTS = (".png", ".jpg", ".jpeg")  # TAO's RGB reader, case-sensitive
 DEPTH_EXTS = (".png", ".pfm", ".npy")  # what some mono dataset class can read
 SPLIT_FILES = ("train.txt", "val.txt", "test.txt")
 EXAMPLES = 3
+#: What no annotation line can hold: a control character (CR and the rest: TAO's text-mode reader ends the line
+#: there), a line separator, or a byte that is not UTF-8 (a lone surrogate here, os.fsdecode's; TAO opens the list
+#: as UTF-8, and our writer cannot encode it). A name with a newline is set aside by the walk (index.newline_names).
+UNLISTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
 
 
 class ConvertOptions(BaseModel):
@@ -231,6 +236,8 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
     extension repeated in a path, a depth path equal to its image, unsupported extensions, spaces): those rare cases
     take the whole-path route, which names them."""
     ie, pats = opts.image_extension, opts.image_patterns
+    if index.newline_names:
+        return None  # UNLISTABLE_PATH, named by the whole-path route
     groups: list[Group] = []
     matched = found_total = 0
     for folder, names in index.dirs:
@@ -255,6 +262,8 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
             return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
         if " " in joined or " " in derived_joined or " " in folder or " " in dfolder:
             return None  # SPACE_IN_PATH
+        if UNLISTABLE.search(joined) or UNLISTABLE.search(folder) or UNLISTABLE.search(dfolder):
+            return None  # UNLISTABLE_PATH
         de = opts.depth_extension
         if (
             de not in DEPTH_EXTS
@@ -433,6 +442,29 @@ def find_pitfalls(
                 message=f"{len(spaced)} pair(s) have a space in a path: TAO splits annotation lines on spaces, so they break",
                 examples=spaced[:EXAMPLES],
                 fix="rename the folders/files to remove spaces",
+            )
+        )
+
+    odd = (
+        [f"{i} {d}" for i, d in all_pairs if UNLISTABLE.search(i) or UNLISTABLE.search(d)]
+        if UNLISTABLE.search(joined) or UNLISTABLE.search(joined_depths)
+        else []
+    )
+    exts = tuple(e for e in (opts.image_extension, opts.depth_extension) if e)
+    odd += [
+        n for n in index.newline_names if n.endswith(exts)
+    ]  # set aside by the walk (a newline: the joiner)
+    if odd:
+        out.append(
+            Pitfall(
+                code="UNLISTABLE_PATH",
+                severity="error",
+                message=(
+                    f"{len(odd)} pair(s) or file(s) have a control character (e.g. a carriage return) or bytes that are not UTF-8 "
+                    "in a path: an annotation line cannot hold them, TAO reads the list as UTF-8 text"
+                ),
+                examples=odd[:EXAMPLES],
+                fix="rename the files (e.g. `convmv -f latin1 -t utf8` for old encodings; remove carriage returns)",
             )
         )
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -49,8 +50,36 @@ def read_pfm(path: str | Path) -> np.ndarray:
     return np.flipud(data.reshape(shape)).astype(np.float32)
 
 
+def _npy_header(path: str | Path) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """The shape and dtype a .npy file declares, read from its header alone; refused when the data is not numbers
+    (strings, records, objects: TAO's ``np.load`` then ``torch.from_numpy`` fails on them) or when the header
+    promises more bytes than the file holds (a header can declare 298 GiB: loading would allocate it first)."""
+    from numpy.lib import format as npformat
+
+    with open(path, "rb") as f:
+        try:
+            version = npformat.read_magic(f)
+            if version == (1, 0):
+                shape, _fortran, dtype = npformat.read_array_header_1_0(f)
+            else:
+                shape, _fortran, dtype = npformat.read_array_header_2_0(f)
+        except (ValueError, OSError, EOFError, SyntaxError) as exc:
+            raise UnreadableFile(f"{path}: not a readable .npy array ({exc})") from None
+        data_bytes = os.fstat(f.fileno()).st_size - f.tell()
+    if dtype.kind not in "fiu":
+        raise UnreadableFile(f"{path}: holds {dtype} values, not numbers; a depth array is float or integer")
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > data_bytes:
+        raise UnreadableFile(
+            f"{path}: its header declares shape {shape} ({declared / 2**20:,.0f} MiB) but the file holds "
+            f"{data_bytes / 2**20:,.1f} MiB: truncated or not a depth array"
+        )
+    return shape, dtype
+
+
 def read_npy(path: str | Path) -> np.ndarray:
     require_regular(path)
+    _npy_header(path)
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:

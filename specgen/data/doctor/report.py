@@ -20,7 +20,15 @@ from specgen.spec.problems import Finding
 LOW_VALID = 0.05
 #: Findings that mean TAO would crash, train on nothing or learn the wrong thing.
 FAILING = frozenset(
-    {"EMPTY_MASK", "ENCODING_MISMATCH", "PAIRING", "UNREADABLE", "EMPTY_FILE", "UNSUPPORTED_EXT"}
+    {
+        "EMPTY_MASK",
+        "ENCODING_MISMATCH",
+        "PAIRING",
+        "UNREADABLE",
+        "EMPTY_FILE",
+        "UNSUPPORTED_EXT",
+        "DEPTH_TOO_SMALL",
+    }
 )
 
 
@@ -64,8 +72,17 @@ class DoctorReport(BaseModel):
         return bool(self.samples) and all(s.error for s in self.samples)
 
 
+#: An annotation line is two paths; one longer than this is not a line of one (and is not read whole).
+MAX_LINE = 1 << 16
+
+
 def read_annotation(path: str) -> list[tuple[str, str | None]]:
-    """TAO's line format: split on single spaces; 1 column = image only, 2 = image depth, 3 = left right depth."""
+    """TAO's line format (facts §2.2): split on single spaces; 1 column = image only, 2 = image depth, 3 or more =
+    ``image right depth [mask]``: TAO reads the depth from column 2 whatever follows it, so do we (the last column
+    would be the mask of a 4-column stereo line).
+
+    Streamed line by line, never read whole: a NUL byte (a binary file, a sparse or zeroed one) or a line longer
+    than ``MAX_LINE`` is refused at once, so a 3 GiB file of zeros is one clear line, not a minute of reading."""
     import stat
 
     try:
@@ -73,7 +90,25 @@ def read_annotation(path: str) -> list[tuple[str, str | None]]:
             raise OSError(
                 f"{path}: not a regular file (a folder, FIFO or device); give the annotation file itself"
             )
-        text = Path(path).read_text(encoding="utf-8")
+        rows: list[tuple[str, str | None]] = []
+        with open(path, encoding="utf-8", newline=None) as f:
+            for number, line in enumerate(iter(lambda: f.readline(MAX_LINE + 1), ""), 1):
+                if len(line) > MAX_LINE or "\0" in line:
+                    raise OSError(
+                        f"{path}: line {number} is "
+                        + ("binary (a NUL byte)" if "\0" in line else f"longer than {MAX_LINE:,} characters")
+                        + ": not an annotation file; give the train/val/test .txt that `depthnet convert` wrote"
+                    )
+                line = line.rstrip("\n")
+                if not line.strip():
+                    continue
+                parts = line.split(" ")
+                if len(parts) == 1:
+                    rows.append((parts[0], None))
+                elif len(parts) == 2:
+                    rows.append((parts[0], parts[1]))
+                else:
+                    rows.append((parts[0], parts[2]))
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{path}: no such annotation file; run `depthnet convert` first or check the path"
@@ -82,17 +117,6 @@ def read_annotation(path: str) -> list[tuple[str, str | None]]:
         raise OSError(
             f"{path}: cannot be read as a text annotation file ({exc.__class__.__name__})"
         ) from None
-    rows: list[tuple[str, str | None]] = []
-    for line in text.splitlines():
-        parts = line.rstrip("\n").split(" ")
-        if not line.strip():
-            continue
-        if len(parts) == 1:
-            rows.append((parts[0], None))
-        elif len(parts) == 2:
-            rows.append((parts[0], parts[1]))
-        else:
-            rows.append((parts[0], parts[-1]))
     return rows
 
 
@@ -214,8 +238,26 @@ def diagnose(
                 fix="pick the class that reads this file type (`depthnet pairs`)",
             )
         )
+    #: A depth map smaller than one ViT patch (14 px) is no map of its image: 0×0 or 1×1 was called healthy.
+    tiny = [
+        r for r in results if r.height is not None and r.width is not None and min(r.height, r.width) < 14
+    ]
+    if tiny:
+        findings.append(
+            Finding(
+                code="DEPTH_TOO_SMALL",
+                severity="error",
+                message=f"{len(tiny)} sampled depth map(s) are smaller than 14×14 pixels: no depth map of its image",
+                examples=[
+                    f"{r.depth} {r.width}×{r.height} (RGB {r.rgb_width}×{r.rgb_height})" for r in tiny[:3]
+                ],
+                fix="re-export the depth maps at the RGB images' size",
+            )
+        )
     sizes = [
-        r for r in results if r.height and r.rgb_height and (r.height, r.width) != (r.rgb_height, r.rgb_width)
+        r
+        for r in results
+        if r.height and r.rgb_height and r not in tiny and (r.height, r.width) != (r.rgb_height, r.rgb_width)
     ]
     if sizes:
         findings.append(
