@@ -157,7 +157,15 @@ def test_kill_minus_9_then_resume_finishes_n_trials_without_a_duplicate(project,
     proc.wait()
     before = status(folder)["trials"]
     assert any(t["state"] == "RUNNING" for t in before)  # left running by the killed sweep
-    done = depthnet("sweep", "resume", str(folder), timeout=300)
+    # the --env values were never saved: without them resume refuses in one line; given again, it goes on
+    config = (folder / "sweep.json").read_text()
+    assert "EMU_LR_LOSS" in config and "0.04" not in config
+    refused = depthnet("sweep", "resume", str(folder))
+    assert refused.returncode == 1 and "need EMU_LR_LOSS, EMU_SPEED" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    done = depthnet(
+        "sweep", "resume", str(folder), "--env", "EMU_LR_LOSS=1", "--env", "EMU_SPEED=0.04", timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert "re-attached to run" in done.stderr
     trials = status(folder)["trials"]
@@ -316,18 +324,18 @@ async def test_sweep_screen_survives_any_size(tmp_path):
     import optuna
     from test_run_screen import wait_for
 
-    from specgen.engine.sweep import Param, SweepConfig, open_study, start_sweep
+    from specgen.engine.sweep import Param, SweepConfig, config_text, storage_url
     from tui.app import DepthnetApp
     from tui.screens.sweep import SweepScreen
 
-    spec = tmp_path / "base.yaml"
-    spec.write_text("results_dir: /tmp/x\n")
     folder = tmp_path / "sweep"
+    folder.mkdir()
+    (folder / "base.yaml").write_text("results_dir: /tmp/x\n")
     cfg = SweepConfig(
         trials=4, params=[Param.parse("train.optim.lr=loguniform:1e-5:1e-3")], objective="val/loss"
     )
-    start_sweep(folder, spec, cfg)
-    study = open_study(folder, cfg, create=True)
+    (folder / "sweep.json").write_text(config_text(cfg))  # a sweep folder as create_sweep leaves it
+    study = optuna.create_study(storage=storage_url(folder), study_name=cfg.study, direction=cfg.direction)
     space = {"train.optim.lr": optuna.distributions.FloatDistribution(1e-5, 1e-3, log=True)}
     for lr, value in ((1e-4, 0.3), (3e-4, 0.2), (5e-5, 0.4)):
         study.add_trial(
