@@ -575,10 +575,9 @@ def write_best(folder: Path, output: Path | None = None, *, force: bool = False)
     from specgen.spec.atomicio import RefusedOverwrite, write_text_atomic
 
     path = output or folder / "best.yaml"
-    text = best_spec_text(folder)
-    if path.exists() and not force:
-        raise RefusedOverwrite(path)
-    return write_text_atomic(path, text, overwrite=force)
+    if os.path.lexists(path) and not force:
+        raise RefusedOverwrite(path)  # before the study is read: a refusal answers at once
+    return write_text_atomic(path, best_spec_text(folder), overwrite=force)
 
 
 # --------------------------------------------------------------------------- starting a sweep
