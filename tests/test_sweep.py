@@ -351,3 +351,36 @@ async def test_sweep_screen_survives_any_size(tmp_path):
         assert app.is_running and isinstance(app.screen, SweepScreen)
         chart = app.screen.query_one("#param-chart")
         assert "vs lr" in str(chart.render())
+
+
+def test_optuna_comes_with_a_plain_install_and_start_up_does_not_pay_for_it():
+    """``pip install depthnet-tui`` brings Optuna (no extra to know about), and neither the app's start nor the CLI's
+    parser nor a refused sweep imports it."""
+    from importlib.metadata import requires
+
+    assert any(r.startswith("optuna") and "extra" not in r for r in requires("depthnet-tui") or [])
+    probe = (
+        "import sys, tui.app, specgen.cli.main\n"
+        "code = specgen.cli.main.main(['sweep', '-e', 'x.yaml', '--trials', '0', '--out', 'never'])\n"
+        "print(code, 'optuna' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["2", "False"], done.stderr
+    assert "--trials 0: give at least 1 trial" in done.stderr
+
+
+def test_the_direction_follows_the_objective():
+    """One table (specgen.data.metrics) says which way is better: δ maximised, abs_rel, rmse and losses minimised;
+    an objective it does not know needs --direction, and a --direction given wins."""
+    from specgen.engine.sweep import choose_objective, direction_for
+
+    assert [direction_for(k) for k in ("val/d1", "val/d2", "val/d3", "d1")] == ["maximize"] * 4
+    assert [direction_for(k) for k in ("val/abs_rel", "val/rmse", "val/loss", "train_loss")] == [
+        "minimize"
+    ] * 4
+    assert direction_for("val/foo") is None
+    objective, direction, said = choose_objective("val/d1", None, {})
+    assert (objective, direction) == ("val/d1", "maximize") and "val/d1 is better higher" in said
+    assert choose_objective("val/d1", "minimize", {})[1] == "minimize"
+    with pytest.raises(ValueError, match="give --direction minimize or maximize"):
+        choose_objective("val/foo", None, {})
