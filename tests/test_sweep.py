@@ -157,7 +157,15 @@ def test_kill_minus_9_then_resume_finishes_n_trials_without_a_duplicate(project,
     proc.wait()
     before = status(folder)["trials"]
     assert any(t["state"] == "RUNNING" for t in before)  # left running by the killed sweep
-    done = depthnet("sweep", "resume", str(folder), timeout=300)
+    # the --env values were never saved: without them resume refuses in one line; given again, it goes on
+    config = (folder / "sweep.json").read_text()
+    assert "EMU_LR_LOSS" in config and "0.04" not in config
+    refused = depthnet("sweep", "resume", str(folder))
+    assert refused.returncode == 1 and "need EMU_LR_LOSS, EMU_SPEED" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    done = depthnet(
+        "sweep", "resume", str(folder), "--env", "EMU_LR_LOSS=1", "--env", "EMU_SPEED=0.04", timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert "re-attached to run" in done.stderr
     trials = status(folder)["trials"]
@@ -316,18 +324,18 @@ async def test_sweep_screen_survives_any_size(tmp_path):
     import optuna
     from test_run_screen import wait_for
 
-    from specgen.engine.sweep import Param, SweepConfig, open_study, start_sweep
+    from specgen.engine.sweep import Param, SweepConfig, config_text, storage_url
     from tui.app import DepthnetApp
     from tui.screens.sweep import SweepScreen
 
-    spec = tmp_path / "base.yaml"
-    spec.write_text("results_dir: /tmp/x\n")
     folder = tmp_path / "sweep"
+    folder.mkdir()
+    (folder / "base.yaml").write_text("results_dir: /tmp/x\n")
     cfg = SweepConfig(
         trials=4, params=[Param.parse("train.optim.lr=loguniform:1e-5:1e-3")], objective="val/loss"
     )
-    start_sweep(folder, spec, cfg)
-    study = open_study(folder, cfg, create=True)
+    (folder / "sweep.json").write_text(config_text(cfg))  # a sweep folder as create_sweep leaves it
+    study = optuna.create_study(storage=storage_url(folder), study_name=cfg.study, direction=cfg.direction)
     space = {"train.optim.lr": optuna.distributions.FloatDistribution(1e-5, 1e-3, log=True)}
     for lr, value in ((1e-4, 0.3), (3e-4, 0.2), (5e-5, 0.4)):
         study.add_trial(
@@ -343,3 +351,36 @@ async def test_sweep_screen_survives_any_size(tmp_path):
         assert app.is_running and isinstance(app.screen, SweepScreen)
         chart = app.screen.query_one("#param-chart")
         assert "vs lr" in str(chart.render())
+
+
+def test_optuna_comes_with_a_plain_install_and_start_up_does_not_pay_for_it():
+    """``pip install depthnet-tui`` brings Optuna (no extra to know about), and neither the app's start nor the CLI's
+    parser nor a refused sweep imports it."""
+    from importlib.metadata import requires
+
+    assert any(r.startswith("optuna") and "extra" not in r for r in requires("depthnet-tui") or [])
+    probe = (
+        "import sys, tui.app, specgen.cli.main\n"
+        "code = specgen.cli.main.main(['sweep', '-e', 'x.yaml', '--trials', '0', '--out', 'never'])\n"
+        "print(code, 'optuna' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["2", "False"], done.stderr
+    assert "--trials 0: give at least 1 trial" in done.stderr
+
+
+def test_the_direction_follows_the_objective():
+    """One table (specgen.data.metrics) says which way is better: δ maximised, abs_rel, rmse and losses minimised;
+    an objective it does not know needs --direction, and a --direction given wins."""
+    from specgen.engine.sweep import choose_objective, direction_for
+
+    assert [direction_for(k) for k in ("val/d1", "val/d2", "val/d3", "d1")] == ["maximize"] * 4
+    assert [direction_for(k) for k in ("val/abs_rel", "val/rmse", "val/loss", "train_loss")] == [
+        "minimize"
+    ] * 4
+    assert direction_for("val/foo") is None
+    objective, direction, said = choose_objective("val/d1", None, {})
+    assert (objective, direction) == ("val/d1", "maximize") and "val/d1 is better higher" in said
+    assert choose_objective("val/d1", "minimize", {})[1] == "minimize"
+    with pytest.raises(ValueError, match="give --direction minimize or maximize"):
+        choose_objective("val/foo", None, {})

@@ -61,6 +61,15 @@ class WizardState:
     last_run_id: str = ""
     #: The person typed the override at the Model step: the data says the loss will be NaN, and they run it anyway.
     allow_known_failure: bool = False
+    #: ctrl+r on train: "run" (plain training) or "sweep" as chosen last; "" never chosen (NVIDIA's automl_policy
+    #: auto: a sweep is offered first when more than one GPU is free).
+    run_mode: str = ""
+    sweep_trials: int = 8
+    sweep_parallel: int = 0  # 0: one trial per GPU chosen
+    sweep_objective: str = ""  # "": the spec's default (val/abs_rel when it validates)
+    sweep_direction: str = ""  # "": follows the objective
+    sweep_space: list[str] = field(default_factory=list)  # --param lines; empty: TAO AutoML's ranges
+    last_sweep: str = ""  # the sweep folder F3 opens
 
     @property
     def start_file(self) -> str | None:

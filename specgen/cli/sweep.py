@@ -1,11 +1,13 @@
 """``depthnet sweep``: Optuna trials over the GPUs (or Slurm) you have; ``sweep status | best | resume``.
 
 Exit codes as elsewhere: 0 the sweep finished its trials (some may have failed or been pruned), 1 none completed or
-a problem in the input, 2 usage."""
+a problem in the input, 2 usage. Every input is checked before the sweep folder is made, so a refused start leaves
+nothing behind; ``--env`` values stay in memory (sweep.json keeps their names, resume reads the values again)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from specgen.spec.names import BACKEND_NAMES
 SWEEP_BACKENDS = tuple(name for name in BACKEND_NAMES if name != "script")
 #: More trials than any GPU budget runs (each is a training run): a larger number is a typo, not a plan.
 MAX_TRIALS = 10_000
+MAX_PARALLEL = 64  # as specgen.engine.sweep.MAX_PARALLEL (the parser stays free of the engine's imports)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("-e", "--spec", help="the train spec to start from")
     s.add_argument("--trials", type=int, help="how many trials in all (finished, pruned and failed count)")
-    s.add_argument("--out", help="the sweep folder (study.db, sweep.json, one folder per trial)")
+    s.add_argument(
+        "--out", help="the sweep folder, new or empty (study.db, sweep.json, one folder per trial)"
+    )
     s.add_argument(
         "--param",
         action="append",
@@ -43,7 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the kpi to optimise (default: val/abs_rel when the spec validates, else train_loss)",
     )
     s.add_argument(
-        "--direction", choices=("minimize", "maximize"), default="minimize", help="of the objective"
+        "--direction",
+        choices=("minimize", "maximize"),
+        default=None,
+        help="of the objective (default: follows it — val/d1..d3 maximise, abs_rel and losses minimise)",
     )
     s.add_argument(
         "--parallel", type=int, default=None, help="trials at once (default: one per GPU of --gpus)"
@@ -60,7 +68,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--image", help="container image for the trials")
     s.add_argument("--network", help="docker network mode for the trials (e.g. none)")
     s.add_argument(
-        "--env", action="append", default=[], metavar="KEY=VALUE", help="environment for every trial"
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment for every trial (values never saved: sweep.json keeps the names)",
     )
     s.add_argument("--study", default="depthnet", help="study name inside study.db")
     g = s.add_argument_group(
@@ -84,13 +96,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("folder", help="the sweep folder")
     st.add_argument("--json", action="store_true", help="print JSON")
     st.set_defaults(func=cmd_status)
-    b = verbs.add_parser("best", help="write the best trial's spec")
+    b = verbs.add_parser("best", help="write the best trial's spec, ready to run (results in a fresh folder)")
     b.add_argument("folder", help="the sweep folder")
-    b.add_argument("-o", "--output", required=True, help="where to write the spec")
+    b.add_argument("-o", "--output", help="where to write the spec (default: SWEEP_DIR/best.yaml)")
     b.add_argument("--force", action="store_true", help="replace an existing file")
     b.set_defaults(func=cmd_best)
     r = verbs.add_parser("resume", help="re-attach to running trials, mark lost ones failed, continue to N")
     r.add_argument("folder", help="the sweep folder")
+    r.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        dest="resume_env",
+        metavar="KEY=VALUE",
+        help="a value for one of the sweep's --env names (else read from the environment)",
+    )
     r.set_defaults(func=cmd_resume)
 
 
@@ -98,19 +118,44 @@ def _say(text: str) -> None:
     print(f"sweep: {text}", file=sys.stderr, flush=True)
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from specgen.engine.records import LaunchError, env_pairs
-    from specgen.engine.sweep import Param, SweepConfig, default_objective, default_space, start_sweep
-    from specgen.job.gpus import parse_gpus
-    from specgen.spec.render import SpecFileError, read_yaml
-
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What the command line itself gets wrong, before anything is read."""
     missing = [
         flag
         for flag, value in (("-e/--spec", args.spec), ("--trials", args.trials), ("--out", args.out))
         if value is None
     ]
     if missing:
-        _err(f"sweep needs {', '.join(missing)} (or a verb: sweep status|best|resume SWEEP_DIR)")
+        return f"sweep needs {', '.join(missing)} (or a verb: sweep status|best|resume SWEEP_DIR)"
+    if args.trials < 1:
+        return f"--trials {args.trials}: give at least 1 trial"
+    if args.parallel is not None and not 1 <= args.parallel <= MAX_PARALLEL:
+        return f"--parallel {args.parallel}: give 1 to {MAX_PARALLEL} trials at once"
+    return None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    problem = _usage_problem(args)
+    if problem:
+        _err(problem)
+        return EXIT_USAGE
+    from specgen.engine.records import LaunchError
+    from specgen.engine.sweep import (
+        SweepConfig,
+        choose_objective,
+        create_sweep,
+        default_space,
+        parse_env,
+        parse_space,
+    )
+    from specgen.job.gpus import parse_gpus
+    from specgen.spec.render import SpecFileError, read_yaml
+
+    try:
+        params = parse_space(args.param)
+        env = parse_env(args.env)
+    except ValueError as exc:
+        _err(str(exc))
         return EXIT_USAGE
     if not 1 <= args.trials <= MAX_TRIALS or (args.parallel is not None and args.parallel < 1):
         _err(
@@ -121,7 +166,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     apply_settings(args, SWEEP_BACKENDS)  # a bad setting is said by the dispatcher
     try:
-        params = [Param.parse(p) for p in args.param]
         ids = parse_gpus(args.gpus)
     except ValueError as exc:
         _err(str(exc))
@@ -132,17 +176,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_PROBLEM
     params = params or default_space(data)
-    from specgen.spec.keypaths import all_paths, where_it_belongs
-    from specgen.spec.schema import ExperimentSpec
-
-    unknown = [p.key for p in params if p.key not in set(all_paths(ExperimentSpec))]
-    if unknown:  # else every trial would run, each failing on the key TAO rejects
-        _err(
-            f"--param {unknown[0]}: not a key of the train spec; {where_it_belongs(ExperimentSpec, unknown[0])}"
-        )
+    try:
+        objective, direction, said = choose_objective(args.objective, args.direction, data)
+    except ValueError as exc:
+        _err(str(exc))
         return EXIT_USAGE
+    if said:
+        _say(said)
     parallel = args.parallel or (len(ids) if isinstance(ids, list) else 1)
-    env = env_pairs(args.env)  # names and values checked (a LaunchError, said by the dispatcher)
     slurm = None
     if args.backend == "slurm":
         from specgen.engine.slurm import SlurmOptions
@@ -159,40 +200,48 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             )
             slurm.check()
         except (ValueError, LaunchError) as exc:
-            _err(f"slurm options: {exc}")
+            _err(f"slurm options: {str(exc).splitlines()[0]}")
             return EXIT_USAGE
-    objective, why = (args.objective, "asked") if args.objective else default_objective(data)
-    if not args.objective:
-        _say(f"objective: {objective} ({why}; --objective names another)")
     cfg = SweepConfig(
         study=args.study,
         trials=args.trials,
         params=params,
         objective=objective,
-        direction=args.direction,
-        parallel=parallel,
+        direction=direction,
+        parallel=min(parallel, MAX_PARALLEL),
         backend=args.backend,
         gpus=args.gpus,
         image=args.image,
         network=args.network,
-        env=env,
+        env_names=list(env),
         slurm=slurm,
         seed=args.seed,
     )
-    folder = Path(args.out)
-    start_sweep(folder, Path(args.spec), cfg)  # a LaunchError is said by the CLI's dispatcher
+    new = create_sweep(Path(args.out), Path(args.spec), cfg)  # a refusal is a LaunchError: nothing was made
+    folder = new.folder
     _say(
         f"{cfg.trials} trials of {', '.join(p.key for p in params)} → {folder}/study.db "
-        f"({cfg.objective}, {cfg.direction}, {parallel} at a time)"
+        f"({cfg.objective}, {cfg.direction}, {min(cfg.parallel, cfg.trials)} at a time, backend {cfg.backend})"
     )
-    return _run(folder)
+    return _run(folder, env, fresh=new)
 
 
-def _run(folder: Path) -> int:
-    from specgen.engine.sweep import Sweep, load_config, trial_rows
+def _run(folder: Path, env: dict[str, str], fresh: object | None = None) -> int:
+    """Run the sweep to N trials. ``fresh``: the NewSweep this command made, given back when the first launch is
+    refused before any trial started (nothing half-made is left)."""
+    from specgen.engine.sweep import NewSweep, NotStarted, Sweep, load_config, started_trials, trial_rows
 
     cfg = load_config(folder)
-    Sweep(folder, cfg, on_event=_say).run()
+    sweep = Sweep(folder, cfg, on_event=_say, env=env)
+    try:
+        sweep.run()
+    except BaseException as exc:
+        if isinstance(fresh, NewSweep) and started_trials(folder) == 0:
+            fresh.discard()
+            if isinstance(exc, NotStarted):
+                _err(f"{exc} ({folder} was not kept)")
+                return EXIT_PROBLEM
+        raise
     info = trial_rows(folder)
     _say(", ".join(f"{info.count(s)} {s.lower()}" for s in ("COMPLETE", "PRUNED", "FAIL")))
     if info.best is None:
@@ -201,13 +250,51 @@ def _run(folder: Path) -> int:
     b = info.best
     _say(
         f"best: trial {b.number} ({cfg.objective} {b.value:.6g}); write its spec with "
-        f"`depthnet sweep best {folder} -o best.yaml`"
+        f"`depthnet sweep best {folder}` (→ {folder}/best.yaml)"
     )
     return EXIT_OK
 
 
+def _resume_env(names: list[str], given: dict[str, str]) -> dict[str, str] | None:
+    """The values for the sweep's ``--env`` names: ``--env`` on resume, then the environment, then (at a terminal)
+    asked for without echo. None, after saying which are missing, when some cannot be had."""
+    from specgen.engine.sweep import env_values
+
+    values, missing = env_values(names, given, os.environ)
+    if missing and sys.stdin.isatty():
+        import getpass
+
+        for name in missing:
+            values[name] = getpass.getpass(f"sweep: value for {name} (not echoed): ")
+        missing = []
+    if missing:
+        _err(
+            f"the sweep's trials need {', '.join(missing)} (their values are never saved): export "
+            f"{'them' if len(missing) > 1 else 'it'} or pass --env NAME=VALUE to sweep resume"
+        )
+        return None
+    if values:
+        _say(f"--env for every trial: {', '.join(values)} (values from this command or the environment)")
+    return values
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
-    return _run(Path(args.folder))
+    from specgen.engine.sweep import forget_env_values, load_config, parse_env, trial_rows
+
+    folder = Path(args.folder)
+    try:
+        given = parse_env([*args.env, *args.resume_env])
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    cfg = load_config(folder)
+    trial_rows(folder)  # read whole first: never a new study over a damaged or missing one (said by main)
+    if forget_env_values(folder, cfg):
+        _say(f"{folder}/sweep.json held --env values (an older depthnet): rewritten with their names only")
+    env = _resume_env(cfg.env_names, given)
+    if env is None:
+        return EXIT_PROBLEM
+    return _run(folder, env)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -230,14 +317,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    from specgen.engine.sweep import best_spec_text
-    from specgen.spec.atomicio import write_text_atomic
+    from specgen.engine.sweep import write_best
+    from specgen.spec.atomicio import RefusedOverwrite
 
-    text = best_spec_text(Path(args.folder))
+    folder = Path(args.folder)
     try:
-        path = write_text_atomic(args.output, text, overwrite=args.force)
-    except FileExistsError:
-        _err(f"{args.output} exists; pass --force to replace it")
+        path = write_best(folder, Path(args.output) if args.output else None, force=args.force)
+    except RefusedOverwrite as exc:
+        _err(f"{exc.path} exists; pass --force to replace it")
         return EXIT_PROBLEM
     print(f"wrote {path}")
+    print(f"run it: depthnet run train -e {path}")
     return EXIT_OK

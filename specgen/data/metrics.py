@@ -32,8 +32,25 @@ METRICS: tuple[Metric, ...] = (
     Metric(key="val/d2", label="δ2 (<1.25²)", higher_is_better=True, meaning="the same within 1.25²"),
     Metric(key="val/d3", label="δ3 (<1.25³)", higher_is_better=True, meaning="the same within 1.25³"),
     Metric(key="val/loss", label="val loss", higher_is_better=False, meaning="the validation loss"),
+    Metric(
+        key="val/rmse",
+        label="RMSE",
+        higher_is_better=False,
+        meaning="√mean (pred − gt)² over valid pixels (per-image analysis; TAO's evaluator does not report it)",
+    ),
 )
 _BY_KEY = {m.key: m for m in METRICS}
+
+
+def higher_is_better(key: str) -> bool | None:
+    """Which way is better for a kpi key: the table's answer for the evaluator's metrics (``val/d1``, or ``d1`` as
+    per-image analysis names it), lower for any loss (``train_loss``, ``val/loss``); None for a key it does not
+    know (a sweep then asks which way to go)."""
+    name = key.rsplit("/", 1)[-1]
+    meta = _BY_KEY.get(key) or _BY_KEY.get(f"val/{name}")
+    if meta is not None:
+        return meta.higher_is_better
+    return False if name.endswith("loss") else None
 
 
 def metric_rows(kpis: list[dict[str, Any]]) -> list[dict[str, Any]]:

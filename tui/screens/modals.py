@@ -161,20 +161,46 @@ class ProblemsScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+class SweepOffer(NamedTuple):
+    """A sweep, offered beside one run (train only): whether it is chosen first (None: NVIDIA's ``automl_policy:
+    auto`` decides — a sweep when more than one GPU is free), and the values shown (the last ones, or the spec's
+    defaults)."""
+
+    preselect: bool | None
+    trials: int
+    parallel: int  # 0: one trial per GPU chosen
+    objective: str
+    direction: str  # "": follows the objective
+    space: list[str]  # --param lines (TAO AutoML's ranges by default)
+
+
+class SweepChoice(NamedTuple):
+    """The sweep asked for: N trials, at most ``parallel`` at once (0: one per GPU), objective, direction ("" follows
+    the objective) and the space as ``--param`` lines (each parsed and its key checked by the dialog)."""
+
+    trials: int
+    parallel: int
+    objective: str
+    direction: str
+    space: list[str]
+
+
 class RunChoice(NamedTuple):
     """What the run options dialog answers: the backend ("" = auto), image ("" = the action's), GPUs, Docker network
-    ("" = default) and, for Slurm, its options."""
+    ("" = default), for Slurm its options and, when a sweep was chosen instead of one run, the sweep."""
 
     backend: str
     image: str
     gpus: str
     network: str
     slurm: SlurmOptions | None = None
+    sweep: SweepChoice | None = None
 
 
 class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
     """Where and how to run: backend, image, GPUs (picked from NVML's list when there is one), network, and the
-    Slurm choices when ``sbatch`` is here. Returns a ``RunChoice``, or None when cancelled."""
+    Slurm choices when ``sbatch`` is here; with a ``SweepOffer`` (train) also one run or a sweep of N trials, its
+    search space shown and editable. Returns a ``RunChoice``, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     AUTO = ("auto: Docker if it answers, else local depth_net, else a script", "")
@@ -186,9 +212,12 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
             super().__init__()
             self.gpus = gpus
 
-    def __init__(self, backend: str, image: str, gpus: str, network: str) -> None:
+    def __init__(
+        self, backend: str, image: str, gpus: str, network: str, sweep: SweepOffer | None = None
+    ) -> None:
         super().__init__()
         self.values = (backend, image, gpus, network)
+        self.offer = sweep
 
     def compose(self) -> ComposeResult:
         from textual.widgets import Select, SelectionList
@@ -201,6 +230,8 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
             backend = ""
         with VerticalScroll(classes="modal-box", id="run-options"):
             yield Label("[b]Run[/b]")
+            if self.offer is not None:
+                yield from self._compose_sweep(self.offer)
             yield Label("Backend")
             yield Select(backends, value=backend, allow_blank=False, id="opt-backend", compact=True)
             yield Label("Image [dim](empty: the TAO image for the action)[/]")
@@ -232,12 +263,66 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
                     compact=True,
                 )
             with Horizontal(classes="buttons"):
-                yield Button("Launch (enter)", id="launch", variant="success")
+                sweep_first = self.offer is not None and bool(self.offer.preselect)
+                yield Button(
+                    "Start sweep (enter)" if sweep_first else "Launch (enter)", id="launch", variant="success"
+                )
                 yield Button("Cancel (esc)", id="cancel", variant="primary")
+
+    def _compose_sweep(self, offer: SweepOffer) -> ComposeResult:
+        from textual.widgets import Select, TextArea
+
+        from specgen.engine.sweep import OBJECTIVES
+
+        objectives = list(OBJECTIVES) if offer.objective in OBJECTIVES else [offer.objective, *OBJECTIVES]
+        yield Select(
+            [
+                ("one run (plain training)", "run"),
+                ("a sweep of N trials (AutoML: Optuna, one per GPU)", "sweep"),
+            ],
+            value="sweep" if offer.preselect else "run",
+            allow_blank=False,
+            id="opt-mode",
+            compact=True,
+        )
+        with Vertical(id="sweep-opts", classes="" if offer.preselect else "hidden"):
+            yield Label("Trials · at once [dim](empty: one per GPU)[/]")
+            with Horizontal(classes="fields"):
+                yield Input(str(offer.trials), id="opt-trials", compact=True, type="integer")
+                yield Input(
+                    str(offer.parallel or ""),
+                    placeholder="one per GPU",
+                    id="opt-parallel",
+                    compact=True,
+                    type="integer",
+                )
+            yield Label("Objective · direction", id="opt-objective-label")
+            with Horizontal(classes="fields"):
+                yield Select(
+                    [(o, o) for o in objectives],
+                    value=offer.objective,
+                    allow_blank=False,
+                    id="opt-objective",
+                    compact=True,
+                )
+                yield Select(
+                    [("follows the objective", ""), ("minimize", "minimize"), ("maximize", "maximize")],
+                    value=offer.direction if offer.direction in ("minimize", "maximize") else "",
+                    allow_blank=False,
+                    id="opt-direction",
+                    compact=True,
+                )
+            yield Label("Search space [dim](KEY=DIST:LOW:HIGH a line; TAO AutoML's to start)[/]")
+            yield TextArea("\n".join(offer.space), id="opt-space", compact=True, soft_wrap=False)
 
     def on_mount(self) -> None:
         self.query_one("#launch", Button).focus()  # Enter launches, as its label says; Tab reaches the fields
         self.run_worker(self._load_gpus, thread=True, exclusive=True, group="gpus", exit_on_error=False)
+        if self.offer is not None:
+            self._show_direction()
+            # the focused button scrolled the box to its end: show the choice of one run or a sweep first
+            box = self.query_one("#run-options", VerticalScroll)
+            self.call_after_refresh(box.scroll_home, animate=False)
 
     def _load_gpus(self) -> None:
         from specgen.engine import nvml
@@ -248,6 +333,15 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
 
     def on_run_options_screen_gpus_found(self, message: GpusFound) -> None:
         self._show_gpus(message.gpus)
+        free = [g for g in message.gpus if not g.busy]
+        if self.offer is not None and self.offer.preselect is None and len(free) > 1:
+            from textual.widgets import Select
+
+            # NVIDIA's automl_policy "auto": train goes through a sweep when the GPUs are there for one
+            self.query_one("#opt-mode", Select).value = "sweep"
+            self.notify(
+                f"{len(free)} GPUs free: a sweep is offered first (choose one run to train once)", timeout=6
+            )
 
     def _show_gpus(self, gpus: list[Any]) -> None:
         """NVML knows the GPUs: a list to tick instead of typing indices (busy ones marked)."""
@@ -268,6 +362,61 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
     def on_select_changed(self, event: Any) -> None:
         if event.select.id == "opt-backend":
             self.query_one("#slurm-opts").set_class(event.value != "slurm", "hidden")
+        elif event.select.id == "opt-mode":
+            sweep = event.value == "sweep"
+            self.query_one("#sweep-opts").set_class(not sweep, "hidden")
+            self.query_one("#launch", Button).label = "Start sweep (enter)" if sweep else "Launch (enter)"
+        elif event.select.id in ("opt-objective", "opt-direction"):
+            self._show_direction()
+
+    def _show_direction(self) -> None:
+        """The direction the sweep will take, said beside the objective (δ maximised, abs_rel and losses
+        minimised)."""
+        from textual.widgets import Select
+
+        from specgen.engine.sweep import direction_for
+
+        objective = str(self.query_one("#opt-objective", Select).value)
+        asked = str(self.query_one("#opt-direction", Select).value)
+        found = asked or direction_for(objective) or "minimize"
+        self.query_one("#opt-objective-label", Label).update(
+            f"Objective · direction [dim](→ {found}{', as asked' if asked else ''})[/]"
+        )
+
+    def _sweep(self) -> SweepChoice | None:
+        """The sweep fields read back, or None (said in a notification) when one cannot be used."""
+        from textual.widgets import Select, TextArea
+
+        from specgen.engine.sweep import MAX_PARALLEL, check_keys, parse_space
+
+        def number(widget_id: str) -> int | None:
+            text = self.query_one(widget_id, Input).value.strip()
+            return int(text) if text.lstrip("-").isdigit() else None
+
+        trials, parallel = number("#opt-trials"), number("#opt-parallel")
+        problem = None
+        if trials is None or trials < 1:
+            problem = "Trials: give a whole number, at least 1"
+        elif self.query_one("#opt-parallel", Input).value.strip() and (
+            parallel is None or not 1 <= parallel <= MAX_PARALLEL
+        ):
+            problem = f"At once: give 1 to {MAX_PARALLEL}, or leave it empty for one trial per GPU"
+        lines = self.query_one("#opt-space", TextArea).text.splitlines()
+        if problem is None:
+            try:
+                check_keys(parse_space(lines))
+            except ValueError as exc:
+                problem = str(exc).replace("--param ", "search space: ", 1)
+        if problem is not None or trials is None:
+            self.notify(problem or "", title="Sweep", severity="error")
+            return None
+        return SweepChoice(
+            trials,
+            parallel or 0,
+            str(self.query_one("#opt-objective", Select).value),
+            str(self.query_one("#opt-direction", Select).value),
+            [line.strip() for line in lines if line.strip()],
+        )
 
     def _gpus(self) -> str:
         from textual.widgets import SelectionList
@@ -303,12 +452,18 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
             except Exception as exc:  # noqa: BLE001 - pydantic or LaunchError: one line, the dialog stays
                 self.notify(str(exc).splitlines()[0], title="Slurm options", severity="error")
                 return None
+        sweep = None
+        if self.offer is not None and self.query_one("#opt-mode", Select).value == "sweep":
+            sweep = self._sweep()
+            if sweep is None:
+                return None
         return RunChoice(
             backend_name,
             self.query_one("#opt-image", Input).value.strip(),
             self._gpus(),
             self.query_one("#opt-network", Input).value.strip(),
             slurm,
+            sweep,
         )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:

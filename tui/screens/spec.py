@@ -21,7 +21,7 @@ from specgen.spec.problems import Problem
 from specgen.spec.render import render
 from tui.nav import OpenRun
 from tui.screens.base import WizardScreen
-from tui.screens.modals import save_confirmed
+from tui.screens.modals import SweepChoice, SweepOffer, save_confirmed
 
 NEEDS_CHECKPOINT = {"evaluate", "inference", "export", "quantize"}
 KEY_WIDTH = 40  # a dotted key longer than this breaks after a dot, never inside a name
@@ -70,6 +70,8 @@ class SpecScreen(WizardScreen):
         Binding("ctrl+t", "toggle_full", "Full"),
         Binding("ctrl+r", "run", "Run"),
     ]
+    #: the spec's default objective and space (``--param`` lines), found with the sweep offer
+    _spec_defaults: tuple[str, list[str]] = ("", [])
 
     def compose_body(self) -> ComposeResult:
         s = self.state
@@ -204,26 +206,67 @@ class SpecScreen(WizardScreen):
 
     @work(exclusive=True, group="launch", exit_on_error=False)
     async def launch(self) -> None:
-        """Save, then the shared launch flow (options, preflight, start, Run screen)."""
-        from tui.screens.launch_flow import launch_spec
+        """Save, then the shared launch flow (options, preflight, start, Run screen); for train the options offer
+        a sweep instead of one run (NVIDIA's way to train: its automl_policy "auto"), whose choice is remembered."""
+        import asyncio
+
+        from tui.screens.launch_flow import launch_or_sweep
 
         if not await self.save_spec():
             return
         s = self.state
-        choice, record, backend = await launch_spec(
+        offer = await asyncio.to_thread(self._sweep_offer) if s.action == "train" else None
+        launched, sweep = await launch_or_sweep(
             self.app,
             s.action,
             str(self.spec_path()),
             (s.run_backend, s.run_image, s.run_gpus, s.run_network),
             allow_known_failure=s.allow_known_failure,
+            offer=offer,
+            sweeps_dir=str(Path(s.output_dir) / "sweeps"),
         )
+        choice, record, backend = launched
         if choice is not None:
             s.run_backend, s.run_image, s.run_gpus, s.run_network = choice
+            if offer is not None:
+                s.run_mode = "sweep" if sweep is not None else "run"
+        if sweep is not None and offer is not None:
+            self._remember_sweep(sweep.asked)
+            s.last_sweep = sweep.folder or s.last_sweep
         if record is not None:
             s.last_run_id = record.run_id
         s.save()
         if record is not None:
             self.post_message(OpenRun(record, backend))
+        elif sweep is not None and sweep.folder:
+            await self.run_action("app.sweep")  # the Sweep screen, on the new study
+
+    def _sweep_offer(self) -> SweepOffer:
+        """What the run dialog offers for a sweep: the last choices, else the spec's defaults (TAO AutoML's space,
+        val/abs_rel when it validates). Reads the saved spec: call it from a thread."""
+        from specgen.engine.sweep import default_objective, default_space
+        from specgen.spec.render import read_yaml
+
+        s = self.state
+        data = read_yaml(self.spec_path())
+        self._spec_defaults = (default_objective(data)[0], [p.text() for p in default_space(data)])
+        objective, space = self._spec_defaults
+        return SweepOffer(
+            preselect={"sweep": True, "run": False}.get(s.run_mode),
+            trials=max(1, s.sweep_trials),
+            parallel=max(0, s.sweep_parallel),
+            objective=s.sweep_objective or objective,
+            direction=s.sweep_direction,
+            space=s.sweep_space or space,
+        )
+
+    def _remember_sweep(self, asked: SweepChoice) -> None:
+        """Keep what the person changed; what equals the spec's default stays unset, so that it follows the spec."""
+        s = self.state
+        objective, space = self._spec_defaults
+        s.sweep_trials, s.sweep_parallel, s.sweep_direction = asked.trials, asked.parallel, asked.direction
+        s.sweep_objective = "" if asked.objective == objective else asked.objective
+        s.sweep_space = [] if asked.space == space else list(asked.space)
 
     def action_next(self) -> None:
         self.notify(

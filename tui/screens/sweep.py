@@ -1,7 +1,9 @@
 """The Sweep screen: a sweep folder's trials as Optuna records them, refreshed every second from study.db — the
 trial table, the best value so far, the objective against one parameter; the best spec one key away (ctrl+s) and
 each trial's run in the normal Run screen (enter). The sweep itself runs in ``depthnet sweep`` (a terminal, tmux, a
-Slurm login node): this screen reads, so it can be opened, closed and reopened while trials go on."""
+Slurm login node) or, started from the Spec step (ctrl+r), in a ``depthnet sweep resume`` of its own session whose
+last line (``sweep.log``) is shown here: this screen only reads, so it can be opened, closed and reopened while
+trials go on."""
 
 from __future__ import annotations
 
@@ -42,14 +44,16 @@ class SweepScreen(FailuresToApp, Screen[None]):
     class Read(Message):
         """One look at study.db: the sweep, or why it cannot be read now."""
 
-        def __init__(self, info: SweepInfo | str) -> None:
+        def __init__(self, info: SweepInfo | str, said: str = "") -> None:
             super().__init__()
             self.info = info
+            self.said = said  # the runner's last line (sweep.log), when the app started it
 
     def __init__(self, folder: str | None = None) -> None:
         super().__init__()
         self.folder = Path(folder) if folder else None
         self.info: SweepInfo | None = None
+        self.said = ""
         self.param_index = 0
 
     def compose(self) -> ComposeResult:
@@ -103,31 +107,34 @@ class SweepScreen(FailuresToApp, Screen[None]):
                 info = str(exc)
             except Exception as exc:  # noqa: BLE001 - a database being written: say so, look again
                 info = f"{folder}/study.db cannot be read now ({exc.__class__.__name__}); trying again"
-            self.post_message(self.Read(info))
+            self.post_message(self.Read(info, _last_line(folder / "sweep.log")))
             time.sleep(POLL)
 
     def on_sweep_screen_read(self, message: Read) -> None:
-        self.show(message.info)
+        self.show(message.info, message.said)
 
     # ------------------------------------------------------------------ drawing
 
-    def show(self, info: SweepInfo | str) -> None:
+    def show(self, info: SweepInfo | str, said: str = "") -> None:
+        from rich.markup import escape
+
         from specgen.engine.sweep import format_params
 
         summary = self.query_one("#sweep-summary", Static)
         if isinstance(info, str):
-            summary.update(f"[b red]{info}[/]")
+            summary.update(f"[b red]{escape(info)}[/]")
             return
-        if info == self.info:
+        if info == self.info and said == self.said:
             return
-        self.info = info
+        self.info, self.said = info, said
         trials = info.trials
         best = info.best
         best_text = f"best: trial {best.number} {info.objective} {best.value:.5g}" if best else "no best yet"
         summary.update(
-            f"[b]{info.study}[/]  {len(trials)}/{info.trials_asked} trials  "
+            f"[b]{escape(info.study)}[/]  {len(trials)}/{info.trials_asked} trials  "
             + "  ".join(f"{info.count(s)} {s.lower()}" for s in ("COMPLETE", "RUNNING", "PRUNED", "FAIL"))
-            + f"  —  {best_text}"
+            + f"  —  {best_text} ({info.direction})"
+            + (f"\n[dim]{escape(said)}[/]" if said else "")
         )
         table = self.query_one("#trials", DataTable)
         row = table.cursor_row
@@ -235,4 +242,28 @@ class SweepScreen(FailuresToApp, Screen[None]):
             return
         path = self.folder / "best.yaml"
         if await save_confirmed(self.app, path, text):
-            self.notify(f"best trial's spec → {path}", title="Saved")
+            self.notify(
+                f"best trial's spec → {path} (run it as it is: its results go to a fresh folder)",
+                title="Saved",
+            )
+
+
+def _last_line(log: Path) -> str:
+    """The last line of the runner's log (its end only is read: a long sweep's log stays cheap to look at)."""
+    import os
+    import stat
+
+    from specgen.engine.logparse import display
+
+    try:
+        fd = os.open(log, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return ""
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""  # a FIFO or device put there is never read
+        size = f.seek(0, 2)
+        f.seek(max(0, size - 4096))
+        tail = f.read().decode("utf-8", errors="replace")
+    lines = [line for line in tail.splitlines() if line.strip()]
+    return display(lines[-1])[:200] if lines else ""
