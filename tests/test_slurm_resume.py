@@ -59,8 +59,16 @@ def test_resume_a_failed_local_run_after_a_yes(local_project, tmp_path):
     # refused, with the reason: a run that passed, and an action that has no checkpoint to resume from
     again = depthnet("resume", run_id, "--yes")
     assert again.returncode == 2 and "passed" in again.stderr and "nothing to resume" in again.stderr
-    other = dict(rec, run_id=rec["run_id"] + "-eval", action="evaluate", verdict=None)
-    (folder.parent / other["run_id"]).mkdir()
+    other_dir = folder.parent / (rec["run_id"] + "-eval")  # its own files in its own folder (registry's rule)
+    other = dict(
+        rec,
+        run_id=other_dir.name,
+        action="evaluate",
+        verdict=None,
+        exit_file=str(other_dir / Path(rec["exit_file"]).name),
+        log_file=str(other_dir / Path(rec["log_file"]).name),
+    )
+    other_dir.mkdir()
     (folder.parent / other["run_id"] / "run.json").write_text(json.dumps(other))
     refused = depthnet("resume", other["run_id"], "--yes")
     assert refused.returncode == 2 and "only a train run resumes" in refused.stderr
