@@ -49,7 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--detach", action="store_true", help="launch and return; follow later with depthnet attach"
     )
-    r.add_argument("--force", action="store_true", help="reuse a results folder that holds another run")
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="reuse a results folder that holds another run; launch although the GPU memory estimate says no",
+    )
     r.add_argument(
         "--allow-known-failure",
         action="store_true",

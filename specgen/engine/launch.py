@@ -118,7 +118,9 @@ def prepare(opts: RunOptions, *, progress: Progress | None = None) -> Prepared:
         if lock is not None:
             lock.release()
         raise
-    if memory is not None:
+    if memory is not None and opts.force:  # the person said yes: said, not refused
+        notes.append(memory.replace("(--force launches anyway)", "— launched anyway (--force)"))
+    elif memory is not None:
         issues.append(refusal(memory, confirmable=True, key="dataset.train_dataset.batch_size"))
     req = LaunchRequest(
         run_id=run_id,
