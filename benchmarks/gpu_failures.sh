@@ -82,13 +82,20 @@ print(json.dumps({
 PY
 }
 
-# 1. CUDA out of memory, alone on the GPU (it takes all of it): vitl at a batch no GPU holds
+# 1. CUDA out of memory, alone on the GPU (it takes all of it): vitl at crop 518, batch 30 (the H200 README: batch 25
+#    ran out of memory), over 36 pairs — a batch larger than the training set would fail otherwise (0 steps per epoch:
+#    LambdaLR's ZeroDivisionError, measured with batch 512 over 6 pairs). --force goes past our memory preflight.
 if [ "$STANDIN" = 0 ]; then
+  mkdir -p "$W/oom_data/scene"
+  for k in 0 1 2; do
+    for f in "$D"/train/scene/*; do b=$(basename "$f"); cp "$f" "$W/oom_data/scene/$(echo "$b" | sed "s/^rgb_/rgb_$k/; s/^sync_depth_/sync_depth_$k/")"; done
+  done
+  dn convert --data-root "$W/oom_data" --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out "$W/ann_oom" >/dev/null
   ENC_SAVE=$ENC; ENC=vitl
-  spec cuda_oom train MetricDepthAnything NYUDV2 train --set dataset.train_dataset.batch_size=512 \
+  spec cuda_oom train MetricDepthAnything NYUDV2 oom --set dataset.train_dataset.batch_size=30 \
     --set dataset.train_dataset.augmentation.crop_size=[518,518]
   ENC=$ENC_SAVE
-  ours cuda_oom train; run cuda_oom train ""
+  ours cuda_oom train; run cuda_oom train "" --force
 fi
 
 # 2. the rest side by side on one GPU (each is small): chains in the background

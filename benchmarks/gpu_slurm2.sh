@@ -78,7 +78,7 @@ PY
 mkdir -p "$W/old/results/train"  # refused before TAO makes it: the verdict needs the folder to judge
 two_gpu_spec "$W/train.yaml" "$W/old/spec.yaml"
 sed "s#$W/results#$W/old/results#" -i "$W/old/spec.yaml"
-sed -e "s#@LOG@#$W/old/log.txt#" -e "s#@EXIT@#$W/old/exit_code#" -e "s#@SPEC@#$W/old/spec.yaml#" \
+sed -e "s#@LOG@#$W/old/log.txt#g" -e "s#@EXIT@#$W/old/exit_code#g" -e "s#@SPEC@#$W/old/spec.yaml#g" \
   "$REPO/tests/slurm_scripts/old_task_line.sbatch" > "$W/old/job.sbatch"
 T0=$(date +%s.%N)
 job_env bash "$W/old/job.sbatch" > "$W/old/log.txt" 2>&1

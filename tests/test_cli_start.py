@@ -90,6 +90,7 @@ def test_verdict_of_a_finished_run_judges_without_pydantic_or_the_event_loop(tmp
     results.mkdir(parents=True)
     for name in ("status.json", "experiment.yaml"):
         shutil.copy(fixture / name, results / name)
+    (results / "model_epoch_000_step_00010.pth").write_bytes(b"")  # its output (tree.txt): a PASS needs one
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, "verdict", str(results)],
         capture_output=True,

@@ -134,6 +134,34 @@ def test_cuda_oom_with_the_spec_says_the_estimate_and_the_largest_batch_that_fit
     assert plain is not None and plain.code == "cuda_oom" and "batch_size" in plain.fix
 
 
+def test_the_real_h200_oom_capture_says_the_estimate_and_the_batch_that_fits(tmp_path):
+    """tests/fixtures/h200-measured/cuda_oom: vitl, crop 518, batch 30, launched with --force past our estimate."""
+    log = (REPO / "tests" / "fixtures" / "h200-measured" / "cuda_oom" / "console.log").read_text()
+    d = diagnose(log, exit_code=1, status_lines=started("train"), spec=train_spec(tmp_path, batch=30))
+    assert d is not None and d.code == "cuda_oom"
+    assert d.cause == "CUDA out of memory on GPU 0 (139.8 GiB; tried to allocate 3.36 GiB)"
+    assert "batch 30" in d.fix and "the largest batch that fits is 18" in d.fix
+    check_one_line(d)
+
+
+def test_a_batch_larger_than_the_training_set_is_named_not_a_division_by_zero(tmp_path):
+    """Measured on an H200 (tests/fixtures/h200-measured/README.md): batch 512 over 6 pairs, past our memory
+    preflight with --force, is no CUDA OOM — TAO's LambdaLR divides by the 0 steps of an epoch."""
+    log = (REPO / "tests" / "fixtures" / "h200-measured" / "zero_steps" / "console.log").read_text()
+    d = diagnose(log, exit_code=1, status_lines=started("train"), spec=train_spec(tmp_path, batch=512))
+    assert d is not None and d.code == "zero_steps"
+    assert (
+        "an epoch has 0 steps: dataset.train_dataset.batch_size 512 is more than the training pairs"
+        in d.cause
+    )
+    assert "at most the number of training pairs" in d.fix
+    check_one_line(d)
+    other = diagnose(
+        tao_log("ZeroDivisionError: division by zero"), exit_code=1
+    )  # not raised in the scheduler
+    assert other is None or other.code != "zero_steps"
+
+
 def test_cuda_oom_older_wording_and_a_batch_the_estimate_says_fits(tmp_path):
     log = tao_log(
         "RuntimeError: CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 15.78 GiB total capacity; "

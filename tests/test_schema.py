@@ -83,15 +83,22 @@ def test_mono_spec_must_choose_the_mono_pipeline():
     )
 
 
+def errors_of(out: list[str]) -> list[str]:
+    """The errors alone (a Relative spec at TAO's defaults also gets the fresh-head warning: lr and seed)."""
+    return [line for line in out if not line.startswith("warning:")]
+
+
 def test_wrong_pair_is_an_error_with_the_fix():
-    out = lines(
-        {
-            "model": {"model_type": "RelativeDepthAnything"},
-            "dataset": {
-                "dataset_name": "MonoDataset",
-                "train_dataset": {"data_sources": [{"data_file": "t.txt", "dataset_name": "NYUDV2"}]},
-            },
-        }
+    out = errors_of(
+        lines(
+            {
+                "model": {"model_type": "RelativeDepthAnything"},
+                "dataset": {
+                    "dataset_name": "MonoDataset",
+                    "train_dataset": {"data_sources": [{"data_file": "t.txt", "dataset_name": "NYUDV2"}]},
+                },
+            }
+        )
     )
     assert out == [
         "dataset.train_dataset.data_sources[0].dataset_name: NYUDV2 is a metric class and pairs with "
@@ -102,11 +109,13 @@ def test_wrong_pair_is_an_error_with_the_fix():
 
 
 def test_relative_run_must_not_set_depth_range():
-    out = lines(
-        {
-            "model": {"model_type": "RelativeDepthAnything"},
-            "dataset": {"dataset_name": "MonoDataset", "min_depth": 0.1, "max_depth": 10},
-        }
+    out = errors_of(
+        lines(
+            {
+                "model": {"model_type": "RelativeDepthAnything"},
+                "dataset": {"dataset_name": "MonoDataset", "min_depth": 0.1, "max_depth": 10},
+            }
+        )
     )
     assert len(out) == 1 and out[0].startswith(
         "dataset.min_depth: a relative run must not set min_depth/max_depth"
@@ -144,3 +153,30 @@ def test_yaml_syntax_error_names_line():
 
 def test_default_spec_equals_model_defaults():
     assert ExperimentSpec() == load_spec(render(ExperimentSpec(), full=True))
+
+
+def test_a_batch_larger_than_the_training_pairs_is_a_known_failure(tmp_path):
+    """Measured on an H200: batch 512 over 6 pairs gives 0 steps per epoch and LambdaLR's ZeroDivisionError."""
+    ann = tmp_path / "train.txt"
+    ann.write_text("".join(f"{tmp_path}/rgb_{i}.jpg {tmp_path}/d_{i}.png\n" for i in range(6)))
+    data = {
+        "model": {"model_type": "MetricDepthAnything"},
+        "dataset": {
+            "dataset_name": "MonoDataset",
+            "train_dataset": {
+                "data_sources": [{"data_file": str(ann), "dataset_name": "NYUDV2"}],
+                "batch_size": 8,
+            },
+        },
+    }
+    _spec, problems = validate_data(data, "train", check_files=True)
+    (batch,) = [p for p in problems if p.path == "dataset.train_dataset.batch_size"]
+    assert (
+        batch.known_failure
+        and batch.severity == "error"
+        and "more than the 6 training pairs" in batch.message
+    )
+    assert "at most 6" in batch.fix
+    data["dataset"]["train_dataset"]["batch_size"] = 6  # type: ignore[index]
+    _spec, problems = validate_data(data, "train", check_files=True)
+    assert not [p for p in problems if p.path == "dataset.train_dataset.batch_size"]

@@ -163,7 +163,8 @@ def test_pending_job_shows_its_reason_and_stop_cancels_it(cluster):
     pending = [s for s in job_states(evs) if s["state"] == "PENDING"]
     assert pending and pending[0]["reason"] == "Resources"
     v = verdict(evs)
-    assert not v["passed"] and v["reason"].startswith("Slurm cancelled the job (CANCELLED")
+    # run.json's stopped_by names who stopped it: the verdict says "stopped by you", not Slurm's CANCELLED
+    assert not v["passed"] and v["reason"].startswith("stopped by you (depthnet stop)"), v["reason"]
     assert follower.returncode == 1
     again = depthnet("stop", run_id)
     assert again.returncode == 2 and "already finished (FAIL): nothing to stop" in again.stderr

@@ -163,6 +163,6 @@ def test_a_sweep_checks_its_env_as_run_does(project, tmp_path):
             "--env", pair.format(m=tmp_path / "ran"),
         )  # fmt: skip
         lines = done.stderr.strip().splitlines()
-        # the dispatcher's exit code for an engine refusal (1), before anything started
-        assert done.returncode == 1 and len(lines) == 1 and said in lines[0], done.stderr
+        # a usage error (2), as `depthnet run --env` gives for the same pair, before anything started
+        assert done.returncode == 2 and len(lines) == 1 and said in lines[0], done.stderr
         assert not (tmp_path / "ran").exists() and not (tmp_path / "sw").exists()

@@ -66,7 +66,8 @@ def test_resume_a_failed_local_run_after_a_yes(local_project, tmp_path):
         action="evaluate",
         verdict=None,
         exit_file=str(other_dir / Path(rec["exit_file"]).name),
-        log_file=str(other_dir / Path(rec["log_file"]).name),
+        # a local run's log_file is None (the log is its folder's log.txt); a set one moves with it
+        log_file=rec["log_file"] and str(other_dir / Path(rec["log_file"]).name),
     )
     other_dir.mkdir()
     (folder.parent / other["run_id"] / "run.json").write_text(json.dumps(other))

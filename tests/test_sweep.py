@@ -97,7 +97,7 @@ def test_a_docker_sweep_leaves_no_results_folder_locked_and_no_spec_held(project
     import gc
 
     from specgen.engine.runspec import RunSpec
-    from specgen.engine.sweep import Param, Sweep, SweepConfig, start_sweep, trial_rows
+    from specgen.engine.sweep import Param, Sweep, SweepConfig, create_sweep, trial_rows
 
     spec = project.spec("train", "train.yaml")
     folder = project.root / "sweep"
@@ -111,7 +111,7 @@ def test_a_docker_sweep_leaves_no_results_folder_locked_and_no_spec_held(project
         network="none",
         seed=3,
     )
-    start_sweep(folder, spec, cfg)
+    create_sweep(folder, spec, cfg)
     Sweep(folder, cfg).run()
     trials = trial_rows(folder).trials
     assert len(trials) == 3 and {t.state for t in trials} <= {"COMPLETE", "PRUNED"}, trials

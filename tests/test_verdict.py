@@ -99,7 +99,16 @@ def test_a_401_digit_integer_in_the_kpi_is_judged_not_a_crash():
     huge = 10**400
     v = judged(epochs({**GOOD, "val/loss": huge}, train_loss=[huge]))
     assert v.passed and "val/loss 1000…e400" in v.reason and one_line(v.reason)
-    assert json.loads(v.model_dump_json())["kpi"]["train_loss"] == huge  # run.json keeps it
+    record = RunRecord(
+        run_id="r",
+        backend="local",
+        action="train",
+        spec_path="/s.yaml",
+        results_dir="/r",
+        started="t",
+        verdict=v,
+    )
+    assert json.loads(record.model_dump_json())["verdict"]["kpi"]["train_loss"] == huge  # run.json keeps it
 
 
 def test_the_digest_of_status_json_stays_bounded_and_keeps_the_first_nan():

@@ -111,22 +111,23 @@ def v_run(done: subprocess.CompletedProcess[str]) -> str:
 
 def test_a_sweep_that_prunes_a_trial_says_the_sweep_stopped_it(project):
     """The median pruner stops the trial whose lr is far off; its run.json and the trial table say who did."""
-    from specgen.engine.sweep import Param, Sweep, SweepConfig, start_sweep, trial_rows
+    from specgen.engine.sweep import Param, Sweep, SweepConfig, create_sweep, trial_rows
 
     spec = project.spec(
         "train", "sweep.yaml", "--set", "train.num_epochs=5", "--set", "train.checkpoint_interval=1"
     )
     folder = project.root / "sweep"
+    env = {"EMU_CASE": "resumable", "EMU_LR_LOSS": "1", "EMU_SPEED": "0.08"}
     cfg = SweepConfig(
         trials=4,
         params=[Param.parse("train.optim.lr=categorical:0.0001,0.01")],
         backend="local",
         gpus="none",
-        env={"EMU_CASE": "resumable", "EMU_LR_LOSS": "1", "EMU_SPEED": "0.08"},
+        env_names=list(env),
         seed=SWEEP_SEED,
     )
-    start_sweep(folder, spec, cfg)
-    Sweep(folder, cfg).run()
+    create_sweep(folder, spec, cfg)
+    Sweep(folder, cfg, env=env).run()
     pruned = [t for t in trial_rows(folder).trials if t.state == "PRUNED"]
     assert pruned, trial_rows(folder).trials
     for t in pruned:

@@ -52,8 +52,21 @@ def test_wheel_installs_outside_the_checkout_with_its_help(tmp_path):
     ).stdout.strip()
     deps = [p for p in site.getsitepackages() if "site-packages" in p]
     Path(purelib, "_deps.pth").write_text("\n".join(deps) + "\n")
+    # --force-reinstall: where this environment holds a non-editable depthnet-tui of the same version (`pip install
+    # .`), pip sees it through the .pth and skips the wheel ("already installed"), leaving no bin/depthnet here.
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(py),
+            "install",
+            "--no-deps",
+            "--force-reinstall",
+            "-q",
+            str(wheel),
+        ],
         check=True,
         timeout=300,
         capture_output=True,

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from specgen.spec.atomicio import read_bounded, write_text_atomic
+from specgen.spec.atomicio import UnsafeTarget, read_bounded, write_text_atomic
 from specgen.spec.locations import config_dir
 
 SESSION_DIR = ".depthnet"
@@ -105,6 +105,10 @@ class WizardState:
             return _load(cls, json.loads(read_bounded(p, SESSION_LIMIT).decode("utf-8")))
         except FileNotFoundError:
             raise FileNotFoundError(f"{p}: no saved session there") from None
+        except UnsafeTarget as exc:  # what it is (a FIFO, 2 GiB), said as the other "not a session" cases are
+            raise ValueError(
+                f"{p}: {exc.what}: not a depthnet-tui session; remove it or start a new setup"
+            ) from None
         except (ValueError, TypeError, UnicodeDecodeError, RecursionError) as exc:
             raise ValueError(
                 f"{p}: not a readable depthnet-tui session ({exc.__class__.__name__}); start a new setup"

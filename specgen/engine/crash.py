@@ -4,7 +4,8 @@ The report is the file users are told to attach to a bug report, so it must neve
 is written with every ``--env`` value, every ``*KEY*``/``*TOKEN*``/``*SECRET*``/``*PASSWORD*`` value and every
 token-looking string replaced by ``***``; the environment is never written; and any secret value known from the
 command line or the environment is scrubbed from the traceback text too (an exception message may quote it). The
-file is created 0600 (``O_EXCL``, ``O_NOFOLLOW``: never through a planted link) in a 0700 folder.
+file is written through ``specgen.spec.atomicio`` (a 0600 temp file, hard-linked to its name: never an existing
+name, never through a planted link — a link or FIFO at the name means no report) in a 0700 folder.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from specgen.spec.atomicio import RefusedOverwrite, write_text_atomic
 from specgen.spec.locations import crash_dir
 
 MASK = "***"
@@ -140,14 +142,11 @@ def save_report(error: BaseException, where: str) -> Path | None:
         for n in range(100):  # two crashes of one process in one second get two files
             path = folder / (f"{stamp}.txt" if n == 0 else f"{stamp}-{n}.txt")
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            except FileExistsError:
-                continue
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            return path
+                return write_text_atomic(path, text, overwrite=False, mode=0o600)
+            except RefusedOverwrite:
+                continue  # a report of this name is there already: take the next
         return None
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # UnsafeTarget (a link or FIFO at the name) is an OSError: no report
         return None
 
 

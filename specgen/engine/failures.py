@@ -28,14 +28,16 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specgen.data.annotation_check import locate
 from specgen.data.checkpoints import classify_keys
 from specgen.engine.logparse import ANSI, CONTROL
 from specgen.engine.resume import last_session
-from specgen.engine.runspec import RunSpec
 from specgen.engine.status import finite, flat_kpi, nonfinite
+
+if TYPE_CHECKING:  # a verdict of a healthy run reads no spec: the schema is not imported to judge it
+    from specgen.engine.runspec import RunSpec
 
 #: The most of a log that is read: its last characters (the error is at the end).
 MAX_TAIL = 4 << 20
@@ -585,6 +587,19 @@ def _permission(ctx: _Ctx, i: int, m: re.Match[str] | None) -> tuple[str, str]:
     )
 
 
+def _zero_steps(ctx: _Ctx, i: int, m: re.Match[str] | None) -> tuple[str, str] | None:
+    """ZeroDivisionError raised in TAO's LambdaLR: ``1 - step / (epochs × steps per epoch)`` with 0 steps per epoch,
+    as a batch larger than the training set gives (measured on an H200: batch 512 over 6 pairs, after ~57 s)."""
+    if not any("lr_scheduler" in line for line in ctx.all[max(0, i - 60) : i + 1]):
+        return None
+    batch = ctx.spec.spec.dataset.train_dataset.batch_size if ctx.spec is not None else None
+    return (
+        f"an epoch has 0 steps: dataset.train_dataset.batch_size{f' {batch}' if batch else ''} is more than the "
+        "training pairs, and TAO's LambdaLR divides by the steps per epoch",
+        "set dataset.train_dataset.batch_size to at most the number of training pairs (depthnet validate checks it)",
+    )
+
+
 def _fallback(ctx: _Ctx) -> Diagnosis | None:
     exc = ctx.exception()
     if exc is None:
@@ -649,6 +664,15 @@ CATALOGUE: tuple[Entry, ...] = (
             "the checkpoint is encrypted and the spec has no encryption_key",
             "set encryption_key (the key it was saved with), or give an unencrypted .pth",
         ),
+    ),
+    Entry(
+        "zero_steps",
+        "`ZeroDivisionError: division by zero` raised in `lr_scheduler.py` (`<lambda>`)",
+        "an epoch has no step: the train batch is larger than the training set, and LambdaLR divides by 0",
+        "make dataset.train_dataset.batch_size at most the number of training pairs",
+        "measured on an H200 (benchmarks/gpu_failures.sh's cuda_oom case, batch 512 over 6 pairs)",
+        anchors=("ZeroDivisionError",),
+        explain=_zero_steps,
     ),
     Entry(
         "interval_over_epochs",

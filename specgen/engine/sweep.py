@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from specgen.engine.events import Event, StatusLine, Verdict
 from specgen.engine.records import ENV_NAME, LaunchError, RunRecord
 from specgen.engine.slurm import SlurmOptions
+from specgen.spec.atomicio import open_owned, write_text_atomic
 
 if TYPE_CHECKING:
     from specgen.engine.backend import Backend
@@ -650,21 +651,14 @@ def _check_out(folder: Path) -> bool:
     return True
 
 
-def create_sweep(folder: Path, spec: Path, cfg: SweepConfig) -> NewSweep:
-    """Check everything a sweep needs, then create its folder whole: sweep.json, base.yaml and an empty study in
-    study.db, built beside ``folder`` and renamed into place. Raises LaunchError (nothing created) when Optuna is
-    missing, the spec cannot run, the space does not fit the spec, the backend refuses or the GPUs are not here.
-    ``cfg.backend`` becomes the backend that answered, so every trial (and a resume) uses the same."""
-    import shutil
-    import tempfile
-
+def _check_spec(spec: Path, params: list[Param]) -> None:
+    """The space's keys, then the spec (it runs as a train spec) and the space's values in it: LaunchError else.
+    Its own frame, gone before Optuna's first import: Optuna keeps the tracebacks of its optional imports, and
+    with them every frame up the stack, so a parsed spec held in the caller's frame would outlive the sweep."""
     from specgen.engine.runspec import SpecUnusable, load_run_spec
-    from specgen.spec.safeyaml import read_text_bounded
 
-    folder = Path(os.path.abspath(folder))
-    existed = _check_out(folder)
     try:
-        check_keys(cfg.params)
+        check_keys(params)
     except ValueError as exc:
         raise LaunchError(str(exc)) from None
     try:
@@ -676,9 +670,24 @@ def create_sweep(folder: Path, spec: Path, cfg: SweepConfig) -> NewSweep:
         )
         raise LaunchError(f"{spec}: not a train spec that can run: {lines[0]}{more}") from None
     try:
-        check_values(cfg.params, run_spec.data)
+        check_values(params, run_spec.data)
     except ValueError as exc:
         raise LaunchError(str(exc)) from None
+
+
+def create_sweep(folder: Path, spec: Path, cfg: SweepConfig) -> NewSweep:
+    """Check everything a sweep needs, then create its folder whole: sweep.json, base.yaml and an empty study in
+    study.db, built beside ``folder`` and renamed into place. Raises LaunchError (nothing created) when Optuna is
+    missing, the spec cannot run, the space does not fit the spec, the backend refuses or the GPUs are not here.
+    ``cfg.backend`` becomes the backend that answered, so every trial (and a resume) uses the same."""
+    import shutil
+    import tempfile
+
+    from specgen.spec.safeyaml import read_text_bounded
+
+    folder = Path(os.path.abspath(folder))
+    existed = _check_out(folder)
+    _check_spec(spec, cfg.params)
     cfg.backend = check_backend(cfg)
     check_gpus(cfg, cfg.backend)
     optuna = _optuna()  # last of the checks: the others answer without paying for its import
@@ -688,8 +697,7 @@ def create_sweep(folder: Path, spec: Path, cfg: SweepConfig) -> NewSweep:
     try:
         os.chmod(staging, 0o755)
         for name, body in (("base.yaml", text), ("sweep.json", config_text(cfg))):
-            with open(staging / name, "w", encoding="utf-8", newline="\n") as f:
-                f.write(body)
+            write_text_atomic(staging / name, body)
         storage = optuna.storages.RDBStorage(storage_url(staging))
         optuna.create_study(storage=storage, study_name=cfg.study, direction=cfg.direction)
         storage.engine.dispose()  # no connection left open on the staging name
@@ -785,7 +793,7 @@ class Sweep:
         import fcntl
 
         path = self.folder / LOCK_NAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fd = open_owned(path, mode=0o600)  # a regular file of ours, never through a link
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -1000,9 +1008,8 @@ def spawn_runner(folder: Path) -> Any:
     import subprocess
     import sys
 
-    log = os.open(
-        folder / "sweep.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
-    )
+    log = open_owned(folder / "sweep.log")  # a regular file of ours, written on at its end
+    os.lseek(log, 0, os.SEEK_END)
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "specgen.cli", "sweep", "resume", str(folder)],

@@ -469,31 +469,26 @@ def _fresh_head_lr(spec: ExperimentSpec, why: str) -> list[Problem]:
     TAO would print PASS for a model that predicts nothing; the verdict would say so only at the end."""
     if spec.model.model_type == METRIC_MODEL:  # its sigmoid head learned at every lr measured
         return []
-    out = []
-    lr = spec.train.optim.lr
-    if lr > FRESH_HEAD_MAX_LR:
-        out.append(
-            Problem(
-                severity="warning",
-                path="train.optim.lr",
-                message=f"{why}: the Relative head starts from scratch, and at lr {lr:g} (the head gets 10×) a fresh "
-                "head died on the real TAO 7.3.0 (its ReLU stopped every prediction at 0: val/abs_rel NaN, δ1 0)",
-                fix=f"use lr {FRESH_HEAD_MAX_LR:g}, the recipe's value for this start (depthnet spec … --recipe "
-                "finetune), or start from a whole model (train.pretrained_model_path)",
-            )
+    lr, seed = spec.train.optim.lr, spec.train.seed
+    high, default_seed = lr > FRESH_HEAD_MAX_LR, seed == TAO_DEFAULT_SEED
+    if not (high or default_seed):
+        return []
+    causes = [f"lr {lr:g} (the head gets 10×)"] * high + [
+        f"TAO's default seed {TAO_DEFAULT_SEED}"
+    ] * default_seed
+    fixes = [f"train.optim.lr: {FRESH_HEAD_MAX_LR:g}"] * high + [
+        f"train.seed: {FRESH_RELATIVE_SEED.value}"
+    ] * default_seed
+    return [  # one warning, every measured cause in it
+        Problem(
+            severity="warning",
+            path="train.optim.lr" if high else "train.seed",
+            message=f"{why}: the Relative head starts from scratch, and at {' and '.join(causes)} a fresh head died "
+            "on the real TAO 7.3.0 (its ReLU stopped every prediction at 0: val/abs_rel NaN, δ1 0)",
+            fix=f"set {' and '.join(fixes)} (the recipe's values: depthnet spec … --recipe finetune), or start "
+            "from a whole model (train.pretrained_model_path)",
         )
-    if spec.train.seed == TAO_DEFAULT_SEED:
-        out.append(
-            Problem(
-                severity="warning",
-                path="train.seed",
-                message=f"{why}: at TAO's default seed {TAO_DEFAULT_SEED} a fresh Relative head started dead on the "
-                "real TAO 7.3.0 (every prediction 0, the same loss every step, val/abs_rel NaN, δ1 0)",
-                fix=f"set train.seed: {FRESH_RELATIVE_SEED.value} (the recipe's value), or start from a whole model "
-                "(train.pretrained_model_path)",
-            )
-        )
-    return out
+    ]
 
 
 def _start_warnings(spec: ExperimentSpec, path: str, r: Route) -> list[Problem]:

@@ -247,7 +247,7 @@ def _env_name_as_code(ctx: Ctx) -> Invocation:
     argv = ["sweep", "-e", str(ctx.tmp / "x.yaml"), "--trials", "1", "--out", str(ctx.tmp / "sweep")]
     argv += ["--env", f"$(touch {marker})=1"]
     return Invocation(
-        argv, says=("a name is letters",), after=_all(_absent(marker), _absent(ctx.tmp / "sweep"))
+        argv, says=("a variable name is letters",), after=_all(_absent(marker), _absent(ctx.tmp / "sweep"))
     )
 
 
@@ -386,12 +386,14 @@ def _old_config_with_values(ctx: Ctx) -> Invocation:
 
 def _resume_bad_env(ctx: Ctx) -> Invocation:
     folder = ctx.sweep_folder()
-    return Invocation(["sweep", "resume", str(folder), "--env", "BAD NAME=1"], says=("a name is letters",))
+    return Invocation(
+        ["sweep", "resume", str(folder), "--env", "BAD NAME=1"], says=("a variable name is letters",)
+    )
 
 
 def _best_over(kind: str) -> Callable[[Ctx], Invocation]:
-    """``sweep best`` onto a file of the user's (refused without --force) or through a link (--force replaces the
-    link, never the file it points to)."""
+    """``sweep best`` onto a file of the user's (refused without --force) or through a link (refused even with
+    --force, as every write of the product is: atomicio never follows or replaces a link; both stay as they were)."""
 
     def build(ctx: Ctx) -> Invocation:
         folder = ctx.sweep_folder()
@@ -410,9 +412,9 @@ def _best_over(kind: str) -> Callable[[Ctx], Invocation]:
         link.symlink_to(victim)
         return Invocation(
             ["sweep", "best", str(folder), "-o", str(link), "--force"],
-            expect=(0,),
-            says=("wrote",),
-            after=_unchanged(victim),
+            expect=(1,),
+            says=("is a symbolic link",),
+            after=_all(_unchanged(victim), _unchanged(link)),
         )
 
     return build
@@ -544,7 +546,7 @@ CASES: list[Case] = [
     Case("sweep_json_trials_zero", 9, "clear", _config("trials_zero")),
     # sweep best: where it writes
     Case("best_onto_a_user_file", 1, "clear", _best_over("file")),
-    Case("best_through_a_link_with_force", 1, "handled", _best_over("link")),
+    Case("best_through_a_link_with_force", 1, "clear", _best_over("link")),
     Case("best_goes_to_sweep_dir_with_a_fresh_results_dir", 28, "handled", _best_default_place),
     Case("best_with_no_complete_trial", 9, "clear", _best_none_complete),
 ]

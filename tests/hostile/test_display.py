@@ -198,12 +198,12 @@ async def test_the_convert_step_shows_hostile_names_as_text(hostile_data, tmp_pa
 
 
 async def test_the_run_screen_shows_hostile_kpi_and_reason_as_text(tmp_path, monkeypatch):
-    from textual.widgets import Static
+    from textual.widgets import Label, Static
 
     from specgen.engine import registry
     from specgen.engine.records import RunRecord
     from tui.app import DepthnetApp
-    from tui.screens.run import RunScreen
+    from tui.screens.run import RunScreen, VerdictScreen
     from tui.state import WizardState
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
@@ -235,10 +235,18 @@ async def test_the_run_screen_shows_hostile_kpi_and_reason_as_text(tmp_path, mon
         await settle(pilot, 0.3)
         banner = str(app.screen.query_one("#verdict", Static).render())
         text = screen_text(app)
-    assert banner.startswith("FAIL") and "cannot read evil␛]0;pwned" in banner
+        await pilot.press("enter")  # the verdict in full: its reason and the log excerpt
+        await wait_for(pilot, lambda: isinstance(app.screen, VerdictScreen))
+        await settle(pilot, 0.3)
+        reason = str(app.screen.query_one("#verdict-reason", Label).render())
+        excerpt = str(app.screen.query_one("#verdict-excerpt", Static).render())
+        modal = screen_text(app)
+    # the verdict quotes a console line with its escape sequences and controls gone (failures.clean_lines)
+    assert banner.startswith("FAIL") and "cannot read evil" in banner
     assert "val/␛[31m" in text  # the kpi key, visible and inert (its column is 12 wide)
-    assert "\\u202egpj[red]b[bold]c" in banner  # no markup taken from the log line
-    assert_safe(text + banner)
+    assert "gpj[red]b[bold]c" in banner  # no markup taken from the log line
+    assert "gpj[red]b[bold]c" in reason and "cannot read evil" in excerpt
+    assert_safe(text + banner + reason + excerpt + modal)
 
 
 async def test_a_notification_is_plain_text(tmp_path):

@@ -80,7 +80,7 @@ BOMB = "a: &a [1,1,1,1,1,1,1,1,1]\n" + "".join(
 )
 YAML_CASES = {
     "alias_bomb": (BOMB, "alias bomb"),
-    "deep_nesting": ("a: " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
+    "deep_nesting": ("a: " + "[" * 3000 + "]" * 3000 + "\n", "nesting deeper than 64 levels"),
     "duplicate_key": ("train:\n  num_epochs: 2\n  num_epochs: 3\n", "duplicate key 'num_epochs'"),
     "huge_int": ("train:\n  num_epochs: " + "9" * 6000 + "\n", "6000 digits"),
     "inf_lr": ("train:\n  optim:\n    lr: .inf\n", "train.optim.lr"),

@@ -11,7 +11,6 @@ import asyncio
 import gc
 import time
 
-from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -362,11 +361,11 @@ class VerdictScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         v = self.verdict
         with VerticalScroll(id="verdict-box", classes="modal-box"):
-            yield Label(f"[b]{v.word}[/] — {escape(v.reason)}", id="verdict-reason")
+            yield Label(f"[b]{v.word}[/] — {plain(v.reason)}", id="verdict-reason")
             for extra in v.reasons[1:]:
-                yield Label(f"also: {escape(extra)}", classes="verdict-also")
+                yield Label(f"also: {plain(extra)}", classes="verdict-also")
             if v.excerpt:
-                yield Label(f"[dim]from the log ({escape(v.code or 'no catalogue entry')}):[/]")
+                yield Label(f"[dim]from the log ({plain(v.code or 'no catalogue entry')}):[/]")
                 shown = "\n".join(display(line) for line in v.excerpt.splitlines())
                 yield Static(shown, id="verdict-excerpt", markup=False)
             yield Label("[dim]Esc to close[/]")
