@@ -218,10 +218,14 @@ async def test_enter_on_the_verdict_banner_shows_the_log_lines_the_reason_came_f
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, 0.3)
         app.push_screen(RunScreen(record, None))
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None
-        )
-        banner = str(app.screen.query_one("#verdict", Static).render())
+
+        def banner_text() -> str:  # the verdict is known a moment before the banner shows it
+            if not isinstance(app.screen, RunScreen) or app.screen.progress.verdict is None:
+                return ""
+            return str(app.screen.query_one("#verdict", Static).render())
+
+        await wait_for(pilot, lambda: "FAIL —" in banner_text())
+        banner = banner_text()
         assert "FAIL — evaluate failed with exit code 1: the checkpoint holds a vitb model" in banner
         assert "(Enter: why)" in banner
         await pilot.press("enter")
