@@ -816,3 +816,15 @@ def test_references_failures_md_is_generated_from_the_catalogue():
         assert re.search(r"facts §|c_|spec_error|README|capture|PyTorch|verdict\.py|benchmarks/", e.source), (
             e.code
         )
+
+
+@pytest.mark.parametrize(
+    "value", [{"a": {"b": float("nan")}}, [1.0, float("nan")], {"a": [{"b": float("inf")}]}]
+)
+def test_a_non_finite_value_nested_under_a_loss_is_that_loss(value):
+    """A hostile or odd status.json: NaN nested in a dict or a list under train_loss/val/loss is that loss's NaN
+    (tests/hostile/figures.py found them judged PASS)."""
+    (f,) = judge_metrics(_train_lines(GOOD, train_loss=[value]), "train")  # type: ignore[list-item]
+    assert (f.key, f.severity) == ("train_loss", "fail")
+    (f,) = judge_metrics(_train_lines({**GOOD, "val/loss": value}, train_loss=[0.3]), "train")
+    assert (f.key, f.severity) == ("val/loss", "fail")

@@ -1278,7 +1278,9 @@ def judge_metrics(
             continue
         at = next_epoch[i] if line.get("message") == _EVAL_MESSAGE else epoch
         for key, value in flat_kpi(dict(kpi)).items():
-            series.setdefault(key, []).append((at if action == "train" else None, value))
+            # a value nested under a known key (``train_loss: {a: NaN}``, ``val/loss: [1, NaN]``) is that key's
+            root = next((k for k in _ORDER if key.startswith(k + "/")), key)
+            series.setdefault(root, []).append((at if action == "train" else None, value))
     precision = spec.spec.train.precision if spec is not None else "fp32"
     last = {k: v[-1][1] for k, v in series.items()}
     out: list[MetricFinding] = []

@@ -221,6 +221,9 @@ def flat_kpi(kpi: dict[str, Any], prefix: str = "", *, _depth: int = 0) -> dict[
         if isinstance(v, dict):
             if _depth < 32:
                 out.update(flat_kpi(v, name, _depth=_depth + 1))
+        elif isinstance(v, list):  # by index, as ``nonfinite`` reads lists
+            if _depth < 32:
+                out.update(flat_kpi({str(i): x for i, x in enumerate(v)}, name, _depth=_depth + 1))
         else:
             out[name] = v
     return out
