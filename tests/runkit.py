@@ -32,6 +32,23 @@ def depthnet(*args: str, cwd: Path | None = None, timeout: float = 120) -> subpr
     )
 
 
+def slurm_train(spec: Path, *extra: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """``depthnet run train -e SPEC --backend slurm`` on the bare node (no container runtime): every Slurm test's
+    launch, with its own extra flags."""
+    return depthnet(
+        "run",
+        "train",
+        "-e",
+        str(spec),
+        "--backend",
+        "slurm",
+        "--container-runtime",
+        "none",
+        *extra,
+        timeout=timeout,
+    )
+
+
 @dataclass
 class Project:
     root: Path

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import require
-from runkit import EMU_LOSSES, depthnet, events, make_project, step_losses, verdict
+from runkit import EMU_LOSSES, depthnet, events, make_project, slurm_train, step_losses, verdict
 from textual.widgets import Input
 
 EXPECTED = Path(__file__).parent / "slurm_scripts"
@@ -57,19 +57,7 @@ def _keep_cluster_env(cluster, monkeypatch):
 
 
 def slurm_run(spec: Path, *extra: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return depthnet(
-        "run",
-        "train",
-        "-e",
-        str(spec),
-        "--backend",
-        "slurm",
-        "--container-runtime",
-        "none",
-        "--json-events",
-        *extra,
-        timeout=timeout,
-    )
+    return slurm_train(spec, "--json-events", *extra, timeout=timeout)
 
 
 def job_states(evs: list[dict]) -> list[dict]:
@@ -239,21 +227,7 @@ def test_multi_node_environment_for_two_nodes(cluster, tmp_path):
     the task here, depth_net one that prints what TAO's entrypoint would read."""
     project, *_ = cluster
     spec = project.spec("train", "mn.yaml", results="mn")
-    done = depthnet(
-        "run",
-        "train",
-        "-e",
-        str(spec),
-        "--backend",
-        "slurm",
-        "--dry-run",
-        "--nodes",
-        "2",
-        "--gpus-per-node",
-        "4",
-        "--container-runtime",
-        "none",
-    )
+    done = slurm_train(spec, "--dry-run", "--nodes", "2", "--gpus-per-node", "4", timeout=120)
     assert done.returncode == 0, done.stderr
     fake = tmp_path / "fake"
     fake.mkdir()

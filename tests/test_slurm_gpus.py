@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from runkit import depthnet, events, verdict
+from runkit import depthnet, events, slurm_train, verdict
 from slurm_standin.kit import install, record, run_id_of, wait_job_end
 from test_slurm import _keep_cluster_env, cluster  # noqa: F401
 
@@ -124,21 +124,7 @@ def test_two_nodes_of_four_gpus_each_get_tao_multinode_env_and_lightning_ranks(c
     node, global ranks 0–3 on node 0 and 4–7 on node 1. The old task line in the same environment: refused."""
     project, *_ = cluster
     spec = project.spec("train", "mn.yaml", results="mn")
-    done = depthnet(
-        "run",
-        "train",
-        "-e",
-        str(spec),
-        "--backend",
-        "slurm",
-        "--dry-run",
-        "--nodes",
-        "2",
-        "--gpus-per-node",
-        "4",
-        "--container-runtime",
-        "none",
-    )
+    done = slurm_train(spec, "--dry-run", "--nodes", "2", "--gpus-per-node", "4", timeout=120)
     assert done.returncode == 0, done.stderr
     copy = tmp_path / "spec.yaml"
     data = yaml.safe_load(spec.read_text())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from runkit import depthnet, make_project
+from runkit import depthnet, make_project, slurm_train
 
 from specgen.engine.records import (
     LaunchError,
@@ -30,18 +30,7 @@ def project(tmp_path):
 
 
 def _dry(spec: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return depthnet(
-        "run",
-        "train",
-        "-e",
-        str(spec),
-        "--backend",
-        "slurm",
-        "--container-runtime",
-        "none",
-        "--dry-run",
-        *extra,
-    )
+    return slurm_train(spec, "--dry-run", *extra, timeout=120)
 
 
 @pytest.mark.parametrize(

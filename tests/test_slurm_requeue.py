@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from runkit import depthnet, events, verdict
+from runkit import depthnet, events, slurm_train, verdict
 from slurm_standin.kit import files_holding, install, record, run_id_of, scontrol, wait_job_end
 from test_slurm import _keep_cluster_env, cluster  # noqa: F401
 
@@ -30,18 +30,7 @@ def _read(path: Path) -> str:
 
 
 def _slurm(spec: Path, *extra: str, timeout: float = 240):
-    return depthnet(
-        "run",
-        "train",
-        "-e",
-        str(spec),
-        "--backend",
-        "slurm",
-        "--container-runtime",
-        "none",
-        *extra,
-        timeout=timeout,
-    )
+    return slurm_train(spec, *extra, timeout=timeout)
 
 
 def test_a_job_at_its_time_limit_requeues_itself_and_resumes_to_pass(cluster, standin):
