@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from specgen.engine.events import Alert, Event, JobState, Metric, StatusLine, StepLoss, Verdict
 from specgen.engine.logparse import LogParser
 from specgen.engine.status import watch_status
-from specgen.engine.tensorboard import EventDirReader
+from specgen.engine.tensorboard import EventDirReader, Scalar
 from specgen.engine.verdict import RunFacts, judge_facts, latest_checkpoint, missing_output
 
 if TYPE_CHECKING:  # what following a live run needs is imported there: judging a finished one (judge_results,
@@ -156,9 +156,10 @@ class Monitor:
         for data in batch:
             self._emit(StatusLine(data=data))
 
-    def feed_scalars(self) -> None:
-        """New TensorBoard scalars: each as a Metric, ``train_loss_step`` also as the chart's StepLoss."""
-        for scalar in self.tb.read_new():
+    def feed_scalars(self, scalars: Iterable[Scalar] | None = None) -> None:
+        """New TensorBoard scalars (read now unless given): each as a Metric, ``train_loss_step`` also as the
+        chart's StepLoss. The follower reads them in a thread and folds them here, on its loop."""
+        for scalar in self.tb.read_new() if scalars is None else scalars:
             metric = Metric(tag=scalar.tag, step=scalar.step + 1, value=scalar.value)
             self._emit(metric)
             step = self.facts.add_metric(metric)
@@ -223,11 +224,12 @@ class Monitor:
                 self.feed_status(batch)
 
         async def watch_events() -> None:
+            # Event files are read (CRC, protobuf) in a thread: only folding the scalars happens on the loop.
             while not stop.is_set():
-                self.feed_scalars()
+                self.feed_scalars(await asyncio.to_thread(self.tb.read_new))
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), TB_POLL)
-            self.feed_scalars()
+            self.feed_scalars(await asyncio.to_thread(self.tb.read_new))
 
         watcher = asyncio.create_task(watch())
         tb_watcher = asyncio.create_task(watch_events())
@@ -244,7 +246,9 @@ class Monitor:
         # Who stopped it: `depthnet stop` (another process) writes run.json before its signal.
         from specgen.engine import registry
 
-        self.facts.stopped_by = record.stopped_by = registry.stopped_by(record) or record.stopped_by
+        self.facts.stopped_by = record.stopped_by = (
+            await asyncio.to_thread(registry.stopped_by, record) or record.stopped_by
+        )
         await log_task
         for event in self.parser.flush():
             self._emit(event)
@@ -263,7 +267,9 @@ class Monitor:
                 self.facts.failure = (
                     "the process ended without an exit code or a TAO verdict line (stopped or killed)"
                 )
-        verdict = verdict_for(
+        # Judging reads the results folder (and, for a NaN or a failure, the spec and the data): in a thread.
+        verdict = await asyncio.to_thread(
+            verdict_for,
             self.record.action,
             self.facts,
             exit_code,
@@ -311,8 +317,10 @@ async def follow(
     finally:
         held.release()  # the results folder is free again (a container run held it while followed)
     record.verdict = verdict
+    import asyncio
+
     try:
-        registry.save(record)
+        await asyncio.to_thread(registry.save, record)
     except OSError as exc:
         sink(Alert(code="NOT_SAVED", message=f"verdict not saved: {exc}"))
     return verdict
