@@ -385,3 +385,49 @@ def test_the_direction_follows_the_objective():
     assert choose_objective("val/d1", "minimize", {})[1] == "minimize"
     with pytest.raises(ValueError, match="give --direction minimize or maximize"):
         choose_objective("val/foo", None, {})
+
+
+def test_status_after_a_kill_mid_write_rolls_the_journal_back(project, depth_net_on_path):
+    """A sweep killed inside an SQLite write leaves a hot journal; a read-only reader cannot roll it back ("attempt
+    to write a readonly database" — the suite met it after the kill -9 test's kill). ``sweep status`` rolls it back as any
+    writer would, then reads: the half-written change is gone, the study is whole."""
+    from specgen.engine.sweep import Param, SweepConfig, create_sweep
+
+    spec = project.spec("train", "train.yaml")
+    folder = project.root / "sweep"
+    cfg = SweepConfig(
+        trials=2,
+        params=[Param.parse("train.optim.lr=loguniform:1e-5:1e-3")],
+        objective="val/abs_rel",
+        backend="local",
+    )
+    create_sweep(folder, spec, cfg)
+    db = folder / "study.db"
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            f"con = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+            "con.execute('PRAGMA cache_size=1')\n"  # pages spill into study.db before the commit: a hot journal
+            "con.execute('BEGIN IMMEDIATE')\n"
+            "con.execute('CREATE TABLE half_written (x)')\n"
+            "con.executemany('INSERT INTO half_written VALUES (?)', [(b'x' * 4000,)] * 200)\n"
+            "print('inside', flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "inside"
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    journal = folder / "study.db-journal"
+    assert journal.is_file() and journal.stat().st_size > 0  # hot: nobody holds the write lock any more
+    got = status(folder)
+    assert got["trials"] == []
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "half_written" not in tables and "trials" in tables

@@ -27,6 +27,7 @@ import pytest
 from conftest import settle
 from test_run_screen import spec_state, wait_for
 from textual import work
+from textual.app import App
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
@@ -34,22 +35,23 @@ from tui.app import DepthnetApp
 from tui.state import WizardState
 from tui.threads import FailuresToApp
 
-#: The most CPU one stretch of the event loop may take while a screen handles an action: 50 ms, the target. On an
-#: idle machine the heaviest case here (a stopped run's verdict, drawn at once) takes 25-40 ms — about two of
-#: Textual's own full redraws of that screen (11-20 ms at 120×40). A loaded 2-core box stretches Textual's redraw as
-#: much as any handler (CI saw 105 ms), so each test also measures that redraw on the spot and allows FRAMES of them
-#: when that is more: a handler still may not cost more than a few frames, and any known blocking call on the loop
-#: fails the test whatever it costs (the annotation write the review caught: 250 ms at 100k pairs, 3.1 s at 1M).
+#: The most CPU one stretch of the event loop may take in a screen's own work while it handles an action (its
+#: handlers, workers' answers): the issue's 50 ms. Textual's layout, rendering and mounting of widgets are measured
+#: apart and not counted: a loaded 2-core box stretched one full redraw to 96 ms of CPU under the whole suite,
+#: which says nothing about our handlers. Any known blocking call on the loop fails the test whatever it costs
+#: (the annotation write the review caught: 250 ms at 100k pairs, 3.1 s at a million).
 LOOP_BUDGET_S = 0.050
-FRAMES = 3
 
 
 class LoopWatch:
     """The largest CPU stretch of the loop's thread, and the blocking calls made on it, while active.
 
-    While active it also samples the loop thread's stack every 2 ms of process CPU (``ITIMER_PROF``, delivered to
-    the main thread, which runs the loop here), so a stretch over the budget is reported with the code that took it
-    (``culprit``), not only its length."""
+    A stretch is the loop thread's CPU between two ticks of a 5 ms monitor task, less what Textual spent meanwhile
+    laying out and rendering frames and mounting widgets (``Screen._refresh_layout``, ``_compositor_refresh``,
+    ``App._register``, timed around each outermost call; ``render_worst`` keeps the largest, for the message): a
+    Footer rebuilding its keys after ``refresh_bindings`` is Textual's work, as a dialog's compose is. While active it also samples the loop
+    thread's stack every 2 ms of process CPU (``ITIMER_PROF``, delivered to the main thread, which runs the loop
+    here), so a stretch over the budget is reported with the code that took it (``culprit``)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.monkeypatch = monkeypatch
@@ -59,7 +61,30 @@ class LoopWatch:
         self._task: asyncio.Task[None] | None = None
         self._samples: list[tuple[float, str]] = []
         self._worst_window = (0.0, 0.0)
-        self.frame = 0.0  # Textual's full redraw of the screen, when measured (measure_frame)
+        self.rendering = 0.0  # CPU in Textual's layout and rendering so far (on the loop's thread)
+        self.render_worst = 0.0
+        self._depth = 0
+        for owner, name in ((Screen, "_refresh_layout"), (Screen, "_compositor_refresh"), (App, "_register")):
+            self._time_frames(owner, name)
+
+    def _time_frames(self, owner: type, name: str) -> None:
+        """Time Textual's own work (private methods: a rename in Textual fails here, loudly)."""
+        real: Callable[..., Any] = getattr(owner, name)
+
+        def timed(this: Any, *args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() != self._loop_thread or self._depth:
+                return real(this, *args, **kwargs)
+            self._depth += 1
+            start = time.thread_time()
+            try:
+                return real(this, *args, **kwargs)
+            finally:
+                spent = time.thread_time() - start
+                self.rendering += spent
+                self.render_worst = max(self.render_worst, spent)
+                self._depth -= 1
+
+        self.monkeypatch.setattr(owner, name, timed)
 
     def guard(self, owner: Any, name: str) -> None:
         """Record each call of ``owner.name`` made on the loop's thread (the call itself runs as before)."""
@@ -73,16 +98,19 @@ class LoopWatch:
         self.monkeypatch.setattr(owner, name, watched)
 
     async def _watch(self) -> None:
-        last = time.thread_time()
+        last, rendered = time.thread_time(), self.rendering
         while True:
             await asyncio.sleep(0.005)
             now = time.thread_time()
-            if now - last > self.worst:
-                self.worst = now - last
-                self._worst_window = (time.monotonic() - self.worst - 0.005, time.monotonic())
-            last = now
+            stretch = (now - last) - (self.rendering - rendered)
+            if stretch > self.worst:
+                self.worst = stretch
+                self._worst_window = (time.monotonic() - (now - last) - 0.005, time.monotonic())
+            last, rendered = now, self.rendering
 
     def _sample(self, _sig: int, frame: Any) -> None:
+        if self._depth:  # inside Textual's frame work, which the stretch leaves out
+            return
         where = [f"{Path(f.filename).name}:{f.name}" for f in traceback.extract_stack(frame, limit=12)]
         self._samples.append((time.monotonic(), " < ".join(reversed(where))))
 
@@ -109,26 +137,11 @@ class LoopWatch:
             signal.signal(signal.SIGPROF, signal.SIG_DFL)
         gc.enable()
 
-    async def measure_frame(self, pilot: Any) -> None:
-        """Textual's own cost of a full re-layout and redraw of the current screen, here and now (the median of
-        three): a loaded machine stretches it as much as any handler, so the budget is stated against it too."""
-        frames = []
-        for _ in range(3):
-            before = self.worst
-            self.worst = 0.0
-            with self:
-                pilot.app.screen.refresh(layout=True)
-                await pilot.pause(0.05)
-            frames.append(self.worst)
-            self.worst = before
-        self.frame = max(self.frame, sorted(frames)[1])
-
     def check(self) -> None:
         """The budget held, or the failure names the stretch and what ran in it."""
-        budget = max(LOOP_BUDGET_S, FRAMES * self.frame)
-        assert self.worst < budget, (
-            f"the loop computed {self.worst * 1000:.0f} ms at a stretch (budget {budget * 1000:.0f} ms; a full "
-            f"redraw of the screen costs {self.frame * 1000:.0f} ms here now); sampled in it:\n{self.culprit}"
+        assert self.worst < LOOP_BUDGET_S, (
+            f"the loop computed {self.worst * 1000:.0f} ms at a stretch beside Textual's frames (its largest "
+            f"frame: {self.render_worst * 1000:.0f} ms); sampled in it:\n{self.culprit}"
         )
 
 
@@ -274,7 +287,6 @@ async def test_writing_the_annotations_never_blocks_the_event_loop(tmp_path, mon
             await pilot.press("ctrl+w")
             await wait_for(pilot, lambda: bool(app.state.train_file))
             await settle(pilot, 0.2)
-        await watch.measure_frame(pilot)
     assert (out / "train.txt").is_file()
     assert watch.on_loop == []
     watch.check()
@@ -318,7 +330,6 @@ async def test_stopping_a_run_and_listing_runs_never_block_the_event_loop(
         with watch:
             await wait_for(pilot, lambda: run.progress.verdict is not None)
             await settle(pilot, 0.2)
-        await watch.measure_frame(pilot)
         await pilot.press("escape", "f2")
         await wait_for(pilot, lambda: isinstance(app.screen, runs.RunsScreen))
         table = app.screen.query_one("#runs", DataTable)
@@ -327,7 +338,6 @@ async def test_stopping_a_run_and_listing_runs_never_block_the_event_loop(
         with watch:
             await pilot.press("r")  # the listing again: every run folder, the engine
             await settle(pilot, 0.3)
-        await watch.measure_frame(pilot)
     assert not run.progress.verdict.passed and "stopped" in run.progress.verdict.reason
     assert watch.on_loop == []
     watch.check()

@@ -399,9 +399,28 @@ def storage_url(folder: Path, *, read_only: bool = False) -> str:
     return f"sqlite:///{path}"
 
 
+def recover_journal(db: Path) -> bool:
+    """Roll back the transaction a killed sweep left in ``study.db-journal`` (a *hot* journal), as any SQLite
+    writer would on its next open; True when there was one. A read-only reader cannot do it — SQLite refuses it
+    with "attempt to write a readonly database" — so ``sweep status`` after a ``kill -9`` asks for this first."""
+    import sqlite3
+
+    journal = db.with_name(db.name + "-journal")
+    if not journal.is_file() or journal.is_symlink():
+        return False
+    with contextlib.closing(sqlite3.connect(db, timeout=10)) as con:
+        con.execute(
+            "SELECT count(*) FROM sqlite_master"
+        ).fetchone()  # the first read rolls a hot journal back
+    return True
+
+
 def open_study(folder: Path, cfg: SweepConfig, *, read_only: bool = False) -> Any:
     """The study of an existing sweep folder — never a new one over a damaged or missing file (StudyUnreadable)."""
     db = check_study_file(folder)
+    if read_only:
+        with contextlib.suppress(Exception):  # the open below says what is wrong, if anything
+            recover_journal(db)
     optuna = _optuna()
     try:
         return optuna.load_study(
