@@ -31,6 +31,14 @@ EXAMPLES = 3
 UNLISTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
 
 
+def _listable(text: str) -> bool:
+    """No UNLISTABLE character in ``text`` (newlines allowed: the joiner). Printable ASCII answers in one C pass
+    (a third of the regex's time); anything else asks the regex."""
+    if text.isascii() and text.replace("\n", " ").isprintable():
+        return True
+    return UNLISTABLE.search(text) is None
+
+
 class ConvertOptions(BaseModel):
     """The convert spec as the user types it (extensions exactly as given: TAO does not add the dot)."""
 
@@ -240,7 +248,8 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
         return None  # UNLISTABLE_PATH, named by the whole-path route
     groups: list[Group] = []
     matched = found_total = 0
-    for folder, names in index.dirs:
+    for folder, joined_names in index.dirs:
+        names = joined_names.split("\n")
         in_name = [p for p in pats if p not in folder]  # a pattern in the folder matches every file in it
         if len(in_name) == 1:
             only = in_name[0]
@@ -262,7 +271,7 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
             return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
         if " " in joined or " " in derived_joined or " " in folder or " " in dfolder:
             return None  # SPACE_IN_PATH
-        if UNLISTABLE.search(joined) or UNLISTABLE.search(folder) or UNLISTABLE.search(dfolder):
+        if not _listable(joined) or not _listable(folder) or not _listable(dfolder):
             return None  # UNLISTABLE_PATH
         de = opts.depth_extension
         if (
@@ -279,6 +288,7 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
         present = (
             set(names) if dfolder == folder else index.names_in(dfolder)
         )  # freed at once: nothing for the GC
+        del names
         found = bytes(map(present.__contains__, derived))
         groups.append((folder, joined, dfolder, derived_joined, found))
         matched += len(cand)
