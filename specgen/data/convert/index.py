@@ -182,9 +182,8 @@ def _walk(
             else:
                 stack.append(entry.path)
         joined = "\n".join(names)
-        if names and joined.count("\n") >= len(
-            names
-        ):  # one C-speed scan; a name with a newline is set aside, named
+        # one C-speed scan: a name with a newline (more joiners than names less one) is set aside, named
+        if names and joined.count("\n") >= len(names):
             index.newline_names += [f"{folder}/{n}" for n in names if "\n" in n]
             names = [n for n in names if "\n" not in n]
             joined = "\n".join(names)

@@ -7,13 +7,12 @@ import os
 import random
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from itertools import compress
+from itertools import chain, compress, repeat
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from specgen.data.convert.index import gc_paused
-from specgen.data.convert.planner import SPLIT_FILES, Plan
+from specgen.data.convert.planner import SPLIT_FILES, Plan, derive_depth
 from specgen.spec.atomicio import RefusedOverwrite, check_folder, write_set
 from specgen.spec.names import DEFAULT_SEED
 
@@ -31,17 +30,25 @@ class WriteResult(BaseModel):
 
 def annotation_lines(plan: Plan) -> list[str]:
     """The complete pairs as TAO's lines (``image depth``), in an order that does not depend on the filesystem's:
-    folders sorted, names sorted within each. Built per folder from the plan's joined names; the pairs of one
+    folders sorted, names sorted within each. Built per folder from the plan's joined names; the images of one
     folder are sorted by their short names (on this route no name holds a space or a control character, so that is
-    the order of the lines) and only the lines outlive the folder."""
+    the order of the lines), with no per-pair objects: only the lines outlive the folder."""
     if plan.groups is None:
         return [f"{i} {d}" for i, d in sorted(plan.pairs)]
     lines: list[str] = []
-    with gc_paused():  # the per-folder tuples are many and short-lived: nothing for the cyclic GC to chase
-        for folder, images, dfolder, depths, found in sorted(plan.groups, key=lambda g: g[0]):
-            pairs = sorted(compress(zip(images.split("\n"), depths.split("\n"), strict=True), found))
-            head, mid = folder + "/", " " + dfolder + "/"
-            lines += [f"{head}{i}{mid}{d}" for i, d in pairs]
+    opts = plan.options
+    for folder, images, dfolder, _depths, found in sorted(plan.groups, key=lambda g: g[0]):
+        names = images.split("\n")
+        names = sorted(names if 0 not in found else compress(names, found))
+        if not names:
+            continue
+        # the depth names of the sorted images: derived again over one joined string (a name's depth name is its
+        # own, on this route), cheaper than sorting pairs; then every line of the folder made in one join
+        depths = derive_depth("\n".join(names), opts).split("\n")
+        head, mid = folder + "/", " " + dfolder + "/"
+        sep = "\n" + head
+        text = head + "".join(chain.from_iterable(zip(names, repeat(mid), depths, repeat(sep), strict=False)))
+        lines += text[: -len(sep)].split("\n")
     return lines
 
 
