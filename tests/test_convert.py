@@ -400,7 +400,7 @@ _TREE = st.tuples(
 ).map(_with_odd)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     tree=_TREE,
     pats=st.sampled_from(
@@ -410,6 +410,11 @@ _TREE = st.tuples(
             (["_"], ["-"]),
             (["rgb_", "1"], ["sync_depth_", "1"]),
             (["g"], ["x"]),
+            (["/rgb_"], ["/sync_depth_"]),  # a '/': matched and replaced over the folder's full paths
+            (["er/rgb_"], ["er/sync_depth_"]),
+            (["rgb_"], ["d/sync_depth_"]),  # the depth files in a sub-folder
+            (["/"], ["/d/"]),
+            (["deep/", "rgb_"], ["deep/x", "sync_depth_"]),
         ]
     ),
     exts=st.sampled_from(
@@ -419,6 +424,7 @@ _TREE = st.tuples(
 def test_per_folder_plan_equals_the_whole_path_plan(tmp_path_factory, tree, pats, exts):
     """The fast path (per folder, short names) answers exactly as the whole-path route, or defers to it."""
     from specgen.data.convert.planner import _plan, _plan_by_folder, _separable
+    from specgen.data.convert.writer import annotation_lines
 
     root = tmp_path_factory.mktemp("tree")
     for folder, names in tree.items():
@@ -439,6 +445,7 @@ def test_per_folder_plan_equals_the_whole_path_plan(tmp_path_factory, tree, pats
     )
     assert [p.model_dump() for p in fast.pitfalls] == [p.model_dump() for p in slow.pitfalls]
     assert fast.pair_count == len(slow.pairs) and fast.head(2) == slow.pairs[:2]
+    assert annotation_lines(fast) == annotation_lines(slow)  # the writer's lines, from groups and from pairs
 
 
 # --------------------------------------------------------------------------- the port against TAO's own function

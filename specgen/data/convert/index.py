@@ -58,6 +58,12 @@ class FileIndex:
     _files: list[str] | None = field(default=None, repr=False)
     _names: dict[str, str] | None = field(default=None, repr=False)
     count: int = 0  # files seen (without building their paths)
+    #: Plans made from this index. From the second on (the wizard re-matching on a keystroke) the per-folder
+    #: name lists and sets are kept, so a re-match neither splits nor hashes the listing again; a single plan
+    #: (``depthnet convert``) keeps nothing beyond the listing.
+    plans: int = 0
+    _ext_names: dict[str, list[tuple[str, list[str]]]] | None = field(default=None, repr=False)
+    _sets: dict[str, frozenset[str]] | None = field(default=None, repr=False)
 
     @property
     def files(self) -> list[str]:
@@ -67,11 +73,41 @@ class FileIndex:
         return self._files
 
     def names_in(self, folder: str) -> set[str] | frozenset[str]:
-        """The file names of one walked folder (empty for any other path); a fresh set, not kept (see Group)."""
+        """The file names of one walked folder (empty for any other path): a fresh set, not kept, on a first plan;
+        kept from a re-plan on."""
+        if self._sets is not None:
+            kept = self._sets.get(folder)
+            if kept is not None:
+                return kept
         if self._names is None:
             self._names = dict(self.dirs)
         names = self._names.get(folder)
-        return _EMPTY if names is None else set(names.split("\n"))
+        if names is None:
+            return _EMPTY
+        if self.plans < 2:
+            return set(names.split("\n"))
+        if self._sets is None:
+            self._sets = {}
+        kept = self._sets[folder] = frozenset(names.split("\n"))
+        return kept
+
+    def ending_with(self, suffix: str) -> Iterator[tuple[str, list[str]]]:
+        """(folder, its names that end with ``suffix``) for every walked folder that has one; kept per suffix from a
+        re-plan on, so a pattern edit filters these short lists only."""
+        if self._ext_names is not None and suffix in self._ext_names:
+            yield from self._ext_names[suffix]
+            return
+        keep: list[tuple[str, list[str]]] | None = [] if self.plans >= 2 else None
+        for folder, joined in self.dirs:
+            names = [n for n in joined.split("\n") if n.endswith(suffix)]
+            if names:
+                if keep is not None:
+                    keep.append((folder, names))
+                yield folder, names
+        if keep is not None:
+            if self._ext_names is None:
+                self._ext_names = {}
+            self._ext_names[suffix] = keep
 
     @property
     def lookup(self) -> set[str]:

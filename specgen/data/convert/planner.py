@@ -198,6 +198,7 @@ def match_images(files: list[str] | FileIndex, opts: ConvertOptions) -> list[str
 def plan(index: FileIndex, opts: ConvertOptions) -> Plan:
     with gc_paused():
         start = time.perf_counter()
+        index.plans += 1
         fast = _plan_by_folder(index, opts) if _separable(opts) else None
         out = fast if fast is not None else _plan(index, opts)
         out.seconds = time.perf_counter() - start
@@ -205,13 +206,16 @@ def plan(index: FileIndex, opts: ConvertOptions) -> Plan:
 
 
 def _separable(opts: ConvertOptions) -> bool:
-    """TAO matches and replaces over the whole path; when no pattern or extension holds a '/' (nor is empty), that
-    equals doing it on the folder and on the name apart — the per-folder fast path. Otherwise, the whole paths."""
+    """TAO matches and replaces over the whole path; when no extension holds a '/' and no pattern or extension is
+    empty, that can be done folder by folder — the per-folder fast path (patterns with a '/' included: see
+    ``_matches``). Otherwise, the whole paths."""
     texts = [*opts.image_patterns, *opts.depth_patterns, opts.image_extension, opts.depth_extension]
     return (
         len(opts.image_extension) > 1
         and len(opts.image_patterns) == len(opts.depth_patterns)
-        and all(x and "/" not in x and "\n" not in x for x in texts)
+        and all(x and "\n" not in x for x in texts)
+        and "/" not in opts.image_extension
+        and "/" not in opts.depth_extension
     )
 
 
@@ -239,44 +243,78 @@ def _plan(index: FileIndex, opts: ConvertOptions) -> Plan:
     )
 
 
+def _matches(folder: str, names: list[str], pats: list[str]) -> list[str]:
+    """The names in ``folder`` whose path ``folder + "/" + name`` contains every pattern, tested on the short names.
+
+    A pattern without '/' is in the path when it is in the folder (then in every path) or in the name. One with a
+    '/' (``A/B``, B after its last '/'), when it is in ``folder + "/"``, or else when the folder ends with A and the
+    name starts with B: a name holds no '/', so an occurrence reaching into the name has its last '/' at the
+    boundary."""
+    head = folder + "/"
+    for p in pats:
+        if "/" not in p:
+            if p not in folder:
+                names = [n for n in names if p in n]
+        elif p not in head:
+            a, _, b = p.rpartition("/")
+            if not folder.endswith(a):
+                return []
+            names = [n for n in names if n.startswith(b)]
+        if not names:
+            break
+    return names
+
+
 def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
     """The same plan worked out per folder on short names. None when a per-path pitfall shows up (a pattern or the
     extension repeated in a path, a depth path equal to its image, unsupported extensions, spaces): those rare cases
-    take the whole-path route, which names them."""
-    ie, pats = opts.image_extension, opts.image_patterns
+    take the whole-path route, which names them. With a '/' in a pattern the replacements run over the folder's full
+    paths (one joined string), and the depth paths must share one folder, as they do unless a pattern rewrites part
+    of some names' folder only (then: the whole-path route)."""
+    ie, de, pats = opts.image_extension, opts.depth_extension, opts.image_patterns
     if index.newline_names:
         return None  # UNLISTABLE_PATH, named by the whole-path route
+    slashed = any("/" in p for p in (*pats, *opts.depth_patterns))
     groups: list[Group] = []
     matched = found_total = 0
-    for folder, joined_names in index.dirs:
-        names = joined_names.split("\n")
-        in_name = [p for p in pats if p not in folder]  # a pattern in the folder matches every file in it
-        if len(in_name) == 1:
-            only = in_name[0]
-            cand = [n for n in names if n.endswith(ie) and only in n]
-        else:
-            cand = [n for n in names if n.endswith(ie)]
-            for p in in_name:
-                cand = [n for n in cand if p in n]
+    for folder, names in index.ending_with(ie):
+        cand = _matches(folder, names, pats)
         if not cand:
             continue
-        dfolder = derive_depth(folder, opts)
+        k = len(cand)
         joined = "\n".join(cand)
-        derived_joined = derive_depth(joined, opts)
-        if (
-            joined.count(ie) > len(cand)
-            or ie in folder
-            or any(joined.count(p) + folder.count(p) * len(cand) > len(cand) for p in pats)
-        ):
-            return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
+        if slashed:
+            head = folder + "/"
+            full = head + ("\n" + head).join(cand)
+            derived_full = derive_depth(full, opts)
+            first = derived_full.split("\n", 1)[0]
+            dfolder = first.rpartition("/")[0]
+            dhead = dfolder + "/"
+            if (
+                not derived_full.startswith(dhead)
+                or derived_full.count("\n" + dhead) != k - 1
+                or derived_full.count("/") != k * dhead.count("/")
+            ):
+                return None  # depth paths in more than one folder: the whole-path route
+            derived_joined = derived_full[len(dhead) :].replace("\n" + dhead, "\n")
+            if full.count(ie) > k or any(full.count(p) > k for p in pats):
+                return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
+        else:
+            dfolder = derive_depth(folder, opts)
+            derived_joined = derive_depth(joined, opts)
+            if (
+                joined.count(ie) > k
+                or ie in folder
+                or any(joined.count(p) + folder.count(p) * k > k for p in pats)
+            ):
+                return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
         if " " in joined or " " in derived_joined or " " in folder or " " in dfolder:
             return None  # SPACE_IN_PATH
         if not _listable(joined) or not _listable(folder) or not _listable(dfolder):
             return None  # UNLISTABLE_PATH
-        de = opts.depth_extension
         if (
             de not in DEPTH_EXTS
-            or derived_joined.count(de + "\n") != len(cand) - 1
+            or derived_joined.count(de + "\n") != k - 1
             or not derived_joined.endswith(de)
         ):
             return (
@@ -285,13 +323,11 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
         derived = derived_joined.split("\n")
         if dfolder == folder and any(map(str.__eq__, cand, derived)):
             return None  # DEPTH_IS_IMAGE
-        present = (
-            set(names) if dfolder == folder else index.names_in(dfolder)
-        )  # freed at once: nothing for the GC
-        del names
+        present = index.names_in(dfolder)  # a fresh set on a first plan, freed at once: nothing for the GC
         found = bytes(map(present.__contains__, derived))
+        del present, derived
         groups.append((folder, joined, dfolder, derived_joined, found))
-        matched += len(cand)
+        matched += k
         found_total += found.count(1)
     if not matched:
         return None  # NO_MATCH / ROOT_IS_SCENE: named by the whole-path route

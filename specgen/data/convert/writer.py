@@ -37,17 +37,21 @@ def annotation_lines(plan: Plan) -> list[str]:
         return [f"{i} {d}" for i, d in sorted(plan.pairs)]
     lines: list[str] = []
     opts = plan.options
-    for folder, images, dfolder, _depths, found in sorted(plan.groups, key=lambda g: g[0]):
+    slashed = any("/" in p for p in (*opts.image_patterns, *opts.depth_patterns))
+    for folder, images, dfolder, depths, found in sorted(plan.groups, key=lambda g: g[0]):
         names = images.split("\n")
-        names = sorted(names if 0 not in found else compress(names, found))
+        if slashed:  # a depth name may hang on the folder: the plan's own, in the images' sorted order
+            dnames = depths.split("\n")
+            order = sorted(compress(range(len(names)), found), key=names.__getitem__)
+            names, dnames = list(map(names.__getitem__, order)), list(map(dnames.__getitem__, order))
+        else:  # a name's depth name is its own: derived again over one joined string, cheaper than sorting pairs
+            names = sorted(names if 0 not in found else compress(names, found))
+            dnames = derive_depth("\n".join(names), opts).split("\n")
         if not names:
             continue
-        # the depth names of the sorted images: derived again over one joined string (a name's depth name is its
-        # own, on this route), cheaper than sorting pairs; then every line of the folder made in one join
-        depths = derive_depth("\n".join(names), opts).split("\n")
         head, mid = folder + "/", " " + dfolder + "/"
-        sep = "\n" + head
-        text = head + "".join(chain.from_iterable(zip(names, repeat(mid), depths, repeat(sep), strict=False)))
+        sep = "\n" + head  # every line of the folder made in one join
+        text = head + "".join(chain.from_iterable(zip(names, repeat(mid), dnames, repeat(sep), strict=False)))
         lines += text[: -len(sep)].split("\n")
     return lines
 
