@@ -64,6 +64,8 @@ class FileIndex:
     plans: int = 0
     _ext_names: dict[str, list[tuple[str, list[str]]]] | None = field(default=None, repr=False)
     _sets: dict[str, frozenset[str]] | None = field(default=None, repr=False)
+    #: Per-folder answers a re-plan may reuse (the planner's: e.g. "are all its names listable?").
+    memo: dict[str, bool] = field(default_factory=dict, repr=False)
 
     @property
     def files(self) -> list[str]:
@@ -91,19 +93,23 @@ class FileIndex:
         kept = self._sets[folder] = frozenset(names.split("\n"))
         return kept
 
-    def ending_with(self, suffix: str) -> Iterator[tuple[str, list[str]]]:
-        """(folder, its names that end with ``suffix``) for every walked folder that has one; kept per suffix from a
-        re-plan on, so a pattern edit filters these short lists only."""
+    def ending_with(self, suffix: str) -> Iterator[tuple[str, list[str], list[str] | None]]:
+        """(folder, its names that end with ``suffix``, all its names or None) for every walked folder that has one.
+
+        Kept per suffix from a re-plan on, so a pattern edit filters these short lists only (then the third is None:
+        ``names_in`` has the kept set); on a first plan the folder's whole list comes along, split once."""
         if self._ext_names is not None and suffix in self._ext_names:
-            yield from self._ext_names[suffix]
+            for folder, names in self._ext_names[suffix]:
+                yield folder, names, None
             return
         keep: list[tuple[str, list[str]]] | None = [] if self.plans >= 2 else None
         for folder, joined in self.dirs:
-            names = [n for n in joined.split("\n") if n.endswith(suffix)]
+            every = joined.split("\n")
+            names = [n for n in every if n.endswith(suffix)]
             if names:
                 if keep is not None:
                     keep.append((folder, names))
-                yield folder, names
+                yield folder, names, every
         if keep is not None:
             if self._ext_names is None:
                 self._ext_names = {}

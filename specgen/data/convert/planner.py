@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -259,7 +260,8 @@ def _matches(folder: str, names: list[str], pats: list[str]) -> list[str]:
             a, _, b = p.rpartition("/")
             if not folder.endswith(a):
                 return []
-            names = [n for n in names if n.startswith(b)]
+            if b and ("\n" + "\n".join(names)).count("\n" + b) < len(names):  # else all start with it
+                names = [n for n in names if n.startswith(b)]
         if not names:
             break
     return names
@@ -277,7 +279,9 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
     slashed = any("/" in p for p in (*pats, *opts.depth_patterns))
     groups: list[Group] = []
     matched = found_total = 0
-    for folder, names in index.ending_with(ie):
+    same_end = ie.endswith(de) or de.endswith(ie)  # else no image name can equal its depth name
+    memo = index.memo if index.plans >= 2 else None
+    for folder, names, every in index.ending_with(ie):
         cand = _matches(folder, names, pats)
         if not cand:
             continue
@@ -296,12 +300,14 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
                 or derived_full.count("/") != k * dhead.count("/")
             ):
                 return None  # depth paths in more than one folder: the whole-path route
-            derived_joined = derived_full[len(dhead) :].replace("\n" + dhead, "\n")
+            derived = list(map(itemgetter(slice(len(dhead), None)), derived_full.split("\n")))
+            derived_joined = "\n".join(derived)
             if full.count(ie) > k or any(full.count(p) > k for p in pats):
                 return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
         else:
             dfolder = derive_depth(folder, opts)
             derived_joined = derive_depth(joined, opts)
+            derived = None
             if (
                 joined.count(ie) > k
                 or ie in folder
@@ -310,7 +316,15 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
                 return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
         if " " in joined or " " in derived_joined or " " in folder or " " in dfolder:
             return None  # SPACE_IN_PATH
-        if not _listable(joined) or not _listable(folder) or not _listable(dfolder):
+        if memo is None:
+            clean = _listable(joined)
+        else:  # a re-plan: whether the folder's names are listable is answered once (a subset of them then is)
+            key = f"{ie}\n{folder}"  # these names are the folder's that end with ie
+            kept = memo.get(key)
+            if kept is None:
+                kept = memo[key] = _listable("\n".join(names))
+            clean = kept or _listable(joined)
+        if not clean or not _listable(folder) or not _listable(dfolder):
             return None  # UNLISTABLE_PATH
         if (
             de not in DEPTH_EXTS
@@ -320,12 +334,14 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
             return (
                 None  # UNSUPPORTED_DEPTH_EXT (some derived name does not end with it): the whole-path route
             )
-        derived = derived_joined.split("\n")
-        if dfolder == folder and any(map(str.__eq__, cand, derived)):
+        if derived is None:
+            derived = derived_joined.split("\n")
+        if same_end and dfolder == folder and any(map(str.__eq__, cand, derived)):
             return None  # DEPTH_IS_IMAGE
-        present = index.names_in(dfolder)  # a fresh set on a first plan, freed at once: nothing for the GC
+        # a fresh set on a first plan, freed at once (nothing for the GC); the kept one on a re-plan
+        present = set(every) if every is not None and dfolder == folder else index.names_in(dfolder)
         found = bytes(map(present.__contains__, derived))
-        del present, derived
+        del present, derived, every
         groups.append((folder, joined, dfolder, derived_joined, found))
         matched += k
         found_total += found.count(1)
