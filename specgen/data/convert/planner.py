@@ -340,7 +340,7 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
             return None  # DEPTH_IS_IMAGE
         # a fresh set on a first plan, freed at once (nothing for the GC); the kept one on a re-plan
         present = set(every) if every is not None and dfolder == folder else index.names_in(dfolder)
-        found = bytes(map(present.__contains__, derived))
+        found = b"\x01" * k if present.issuperset(derived) else bytes(map(present.__contains__, derived))
         del present, derived, every
         groups.append((folder, joined, dfolder, derived_joined, found))
         matched += k
