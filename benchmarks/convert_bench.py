@@ -86,17 +86,18 @@ def rematch(root: Path, repeat: int = 7) -> dict[str, float]:
 
     index = build_index(str(root))
     base = ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])
-    plan(index, base)  # the first plan builds the per-suffix caches, as the wizard's first preview does
+    plan(index, base)  # the wizard's first preview
     out = {}
     for label, img, dep in (("rgb_0", "rgb_0", "sync_depth_0"), ("/rgb_", "/rgb_", "/sync_depth_")):
         edited = base.model_copy(update={"image_patterns": [img], "depth_patterns": [dep]})
-        times = []
+        times = []  # the first edit keeps the per-suffix lists and name sets (the index's second plan), then reuses them
         for _ in range(repeat):
             t0 = time.perf_counter()
             p = plan(index, edited)
             times.append(time.perf_counter() - t0)
         assert p.pair_count == len(index) // 2, (label, p.pair_count)
         out[label] = min(times) * 1e3
+        out[f"{label} (first edit)"] = times[0] * 1e3
     return out
 
 

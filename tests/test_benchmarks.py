@@ -74,8 +74,8 @@ def test_convert_plan_and_write_against_tao_logic(tmp_path):
 
 
 def test_rematch_with_a_slash_costs_about_what_a_plain_pattern_does(tmp_path):
-    """The wizard's keystroke: a pattern holding '/' takes the whole-path route; it stays within a few times the
-    per-folder route (today ~1.6x) and within a few times a bare scan of the same paths."""
+    """The wizard's keystroke: a pattern holding '/' is matched per folder too (replaced over each folder's joined
+    full paths); it stays within a few times a plain pattern (today ~1.6x) and a bare scan of the same paths."""
     from convert_bench import make_tree
 
     from specgen.data.convert import ConvertOptions, build_index, plan

@@ -400,7 +400,7 @@ _TREE = st.tuples(
 ).map(_with_odd)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     tree=_TREE,
     pats=st.sampled_from(
@@ -410,6 +410,11 @@ _TREE = st.tuples(
             (["_"], ["-"]),
             (["rgb_", "1"], ["sync_depth_", "1"]),
             (["g"], ["x"]),
+            (["/rgb_"], ["/sync_depth_"]),  # a '/': matched and replaced over the folder's full paths
+            (["er/rgb_"], ["er/sync_depth_"]),
+            (["rgb_"], ["d/sync_depth_"]),  # the depth files in a sub-folder
+            (["/"], ["/d/"]),
+            (["deep/", "rgb_"], ["deep/x", "sync_depth_"]),
         ]
     ),
     exts=st.sampled_from(
@@ -419,6 +424,7 @@ _TREE = st.tuples(
 def test_per_folder_plan_equals_the_whole_path_plan(tmp_path_factory, tree, pats, exts):
     """The fast path (per folder, short names) answers exactly as the whole-path route, or defers to it."""
     from specgen.data.convert.planner import _plan, _plan_by_folder, _separable
+    from specgen.data.convert.writer import annotation_lines
 
     root = tmp_path_factory.mktemp("tree")
     for folder, names in tree.items():
@@ -439,6 +445,46 @@ def test_per_folder_plan_equals_the_whole_path_plan(tmp_path_factory, tree, pats
     )
     assert [p.model_dump() for p in fast.pitfalls] == [p.model_dump() for p in slow.pitfalls]
     assert fast.pair_count == len(slow.pairs) and fast.head(2) == slow.pairs[:2]
+    assert annotation_lines(fast) == annotation_lines(slow)  # the writer's lines, from groups and from pairs
+
+
+def test_a_re_plan_from_kept_lists_answers_as_a_fresh_index(tmp_path):
+    """From an index's second plan on, per-suffix name lists, name sets and listability are kept: each later
+    edit (extension, patterns with and without '/', a folder with a carriage return in a name) answers exactly as
+    the same options on a freshly walked index."""
+    root = make_tree(
+        tmp_path / "root",
+        [
+            "a/rgb_1.jpg",
+            "a/sync_depth_1.png",
+            "a/rgb_2.jpg",
+            "a/rgb_3.png",
+            "a/sync_depth_3.png",
+            "b/c/rgb_1.jpg",
+            "b/c/d/sync_depth_1.png",
+            "e/rgb_\r4.jpg",
+            "e/sync_depth_\r4.png",
+        ],
+    )
+    edits = [
+        opts(),
+        opts(image_patterns=["rgb_1"], depth_patterns=["sync_depth_1"]),
+        opts(image_patterns=["/rgb_"], depth_patterns=["/sync_depth_"]),
+        opts(image_patterns=["rgb_"], depth_patterns=["d/sync_depth_"]),
+        opts(image_extension=".png", depth_extension=".png"),
+        opts(image_patterns=["c/rgb_"], depth_patterns=["c/d/sync_depth_"]),
+        opts(),
+    ]
+    kept = build_index(str(root))
+    for o in edits:
+        again, fresh = plan(kept, o), plan(build_index(str(root)), o)
+        assert (again.pairs, again.missing, again.images_matched) == (
+            fresh.pairs,
+            fresh.missing,
+            fresh.images_matched,
+        )
+        assert [p.model_dump() for p in again.pitfalls] == [p.model_dump() for p in fresh.pitfalls]
+    assert kept.plans == len(edits) and kept._ext_names  # the lists were kept, and used
 
 
 # --------------------------------------------------------------------------- the port against TAO's own function

@@ -87,10 +87,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
         results_dir=args.out,
     )
     result = plan(index, opts)
+    walk_ms = round(index.walk_seconds * 1000, 2)
+    del index  # the plan holds what the writer needs: the listing goes before the lines are built
     summary = result.summary()
-    summary["timings"].update(
-        walk_ms=round(index.walk_seconds * 1000, 2), total_ms=round((time.perf_counter() - t0) * 1000, 2)
-    )
+    summary["timings"].update(walk_ms=walk_ms, total_ms=round((time.perf_counter() - t0) * 1000, 2))
     written = None
     if not args.preview and result.usable:
         try:

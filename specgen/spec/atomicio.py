@@ -26,7 +26,7 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -293,10 +293,13 @@ def check_folder(folder: str | os.PathLike[str]) -> bool:
     return True
 
 
-def write_set(folder: str | os.PathLike[str], files: dict[str, str], *, drop: tuple[str, ...] = ()) -> Path:
+def write_set(
+    folder: str | os.PathLike[str], files: Mapping[str, str | Iterable[str]], *, drop: tuple[str, ...] = ()
+) -> Path:
     """Replace a set of files in ``folder`` as one unit: after a kill at any moment the folder holds either the old
     set or the new one, never a mix. The new folder is built beside the old (other files hard-linked across), then
-    the two are exchanged in one rename. ``drop``: names of the old set that the new one does not have."""
+    the two are exchanged in one rename. ``drop``: names of the old set that the new one does not have. A file's text
+    may come as chunks (an iterable of str), written as they come: convert's million-line splits need not exist whole."""
     import shutil
     import tempfile
 
@@ -325,7 +328,10 @@ def write_set(folder: str | os.PathLike[str], files: dict[str, str], *, drop: tu
         for name, text in files.items():
             # a fresh name in a fresh folder: "x" (O_EXCL) says so
             with open(staging / name, "x", encoding="utf-8", newline="\n") as f:
-                f.write(text)
+                if isinstance(text, str):
+                    f.write(text)
+                else:
+                    f.writelines(text)
                 f.flush()
                 os.fsync(f.fileno())
             os.chmod(staging / name, 0o644)

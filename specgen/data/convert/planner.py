@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -29,6 +30,14 @@ EXAMPLES = 3
 #: there), a line separator, or a byte that is not UTF-8 (a lone surrogate here, os.fsdecode's; TAO opens the list
 #: as UTF-8, and our writer cannot encode it). A name with a newline is set aside by the walk (index.newline_names).
 UNLISTABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
+
+
+def _listable(text: str) -> bool:
+    """No UNLISTABLE character in ``text`` (newlines allowed: the joiner). Printable ASCII answers in one C pass
+    (a third of the regex's time); anything else asks the regex."""
+    if text.isascii() and text.replace("\n", " ").isprintable():
+        return True
+    return UNLISTABLE.search(text) is None
 
 
 class ConvertOptions(BaseModel):
@@ -190,6 +199,7 @@ def match_images(files: list[str] | FileIndex, opts: ConvertOptions) -> list[str
 def plan(index: FileIndex, opts: ConvertOptions) -> Plan:
     with gc_paused():
         start = time.perf_counter()
+        index.plans += 1
         fast = _plan_by_folder(index, opts) if _separable(opts) else None
         out = fast if fast is not None else _plan(index, opts)
         out.seconds = time.perf_counter() - start
@@ -197,13 +207,16 @@ def plan(index: FileIndex, opts: ConvertOptions) -> Plan:
 
 
 def _separable(opts: ConvertOptions) -> bool:
-    """TAO matches and replaces over the whole path; when no pattern or extension holds a '/' (nor is empty), that
-    equals doing it on the folder and on the name apart — the per-folder fast path. Otherwise, the whole paths."""
+    """TAO matches and replaces over the whole path; when no extension holds a '/' and no pattern or extension is
+    empty, that can be done folder by folder — the per-folder fast path (patterns with a '/' included: see
+    ``_matches``). Otherwise, the whole paths."""
     texts = [*opts.image_patterns, *opts.depth_patterns, opts.image_extension, opts.depth_extension]
     return (
         len(opts.image_extension) > 1
         and len(opts.image_patterns) == len(opts.depth_patterns)
-        and all(x and "/" not in x and "\n" not in x for x in texts)
+        and all(x and "\n" not in x for x in texts)
+        and "/" not in opts.image_extension
+        and "/" not in opts.depth_extension
     )
 
 
@@ -231,57 +244,106 @@ def _plan(index: FileIndex, opts: ConvertOptions) -> Plan:
     )
 
 
+def _matches(folder: str, names: list[str], pats: list[str]) -> list[str]:
+    """The names in ``folder`` whose path ``folder + "/" + name`` contains every pattern, tested on the short names.
+
+    A pattern without '/' is in the path when it is in the folder (then in every path) or in the name. One with a
+    '/' (``A/B``, B after its last '/'), when it is in ``folder + "/"``, or else when the folder ends with A and the
+    name starts with B: a name holds no '/', so an occurrence reaching into the name has its last '/' at the
+    boundary."""
+    head = folder + "/"
+    for p in pats:
+        if "/" not in p:
+            if p not in folder:
+                names = [n for n in names if p in n]
+        elif p not in head:
+            a, _, b = p.rpartition("/")
+            if not folder.endswith(a):
+                return []
+            if b and ("\n" + "\n".join(names)).count("\n" + b) < len(names):  # else all start with it
+                names = [n for n in names if n.startswith(b)]
+        if not names:
+            break
+    return names
+
+
 def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
     """The same plan worked out per folder on short names. None when a per-path pitfall shows up (a pattern or the
     extension repeated in a path, a depth path equal to its image, unsupported extensions, spaces): those rare cases
-    take the whole-path route, which names them."""
-    ie, pats = opts.image_extension, opts.image_patterns
+    take the whole-path route, which names them. With a '/' in a pattern the replacements run over the folder's full
+    paths (one joined string), and the depth paths must share one folder, as they do unless a pattern rewrites part
+    of some names' folder only (then: the whole-path route)."""
+    ie, de, pats = opts.image_extension, opts.depth_extension, opts.image_patterns
     if index.newline_names:
         return None  # UNLISTABLE_PATH, named by the whole-path route
+    slashed = any("/" in p for p in (*pats, *opts.depth_patterns))
     groups: list[Group] = []
     matched = found_total = 0
-    for folder, names in index.dirs:
-        in_name = [p for p in pats if p not in folder]  # a pattern in the folder matches every file in it
-        if len(in_name) == 1:
-            only = in_name[0]
-            cand = [n for n in names if n.endswith(ie) and only in n]
-        else:
-            cand = [n for n in names if n.endswith(ie)]
-            for p in in_name:
-                cand = [n for n in cand if p in n]
+    same_end = ie.endswith(de) or de.endswith(ie)  # else no image name can equal its depth name
+    memo = index.memo if index.plans >= 2 else None
+    for folder, names, every in index.ending_with(ie):
+        cand = _matches(folder, names, pats)
         if not cand:
             continue
-        dfolder = derive_depth(folder, opts)
+        k = len(cand)
         joined = "\n".join(cand)
-        derived_joined = derive_depth(joined, opts)
-        if (
-            joined.count(ie) > len(cand)
-            or ie in folder
-            or any(joined.count(p) + folder.count(p) * len(cand) > len(cand) for p in pats)
-        ):
-            return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
+        if slashed:
+            head = folder + "/"
+            full = head + ("\n" + head).join(cand)
+            derived_full = derive_depth(full, opts)
+            first = derived_full.split("\n", 1)[0]
+            dfolder = first.rpartition("/")[0]
+            dhead = dfolder + "/"
+            if (
+                not derived_full.startswith(dhead)
+                or derived_full.count("\n" + dhead) != k - 1
+                or derived_full.count("/") != k * dhead.count("/")
+            ):
+                return None  # depth paths in more than one folder: the whole-path route
+            derived = list(map(itemgetter(slice(len(dhead), None)), derived_full.split("\n")))
+            derived_joined = "\n".join(derived)
+            if full.count(ie) > k or any(full.count(p) > k for p in pats):
+                return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
+        else:
+            dfolder = derive_depth(folder, opts)
+            derived_joined = derive_depth(joined, opts)
+            derived = None
+            if (
+                joined.count(ie) > k
+                or ie in folder
+                or any(joined.count(p) + folder.count(p) * k > k for p in pats)
+            ):
+                return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
         if " " in joined or " " in derived_joined or " " in folder or " " in dfolder:
             return None  # SPACE_IN_PATH
-        if UNLISTABLE.search(joined) or UNLISTABLE.search(folder) or UNLISTABLE.search(dfolder):
+        if memo is None:
+            clean = _listable(joined)
+        else:  # a re-plan: whether the folder's names are listable is answered once (a subset of them then is)
+            key = f"{ie}\n{folder}"  # these names are the folder's that end with ie
+            kept = memo.get(key)
+            if kept is None:
+                kept = memo[key] = _listable("\n".join(names))
+            clean = kept or _listable(joined)
+        if not clean or not _listable(folder) or not _listable(dfolder):
             return None  # UNLISTABLE_PATH
-        de = opts.depth_extension
         if (
             de not in DEPTH_EXTS
-            or derived_joined.count(de + "\n") != len(cand) - 1
+            or derived_joined.count(de + "\n") != k - 1
             or not derived_joined.endswith(de)
         ):
             return (
                 None  # UNSUPPORTED_DEPTH_EXT (some derived name does not end with it): the whole-path route
             )
-        derived = derived_joined.split("\n")
-        if dfolder == folder and any(map(str.__eq__, cand, derived)):
+        if derived is None:
+            derived = derived_joined.split("\n")
+        if same_end and dfolder == folder and any(map(str.__eq__, cand, derived)):
             return None  # DEPTH_IS_IMAGE
-        present = (
-            set(names) if dfolder == folder else index.names_in(dfolder)
-        )  # freed at once: nothing for the GC
-        found = bytes(map(present.__contains__, derived))
+        # a fresh set on a first plan, freed at once (nothing for the GC); the kept one on a re-plan
+        present = set(every) if every is not None and dfolder == folder else index.names_in(dfolder)
+        found = b"\x01" * k if present.issuperset(derived) else bytes(map(present.__contains__, derived))
+        del present, derived, every
         groups.append((folder, joined, dfolder, derived_joined, found))
-        matched += len(cand)
+        matched += k
         found_total += found.count(1)
     if not matched:
         return None  # NO_MATCH / ROOT_IS_SCENE: named by the whole-path route

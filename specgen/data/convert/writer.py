@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from itertools import compress
+from itertools import chain, compress, repeat
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from specgen.data.convert.planner import SPLIT_FILES, Plan
+from specgen.data.convert.planner import SPLIT_FILES, Plan, derive_depth
 from specgen.spec.atomicio import RefusedOverwrite, check_folder, write_set
 from specgen.spec.names import DEFAULT_SEED
 
 REPORT = "convert_report.json"
+CHUNK = 16384  # lines per write: ~2 MB of text at a time
 SPEC = "convert_spec.yaml"
 
 
@@ -28,34 +30,57 @@ class WriteResult(BaseModel):
 
 def annotation_lines(plan: Plan) -> list[str]:
     """The complete pairs as TAO's lines (``image depth``), in an order that does not depend on the filesystem's:
-    folders sorted, names sorted within each. Built per folder from the plan's joined names, one string per line:
-    no per-pair tuples (at 1M files, sorting and shuffling 500k tuples was most of the write)."""
+    folders sorted, names sorted within each. Built per folder from the plan's joined names; the images of one
+    folder are sorted by their short names (on this route no name holds a space or a control character, so that is
+    the order of the lines), with no per-pair objects: only the lines outlive the folder."""
     if plan.groups is None:
         return [f"{i} {d}" for i, d in sorted(plan.pairs)]
     lines: list[str] = []
+    opts = plan.options
+    slashed = any("/" in p for p in (*opts.image_patterns, *opts.depth_patterns))
     for folder, images, dfolder, depths, found in sorted(plan.groups, key=lambda g: g[0]):
-        pairs = compress(zip(images.split("\n"), depths.split("\n"), strict=True), found)
-        lines += sorted(f"{folder}/{i} {dfolder}/{d}" for i, d in pairs)
+        names = images.split("\n")
+        if slashed:  # a depth name may hang on the folder: the plan's own, in the images' sorted order
+            dnames = depths.split("\n")
+            order = sorted(compress(range(len(names)), found), key=names.__getitem__)
+            names, dnames = list(map(names.__getitem__, order)), list(map(dnames.__getitem__, order))
+        else:  # a name's depth name is its own: derived again over one joined string, cheaper than sorting pairs
+            names = sorted(names if 0 not in found else compress(names, found))
+            dnames = derive_depth("\n".join(names), opts).split("\n")
+        if not names:
+            continue
+        head, mid = folder + "/", " " + dfolder + "/"
+        sep = "\n" + head  # every line of the folder made in one join
+        text = head + "".join(chain.from_iterable(zip(names, repeat(mid), dnames, repeat(sep), strict=False)))
+        lines += text[: -len(sep)].split("\n")
     return lines
 
 
-def split_lines(lines: list[str], split_ratio: float, seed: int) -> dict[str, tuple[int, str]]:
+def split_lines(lines: list[str], split_ratio: float, seed: int) -> dict[str, tuple[int, Iterator[str]]]:
     """TAO's split rule (0 or 1 → test only; else train = the first int(n·ratio) of a shuffle), but seeded.
 
     The shuffle is a sort of the line numbers by one seeded random float each (a uniform permutation, as
-    ``random.shuffle`` gives, at half its cost in Python), and each file is one ``"\n".join``."""
+    ``random.shuffle`` gives, at half its cost in Python); ``lines`` is reordered in place. Each file's text comes
+    as chunks of joined lines, written as they are made: at a million files the whole text (and its encoded copy)
+    would be twice the size of the lines themselves."""
     rng = random.Random(seed).random
     keys = [rng() for _ in lines]
     order = sorted(range(len(lines)), key=keys.__getitem__)
     del keys
+    lines[:] = map(lines.__getitem__, order)
+    del order
 
-    def text(part: list[int]) -> tuple[int, str]:
-        return len(part), "\n".join(map(lines.__getitem__, part)) + "\n" if part else ""
+    def text(start: int, stop: int) -> tuple[int, Iterator[str]]:
+        def chunks() -> Iterator[str]:
+            for at in range(start, stop, CHUNK):
+                yield "\n".join(lines[at : min(at + CHUNK, stop)]) + "\n"
+
+        return stop - start, chunks()
 
     if split_ratio in (0.0, 1.0):
-        return {"test.txt": text(order)}
-    cut = int(len(order) * split_ratio)
-    return {"train.txt": text(order[:cut]), "val.txt": text(order[cut:])}
+        return {"test.txt": text(0, len(lines))}
+    cut = int(len(lines) * split_ratio)
+    return {"train.txt": text(0, cut), "val.txt": text(cut, len(lines))}
 
 
 def write_annotations(
@@ -78,7 +103,7 @@ def write_annotations(
     opts = plan.options
     splits = split_lines(annotation_lines(plan), opts.split_ratio, seed)
     counts = {name: n for name, (n, _text) in splits.items()}
-    texts = {name: text for name, (_n, text) in splits.items()}
+    texts: dict[str, str | Iterator[str]] = {name: text for name, (_n, text) in splits.items()}
     del splits
     removed = [name for name in SPLIT_FILES if name not in texts and os.path.lexists(out / name)]
     spec = ConvertSpec(
