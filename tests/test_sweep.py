@@ -328,6 +328,7 @@ async def test_sweep_screen_survives_any_size(tmp_path):
     from specgen.engine.sweep import Param, SweepConfig, config_text, storage_url
     from tui.app import DepthnetApp
     from tui.screens.sweep import SweepScreen
+    from tui.widgets.charts import Chart
 
     folder = tmp_path / "sweep"
     folder.mkdir()
@@ -346,11 +347,11 @@ async def test_sweep_screen_survives_any_size(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         app.push_screen(SweepScreen(str(folder)))
         await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen) and app.screen.info is not None)
+        chart = app.screen.query_one("#param-chart", Chart)
         for size in ((80, 24), (40, 12), (20, 8), (10, 5), (5, 3), (2, 2), (1, 1), (120, 40)):
             await pilot.resize_terminal(*size)
-            await pilot.pause(0.1)
+            await wait_for(pilot, lambda: chart.is_current)  # built at this size (or nothing, when too small)
         assert app.is_running and isinstance(app.screen, SweepScreen)
-        chart = app.screen.query_one("#param-chart")
         assert "vs lr" in str(chart.render())
 
 
