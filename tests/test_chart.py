@@ -12,12 +12,13 @@ from conftest import wait_for
 from test_snapshots import finished_run
 from test_workers import LoopWatch
 from textual.app import App, ComposeResult
+from textual.content import Content
 from textual_plotext.plot import Plot
 
 from tui.app import DepthnetApp
 from tui.screens.run import RunScreen
 from tui.state import WizardState
-from tui.widgets.charts import Chart
+from tui.widgets.charts import Chart, Figure
 
 #: plotext's markers: braille (the step curve; U+2800 is the blank pattern) and quadrant blocks (the epoch points)
 MARKS = {chr(c) for c in range(0x2801, 0x2900)} | set("▖▗▘▙▚▛▜▝▞▟")
@@ -39,10 +40,26 @@ class OneChart(App[None]):
 
 async def test_the_run_screen_builds_its_chart_off_the_loop_and_shows_the_loss_curve(tmp_path, monkeypatch):
     """A finished run replayed into the Run screen: every plotext build runs in the chart's thread (the guard sees
-    any call on the loop's thread), and the figure shown is the titled loss chart with its legend and points."""
+    any call on the loop's thread); once built, each frame draws the lines made there (the figure is not laid out
+    afresh on the loop: that happens only for a frame at a size the figure was not built for); and the figure shown
+    is the titled loss chart with its legend and points."""
     record = finished_run(tmp_path)
     watch = LoopWatch(monkeypatch)
     watch.guard(Plot, "build")
+    loop_thread = threading.get_ident()
+    frames, laid_out = [0], [0]
+    real_figure, real_content = Figure.render_strips, Content.render_strips
+
+    def figure_strips(self: Figure, *args: Any, **kwargs: Any) -> Any:
+        frames[0] += threading.get_ident() == loop_thread
+        return real_figure(self, *args, **kwargs)
+
+    def content_strips(self: Content, *args: Any, **kwargs: Any) -> Any:
+        laid_out[0] += isinstance(self, Figure) and threading.get_ident() == loop_thread
+        return real_content(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "render_strips", figure_strips)
+    monkeypatch.setattr(Content, "render_strips", content_strips)
     app = DepthnetApp(WizardState(step="spec"))
     async with app.run_test(size=(120, 40)) as pilot:
         screen = RunScreen(record, None)
@@ -50,8 +67,15 @@ async def test_the_run_screen_builds_its_chart_off_the_loop_and_shows_the_loss_c
         await wait_for(pilot, lambda: screen.is_mounted and screen.sub_title == "finished")
         chart = screen.query_one("#chart", Chart)
         await wait_for(pilot, lambda: chart.is_current)
+        frames[0] = laid_out[0] = 0
+        for _ in range(3):  # full redraws of the settled screen
+            screen.refresh(layout=True)
+            chart.refresh()
+            await pilot.pause(0.1)
+        assert chart.is_current
         text = shown(chart)
     assert watch.on_loop == []
+    assert frames[0] >= 1 and laid_out[0] == 0
     assert chart.built >= 1
     assert "loss" in text and "train_loss (epoch)" in text and "val/loss" in text and has_curve(text)
 

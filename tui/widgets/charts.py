@@ -7,8 +7,9 @@ too small for any figure draws nothing rather than failing.
 
 plotext is pure Python and slow: a 118×20 braille figure of 600 points takes ~37 ms, and ``PlotextPlot`` builds it
 in ``render()``, on the event loop during the compositor's frame — the Run screen's largest stall under a log flood
-(issue #26). So the build (the draw function, the size, the theme, ``build()``, the ANSI parse and the conversion to
-Textual's ``Content``) runs in a thread worker, and ``render()`` only hands back the last figure built:
+(issue #26). So the build (the draw function, the size, the theme, ``build()``, the ANSI parse, the conversion to
+Textual's ``Content`` and its lines as the compositor draws them — another ~6 ms a frame at 80×24) runs in a thread
+worker, and ``render()`` only hands back the last figure built:
 
 - the figure matches the widget's size, theme and drawing → it is returned as it is;
 - it does not → the last figure is returned meanwhile (cropped, never wrapped) and a build at the new size asked;
@@ -24,13 +25,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from rich.text import Text
 from textual import work
 from textual.app import RenderResult
 from textual.content import Content
+from textual.css.styles import RenderStyles, RulesMap
 from textual.message import Message
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions
 from textual_plotext import PlotextPlot
 
 from tui.threads import FailuresToApp
@@ -42,18 +47,52 @@ def _nothing(plt: Any) -> None:
     """The drawing before any is given: plotext's empty axes, as a bare ``PlotextPlot`` shows them."""
 
 
+#: The widget's rules that shape how Content lays out its lines (what ``Content.render_strips`` reads)
+TEXT_RULES = ("text_align", "text_overflow", "text_wrap", "line_pad")
+
+
+def _text_rules(rules: RulesMap | RenderStyles) -> tuple[object, ...]:
+    return tuple(rules.get(name) for name in TEXT_RULES)
+
+
 class Want(NamedTuple):
-    """What a figure is built for: the drawing (its generation and function), the widget's size and theme."""
+    """What a figure is built for: the drawing (its generation and function), the widget's size and theme — and
+    the base style and text rules its lines are drawn with."""
 
     drawing: int
     width: int
     height: int
     theme: str
     draw: Draw
+    style: Style
+    rules: tuple[object, ...]
 
     @property
-    def key(self) -> tuple[int, int, int, str]:
-        return self.drawing, self.width, self.height, self.theme
+    def key(self) -> tuple[object, ...]:
+        """Everything but the function itself (its generation stands for it)."""
+        return self.drawing, self.width, self.height, self.theme, self.style, self.rules
+
+
+class Figure(Content):
+    """A built figure: the Content, and its lines as the compositor asks for them at the size, style and rules it
+    was built for — made in the build thread, so a frame at that size costs a copy of a list. Anything else asked
+    (a text selection over the chart, a style changed since) is drawn as any Content is, on the spot."""
+
+    def __init__(self, content: Content, want: Want, strips: list[Strip]) -> None:
+        super().__init__(content.plain, list(content.spans), content.cell_length, strip_control_codes=False)
+        self._made = (want.width, want.height, want.style, want.rules)
+        self._strips = strips
+
+    def render_strips(
+        self, width: int, height: int | None, style: Style, options: RenderOptions
+    ) -> list[Strip]:
+        if (
+            options.selection is None
+            and options.post_style is None
+            and (width, height, style, _text_rules(options.rules)) == self._made
+        ):
+            return list(self._strips)
+        return super().render_strips(width, height, style, options)
 
 
 class Chart(FailuresToApp, PlotextPlot):
@@ -68,7 +107,7 @@ class Chart(FailuresToApp, PlotextPlot):
     class Built(Message, bubble=False):
         """A figure built in the thread (``None``: the drawing failed; the worker's error says why)."""
 
-        def __init__(self, want: Want, figure: Content | None) -> None:
+        def __init__(self, want: Want, figure: Figure | None) -> None:
             super().__init__()
             self.want, self.figure = want, figure
 
@@ -76,8 +115,8 @@ class Chart(FailuresToApp, PlotextPlot):
         super().__init__(id=id, classes=classes)
         self._draw: Draw = _nothing
         self._drawing = 0  # generation of the drawing: a new draw() makes every figure built so far stale
-        self._figure: Content | None = None
-        self._shown: tuple[int, int, int, str] | None = None  # the key of ``_figure``
+        self._figure: Figure | None = None
+        self._shown: tuple[object, ...] | None = None  # the key of ``_figure``
         self._building: Want | None = None  # the build under way, if any
         self._next: Want | None = None  # the one follow-up build, if newer requests came meanwhile
         self._lock = threading.Lock()
@@ -95,7 +134,10 @@ class Chart(FailuresToApp, PlotextPlot):
 
     def _want(self) -> Want:
         theme = self._get_plotext_theme_name(self.app.theme)
-        return Want(self._drawing, self.size.width, self.size.height, theme, self._draw)
+        width, height = self.size
+        return Want(
+            self._drawing, width, height, theme, self._draw, self.visual_style, _text_rules(self.styles)
+        )
 
     @property
     def is_current(self) -> bool:
@@ -138,24 +180,27 @@ class Chart(FailuresToApp, PlotextPlot):
 
     @work(thread=True, group="chart-build", exit_on_error=False)
     def _build(self, want: Want) -> None:
-        figure: Content | None = None
+        figure: Figure | None = None
         try:
             with self._lock:
                 figure = self._make(want)
         finally:  # failed or not, the loop hears of it: a chart never waits for a build that ended
             self.post_message(self.Built(want, figure))
 
-    def _make(self, want: Want) -> Content:
+    def _make(self, want: Want) -> Figure:
         plt = self._plot
         plt.clear_data()
         want.draw(plt)
         try:
             plt.plotsize(want.width, want.height)
-            plt._set_size(
-                want.width, want.height
-            )  # textual-plotext's belt and braces for a resize (its issue #5)
+            # textual-plotext's belt and braces for a resize (its issue #5), as PlotextPlot.render does
+            plt._set_size(want.width, want.height)
             plt.theme(want.theme)
             text = Text.from_ansi(plt.build())
         except (ValueError, ZeroDivisionError, IndexError):  # plotext at a size it cannot lay out
-            return Content("")
-        return Content.from_rich_text(text, console=self.app.console)
+            text = Text("")
+        content = Content.from_rich_text(text, console=self.app.console)
+        # the lines as Visual.to_strips asks for them: no selection, no post style, the rules as they were
+        rules = cast(RulesMap, dict(zip(TEXT_RULES, want.rules, strict=True)))
+        options = RenderOptions(self._get_style, rules)
+        return Figure(content, want, content.render_strips(want.width, want.height, want.style, options))
