@@ -323,6 +323,7 @@ async def test_sweep_screen_survives_any_size(tmp_path):
     resize used to take the log of logs (ValueError: math domain error) and stop the app. Resized down to one cell
     and back, through Pilot, the app stays up and the charts draw again."""
     import optuna
+    from test_chart import has_curve
     from test_run_screen import wait_for
 
     from specgen.engine.sweep import Param, SweepConfig, config_text, storage_url
@@ -352,7 +353,10 @@ async def test_sweep_screen_survives_any_size(tmp_path):
             await pilot.resize_terminal(*size)
             await wait_for(pilot, lambda: chart.is_current)  # built at this size (or nothing, when too small)
         assert app.is_running and isinstance(app.screen, SweepScreen)
-        assert "vs lr" in str(chart.render())
+        best = app.screen.query_one("#best-chart", Chart)
+        await wait_for(pilot, lambda: best.is_current)
+        assert "vs lr" in str(chart.render()) and has_curve(str(chart.render()))  # the three trials' points
+        assert "best val/loss so far" in str(best.render()) and has_curve(str(best.render()))
 
 
 def test_optuna_comes_with_a_plain_install_and_start_up_does_not_pay_for_it():
