@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SHARED, require, settle
+from conftest import SHARED, require, settle, wait_for
 from depthgen import write_pfm
 
 from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
@@ -120,11 +120,15 @@ def test_run_screen_finished(snap_compare, monkeypatch, snap_dir, size):
     record = finished_run(snap_dir)
 
     async def open_run(pilot) -> None:
-        pilot.app.push_screen(RunScreen(record, None))
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if isinstance(pilot.app.screen, RunScreen) and pilot.app.screen.progress.verdict is not None:
-                break
+        from tui.widgets.charts import Chart
+
+        screen = RunScreen(record, None)
+        pilot.app.push_screen(screen)
+
+        def drawn() -> bool:  # the verdict drawn (the chart's last drawing with it), and that figure built
+            return screen.is_mounted and screen.sub_title == "finished" and screen.query_one(Chart).is_current
+
+        await wait_for(pilot, drawn, seconds=10)
         await pilot.pause(0.3)
 
     assert snap_compare(DepthnetApp(WizardState(step="spec")), terminal_size=size, run_before=open_run)

@@ -323,11 +323,13 @@ async def test_sweep_screen_survives_any_size(tmp_path):
     resize used to take the log of logs (ValueError: math domain error) and stop the app. Resized down to one cell
     and back, through Pilot, the app stays up and the charts draw again."""
     import optuna
+    from test_chart import has_curve
     from test_run_screen import wait_for
 
     from specgen.engine.sweep import Param, SweepConfig, config_text, storage_url
     from tui.app import DepthnetApp
     from tui.screens.sweep import SweepScreen
+    from tui.widgets.charts import Chart
 
     folder = tmp_path / "sweep"
     folder.mkdir()
@@ -346,12 +348,15 @@ async def test_sweep_screen_survives_any_size(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         app.push_screen(SweepScreen(str(folder)))
         await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen) and app.screen.info is not None)
+        chart = app.screen.query_one("#param-chart", Chart)
         for size in ((80, 24), (40, 12), (20, 8), (10, 5), (5, 3), (2, 2), (1, 1), (120, 40)):
             await pilot.resize_terminal(*size)
-            await pilot.pause(0.1)
+            await wait_for(pilot, lambda: chart.is_current)  # built at this size (or nothing, when too small)
         assert app.is_running and isinstance(app.screen, SweepScreen)
-        chart = app.screen.query_one("#param-chart")
-        assert "vs lr" in str(chart.render())
+        best = app.screen.query_one("#best-chart", Chart)
+        await wait_for(pilot, lambda: best.is_current)
+        assert "vs lr" in str(chart.render()) and has_curve(str(chart.render()))  # the three trials' points
+        assert "best val/loss so far" in str(best.render()) and has_curve(str(best.render()))
 
 
 def test_optuna_comes_with_a_plain_install_and_start_up_does_not_pay_for_it():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,7 +19,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Log, ProgressBar, Static
-from textual_plotext import PlotextPlot
 
 from specgen.engine import registry
 from specgen.engine.backend import Backend
@@ -31,6 +31,7 @@ from specgen.engine.retry import follow  # monitor.follow, with the restarts in 
 from tui.nav import OpenMetrics, OpenNext, OpenOutputs
 from tui.screens.modals import ConfirmScreen
 from tui.threads import FailuresToApp
+from tui.widgets.charts import Chart
 from tui.widgets.plain import plain, plain_cell
 
 LOG_LINES = 5000  # the log pane keeps the newest lines; the whole log is in the run folder
@@ -73,7 +74,7 @@ class RunScreen(FailuresToApp, Screen[None]):
         yield Header()
         yield Static(self._title(), id="run-title")
         with Horizontal(id="run-top"):
-            yield PlotextPlot(id="chart")
+            yield Chart(id="chart")
             with Vertical(id="run-side"):
                 yield Static("waiting for the first step…", id="run-progress-line")
                 yield ProgressBar(id="run-progress", show_eta=False)
@@ -99,9 +100,7 @@ class RunScreen(FailuresToApp, Screen[None]):
         table = self.query_one("#kpi", DataTable)
         table.add_column("kpi", width=12)  # fixed: auto widths raced with the first rows (flaky pictures)
         table.add_column("value", width=10)
-        plt = self.query_one("#chart", PlotextPlot).plt
-        plt.title("loss")
-        plt.xlabel("step")
+        self.draw_chart()  # the titled empty axes until the first point
         self.set_interval(TICK, self.flush)
         # A full (generation 2) garbage collection walks every object of the app: 40–50 ms with a screen this size,
         # the largest stall under a log flood. What exists now lives as long as the screen: keep it out of those walks.
@@ -190,18 +189,24 @@ class RunScreen(FailuresToApp, Screen[None]):
     # ------------------------------------------------------------------ drawing
 
     def draw_chart(self) -> None:
-        widget = self.query_one("#chart", PlotextPlot)
-        plt = widget.plt
-        plt.clear_data()
+        """Hand the chart copies of the loss series (the loop goes on adding to them while the figure is built in
+        the chart's thread); sorting and thinning them to CHART_POINTS happens there too."""
         p = self.progress
-        xs, ys = p.finite_points(p.step_loss, CHART_POINTS)
-        if xs:
-            plt.plot(xs, ys, label="train loss (step)", marker="braille")
-        for series, label in ((p.epoch_train, "train_loss (epoch)"), (p.epoch_val, "val/loss")):
-            ex, ey = p.finite_points(series)
-            if ex:
-                plt.scatter(ex, ey, label=label)
-        widget.refresh()
+        step = dict(p.step_loss)
+        epochs = ((dict(p.epoch_train), "train_loss (epoch)"), (dict(p.epoch_val), "val/loss"))
+
+        def loss(plt: Any) -> None:
+            plt.title("loss")
+            plt.xlabel("step")
+            xs, ys = RunProgress.finite_points(step, CHART_POINTS)
+            if xs:
+                plt.plot(xs, ys, label="train loss (step)", marker="braille")
+            for series, label in epochs:
+                ex, ey = RunProgress.finite_points(series)
+                if ex:
+                    plt.scatter(ex, ey, label=label)
+
+        self.query_one("#chart", Chart).draw(loss)
 
     def draw_progress(self) -> None:
         p = self.progress
