@@ -115,6 +115,15 @@ class StatusReader:
         return out
 
 
+def _load_watcher() -> Any:
+    """watchfiles' ``awatch``, with anyio's asyncio backend that it imports on its first use: 40–70 ms of imports
+    that would otherwise run on the event loop in a run's first second. Called in a thread."""
+    import anyio._backends._asyncio  # noqa: F401 - loaded here so that awatch finds it loaded
+    from watchfiles import awatch
+
+    return awatch
+
+
 async def watch_status(
     path: str | os.PathLike[str],
     stop: asyncio.Event,
@@ -129,8 +138,7 @@ async def watch_status(
     """
     import asyncio
 
-    from watchfiles import awatch
-
+    awatch = await asyncio.to_thread(_load_watcher)
     reader = StatusReader(path)
     folder = Path(path).parent
     while not folder.exists():

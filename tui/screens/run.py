@@ -68,6 +68,7 @@ class RunScreen(FailuresToApp, Screen[None]):
         self._dirty: set[str] = set()
         self._match = -1
         self._chart_due = 0.0
+        self._kpi_rows: list[tuple[str, str]] | None = None  # what the kpi table shows now
         self.stopping = False
 
     def compose(self) -> ComposeResult:
@@ -216,10 +217,18 @@ class RunScreen(FailuresToApp, Screen[None]):
             bar.update(total=p.total_steps, progress=min(p.step, p.total_steps))
 
     def draw_kpi(self) -> None:
-        table = self.query_one("#kpi", DataTable)
-        table.clear()
+        """The kpi table, refilled only when what it shows changed: a refill makes Textual lay the whole screen
+        out again, which under a log flood (every tick) was the largest stall left once the chart moved off."""
+        rows = []
         for key, value in self.progress.kpi.items():
             shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            rows.append((key, shown))
+        if rows == self._kpi_rows:
+            return
+        self._kpi_rows = rows
+        table = self.query_one("#kpi", DataTable)
+        table.clear()
+        for key, shown in rows:
             table.add_row(
                 plain_cell(key), plain_cell(shown) if shown not in ("nan", "inf") else f"[red b]{shown}[/]"
             )
