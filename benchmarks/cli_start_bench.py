@@ -56,6 +56,11 @@ def make_inputs(tmp: Path) -> tuple[Path, Path]:
     results.mkdir(parents=True)
     for name in ("status.json", "experiment.yaml"):
         shutil.copy(FIXTURE / name, results / name)
+    # the checkpoints the real run left (tree.txt; empty here): a healthy run is judged PASS without its spec,
+    # while a folder without them is a FAIL whose fix is worded from the spec — another command's cost
+    for name in ("model_epoch_000_step_00012.pth", "model_epoch_001_step_00024.pth"):
+        (results / name).write_bytes(b"")
+    (results / "dn_model_latest.pth").symlink_to("model_epoch_001_step_00024.pth")
     spec = tmp / "train.yaml"
     shutil.copy(FIXTURE / "spec.yaml", spec)
     return spec, results

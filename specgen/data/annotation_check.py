@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from PIL import Image, UnidentifiedImageError
-
 #: RGB extensions TAO's ``read_image`` decodes (``os.path.splitext``, case-sensitive).
 RGB_EXTENSIONS = (".png", ".jpg", ".jpeg")
 #: Up to this many lines, ``mode="auto"`` checks every line's files; past it, a seeded sample.
@@ -203,7 +201,10 @@ def _exists_problem(path: str, what: str) -> str | None:
 
 
 def _opens_problem(path: str) -> str | None:
-    """Pillow reads the header only (no ``load()``): a file that is not an image at all is caught, cheaply."""
+    """Pillow reads the header only (no ``load()``): a file that is not an image at all is caught, cheaply. Pillow
+    is imported here, when a file is opened: ``depthnet validate`` of a spec whose files are not here never needs it."""
+    from PIL import Image, UnidentifiedImageError
+
     for formats in (_FAST_FORMATS, None):
         try:
             with Image.open(path, formats=formats):
