@@ -410,7 +410,14 @@ _TREE = st.tuples(
             (["_"], ["-"]),
             (["rgb_", "1"], ["sync_depth_", "1"]),
             (["g"], ["x"]),
-            (["/rgb_"], ["/sync_depth_"]),  # a '/': matched and replaced over the folder's full paths
+            (
+                ["/rgb_"],
+                ["/sync_depth_"],
+            ),  # a '/' first: names rewritten at their starts (unless in a folder)
+            (
+                ["/rgb_", "/rgb"],
+                ["/rgb", "/sync_depth_"],
+            ),  # chained at the starts: rgb_1 → rgb1 → sync_depth_1
             (["er/rgb_"], ["er/sync_depth_"]),
             (["rgb_"], ["d/sync_depth_"]),  # the depth files in a sub-folder
             (["/"], ["/d/"]),
@@ -446,6 +453,43 @@ def test_per_folder_plan_equals_the_whole_path_plan(tmp_path_factory, tree, pats
     assert [p.model_dump() for p in fast.pitfalls] == [p.model_dump() for p in slow.pitfalls]
     assert fast.pair_count == len(slow.pairs) and fast.head(2) == slow.pairs[:2]
     assert annotation_lines(fast) == annotation_lines(slow)  # the writer's lines, from groups and from pairs
+
+
+def test_a_pattern_with_a_leading_slash_rewrites_names_at_their_starts_only(tmp_path):
+    """``/rgb_`` → ``/sync_depth_`` rewrites a name where it starts, never a later ``rgb_`` in it, as TAO's
+    replacement over the whole path does; a folder that itself holds the pattern takes the full-path way. The
+    per-folder plan answers exactly as the whole-path route (pairs, missing, lines)."""
+    from specgen.data.convert.planner import _plan, _plan_by_folder
+    from specgen.data.convert.writer import annotation_lines
+
+    root = make_tree(
+        tmp_path / "root",
+        [
+            "s1/rgb_1.jpg",
+            "s1/sync_depth_1.png",
+            "s1/rgb_rgb_3.jpg",  # its depth is sync_depth_rgb_3.png, not sync_depth_sync_depth_3.png
+            "s1/sync_depth_rgb_3.png",
+            "s1/sync_depth_sync_depth_3.png",
+            "xrgb_scene/rgb_2.jpg",  # "rgb_" in the folder, but not "/rgb_": the folder stays
+            "xrgb_scene/sync_depth_2.png",
+        ],
+    )
+    o = ConvertOptions(image_patterns=["/rgb_"], depth_patterns=["/sync_depth_"])
+    index = build_index(str(root))
+    slow, fast = _plan(index, o), _plan_by_folder(index, o)
+    assert fast is not None
+    assert fast.pairs == slow.pairs and fast.missing == slow.missing == []
+    assert sorted(Path(d).name for _i, d in fast.pairs) == [
+        "sync_depth_1.png",
+        "sync_depth_2.png",
+        "sync_depth_rgb_3.png",
+    ]
+    assert annotation_lines(fast) == annotation_lines(slow)
+    # a folder that holds "/rgb_" itself: TAO rewrites the folder too (the pattern twice in the path: named)
+    make_tree(root, ["rgb_scene/rgb_4.jpg", "sync_depth_scene/sync_depth_4.png"])
+    index = build_index(str(root))
+    assert _plan_by_folder(index, o) is None
+    assert "PATTERN_REPEATED_IN_PATH" in {p.code for p in plan(index, o).pitfalls}
 
 
 def test_a_re_plan_from_kept_lists_answers_as_a_fresh_index(tmp_path):

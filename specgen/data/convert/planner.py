@@ -277,6 +277,13 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
     if index.newline_names:
         return None  # UNLISTABLE_PATH, named by the whole-path route
     slashed = any("/" in p for p in (*pats, *opts.depth_patterns))
+    # Every pattern "/B" → "/B'" (one '/', first, B non-empty): TAO's replacement over a full path only ever meets
+    # it where a name starts (names hold no '/'), as long as the folder itself does not hold it. Then the folder
+    # stays as it is and the names are rewritten at their starts, with no full paths built (the `/rgb_` re-match).
+    at_starts = slashed and all(
+        len(x) > 1 and x[0] == "/" and x.count("/") == 1 for x in (*pats, *opts.depth_patterns)
+    )
+    starts = [("\n" + i[1:], "\n" + d[1:]) for i, d in zip(pats, opts.depth_patterns, strict=False)]
     groups: list[Group] = []
     matched = found_total = 0
     same_end = ie.endswith(de) or de.endswith(ie)  # else no image name can equal its depth name
@@ -287,7 +294,16 @@ def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
             continue
         k = len(cand)
         joined = "\n".join(cand)
-        if slashed:
+        if at_starts and not any(p in folder + "/" for p in pats):
+            dfolder = folder
+            rewritten = "\n" + joined
+            for image_start, depth_start in starts:
+                rewritten = rewritten.replace(image_start, depth_start)
+            derived_joined = rewritten[1:].replace(ie, de)
+            derived = None
+            if joined.count(ie) > k or ie in folder:
+                return None  # EXT_ELSEWHERE_IN_PATH: named by the whole-path route
+        elif slashed:
             head = folder + "/"
             full = head + ("\n" + head).join(cand)
             derived_full = derive_depth(full, opts)
