@@ -163,7 +163,10 @@ def test_401_says_how_to_log_in_and_never_prints_the_token(hub, tmp_path):
 
 
 def test_no_network_is_one_line(tmp_path):
+    """Nothing answers: one line, at once — one direct connection decides, not huggingface_hub's five retries with
+    backoff (24 s before this line, when the hub library asked alone)."""
     done = fetch(tmp_path, "http://127.0.0.1:9", "da2-vits")  # nothing listens on the discard port
+    assert "Retrying in" not in done.stderr  # the hub library's retries never started
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("depthnet:")]
     assert len(errors) == 1 and "cannot reach http://127.0.0.1:9" in errors[0]
@@ -177,6 +180,13 @@ def test_offline_mode_uses_the_cached_file(hub, tmp_path):
     assert done.returncode == 0, done.stderr and len(Hub.seen) == n
     missing = fetch(tmp_path, hub, "da2-vitb", offline=True)
     assert missing.returncode == 1 and "HF_HUB_OFFLINE" in missing.stderr
+
+
+def test_with_the_hub_gone_the_cached_file_is_used_at_once(hub, tmp_path):
+    assert fetch(tmp_path, hub, "da2-vits").returncode == 0
+    done = fetch(tmp_path, "http://127.0.0.1:9", "da2-vits")  # the same cache, no hub answering
+    assert done.returncode == 0, done.stderr
+    assert "Retrying in" not in done.stderr and "Traceback" not in done.stderr
 
 
 def test_unknown_names_and_files_not_on_the_hub(tmp_path):

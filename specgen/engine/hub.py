@@ -38,7 +38,11 @@ class Fetched:
 
 
 def endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    """Where ``hf_hub_download`` goes: huggingface_hub's own setting (``HF_ENDPOINT``, read when it is imported),
+    so that what we probe and name is what the library asks."""
+    from huggingface_hub import constants
+
+    return str(constants.ENDPOINT).rstrip("/")
 
 
 def _progress_class(callback: Progress) -> type:
@@ -82,6 +86,35 @@ def _etag(path: str, directory: str | None, filename: str) -> str | None:
     return meta.etag if meta is not None and _SHA256.match(meta.etag or "") else None
 
 
+#: Proxy variables: with one set, the hub is reached through it and a direct probe would say nothing.
+_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def _unreachable(url: str, timeout: float = 5.0) -> bool:
+    """True when nothing answers at the endpoint's host and port (refused, no such host, no route, silence for
+    ``timeout`` s). huggingface_hub retries a failed request five times with backoff — 24 s before "no network" —
+    so one direct connection decides first. With a proxy set, or HF_HUB_OFFLINE, it says False: the hub library
+    decides."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(v) for v in _PROXY_VARS) or _offline():
+        return False
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return False
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError:  # refused, unknown host (gaierror), unreachable, timed out
+        return True
+    return False
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
 def fetch(release: Release, directory: str | None = None, *, progress: Progress | None = None) -> Fetched:
     """Download ``release`` (or find it in the cache / ``directory``), verify and inspect it. Raises FetchError."""
     if release.repo_id is None:
@@ -105,6 +138,8 @@ def fetch(release: Release, directory: str | None = None, *, progress: Progress 
             release.filename,
             local_dir=directory,
             tqdm_class=_progress_class(progress) if progress is not None else None,
+            # no answer at the endpoint: the cached copy, if any, at once (else the "cannot reach" line below)
+            local_files_only=_unreachable(endpoint()),
         )
     except GatedRepoError:
         raise FetchError(_login(release, where, "gated: accept its terms on the Hub page, then")) from None
@@ -114,10 +149,9 @@ def fetch(release: Release, directory: str | None = None, *, progress: Progress 
             raise FetchError(_login(release, where, f"refused ({status}):")) from None
         raise FetchError(f"{where} does not exist on the hub (check HF_ENDPOINT)") from None
     except LocalEntryNotFoundError:
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
         raise FetchError(
             f"{release.filename} is not in the local cache and HF_HUB_OFFLINE is set: unset it to download"
-            if offline
+            if _offline()
             else f"cannot reach {endpoint()} to download {release.filename} (no network, or the hub is down) and "
             "it is not in the local cache: check the connection, or set HF_ENDPOINT to a mirror"
         ) from None
