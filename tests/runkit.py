@@ -32,21 +32,16 @@ def depthnet(*args: str, cwd: Path | None = None, timeout: float = 120) -> subpr
     )
 
 
+def train(
+    spec: Path, *extra: str, backend: str = "local", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``depthnet run train -e SPEC --backend BACKEND``, with the test's own extra flags."""
+    return depthnet("run", "train", "-e", str(spec), "--backend", backend, *extra, timeout=timeout)
+
+
 def slurm_train(spec: Path, *extra: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """``depthnet run train -e SPEC --backend slurm`` on the bare node (no container runtime): every Slurm test's
-    launch, with its own extra flags."""
-    return depthnet(
-        "run",
-        "train",
-        "-e",
-        str(spec),
-        "--backend",
-        "slurm",
-        "--container-runtime",
-        "none",
-        *extra,
-        timeout=timeout,
-    )
+    """:func:`train` on the Slurm backend, on the bare node (no container runtime): every Slurm test's launch."""
+    return train(spec, "--container-runtime", "none", *extra, backend="slurm", timeout=timeout)
 
 
 @dataclass

@@ -98,36 +98,12 @@ def test_nan_job_fails_although_tao_prints_pass(cluster):
 def test_pending_job_shows_its_reason_and_stop_cancels_it(cluster):
     project, *_ = cluster
     blocker = project.spec("train", "blocker.yaml", results="blocker")
-    done = depthnet(
-        "run",
-        "train",
-        "-e",
-        str(blocker),
-        "--backend",
-        "slurm",
-        "--container-runtime",
-        "none",
-        "--env",
-        "EMU_SPEED=1",
-        "--detach",
-    )
+    done = slurm_train(blocker, "--env", "EMU_SPEED=1", "--detach", timeout=120)
     assert done.returncode == 0, done.stderr
     long_run = done.stdout.strip()
     _wait_state(long_run, "running")  # it holds one of the two GPUs
     spec = project.spec("train", "big.yaml", results="big")
-    done = depthnet(
-        "run",
-        "train",
-        "-e",
-        str(spec),
-        "--backend",
-        "slurm",
-        "--container-runtime",
-        "none",
-        "--gpus-per-node",
-        "2",
-        "--detach",
-    )
+    done = slurm_train(spec, "--gpus-per-node", "2", "--detach", timeout=120)
     assert done.returncode == 0, done.stderr
     run_id = done.stdout.strip()
     state = _wait_state(run_id, "pending (")  # the reason comes with the scheduler's first look

@@ -62,20 +62,7 @@ def test_two_gpus_per_node_old_task_line_is_refused_by_lightning_the_new_one_tra
     assert REFUSAL in text and "Execution status: FAIL" in text, text
     assert exit_file.read_text().strip() == "1"
     # After: the job script depthnet writes now.
-    done = depthnet(
-        "run",
-        "train",
-        "-e",
-        str(spec),
-        "--backend",
-        "slurm",
-        "--container-runtime",
-        "none",
-        "--gpus-per-node",
-        "2",
-        "--json-events",
-        timeout=180,
-    )
+    done = slurm_train(spec, "--gpus-per-node", "2", "--json-events")
     assert done.returncode == 0, done.stderr
     v = verdict(events(done.stdout))
     assert v["passed"] and v["epochs_completed"] == 2, v

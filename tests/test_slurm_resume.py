@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from runkit import depthnet, events, make_project, verdict
+from runkit import depthnet, events, make_project, train, verdict
 from slurm_standin.kit import install, record, run_id_of
 
 
@@ -27,18 +27,8 @@ def test_resume_a_failed_local_run_after_a_yes(local_project, tmp_path):
     no --yes: refused with the fix), then restarts it from epoch 1's checkpoint into the same results folder."""
     spec = local_project.spec("train", "lr.yaml", "--set", "train.num_epochs=4", results="lr")
     marker = tmp_path / "failed-once"
-    done = depthnet(
-        "run",
-        "train",
-        "-e",
-        str(spec),
-        "--backend",
-        "local",
-        "--env",
-        f"STANDIN_FAIL_ONCE=data:{marker}",
-        "--env",
-        "STANDIN_FAIL_EPOCH=2",
-        "--json-events",
+    done = train(
+        spec, "--env", f"STANDIN_FAIL_ONCE=data:{marker}", "--env", "STANDIN_FAIL_EPOCH=2", "--json-events"
     )
     assert done.returncode == 1, done.stderr
     run_id = run_id_of(done.stderr)
@@ -79,13 +69,8 @@ def test_an_nccl_failure_of_a_local_run_is_retried_and_resumes(local_project, tm
     """--retries 1 on the local backend: NCCL fails the first attempt after epoch 0's checkpoint; the follower
     starts the run again into the same results folder (said as one RETRY alert) and it resumes to PASS."""
     spec = local_project.spec("train", "nccl.yaml", "--set", "train.num_epochs=3", results="nccl")
-    done = depthnet(
-        "run",
-        "train",
-        "-e",
-        str(spec),
-        "--backend",
-        "local",
+    done = train(
+        spec,
         "--retries",
         "1",
         "--env",
