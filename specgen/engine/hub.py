@@ -86,10 +86,6 @@ def _etag(path: str, directory: str | None, filename: str) -> str | None:
     return meta.etag if meta is not None and _SHA256.match(meta.etag or "") else None
 
 
-#: Proxy variables: with one set, the hub is reached through it and a direct probe would say nothing.
-_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
-
-
 def _unreachable(url: str, timeout: float = 5.0) -> bool:
     """True when nothing answers at the endpoint's host and port (refused, no such host, no route, silence for
     ``timeout`` s). huggingface_hub retries a failed request five times with backoff — 24 s before "no network" —
@@ -97,12 +93,14 @@ def _unreachable(url: str, timeout: float = 5.0) -> bool:
     decides."""
     import socket
     from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
 
-    if any(os.environ.get(v) for v in _PROXY_VARS) or _offline():
-        return False
     parts = urlsplit(url)
-    if not parts.hostname:
+    if not parts.hostname or _offline():
         return False
+    proxies = getproxies()  # the *_proxy variables the hub library's HTTP client honours too
+    if (proxies.get(parts.scheme) or proxies.get("all")) and not proxy_bypass(parts.hostname):
+        return False  # reached through a proxy: a direct probe would say nothing
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         socket.create_connection((parts.hostname, port), timeout=timeout).close()
@@ -112,7 +110,10 @@ def _unreachable(url: str, timeout: float = 5.0) -> bool:
 
 
 def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    """huggingface_hub's own reading of ``HF_HUB_OFFLINE``."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
 
 
 def fetch(release: Release, directory: str | None = None, *, progress: Progress | None = None) -> Fetched:

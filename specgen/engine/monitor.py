@@ -156,10 +156,10 @@ class Monitor:
         for data in batch:
             self._emit(StatusLine(data=data))
 
-    def feed_scalars(self, scalars: Iterable[Scalar] | None = None) -> None:
-        """New TensorBoard scalars (read now unless given): each as a Metric, ``train_loss_step`` also as the
-        chart's StepLoss. The follower reads them in a thread and folds them here, on its loop."""
-        for scalar in self.tb.read_new() if scalars is None else scalars:
+    def feed_scalars(self, scalars: Iterable[Scalar]) -> None:
+        """New TensorBoard scalars, each as a Metric, ``train_loss_step`` also as the chart's StepLoss. The follower
+        reads them in a thread (``self.tb.read_new``) and folds them here, on its loop."""
+        for scalar in scalars:
             metric = Metric(tag=scalar.tag, step=scalar.step + 1, value=scalar.value)
             self._emit(metric)
             step = self.facts.add_metric(metric)
