@@ -72,7 +72,7 @@ def hostile_data(tmp_path) -> Path:
 
 
 def test_convert_never_prints_a_hostile_name_raw(hostile_data, tmp_path):
-    done = depthnet(
+    preview = (
         "convert",
         "--data-root",
         str(hostile_data),
@@ -84,22 +84,11 @@ def test_convert_never_prints_a_hostile_name_raw(hostile_data, tmp_path):
         str(tmp_path / "ann"),
         "--preview",
     )
+    done = depthnet(*preview)
     out = done.stdout + done.stderr
     assert "SPACE_IN_PATH" in out and "␛]0;pwned" in out and "\\u009b31m" in out, out
     assert_safe(out)
-    doc = depthnet(
-        "convert",
-        "--data-root",
-        str(hostile_data),
-        "--image-pattern",
-        "rgb_",
-        "--depth-pattern",
-        "sync_depth_",
-        "--out",
-        str(tmp_path / "ann"),
-        "--preview",
-        "--json",
-    )
+    doc = depthnet(*preview, "--json")
     assert_safe(doc.stdout)
     assert any(
         NAME in w for p in json.loads(doc.stdout)["warnings"] for w in p["examples"]
