@@ -164,3 +164,19 @@ def test_depthnet_resume_of_a_failed_slurm_run(cluster, standin, tmp_path):
         "job_id"
     ]
     assert "Setting resume checkpoint to" in Path(rec["log_file"]).read_text()
+
+
+def test_a_requeue_in_flight_is_read_from_the_attempts_file(tmp_path):
+    """The job script writes "requeue" before it asks Slurm to requeue the job, and "start" when the next attempt
+    begins: in between (Slurm shows the old attempt CANCELLED "due to job requeue" for a moment) the follower
+    must not take the job for ended."""
+    from specgen.engine.slurm import requeue_in_flight
+
+    attempts = tmp_path / "attempts.txt"
+    assert not requeue_in_flight(tmp_path)  # no file yet
+    attempts.write_text("2026-12-01T18:41:45Z start 0 vm\n")
+    assert not requeue_in_flight(tmp_path)
+    attempts.write_text(attempts.read_text() + "2026-12-01T18:43:02Z requeue 0 time limit\n")
+    assert requeue_in_flight(tmp_path)
+    attempts.write_text(attempts.read_text() + "\x00garbage\n2026-12-01T18:44:10Z start 1 vm\n")
+    assert not requeue_in_flight(tmp_path)

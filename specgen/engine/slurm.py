@@ -25,6 +25,8 @@ from specgen.spec.docker_cmd import default_image, mounts
 
 #: Seconds between two looks at the job (squeue is cheap, but a cluster has many users).
 POLL = 2.0
+#: How long a job whose script asked for a requeue may show its old attempt's end before it is PENDING again.
+REQUEUE_WAIT = 120.0
 
 
 def pyxis_image(image: str) -> str:
@@ -283,19 +285,31 @@ def _exit_pair(value: str | None) -> tuple[int | None, int | None]:
         return None, None
 
 
-def time_limit_requeues(folder: Path, job_id: str | None = None) -> list[Restart]:
-    """The requeues a job script made at its time limit, from its ``attempts.txt`` (a damaged line is skipped)."""
+def _attempts(folder: Path) -> list[list[str]]:
+    """The job script's ``attempts.txt``, a line each: time, what (start, requeue, no-requeue), restart count, …
+    (a damaged line is skipped)."""
     try:
         with open(folder / ATTEMPTS, encoding="utf-8", errors="replace") as f:
             lines = f.read(1 << 20).splitlines()
     except OSError:
         return []
-    out = []
-    for line in lines:
-        parts = line.split(" ", 3)
-        if len(parts) >= 2 and parts[1] == "requeue":
-            out.append(Restart(kind="requeue", at=parts[0], why="time limit", job_id=job_id))
-    return out
+    return [parts for parts in (line.split(" ", 3) for line in lines) if len(parts) >= 2]
+
+
+def time_limit_requeues(folder: Path, job_id: str | None = None) -> list[Restart]:
+    """The requeues a job script made at its time limit, from its ``attempts.txt``."""
+    return [
+        Restart(kind="requeue", at=parts[0], why="time limit", job_id=job_id)
+        for parts in _attempts(folder)
+        if parts[1] == "requeue"
+    ]
+
+
+def requeue_in_flight(folder: Path) -> bool:
+    """The job script asked Slurm to requeue the job and no attempt has started since: while Slurm ends the old
+    attempt (CANCELLED "due to job requeue", for a moment) the job has not ended."""
+    entries = _attempts(folder)
+    return bool(entries) and entries[-1][1] == "requeue"
 
 
 class SlurmBackend(Backend):
@@ -462,15 +476,22 @@ class SlurmBackend(Backend):
         """Look every ``poll`` seconds until the job has ended; ``on_state`` hears each change (PENDING with its
         reason, RUNNING, the end)."""
         last: tuple[str, str | None] | None = None
+        requeue_deadline: float | None = None
         while True:
             try:
                 st = self.job_state(record)
             except LaunchError as exc:  # slurmctld busy or restarting: say so, keep looking
                 st = JobState(job_id=record.job_id or "", state="UNKNOWN", reason=str(exc))
-            if on_state is not None and (st.state, st.reason) != last:
+            ended = st.finished or (st.state == "UNKNOWN" and st.reason and "no longer knows" in st.reason)
+            if ended and record.exit_file and requeue_in_flight(Path(record.exit_file).parent):
+                # the old attempt's end, seen while Slurm requeues the job: it goes on (a requeue that never
+                # comes back within REQUEUE_WAIT is an end after all)
+                requeue_deadline = requeue_deadline or time.monotonic() + REQUEUE_WAIT
+                ended = time.monotonic() > requeue_deadline
+            if on_state is not None and (st.state, st.reason) != last and not (st.finished and not ended):
                 on_state(st)
-            last = (st.state, st.reason)
-            if st.finished or (st.state == "UNKNOWN" and st.reason and "no longer knows" in st.reason):
+                last = (st.state, st.reason)
+            if ended:
                 return st
             time.sleep(poll)
 
