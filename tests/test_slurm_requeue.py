@@ -54,8 +54,8 @@ def test_a_job_at_its_time_limit_requeues_itself_and_resumes_to_pass(cluster, st
     assert done.returncode == 0, done.stderr
     run_id = done.stdout.strip()
     job = record(run_id)["job_id"]
-    states = wait_job_end(job, timeout=600)
     folder = Path(record(run_id)["log_file"]).parent
+    states = wait_job_end(job, timeout=600, run_folder=folder)
     seen = "\n".join(_read(folder / f) for f in ("log.txt", "attempts.txt"))
     assert "PENDING|BeginTime" in states, f"{states}\n{seen}"  # it was requeued, not ended
     follow = depthnet("attach", run_id, "--json-events", timeout=120)
@@ -164,19 +164,3 @@ def test_depthnet_resume_of_a_failed_slurm_run(cluster, standin, tmp_path):
         "job_id"
     ]
     assert "Setting resume checkpoint to" in Path(rec["log_file"]).read_text()
-
-
-def test_a_requeue_in_flight_is_read_from_the_attempts_file(tmp_path):
-    """The job script writes "requeue" before it asks Slurm to requeue the job, and "start" when the next attempt
-    begins: in between (Slurm shows the old attempt CANCELLED "due to job requeue" for a moment) the follower
-    must not take the job for ended."""
-    from specgen.engine.slurm import requeue_in_flight
-
-    attempts = tmp_path / "attempts.txt"
-    assert not requeue_in_flight(tmp_path)  # no file yet
-    attempts.write_text("2026-12-01T18:41:45Z start 0 vm\n")
-    assert not requeue_in_flight(tmp_path)
-    attempts.write_text(attempts.read_text() + "2026-12-01T18:43:02Z requeue 0 time limit\n")
-    assert requeue_in_flight(tmp_path)
-    attempts.write_text(attempts.read_text() + "\x00garbage\n2026-12-01T18:44:10Z start 1 vm\n")
-    assert not requeue_in_flight(tmp_path)

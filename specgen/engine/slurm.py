@@ -214,10 +214,15 @@ def render_script(req: LaunchRequest, opts: SlurmOptions, folder: Path) -> str:
             "    return",
             "  fi",
             "  requeued=1",
+            "  # written first: the requeue ends this attempt at once",
             f'  echo "$(date -u +%FT%TZ) requeue ${{SLURM_RESTART_COUNT:-0}} time limit" >> {attempts}',
             f'  echo "depthnet: the time limit is {opts.requeue_signal_seconds} s away: requeueing Slurm job '
             '$SLURM_JOB_ID; the next attempt resumes from $(latest)"',
-            '  scontrol requeue "$SLURM_JOB_ID"',
+            '  if ! scontrol requeue "$SLURM_JOB_ID"; then',
+            "    requeued=0",
+            f'    echo "$(date -u +%FT%TZ) requeue-failed ${{SLURM_RESTART_COUNT:-0}}" >> {attempts}',
+            '    echo "depthnet: Slurm did not requeue the job (above): this attempt runs on to its time limit"',
+            "  fi",
             "}",
             "trap on_time_limit USR1",
         ]
@@ -286,7 +291,7 @@ def _exit_pair(value: str | None) -> tuple[int | None, int | None]:
 
 
 def _attempts(folder: Path) -> list[list[str]]:
-    """The job script's ``attempts.txt``, a line each: time, what (start, requeue, no-requeue), restart count, …
+    """The job script's ``attempts.txt``, a line each: time, what (start, requeue, requeue-failed, no-requeue), restart count, …
     (a damaged line is skipped)."""
     try:
         with open(folder / ATTEMPTS, encoding="utf-8", errors="replace") as f:
@@ -296,18 +301,27 @@ def _attempts(folder: Path) -> list[list[str]]:
     return [parts for parts in (line.split(" ", 3) for line in lines) if len(parts) >= 2]
 
 
+def _requeues(entries: list[list[str]]) -> list[list[str]]:
+    """The "requeue" lines Slurm acted on: one the next line says ``scontrol requeue`` refused is none."""
+    return [
+        parts
+        for i, parts in enumerate(entries)
+        if parts[1] == "requeue" and (i + 1 == len(entries) or entries[i + 1][1] != "requeue-failed")
+    ]
+
+
 def time_limit_requeues(folder: Path, job_id: str | None = None) -> list[Restart]:
     """The requeues a job script made at its time limit, from its ``attempts.txt``."""
     return [
         Restart(kind="requeue", at=parts[0], why="time limit", job_id=job_id)
-        for parts in _attempts(folder)
-        if parts[1] == "requeue"
+        for parts in _requeues(_attempts(folder))
     ]
 
 
 def requeue_in_flight(folder: Path) -> bool:
     """The job script asked Slurm to requeue the job and no attempt has started since: while Slurm ends the old
-    attempt (CANCELLED "due to job requeue", for a moment) the job has not ended."""
+    attempt (CANCELLED "due to job requeue", for a moment; squeue does not list it then) the job has not ended.
+    A requeue ``scontrol`` refused (``requeue-failed`` after it) is none."""
     entries = _attempts(folder)
     return bool(entries) and entries[-1][1] == "requeue"
 

@@ -55,15 +55,24 @@ def scontrol(job: str) -> dict[str, str]:
     return dict(t.partition("=")[::2] for t in done.stdout.split() if "=" in t)
 
 
-def wait_job_end(job: str, timeout: float = 400, hurry: bool = True) -> list[str]:
+def wait_job_end(
+    job: str, timeout: float = 400, hurry: bool = True, run_folder: Path | None = None
+) -> list[str]:
     """Until Slurm no longer lists the job; the states seen, in order. ``hurry``: a requeued job waits in
     PENDING (BeginTime) for two minutes by Slurm's own rule — the test lets it start at once (``scontrol update
-    StartTime=now``, what an impatient person types), which changes nothing else of the job."""
+    StartTime=now``, what an impatient person types), which changes nothing else of the job. ``run_folder``: the
+    run's folder, whose ``attempts.txt`` says when a requeue is under way — squeue does not list the job for the
+    moment Slurm ends the old attempt, which is no end (the follower reads the same file)."""
+    from specgen.engine.slurm import requeue_in_flight
+
     deadline = time.monotonic() + timeout
     seen: list[str] = []
     while time.monotonic() < deadline:
         state = squeue(job)
         if state is None:
+            time.sleep(0.5)
+            continue
+        if not state and run_folder is not None and requeue_in_flight(run_folder):
             time.sleep(0.5)
             continue
         if not state:
