@@ -55,14 +55,13 @@ def scontrol(job: str) -> dict[str, str]:
     return dict(t.partition("=")[::2] for t in done.stdout.split() if "=" in t)
 
 
-def wait_job_end(
-    job: str, timeout: float = 400, hurry: bool = True, run_folder: Path | None = None
-) -> list[str]:
-    """Until Slurm no longer lists the job; the states seen, in order. ``hurry``: a requeued job waits in
-    PENDING (BeginTime) for two minutes by Slurm's own rule — the test lets it start at once (``scontrol update
-    StartTime=now``, what an impatient person types), which changes nothing else of the job. ``run_folder``: the
-    run's folder, whose ``attempts.txt`` says when a requeue is under way — squeue does not list the job for the
-    moment Slurm ends the old attempt, which is no end (the follower reads the same file)."""
+def wait_job_end(job: str, timeout: float = 400, run_folder: Path | None = None) -> list[str]:
+    """Until Slurm no longer lists the job; the states seen, in order. A requeued job waits in PENDING
+    (BeginTime) for the credential lifetime (``cred_expire``: CI's cluster sets 10 s, Slurm's default is 120 s)
+    and must: started sooner (``scontrol update StartTime=now``), slurmd refuses the new attempt ("Job credential
+    revoked") and the job ends FAILED. ``run_folder``: the run's folder, whose ``attempts.txt`` says when a
+    requeue is under way — squeue may not list the job while Slurm ends the old attempt, which is no end (the
+    follower reads the same file); a requeued job that ended without a new attempt fails here at once."""
     from specgen.engine.slurm import requeue_in_flight
 
     deadline = time.monotonic() + timeout
@@ -73,16 +72,15 @@ def wait_job_end(
             time.sleep(0.5)
             continue
         if not state and run_folder is not None and requeue_in_flight(run_folder):
+            ended = scontrol(job).get("JobState", "")
+            if ended in ("FAILED", "COMPLETED", "TIMEOUT", "NODE_FAIL", "BOOT_FAIL", "OUT_OF_MEMORY"):
+                raise AssertionError(f"Slurm job {job} requeued, then ended {ended} before its next attempt")
             time.sleep(0.5)
             continue
         if not state:
             return seen
         if not seen or seen[-1] != state:
             seen.append(state)
-        if hurry and state == "PENDING|BeginTime":
-            subprocess.run(
-                ["scontrol", "update", f"JobId={job}", "StartTime=now"], capture_output=True, timeout=30
-            )
         time.sleep(0.5)
     raise AssertionError(f"Slurm job {job} still listed after {timeout:g} s (states: {seen})")
 
