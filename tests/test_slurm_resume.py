@@ -88,3 +88,24 @@ def test_an_nccl_failure_of_a_local_run_is_retried_and_resumes(local_project, tm
     rec = record(run_id_of(done.stderr))
     assert [r["kind"] for r in rec["restarts"]] == ["retry"] and rec["verdict"]["reason"] == v["reason"]
     assert (Path(rec["exit_file"]).parent / "log.1.txt").is_file()
+
+
+def test_a_driver_too_old_is_not_retried(local_project, tmp_path):
+    """--retries 1, but CUDA says the driver is too old for the image: the machine's fault, yet a retry would only
+    repeat it (the driver stays what it is), so the run fails at once with the cause and the fix, no RETRY alert
+    and no restart. (The stand-in would pass a second attempt: a wrong retry shows as a PASS here.)"""
+    spec = local_project.spec("train", "drv.yaml", "--set", "train.num_epochs=2", results="drv")
+    done = train(
+        spec,
+        "--retries",
+        "1",
+        "--env",
+        f"STANDIN_FAIL_ONCE=driver:{tmp_path / 'failed-once'}",
+        "--json-events",
+    )
+    assert done.returncode == 1, done.stderr
+    evs = events(done.stdout)
+    assert not [e for e in evs if e["kind"] == "alert" and e["code"] == "RETRY"]
+    v = verdict(evs)
+    assert not v["passed"] and "driver" in v["reason"], v["reason"]
+    assert record(run_id_of(done.stderr))["restarts"] == []

@@ -40,6 +40,15 @@ from specgen.engine.status import StatusReader, drain
 #: faults and the GPU/driver entry (CUDA init, Xid, ECC). Too little shared memory, a full disk or host memory
 #: would fail the same way again: they are the machine's fault, but a retry only repeats them.
 RETRY_CODES = INFRA_CODES & {"nccl", "cuda_init"}
+#: CUDA-entry failures a retry only repeats: the driver, the image and the GPU's generation stay what they are (a
+#: driver too old or missing, a library that differs from the loaded driver, no kernels for this GPU). The
+#: verdict's fix says what to change; ECC/Xid, a crashed kernel or a failed initialisation may pass on a retry.
+LASTING_CUDA = (
+    "CUDA driver version is insufficient",
+    "Found no NVIDIA driver",
+    "no kernel image is available",
+    "Driver/library version mismatch",
+)
 #: Slurm endings that are the cluster's fault (the job never ran to its own end).
 INFRA_ENDINGS = frozenset({"NODE_FAIL", "BOOT_FAIL"})
 
@@ -78,7 +87,11 @@ def infra_failure(record: RunRecord, verdict: Verdict, last_state: str | None = 
         status_lines=_status_lines(record.results_dir),
         action=record.action,
     )
-    return found.one_line() if found is not None and found.code in RETRY_CODES else None
+    if found is None or found.code not in RETRY_CODES:
+        return None
+    if found.code == "cuda_init" and any(words in found.excerpt for words in LASTING_CUDA):
+        return None
+    return found.one_line()
 
 
 def why_not_resumable(record: RunRecord, running: bool) -> str | None:
@@ -274,6 +287,7 @@ async def follow(
 
 __all__ = [
     "AUTO_RESUME",
+    "LASTING_CUDA",
     "RETRY_CODES",
     "follow",
     "infra_failure",
