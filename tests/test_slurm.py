@@ -270,7 +270,7 @@ async def test_launch_dialog_submits_to_slurm_and_the_run_screen_follows_the_job
     """As a person would: ctrl+r on the Spec step, backend slurm (offered because sbatch is here), runtime none,
     Enter; the Run screen follows the job to PASS and says which Slurm job it was."""
     from test_run_screen import spec_state, wait_for
-    from textual.widgets import Log, Select, Static
+    from textual.widgets import Checkbox, Log, Select, Static
 
     from tui.app import DepthnetApp
     from tui.screens.modals import RunOptionsScreen
@@ -289,11 +289,14 @@ async def test_launch_dialog_submits_to_slurm_and_the_run_screen_follows_the_job
         await wait_for(pilot, lambda: not dialog.query_one("#slurm-opts").has_class("hidden"))
         dialog.query_one("#opt-runtime", Select).value = "none"
         dialog.query_one("#opt-time", Input).value = "10:00"
+        dialog.query_one("#opt-requeue", Checkbox).value = True  # requeue near the limit; one retry
+        dialog.query_one("#opt-retries", Input).value = "1"
         dialog.query_one("#opt-time", Input).focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
         run = app.screen
         assert run.record.backend == "slurm" and run.record.job_id
+        assert run.record.relaunch is not None and run.record.relaunch.retries == 1
         await wait_for(pilot, lambda: run.progress.verdict is not None, seconds=90)
         await pilot.pause(0.3)
         assert run.progress.verdict.passed
@@ -302,6 +305,7 @@ async def test_launch_dialog_submits_to_slurm_and_the_run_screen_follows_the_job
         assert any(f"Slurm job {run.record.job_id} ended: COMPLETED" in line for line in lines)
         script = Path(run.record.script).read_text()
         assert "#SBATCH --time=10:00" in script and "srun --nodes=1 --ntasks-per-node=1" in script
+        assert "#SBATCH --requeue" in script and "#SBATCH --signal=B:USR1@120" in script
 
 
 def test_sweep_on_slurm_runs_each_trial_as_a_job(cluster, tmp_path):

@@ -87,7 +87,9 @@ async def launch_or_sweep(
         gpus_was or conf.gpus,
         network_was or conf.network or "",
     )
-    picked: RunChoice | None = await app.push_screen_wait(RunOptionsScreen(*offered, sweep=offer))
+    picked: RunChoice | None = await app.push_screen_wait(
+        RunOptionsScreen(*offered, sweep=offer, action=action)
+    )
     if picked is None:
         return Launched(None, None, None), None
     backend = picked.backend
@@ -134,7 +136,9 @@ async def _launch(
                 return Launched(choice, None, None)
         for note in prepared.notes:
             app.notify(note, title="Before launch", timeout=12)
-        record, run_backend = await asyncio.to_thread(start, prepared, opts.backend, picked.slurm)
+        record, run_backend = await asyncio.to_thread(
+            start, prepared, opts.backend, picked.slurm, retries=picked.retries
+        )
     except LaunchError as exc:
         await app.push_screen_wait(ProblemsScreen("Not launched", str(exc).splitlines(), False))
         return Launched(choice, None, None)

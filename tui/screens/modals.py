@@ -187,7 +187,8 @@ class SweepChoice(NamedTuple):
 
 class RunChoice(NamedTuple):
     """What the run options dialog answers: the backend ("" = auto), image ("" = the action's), GPUs, Docker network
-    ("" = default), for Slurm its options and, when a sweep was chosen instead of one run, the sweep."""
+    ("" = default), for Slurm its options (the time-limit requeue among them), when a sweep was chosen instead of one
+    run the sweep, and the retries after a machine failure (``--retries``; one run only)."""
 
     backend: str
     image: str
@@ -195,6 +196,7 @@ class RunChoice(NamedTuple):
     network: str
     slurm: SlurmOptions | None = None
     sweep: SweepChoice | None = None
+    retries: int = 0
 
 
 class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
@@ -213,14 +215,21 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
             self.gpus = gpus
 
     def __init__(
-        self, backend: str, image: str, gpus: str, network: str, sweep: SweepOffer | None = None
+        self,
+        backend: str,
+        image: str,
+        gpus: str,
+        network: str,
+        sweep: SweepOffer | None = None,
+        action: str = "train",
     ) -> None:
         super().__init__()
         self.values = (backend, image, gpus, network)
         self.offer = sweep
+        self.action = action
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Select, SelectionList
+        from textual.widgets import Checkbox, Select, SelectionList
 
         from specgen.engine.backends import BACKENDS
 
@@ -241,6 +250,13 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
             yield SelectionList[int](id="opt-gpu-list", classes="hidden", compact=True)
             yield Label("Docker network [dim](empty: default)[/]")
             yield Input(network, id="opt-network", compact=True)
+            sweeping = self.offer is not None and bool(self.offer.preselect)
+            with Vertical(id="restart-opts", classes="hidden" if sweeping else ""):
+                yield Label(
+                    "Retries [dim](0–20: start again after a machine failure — NCCL, a GPU fault, a lost node; "
+                    "never a data error)[/]"
+                )
+                yield Input("0", id="opt-retries", compact=True, type="integer")
             with Vertical(id="slurm-opts", classes="hidden" if backend != "slurm" else ""):
                 yield Label(
                     "Slurm [dim](the run folder and results must be on a filesystem the nodes share)[/]"
@@ -262,6 +278,12 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
                     id="opt-runtime",
                     compact=True,
                 )
+                if self.action == "train":
+                    yield Checkbox(
+                        "Requeue near the time limit (the job resumes from its last checkpoint)",
+                        id="opt-requeue",
+                        compact=True,
+                    )
             with Horizontal(classes="buttons"):
                 sweep_first = self.offer is not None and bool(self.offer.preselect)
                 yield Button(
@@ -365,6 +387,7 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
         elif event.select.id == "opt-mode":
             sweep = event.value == "sweep"
             self.query_one("#sweep-opts").set_class(not sweep, "hidden")
+            self.query_one("#restart-opts").set_class(sweep, "hidden")
             self.query_one("#launch", Button).label = "Start sweep (enter)" if sweep else "Launch (enter)"
         elif event.select.id in ("opt-objective", "opt-direction"):
             self._show_direction()
@@ -427,12 +450,17 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
         return self.query_one("#opt-gpus", Input).value.strip() or "0"
 
     def _result(self) -> RunChoice | None:
-        from textual.widgets import Select
+        from textual.widgets import Checkbox, Select
 
         from specgen.engine.slurm import SlurmOptions
 
         backend = self.query_one("#opt-backend", Select).value
         backend_name = str(backend) if backend is not Select.BLANK else ""
+        typed = self.query_one("#opt-retries", Input).value.strip() or "0"
+        retries = int(typed) if typed.isdigit() else -1
+        if not 0 <= retries <= 20:
+            self.notify("Retries: give 0 to 20", title="Run options", severity="error")
+            return None
         slurm = None
         if backend_name == "slurm":
 
@@ -447,6 +475,10 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
                     gpus_per_node=int(text("#opt-gpn") or 1),
                     container_runtime=str(self.query_one("#opt-runtime", Select).value),
                     image=text("#opt-image") or None,
+                    requeue=bool(self.query("#opt-requeue").first(Checkbox).value)
+                    if self.query("#opt-requeue")
+                    else False,
+                    retries=retries,
                 )
                 slurm.check()
             except Exception as exc:  # noqa: BLE001 - pydantic or LaunchError: one line, the dialog stays
@@ -464,6 +496,7 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
             self.query_one("#opt-network", Input).value.strip(),
             slurm,
             sweep,
+            0 if sweep is not None else retries,
         )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
