@@ -129,6 +129,7 @@ def test_pending_job_shows_its_reason_and_stop_cancels_it(cluster):
     v = verdict(evs)
     # run.json's stopped_by names who stopped it: the verdict says "stopped by you", not Slurm's CANCELLED
     assert not v["passed"] and v["reason"].startswith("stopped by you (depthnet stop)"), v["reason"]
+    assert "before train began: nothing ran" in v["reason"], v["reason"]  # it never left PENDING
     assert follower.returncode == 1
     again = depthnet("stop", run_id)
     assert again.returncode == 2 and "already finished (FAIL): nothing to stop" in again.stderr

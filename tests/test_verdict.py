@@ -179,6 +179,9 @@ def test_stopped_by_you_is_not_killed_by_the_system():
         lines, None, tao=None, stopped_by=BY_CLI, ended_by="Slurm cancelled the job (CANCELLED)"
     )
     assert cancelled.reason.startswith("stopped by you (depthnet stop)")
+    # cancelled while Slurm held it PENDING: TAO wrote nothing, so no epoch is named
+    never = judged([], None, tao=None, stopped_by=BY_CLI, ended_by="Slurm cancelled the job (CANCELLED)")
+    assert never.reason == "stopped by you (depthnet stop) before train began: nothing ran", never.reason
     killed = judged(lines, 137, tao=None)
     assert killed.reason.startswith("killed by the system (SIGKILL, exit 137) with no Python error")
     assert killed.code == "host_oom_kill" and killed.stopped_by is None

@@ -174,8 +174,14 @@ def _shown(value: Any) -> str | None:
     return f"{value:.4g}"
 
 
-def _stopped(by: str, action: str, count: EpochCount, spec: RunSpec | None, resumable: str | None) -> str:
-    """ "stopped by you (depthnet stop) at epoch 2 of 3 …": who, where, and how to go on."""
+def _stopped(
+    by: str, action: str, count: EpochCount, spec: RunSpec | None, resumable: str | None, began: bool = True
+) -> str:
+    """ "stopped by you (depthnet stop) at epoch 2 of 3 …": who, where, and how to go on. ``began``: TAO wrote a
+    status line or a step (a job cancelled while Slurm held it PENDING, or a container stopped in its start-up,
+    did not: "at epoch 1 of 3 (0 complete)" would tell of work that never was)."""
+    if not began:
+        return f"stopped by {by} before {action} began: nothing ran"
     if action != "train":
         return f"stopped by {by} before {action} finished: its outputs are incomplete"
     total = count.num_epochs or (spec.spec.train.num_epochs if spec is not None else None)
@@ -235,7 +241,7 @@ def judge(
     findings = judge_metrics(status_lines, action, spec=spec)
     pass_note = " although TAO printed PASS" if tao_status == "PASS" else ""
     if stopped_by:
-        reasons.append(_stopped(stopped_by, action, count, spec, resumable))
+        reasons.append(_stopped(stopped_by, action, count, spec, resumable, bool(status_lines or steps)))
     elif ended_by:
         reasons.append(ended_by)
     if interrupted and not stopped_by:
