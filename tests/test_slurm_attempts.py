@@ -108,3 +108,45 @@ def test_a_requeue_slurm_refuses_is_no_requeue_and_the_attempt_keeps_its_exit_co
     assert "Slurm did not requeue the job" in said and "presently disabled" in said
     assert (folder / "exit_code").read_text().strip() == "0"  # the attempt's own end, as without --requeue
     assert not requeue_in_flight(folder) and time_limit_requeues(folder) == []
+
+
+def test_a_job_slurm_ends_after_its_requeue_is_said_so_with_the_way_on(tmp_path, monkeypatch):
+    """The job script requeued the job at its time limit, and Slurm ended it instead of starting the next attempt
+    (slurmd refuses an attempt started within the credential lifetime: "Job credential revoked", FAILED). The
+    follower waits REQUEUE_WAIT for the attempt, then says what happened and how to go on — not a bare exit 1.
+    squeue and scontrol are stand-ins answering as Slurm 22.05 did for that job."""
+    from specgen.engine import slurm
+    from specgen.engine.records import RunRecord
+
+    bin_dir, folder = tmp_path / "bin", tmp_path / "run"
+    bin_dir.mkdir()
+    folder.mkdir()
+    _tool(bin_dir, "squeue", "exit 0\n")  # no longer listed
+    _tool(
+        bin_dir,
+        "scontrol",
+        'echo "JobId=7 JobName=depthnet-train JobState=FAILED Reason=None ExitCode=1:0"\n',
+    )
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(slurm, "REQUEUE_WAIT", 0.5)
+    (folder / "attempts.txt").write_text(
+        "2026-12-01T20:07:17Z start 0 vm\n2026-12-01T20:08:31Z requeue 0 time limit\n"
+    )
+    record = RunRecord(
+        run_id="20261201-200716-train-abcd",
+        backend="slurm",
+        action="train",
+        spec_path=str(tmp_path / "spec.yaml"),
+        results_dir=str(tmp_path / "results"),
+        started="2026-12-01T20:07:16Z",
+        job_id="7",
+        exit_file=str(folder / "exit_code"),
+    )
+    states: list[str] = []
+    ending = slurm.SlurmBackend().wait(record, lambda st: states.append(st.state))
+    assert ending.exit_code == 1 and states == ["FAILED"], (ending, states)
+    assert ending.ended_by is not None and ending.ended_by.startswith(
+        "Slurm ended the job (FAILED) after its time-limit requeue, before the next attempt began"
+    )
+    assert f"depthnet resume {record.run_id}" in ending.ended_by
+    assert [r.kind for r in record.restarts] == ["requeue"]

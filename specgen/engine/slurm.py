@@ -478,9 +478,16 @@ class SlurmBackend(Backend):
         job = self.wait_job(record, on_state)
         time.sleep(0.5)
         self.sync_restarts(record)
+        ended_by = job.ending
+        if record.exit_file and requeue_in_flight(Path(record.exit_file).parent):
+            # requeued at its time limit, and Slurm ended the job instead of starting the next attempt
+            ended_by = (
+                f"Slurm ended the job ({job.state}) after its time-limit requeue, before the next attempt "
+                f"began: `depthnet resume {record.run_id}` goes on from the last checkpoint"
+            )
         return Ending(
             self.exit_code(job, record),
-            ended_by=job.ending,
+            ended_by=ended_by,
             failure=job.reason if job.ending is None and job.state == "UNKNOWN" else None,
         )
 
