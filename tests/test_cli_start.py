@@ -101,3 +101,26 @@ def test_verdict_of_a_finished_run_judges_without_pydantic_or_the_event_loop(tmp
     assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
     mods = set(done.stderr.rpartition("MODULES ")[2].split())
     assert {"pydantic.main", "asyncio", "specgen.engine.backend", "specgen.spec.schema"}.isdisjoint(mods)
+
+
+def _subparsers(parser):
+    import argparse
+
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sub
+
+
+def test_a_command_alone_gets_the_parser_the_whole_tree_gives_it():
+    """A call builds only its own command's arguments (the rest are listed by name and help): each command's help,
+    and therefore its flags, is exactly what the whole parser holds; the top-level help and the list of choices
+    are the same too."""
+    from specgen.cli.main import build_parser
+
+    whole = build_parser()
+    choices = _subparsers(whole).choices
+    assert len(choices) > 15
+    for name, full in choices.items():
+        alone = build_parser(name)
+        assert alone.format_help() == whole.format_help(), name
+        assert list(_subparsers(alone).choices) == list(choices)
+        assert _subparsers(alone).choices[name].format_help() == full.format_help(), name
