@@ -25,7 +25,10 @@ from specgen.spec.docker_cmd import default_image, mounts
 
 #: Seconds between two looks at the job (squeue is cheap, but a cluster has many users).
 POLL = 2.0
-#: How long a job whose script asked for a requeue may show its old attempt's end before it is PENDING again.
+#: How long a job whose script asked for a requeue may look ended before it is PENDING again. Slurm needs only a
+#: moment to requeue it; a job that stays ended was not started again (slurmd refuses an attempt started within the
+#: credential lifetime after the kill — "Job credential revoked" — as when someone forces StartTime=now): then the
+#: verdict says so and offers `depthnet resume`.
 REQUEUE_WAIT = 120.0
 
 
@@ -320,8 +323,8 @@ def time_limit_requeues(folder: Path, job_id: str | None = None) -> list[Restart
 
 def requeue_in_flight(folder: Path) -> bool:
     """The job script asked Slurm to requeue the job and no attempt has started since: while Slurm ends the old
-    attempt (CANCELLED "due to job requeue", for a moment; squeue does not list it then) the job has not ended.
-    A requeue ``scontrol`` refused (``requeue-failed`` after it) is none."""
+    attempt and holds the job (PENDING, BeginTime: the credential lifetime) the job has not ended. A requeue
+    ``scontrol`` refused (``requeue-failed`` after it) is none."""
     entries = _attempts(folder)
     return bool(entries) and entries[-1][1] == "requeue"
 
