@@ -68,10 +68,10 @@ async def test_the_run_screen_builds_its_chart_off_the_loop_and_shows_the_loss_c
         chart = screen.query_one("#chart", Chart)
         await wait_for(pilot, lambda: chart.is_current)
         frames[0] = laid_out[0] = 0
-        for _ in range(3):  # full redraws of the settled screen
+        for n in range(1, 4):  # full redraws of the settled screen, each waited for (a loaded box draws late)
             screen.refresh(layout=True)
             chart.refresh()
-            await pilot.pause(0.1)
+            await wait_for(pilot, lambda n=n: frames[0] >= n)
         assert chart.is_current
         text = shown(chart)
     assert watch.on_loop == []

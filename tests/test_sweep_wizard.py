@@ -137,5 +137,9 @@ def test_sweep_options_dialog_80x24(snap_compare, monkeypatch, snap_dir):
             pilot,
             lambda: all(w.is_finished or w.group in ("launch", "_loader") for w in pilot.app.workers),
         )
+        # "Spec saved" shows as a toast or not by when the frame is taken: wait for it to arrive, then clear it
+        await wait_for(pilot, lambda: any(n.title == "Spec saved" for n in pilot.app._notifications))
+        pilot.app.clear_notifications()
+        await pilot.pause()
 
     assert snap_compare(DepthnetApp(state), terminal_size=(80, 24), run_before=open_dialog)
