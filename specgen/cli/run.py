@@ -285,12 +285,12 @@ class CheckProgress:
 def cmd_run(args: argparse.Namespace) -> int:
     from specgen.engine import registry
     from specgen.engine.launch import RunOptions, prepare, start
-    from specgen.engine.records import LaunchError, env_pairs
+    from specgen.engine.records import MAX_RETRIES, LaunchError, env_pairs
 
     try:
         env = env_pairs(args.env)  # names and values checked: one line for a hostile one, never its value
-        if not 0 <= args.retries <= 20:
-            raise LaunchError(f"--retries {args.retries}: give 0 to 20")
+        if not 0 <= args.retries <= MAX_RETRIES:
+            raise LaunchError(f"--retries {args.retries}: give 0 to {MAX_RETRIES}")
         if args.requeue and args.action != "train":
             raise LaunchError(
                 f"--requeue resumes a train run from its checkpoint; depth_net {args.action} has none: drop --requeue"

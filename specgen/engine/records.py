@@ -74,6 +74,10 @@ def check_text(
         raise LaunchError(f"{flag} {_shown(value)}: not a valid value" + (f"; {example}" if example else ""))
 
 
+#: The most restarts ``--retries`` (and the run options dialog) may ask for.
+MAX_RETRIES = 20
+
+
 class SlurmOptions(BaseModel):
     """What ``depthnet run --backend slurm`` and the launch dialog ask for. Every value that reaches the job script
     is checked here (a LaunchError naming the flag), so no caller can write code into it."""
@@ -92,7 +96,7 @@ class SlurmOptions(BaseModel):
     requeue: bool = False
     requeue_signal_seconds: int = Field(default=120, ge=10, le=65535)
     #: Infrastructure retries asked for (``--retries``): the job is made requeueable so a retry keeps its id.
-    retries: int = Field(default=0, ge=0, le=20)
+    retries: int = Field(default=0, ge=0, le=MAX_RETRIES)
 
     @field_validator("partition", "account", "qos")
     @classmethod

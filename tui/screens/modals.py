@@ -232,8 +232,10 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
         from textual.widgets import Checkbox, Select, SelectionList
 
         from specgen.engine.backends import BACKENDS
+        from specgen.engine.records import MAX_RETRIES
 
         backend, image, gpus, network = self.values
+        sweep_first = self.offer is not None and bool(self.offer.preselect)
         backends = [self.AUTO, *((kind.label, name) for name, kind in BACKENDS.items() if kind.offered())]
         if backend not in {v for _, v in backends}:
             backend = ""
@@ -250,10 +252,9 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
             yield SelectionList[int](id="opt-gpu-list", classes="hidden", compact=True)
             yield Label("Docker network [dim](empty: default)[/]")
             yield Input(network, id="opt-network", compact=True)
-            sweeping = self.offer is not None and bool(self.offer.preselect)
-            with Vertical(id="restart-opts", classes="hidden" if sweeping else ""):
+            with Vertical(id="restart-opts", classes="hidden" if sweep_first else ""):
                 yield Label(
-                    "Retries [dim](0–20: start again after a machine failure — NCCL, a GPU fault, a lost node; "
+                    f"Retries [dim](0–{MAX_RETRIES}: start again after a machine failure — NCCL, a GPU fault, a lost node; "
                     "never a data error)[/]"
                 )
                 yield Input("0", id="opt-retries", compact=True, type="integer")
@@ -285,7 +286,6 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
                         compact=True,
                     )
             with Horizontal(classes="buttons"):
-                sweep_first = self.offer is not None and bool(self.offer.preselect)
                 yield Button(
                     "Start sweep (enter)" if sweep_first else "Launch (enter)", id="launch", variant="success"
                 )
@@ -452,14 +452,15 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
     def _result(self) -> RunChoice | None:
         from textual.widgets import Checkbox, Select
 
+        from specgen.engine.records import MAX_RETRIES
         from specgen.engine.slurm import SlurmOptions
 
         backend = self.query_one("#opt-backend", Select).value
         backend_name = str(backend) if backend is not Select.BLANK else ""
         typed = self.query_one("#opt-retries", Input).value.strip() or "0"
         retries = int(typed) if typed.isdigit() else -1
-        if not 0 <= retries <= 20:
-            self.notify("Retries: give 0 to 20", title="Run options", severity="error")
+        if not 0 <= retries <= MAX_RETRIES:
+            self.notify(f"Retries: give 0 to {MAX_RETRIES}", title="Run options", severity="error")
             return None
         slurm = None
         if backend_name == "slurm":
@@ -475,9 +476,7 @@ class RunOptionsScreen(FailuresToApp, ModalScreen[RunChoice | None]):
                     gpus_per_node=int(text("#opt-gpn") or 1),
                     container_runtime=str(self.query_one("#opt-runtime", Select).value),
                     image=text("#opt-image") or None,
-                    requeue=bool(self.query("#opt-requeue").first(Checkbox).value)
-                    if self.query("#opt-requeue")
-                    else False,
+                    requeue=any(box.value for box in self.query("#opt-requeue").results(Checkbox)),
                     retries=retries,
                 )
                 slurm.check()
