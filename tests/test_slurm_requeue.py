@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from runkit import depthnet, events, slurm_train, verdict
-from slurm_standin.kit import files_holding, install, record, run_id_of, scontrol, wait_job_end
+from slurm_standin.kit import fail_once, files_holding, install, record, run_id_of, scontrol, wait_job_end
 from test_slurm import _keep_cluster_env, cluster  # noqa: F401
 
 
@@ -87,10 +87,7 @@ def test_an_nccl_failure_is_retried_on_slurm_with_the_same_job_and_secrets_stay_
         spec,
         "--retries",
         "1",
-        "--env",
-        f"STANDIN_FAIL_ONCE=nccl:{marker}",
-        "--env",
-        "STANDIN_FAIL_EPOCH=1",
+        *fail_once("nccl", marker, epoch=1),
         "--env",
         "NGC_API_KEY=s3cret",
         "--env",
@@ -125,9 +122,7 @@ def test_a_data_error_is_never_retried(cluster, standin, tmp_path):
     """--retries 2 and a data loader's error: one attempt, FAIL with the catalogue's reason, no restart."""
     project, *_ = cluster
     spec = project.spec("train", "data.yaml", results="data")
-    done = _slurm(
-        spec, "--retries", "2", "--env", f"STANDIN_FAIL_ONCE=data:{tmp_path / 'm'}", "--json-events"
-    )
+    done = _slurm(spec, "--retries", "2", *fail_once("data", tmp_path / "m"), "--json-events")
     assert done.returncode == 1, done.stderr
     evs = events(done.stdout)
     assert not [e for e in evs if e["kind"] == "alert" and e["code"] == "RETRY"]
@@ -140,18 +135,15 @@ def test_depthnet_resume_of_a_failed_slurm_run(cluster, standin, tmp_path):
     run again on Slurm — the --env values given again, as they were never saved — and it resumes to PASS."""
     project, *_ = cluster
     spec = project.spec("train", "res.yaml", "--set", "train.num_epochs=3", results="res")
-    fail = f"STANDIN_FAIL_ONCE=data:{tmp_path / 'm'}"
-    done = _slurm(spec, "--env", fail, "--env", "STANDIN_FAIL_EPOCH=2", "--json-events")
+    fail = fail_once("data", tmp_path / "m", epoch=2)
+    done = _slurm(spec, *fail, "--json-events")
     assert done.returncode == 1, done.stderr
     run_id = run_id_of(done.stderr)
     resumed = depthnet(
         "resume",
         run_id,
         "--yes",
-        "--env",
-        fail,
-        "--env",
-        "STANDIN_FAIL_EPOCH=2",
+        *fail,
         "--json-events",
         timeout=240,
     )

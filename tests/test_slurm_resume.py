@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from runkit import depthnet, events, make_project, train, verdict
-from slurm_standin.kit import install, record, run_id_of
+from slurm_standin.kit import fail_once, install, record, run_id_of
 
 
 @pytest.fixture()
@@ -26,10 +26,7 @@ def test_resume_a_failed_local_run_after_a_yes(local_project, tmp_path):
     """A local train run fails at epoch 2 (a data error, fixed meanwhile); `depthnet resume` asks first (no terminal,
     no --yes: refused with the fix), then restarts it from epoch 1's checkpoint into the same results folder."""
     spec = local_project.spec("train", "lr.yaml", "--set", "train.num_epochs=4", results="lr")
-    marker = tmp_path / "failed-once"
-    done = train(
-        spec, "--env", f"STANDIN_FAIL_ONCE=data:{marker}", "--env", "STANDIN_FAIL_EPOCH=2", "--json-events"
-    )
+    done = train(spec, *fail_once("data", tmp_path / "failed-once", epoch=2), "--json-events")
     assert done.returncode == 1, done.stderr
     run_id = run_id_of(done.stderr)
     assert "RGB image" in verdict(events(done.stdout))["reason"]
@@ -70,14 +67,7 @@ def test_an_nccl_failure_of_a_local_run_is_retried_and_resumes(local_project, tm
     starts the run again into the same results folder (said as one RETRY alert) and it resumes to PASS."""
     spec = local_project.spec("train", "nccl.yaml", "--set", "train.num_epochs=3", results="nccl")
     done = train(
-        spec,
-        "--retries",
-        "1",
-        "--env",
-        f"STANDIN_FAIL_ONCE=nccl:{tmp_path / 'failed-once'}",
-        "--env",
-        "STANDIN_FAIL_EPOCH=1",
-        "--json-events",
+        spec, "--retries", "1", *fail_once("nccl", tmp_path / "failed-once", epoch=1), "--json-events"
     )
     assert done.returncode == 0, done.stderr
     evs = events(done.stdout)
@@ -95,14 +85,7 @@ def test_a_driver_too_old_is_not_retried(local_project, tmp_path):
     repeat it (the driver stays what it is), so the run fails at once with the cause and the fix, no RETRY alert
     and no restart. (The stand-in would pass a second attempt: a wrong retry shows as a PASS here.)"""
     spec = local_project.spec("train", "drv.yaml", "--set", "train.num_epochs=2", results="drv")
-    done = train(
-        spec,
-        "--retries",
-        "1",
-        "--env",
-        f"STANDIN_FAIL_ONCE=driver:{tmp_path / 'failed-once'}",
-        "--json-events",
-    )
+    done = train(spec, "--retries", "1", *fail_once("driver", tmp_path / "failed-once"), "--json-events")
     assert done.returncode == 1, done.stderr
     evs = events(done.stdout)
     assert not [e for e in evs if e["kind"] == "alert" and e["code"] == "RETRY"]

@@ -23,6 +23,13 @@ def install(bin_dir: Path) -> Path:
     return exe
 
 
+def fail_once(kind: str, marker: Path, epoch: int | None = None) -> list[str]:
+    """The ``--env`` flags that make the stand-in's first run fail with ``kind``'s words (nccl, data, driver) at
+    ``epoch`` (default: before the first), leaving ``marker``; a later run goes on."""
+    flags = ["--env", f"STANDIN_FAIL_ONCE={kind}:{marker}"]
+    return flags if epoch is None else [*flags, "--env", f"STANDIN_FAIL_EPOCH={epoch}"]
+
+
 def runs_dir() -> Path:
     return Path(os.environ["XDG_DATA_HOME"]) / "depthnet-tui" / "runs"
 
@@ -62,6 +69,7 @@ def wait_job_end(job: str, timeout: float = 400, run_folder: Path | None = None)
     revoked") and the job ends FAILED. ``run_folder``: the run's folder, whose ``attempts.txt`` says when a
     requeue is under way — squeue may not list the job while Slurm ends the old attempt, which is no end (the
     follower reads the same file); a requeued job that ended without a new attempt fails here at once."""
+    from specgen.engine.events import TERMINAL
     from specgen.engine.slurm import requeue_in_flight
 
     deadline = time.monotonic() + timeout
@@ -73,7 +81,7 @@ def wait_job_end(job: str, timeout: float = 400, run_folder: Path | None = None)
             continue
         if not state and run_folder is not None and requeue_in_flight(run_folder):
             ended = scontrol(job).get("JobState", "")
-            if ended in ("FAILED", "COMPLETED", "TIMEOUT", "NODE_FAIL", "BOOT_FAIL", "OUT_OF_MEMORY"):
+            if ended in TERMINAL - {"CANCELLED"}:  # CANCELLED: how Slurm ends the attempt it requeues
                 raise AssertionError(f"Slurm job {job} requeued, then ended {ended} before its next attempt")
             time.sleep(0.5)
             continue
