@@ -185,7 +185,7 @@ class ConvertScreen(WizardScreen):
                     plain_cell(image.removeprefix(root)),
                     ("" if (image, depth) in complete else "✗ ") + plain_cell(depth.removeprefix(root)),
                 )
-                for image, depth in complete + (p.missing[:4] if missing else [])
+                for image, depth in complete + (p.missing_head(4) if missing else [])
             ],
         )
         lines = []

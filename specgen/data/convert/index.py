@@ -13,10 +13,11 @@ import gc
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import compress
-from operator import attrgetter
+from itertools import compress, repeat
+from operator import attrgetter, not_
 
 
 @contextlib.contextmanager
@@ -59,13 +60,24 @@ class FileIndex:
     _names: dict[str, str] | None = field(default=None, repr=False)
     count: int = 0  # files seen (without building their paths)
     #: Plans made from this index. From the second on (the wizard re-matching on a keystroke) the per-folder
-    #: name lists and sets are kept, so a re-match neither splits nor hashes the listing again; a single plan
-    #: (``depthnet convert``) keeps nothing beyond the listing.
+    #: name lists of the extensions in use are kept, so a re-match neither splits the listing again nor filters
+    #: it by extension; a single plan (``depthnet convert``) keeps nothing beyond the listing.
     plans: int = 0
-    _ext_names: dict[str, list[tuple[str, list[str]]]] | None = field(default=None, repr=False)
-    _sets: dict[str, frozenset[str]] | None = field(default=None, repr=False)
+    #: suffix → ([(folder, its names that end with it, those names "\n"-joined)] in walk order; folder → the same
+    #: names: the depth-existence check's), kept from a re-plan on. One entry per suffix, set in one assignment:
+    #: the wizard may start a plan while a cancelled one still runs in its thread, on the same index.
+    _ext_names: dict[str, tuple[list[tuple[str, list[str], str]], dict[str, list[str]]]] = field(
+        default_factory=dict, repr=False
+    )
     #: Per-folder answers a re-plan may reuse (the planner's: e.g. "are all its names listable?").
-    memo: dict[str, bool] = field(default_factory=dict, repr=False)
+    memo: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
+    #: (folder, depth extension) → (the last derived depth names looked up there, "\n"-joined; which of them exist;
+    #: the last such names that all exist, or ""). A plan whose derived names are one of these (an edit that changes
+    #: the patterns but not what they derive, an edit undone, the right depth pattern typed again) reads the answer
+    #: instead of hashing every name again. Holds strings that plans hold anyway, two per folder at most.
+    derived_memo: dict[tuple[str, str], tuple[str, bytes, str]] = field(default_factory=dict, repr=False)
+    _head_exts: Counter[str] | None = field(default=None, repr=False)
+    _lengths: dict[tuple[str, str], frozenset[int]] = field(default_factory=dict, repr=False)
 
     @property
     def files(self) -> list[str]:
@@ -74,46 +86,114 @@ class FileIndex:
             self._files = [f"{folder}/{name}" for folder, names in self.dirs for name in names.split("\n")]
         return self._files
 
-    def names_in(self, folder: str) -> set[str] | frozenset[str]:
-        """The file names of one walked folder (empty for any other path): a fresh set, not kept, on a first plan;
-        kept from a re-plan on."""
-        if self._sets is not None:
-            kept = self._sets.get(folder)
-            if kept is not None:
-                return kept
+    def first_files(self, n: int) -> list[str]:
+        """The first ``n`` paths of ``files``, without building the rest (a no-match message's examples)."""
+        if self._files is not None:
+            return self._files[:n]
+        out: list[str] = []
+        for folder, names in self.dirs:
+            out += [f"{folder}/{name}" for name in names.split("\n", n - len(out))[: n - len(out)]]
+            if len(out) >= n:
+                break
+        return out
+
+    def head_extensions(self) -> Counter[str]:
+        """How often each extension (``os.path.splitext``) ends the first 20 000 paths: the no-match hint, counted
+        once per index (a keystroke that matches nothing would otherwise split 20 000 paths twice)."""
+        if self._head_exts is None:
+            self._head_exts = Counter(os.path.splitext(f)[1] for f in self.first_files(20000))
+        return self._head_exts
+
+    def any_path_ends_with(self, suffix: str) -> bool:
+        """Does some path of ``files`` end with ``suffix``? Answered on the joined listings when the suffix holds no
+        '/' (then it ends the name itself) and no newline (then it cannot span two names)."""
+        if "/" in suffix or "\n" in suffix or not suffix:
+            return any(f.endswith(suffix) for f in self.files)
+        tail = suffix + "\n"
+        return any(tail in names or names.endswith(suffix) for _folder, names in self.dirs)
+
+    def any_path_contains(self, text: str) -> bool:
+        """Does some path of ``files`` contain ``text``? Answered per folder, as the planner matches: text without
+        '/' is in the folder or in a name; ``A/B`` (B after its last '/') in ``folder + "/"``, or the folder ends
+        with A and a name starts with B."""
+        if "\n" in text:
+            return any(text in f for f in self.files)
+        if "/" not in text:
+            return any(text in folder or text in names for folder, names in self.dirs)
+        a, _, b = text.rpartition("/")
+        start = "\n" + b
+        return any(
+            text in folder + "/" or (folder.endswith(a) and (names.startswith(b) or start in names))
+            for folder, names in self.dirs
+        )
+
+    def names_in(self, folder: str) -> list[str]:
+        """All the file names of one walked folder (empty for any other path), split afresh: a first plan's."""
         if self._names is None:
             self._names = dict(self.dirs)
         names = self._names.get(folder)
-        if names is None:
-            return _EMPTY
+        return [] if names is None else names.split("\n")
+
+    def named(self, folder: str, suffix: str) -> list[str]:
+        """The names in ``folder`` that end with ``suffix``, from the kept lists (``ending_with`` keeps them)."""
+        if suffix not in self._ext_names:
+            self._shelve((suffix,))
+        return self._ext_names[suffix][1].get(folder) or []
+
+    def name_lengths(self, folder: str, suffix: str) -> frozenset[int]:
+        """The lengths of ``named(folder, suffix)``, counted once: a derived name of any other length is no file
+        there (a keystroke on the way to the right depth pattern derives names of the wrong length, mostly)."""
+        key = (folder, suffix)
+        got = self._lengths.get(key)
+        if got is None:
+            got = self._lengths[key] = frozenset(map(len, self.named(folder, suffix)))
+        return got
+
+    def ending_with(self, suffix: str, *also: str) -> Iterator[tuple[str, list[str], str, list[str] | None]]:
+        """(folder, its names that end with ``suffix``, those names "\n"-joined, all its names or None) for every
+        walked folder that has one.
+
+        From a re-plan on, the lists are kept per suffix (and for the suffixes in ``also``, split in the same pass):
+        a pattern edit filters these short lists only, and the fourth is None (``named`` has the kept lists). On a
+        first plan the folder's whole list comes along, split once, and nothing is kept."""
         if self.plans < 2:
-            return set(names.split("\n"))
-        if self._sets is None:
-            self._sets = {}
-        kept = self._sets[folder] = frozenset(names.split("\n"))
-        return kept
-
-    def ending_with(self, suffix: str) -> Iterator[tuple[str, list[str], list[str] | None]]:
-        """(folder, its names that end with ``suffix``, all its names or None) for every walked folder that has one.
-
-        Kept per suffix from a re-plan on, so a pattern edit filters these short lists only (then the third is None:
-        ``names_in`` has the kept set); on a first plan the folder's whole list comes along, split once."""
-        if self._ext_names is not None and suffix in self._ext_names:
-            for folder, names in self._ext_names[suffix]:
-                yield folder, names, None
+            for folder, joined in self.dirs:
+                every = joined.split("\n")
+                names = [n for n in every if n.endswith(suffix)]
+                if names:
+                    yield folder, names, joined if len(names) == len(every) else "\n".join(names), every
             return
-        keep: list[tuple[str, list[str]]] | None = [] if self.plans >= 2 else None
+        if suffix not in self._ext_names:
+            self._shelve((suffix, *also))
+        for folder, names, joined in self._ext_names[suffix][0]:
+            yield folder, names, joined, None
+
+    def _shelve(self, suffixes: tuple[str, ...]) -> None:
+        """Keep, for each suffix not kept yet, every folder's names that end with it: one split per folder, one
+        C-level ``endswith`` pass per suffix (over the names no earlier suffix took, when no suffix ends another:
+        then a name ends with one at most), and each list split again from its joined names, so that one suffix's
+        names lie side by side in memory (a re-match reads them in order; interleaved with the other suffix's they
+        cost cache misses)."""
+        todo = [s for s in dict.fromkeys(suffixes) if s not in self._ext_names]
+        apart = not any(a != b and a.endswith(b) for a in todo for b in todo)
+        shelves: list[list[tuple[str, list[str], str]]] = [[] for _ in todo]
         for folder, joined in self.dirs:
-            every = joined.split("\n")
-            names = [n for n in every if n.endswith(suffix)]
-            if names:
-                if keep is not None:
-                    keep.append((folder, names))
-                yield folder, names, every
-        if keep is not None:
-            if self._ext_names is None:
-                self._ext_names = {}
-            self._ext_names[suffix] = keep
+            every = pool = joined.split("\n")
+            for suffix, shelf in zip(todo, shelves, strict=True):
+                if not pool:
+                    break
+                mask = list(map(str.endswith, pool, repeat(suffix)))
+                if not any(mask):
+                    continue
+                if pool is every and all(mask):
+                    names, kept = every, joined
+                else:
+                    names = (kept := "\n".join(compress(pool, mask))).split("\n")
+                shelf.append((folder, names, kept))
+                if apart:
+                    pool = list(compress(pool, map(not_, mask)))
+        for suffix, shelf in zip(todo, shelves, strict=True):
+            self._ext_names[suffix] = (shelf, {folder: names for folder, names, _joined in shelf})
 
     @property
     def lookup(self) -> set[str]:
@@ -136,9 +216,6 @@ class FileIndex:
 
     def __len__(self) -> int:
         return self.count
-
-
-_EMPTY: frozenset[str] = frozenset()
 
 
 ProgressFn = Callable[[int, int], None]  # (folders done, files seen)

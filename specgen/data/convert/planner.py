@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import compress
-from operator import itemgetter
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -244,125 +243,266 @@ def _plan(index: FileIndex, opts: ConvertOptions) -> Plan:
     )
 
 
-def _matches(folder: str, names: list[str], pats: list[str]) -> list[str]:
-    """The names in ``folder`` whose path ``folder + "/" + name`` contains every pattern, tested on the short names.
+def _matches(folder: str, names: list[str], joined: str, pats: list[str]) -> tuple[list[str], int]:
+    """The names in ``folder`` whose path ``folder + "/" + name`` contains every pattern, tested on the short names
+    (``joined``: the same names "\n"-joined), and, for one pattern without '/' that is not in the folder, how often
+    it occurs in them (else -1): the PATTERN_REPEATED check then needs no second count. ``names`` itself comes back
+    when every name matches, so the caller reuses ``joined`` instead of joining them again.
 
     A pattern without '/' is in the path when it is in the folder (then in every path) or in the name. One with a
     '/' (``A/B``, B after its last '/'), when it is in ``folder + "/"``, or else when the folder ends with A and the
     name starts with B: a name holds no '/', so an occurrence reaching into the name has its last '/' at the
-    boundary."""
+    boundary. While no pattern has filtered yet, C-level scans of the joined names answer "none" (a count: no
+    pattern holds a newline, so no occurrence spans two names) and, mostly, "all" (``_in_every``; for a pattern
+    starting with '/', a count of the names that start with B); only the rest filters name by name."""
     head = folder + "/"
+    every = names
+    tally = -1
     for p in pats:
+        whole = names is every  # ``joined`` still lists exactly ``names``
         if "/" not in p:
-            if p not in folder:
+            if p in folder:
+                continue
+            if not whole:
                 names = [n for n in names if p in n]
+            else:
+                c = joined.count(p)
+                if not c:
+                    return [], -1
+                if c < len(names) or not _in_every(names, joined, p):
+                    kept = [n for n in names if p in n]
+                    if len(kept) < len(names):
+                        names = kept
+                if len(pats) == 1:
+                    tally = c
         elif p not in head:
             a, _, b = p.rpartition("/")
             if not folder.endswith(a):
-                return []
-            if b and ("\n" + "\n".join(names)).count("\n" + b) < len(names):  # else all start with it
-                names = [n for n in names if n.startswith(b)]
+                return [], -1
+            if not b:
+                continue
+            if whole:
+                c = joined.startswith(b) + joined.count("\n" + b)  # the names that start with b
+                if not c:
+                    return [], -1
+                if c == len(names):
+                    continue
+            names = [n for n in names if n.startswith(b)]
         if not names:
             break
-    return names
+    return names, tally
+
+
+def _in_every(names: list[str], joined: str, p: str) -> bool:
+    """Does every name hold ``p``? True only when that is shown with a few C-level slices: the names all have one
+    length (their separators fall every ``len + 1`` characters of ``joined``) and ``p`` sits at the same offset in
+    each (one slice per character of ``p``). False means "not shown": the caller filters name by name. Numbered
+    names (``rgb_0000001.jpg``) are like that, and a pattern edit that keeps every name then costs no loop over
+    them."""
+    first = names[0]
+    size, n = len(first) + 1, len(names)
+    at = first.find(p)
+    if at < 0 or len(joined) != n * size - 1 or joined[size - 1 :: size] != "\n" * (n - 1):
+        return False
+    return all(joined[at + i :: size] == ch * n for i, ch in enumerate(p))
+
+
+def _derive_apart(
+    head: str, names: str, steps: list[tuple[str, str]], ie: str, de: str
+) -> tuple[str, str] | None:
+    """TAO's chained replacement over every path ``head + name`` (``names``: the names "\n"-joined), done on the
+    folder and on the names apart: (the depth folder + "/", the derived names "\n"-joined), or None when that
+    could differ from the whole path's.
+
+    Replacing over ``head + name`` is replacing over each part when no occurrence reaches across the boundary
+    (the head's last '/'). One without '/' cannot (it would hold that '/'); it may be in the names, and then its
+    replacement must hold no '/' (else a name gains a folder). One with '/', ``A/B`` (B after its last '/'), cannot
+    be in a name at all, and reaches across only when the head ends with ``A/`` and a name starts with B. After
+    each step the head must still end with '/', so the boundary stays where it was."""
+    for p, q in steps:
+        if "/" in p:
+            a, _, b = p.rpartition("/")
+            if b and head.endswith(a + "/") and (names.startswith(b) or "\n" + b in names):
+                return None
+            head = head.replace(p, q)
+        else:
+            if "/" in q and p in names:
+                return None
+            head, names = head.replace(p, q), names.replace(p, q)
+        if not head.endswith("/"):
+            return None
+    return head.replace(ie, de), names.replace(ie, de)
+
+
+#: found-flag bytes the other way round: ``left.__contains__`` answers "missing", a plan keeps "found"
+_FLIP = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 
 
 def _plan_by_folder(index: FileIndex, opts: ConvertOptions) -> Plan | None:
     """The same plan worked out per folder on short names. None when a per-path pitfall shows up (a pattern or the
     extension repeated in a path, a depth path equal to its image, unsupported extensions, spaces): those rare cases
-    take the whole-path route, which names them. With a '/' in a pattern the replacements run over the folder's full
-    paths (one joined string), and the depth paths must share one folder, as they do unless a pattern rewrites part
-    of some names' folder only (then: the whole-path route)."""
-    ie, de, pats = opts.image_extension, opts.depth_extension, opts.image_patterns
+    take the whole-path route, which names them. With a '/' in a pattern the replacements run on the folder and on
+    its joined names apart (``_derive_apart``) when no occurrence can reach across the boundary, else over the
+    folder's full paths (one joined string); the depth paths must share one folder, as they do unless a pattern
+    rewrites part of some names' folder only (then: the whole-path route). When nothing matches, the answer is the
+    whole-path route's for no match (NO_MATCH or ROOT_IS_SCENE and the rest), worked out without any full path.
+
+    Which derived depth names exist, cheapest answer first: the index's memory of this folder (the same derived
+    names as its last look-up, or as its last complete one: an edit that derives what an earlier one did); on a
+    re-plan, their length (names of one length that no depth file there has: none exists, as for most keystrokes
+    on the way to a depth pattern); else a fresh set of them (hashed while they are hot, just split) less the
+    folder's names with the depth extension, read in order. Looking each derived name up in a kept set of the
+    folder's names instead costs two cache misses a name (the kept table and the kept string, cold since the last
+    keystroke): ~3x the time at 100k files."""
+    ie, de, pats, dpats = opts.image_extension, opts.depth_extension, opts.image_patterns, opts.depth_patterns
     if index.newline_names:
         return None  # UNLISTABLE_PATH, named by the whole-path route
-    slashed = any("/" in p for p in (*pats, *opts.depth_patterns))
+    slashed = any("/" in p for p in (*pats, *dpats))
     # Every pattern "/B" → "/B'" (one '/', first, B non-empty): TAO's replacement over a full path only ever meets
     # it where a name starts (names hold no '/'), as long as the folder itself does not hold it. Then the folder
     # stays as it is and the names are rewritten at their starts, with no full paths built (the `/rgb_` re-match).
-    at_starts = slashed and all(
-        len(x) > 1 and x[0] == "/" and x.count("/") == 1 for x in (*pats, *opts.depth_patterns)
-    )
-    starts = [("\n" + i[1:], "\n" + d[1:]) for i, d in zip(pats, opts.depth_patterns, strict=False)]
+    at_starts = slashed and all(len(x) > 1 and x[0] == "/" and x.count("/") == 1 for x in (*pats, *dpats))
+    starts = [("\n" + i[1:], "\n" + d[1:]) for i, d in zip(pats, dpats, strict=False)]
+    steps = list(zip(pats, dpats, strict=False))
     groups: list[Group] = []
     matched = found_total = 0
     same_end = ie.endswith(de) or de.endswith(ie)  # else no image name can equal its depth name
-    memo = index.memo if index.plans >= 2 else None
-    for folder, names, every in index.ending_with(ie):
-        cand = _matches(folder, names, pats)
+    # A derived depth path holds characters of its image path and of these only; the space and listability checks
+    # are per character, so when these pass, a derived name passes whenever its image path does.
+    texts = "".join(dpats) + de
+    plain_texts = " " not in texts and _listable(texts)
+    keep = index.plans >= 2
+    memo = index.memo if keep else None
+    known = index.derived_memo
+    for folder, names, joined, every in index.ending_with(ie, de):
+        cand, tally = _matches(folder, names, joined, pats)
         if not cand:
             continue
+        if de not in DEPTH_EXTS:
+            return None  # UNSUPPORTED_DEPTH_EXT: named by the whole-path route
         k = len(cand)
-        joined = "\n".join(cand)
+        cj = joined if cand is names else "\n".join(cand)
+        if ie in folder or " " in folder or "\n" in folder or not _listable(folder):
+            return (
+                None  # EXT_ELSEWHERE_IN_PATH / SPACE_IN_PATH / UNLISTABLE_PATH: the whole-path route names it
+            )
+        clean = False
+        if (
+            memo is not None
+        ):  # a re-plan: answered once for all the folder's names (then for any subset of them)
+            got = memo.get((ie, folder))
+            if got is None:
+                got = memo[(ie, folder)] = (
+                    joined.count(ie) == len(names) and " " not in joined and _listable(joined)
+                )
+            clean = got
+        if not clean and (cj.count(ie) > k or " " in cj or not _listable(cj)):
+            return None  # EXT_ELSEWHERE_IN_PATH / SPACE_IN_PATH / UNLISTABLE_PATH
         if at_starts and not any(p in folder + "/" for p in pats):
             dfolder = folder
-            rewritten = "\n" + joined
+            rewritten = "\n" + cj
             for image_start, depth_start in starts:
                 rewritten = rewritten.replace(image_start, depth_start)
             derived_joined = rewritten[1:].replace(ie, de)
-            derived = None
-            if joined.count(ie) > k or ie in folder:
-                return None  # EXT_ELSEWHERE_IN_PATH: named by the whole-path route
         elif slashed:
             head = folder + "/"
-            full = head + ("\n" + head).join(cand)
-            derived_full = derive_depth(full, opts)
-            first = derived_full.split("\n", 1)[0]
-            dfolder = first.rpartition("/")[0]
-            dhead = dfolder + "/"
-            if (
-                not derived_full.startswith(dhead)
-                or derived_full.count("\n" + dhead) != k - 1
-                or derived_full.count("/") != k * dhead.count("/")
-            ):
-                return None  # depth paths in more than one folder: the whole-path route
-            derived = list(map(itemgetter(slice(len(dhead), None)), derived_full.split("\n")))
-            derived_joined = "\n".join(derived)
-            if full.count(ie) > k or any(full.count(p) > k for p in pats):
-                return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
+            apart = _derive_apart(head, cj, steps, ie, de)
+            if apart is not None:  # the folder and the names rewritten apart: no full path built
+                dhead, derived_joined = apart
+                dfolder = dhead[:-1]
+                if any(k * head.count(p) + (0 if "/" in p else cj.count(p)) > k for p in pats):
+                    return None  # PATTERN_REPEATED_IN_PATH: named by the whole-path route
+            else:
+                full = head + ("\n" + head).join(cand)
+                if any(full.count(p) > k for p in pats):
+                    return None  # PATTERN_REPEATED_IN_PATH: named by the whole-path route
+                derived_full = derive_depth(full, opts)
+                dfolder = derived_full.partition("\n")[0].rpartition("/")[0]
+                dhead = dfolder + "/"
+                if (
+                    not derived_full.startswith(dhead)
+                    or derived_full.count("\n" + dhead) != k - 1
+                    or derived_full.count("/") != k * dhead.count("/")
+                ):
+                    return None  # depth paths in more than one folder: the whole-path route
+                # every line is dhead + a name without '/': the names, "\n"-joined, in two C passes
+                derived_joined = derived_full.replace("\n" + dhead, "\n")[len(dhead) :]
         else:
             dfolder = derive_depth(folder, opts)
-            derived_joined = derive_depth(joined, opts)
-            derived = None
-            if (
-                joined.count(ie) > k
-                or ie in folder
-                or any(joined.count(p) + folder.count(p) * k > k for p in pats)
-            ):
-                return None  # EXT_ELSEWHERE_IN_PATH / PATTERN_REPEATED_IN_PATH: named by the whole-path route
-        if " " in joined or " " in derived_joined or " " in folder or " " in dfolder:
-            return None  # SPACE_IN_PATH
-        if memo is None:
-            clean = _listable(joined)
-        else:  # a re-plan: whether the folder's names are listable is answered once (a subset of them then is)
-            key = f"{ie}\n{folder}"  # these names are the folder's that end with ie
-            kept = memo.get(key)
-            if kept is None:
-                kept = memo[key] = _listable("\n".join(names))
-            clean = kept or _listable(joined)
-        if not clean or not _listable(folder) or not _listable(dfolder):
-            return None  # UNLISTABLE_PATH
-        if (
-            de not in DEPTH_EXTS
-            or derived_joined.count(de + "\n") != k - 1
-            or not derived_joined.endswith(de)
-        ):
-            return (
-                None  # UNSUPPORTED_DEPTH_EXT (some derived name does not end with it): the whole-path route
-            )
-        if derived is None:
+            derived_joined = derive_depth(cj, opts)
+            if tally >= 0:
+                repeated = tally > k
+            else:
+                repeated = any(cj.count(p) + folder.count(p) * k > k for p in pats)
+            if repeated:
+                return None  # PATTERN_REPEATED_IN_PATH: named by the whole-path route
+        if " " in dfolder or not _listable(dfolder):
+            return None  # SPACE_IN_PATH / UNLISTABLE_PATH
+        if not plain_texts and (" " in derived_joined or not _listable(derived_joined)):
+            return None  # SPACE_IN_PATH / UNLISTABLE_PATH
+        derived: list[str] | None = None
+        # the derived names' one length, if they share one (their separators every size characters), else 0
+        size = derived_joined.find("\n") + 1 if k > 1 else len(derived_joined) + 1
+        if len(derived_joined) != k * size - 1 or derived_joined[size - 1 :: size] != "\n" * (k - 1):
+            size = 0
+        last = known.get((dfolder, de))
+        looked = False
+        if last is not None and last[2] and derived_joined == last[2]:
+            found = b"\x01" * k  # the names of the last complete look-up here: all exist
+        elif last is not None and derived_joined == last[0]:
+            found = last[1]  # the same names as the last look-up here: the same answer
+        elif keep and size and size - 1 not in index.name_lengths(dfolder, de):
+            found = bytes(k)  # no file there has their length: none exists, shown without hashing one
+        else:
+            if keep:
+                present = index.named(dfolder, de)
+            elif every is not None and dfolder == folder:
+                present = every
+            else:
+                present = index.names_in(dfolder)
             derived = derived_joined.split("\n")
-        if same_end and dfolder == folder and any(map(str.__eq__, cand, derived)):
-            return None  # DEPTH_IS_IMAGE
-        # a fresh set on a first plan, freed at once (nothing for the GC); the kept one on a re-plan
-        present = set(every) if every is not None and dfolder == folder else index.names_in(dfolder)
-        found = b"\x01" * k if present.issuperset(derived) else bytes(map(present.__contains__, derived))
-        del present, derived, every
-        groups.append((folder, joined, dfolder, derived_joined, found))
+            left = set(derived)
+            distinct = len(left)
+            left.difference_update(present)
+            if not left:
+                found = b"\x01" * k
+            elif len(left) == distinct:
+                found = bytes(k)
+            else:
+                found = bytes(map(left.__contains__, derived)).translate(_FLIP)
+            del left, present
+            looked = True
+        complete = found.count(1)
+        # Found among the names that end with de (a re-plan's lists) means ending with de; otherwise, check: with
+        # one length, a slice per character of de (every name's last characters); else a count.
+        if complete < k or not keep:
+            if size and size > len(de):
+                ends = all(
+                    derived_joined[size - 1 - len(de) + i :: size] == ch * k for i, ch in enumerate(de)
+                )
+            else:
+                ends = derived_joined.count(de + "\n") == k - 1 and derived_joined.endswith(de)
+            if not ends:
+                return None  # UNSUPPORTED_DEPTH_EXT (some derived name does not end with it): the whole-path route
+        if looked:  # kept only once every name ends with de: then an answer from all names is one from these
+            whole = derived_joined if complete == k else ("" if last is None else last[2])
+            known[(dfolder, de)] = (derived_joined, found, whole)
+        # one pattern once in each name, not in the folder, and no extension swap: the name changes iff p != q
+        if (
+            same_end
+            and dfolder == folder
+            and not (tally == k and ie == de and not slashed and pats[0] != dpats[0])
+        ):
+            if derived is None:
+                derived = derived_joined.split("\n")
+            if any(map(str.__eq__, cand, derived)):
+                return None  # DEPTH_IS_IMAGE
+        del derived, every
+        groups.append((folder, cj, dfolder, derived_joined, found))
         matched += k
-        found_total += found.count(1)
+        found_total += complete
     if not matched:
-        return None  # NO_MATCH / ROOT_IS_SCENE: named by the whole-path route
+        return _no_match_plan(index, opts)
     if not (ie in IMAGE_EXTS and "." not in ie[1:]):
         return None  # UNSUPPORTED_IMAGE_EXT
     out = Plan(
@@ -412,7 +552,7 @@ def find_pitfalls(
     out: list[Pitfall] = []
     ie, de = opts.image_extension, opts.depth_extension
     all_pairs = pairs + missing
-    sample_image = matched[0] if matched else os.path.join(index.data_root, "scene", "rgb_00001.jpg")
+    sample_image = matched[0] if matched else _sample_image(index)
 
     out += _extension_pitfalls(opts, sample_image)
     # One C-level scan of the joined paths answers "does any path …?" before any per-path loop.
@@ -704,22 +844,50 @@ def _output_pitfalls(opts: ConvertOptions) -> list[Pitfall]:
 
 def _ext_counts(paths: list[str], top: int = 4) -> str:
     """'.JPG ×3, (none) ×1': the extensions of the offending paths, commonest first."""
-    counts = Counter(os.path.splitext(p)[1] for p in paths)
+    return _counts_text(Counter(os.path.splitext(p)[1] for p in paths), top)
+
+
+def _counts_text(counts: Counter[str], top: int = 4) -> str:
     return ", ".join(f"{e or '(none)'} ×{n}" for e, n in counts.most_common(top))
 
 
+def _sample_image(index: FileIndex) -> str:
+    """The example path of an extension pitfall when nothing matched."""
+    return os.path.join(index.data_root, "scene", "rgb_00001.jpg")
+
+
+def _no_match_plan(index: FileIndex, opts: ConvertOptions) -> Plan:
+    """What the whole-path route answers for separable options that match nothing: no pairs, and of the pitfalls
+    only the extensions', the locations' (NO_MATCH or ROOT_IS_SCENE) and the output's can apply (the rest look at
+    matched paths). A keystroke that matches nothing then costs a scan of the listings, not of every full path."""
+    pitfalls = _extension_pitfalls(opts, _sample_image(index))
+    pitfalls += _location_pitfalls(index, opts, False)
+    pitfalls += _output_pitfalls(opts)
+    return Plan(
+        data_root=index.data_root,
+        options=opts,
+        files_indexed=len(index),
+        images_matched=0,
+        _pairs=[],
+        _missing=[],
+        pitfalls=pitfalls,
+        seconds=0.0,
+        pair_count=0,
+    )
+
+
 def _no_match(index: FileIndex, opts: ConvertOptions) -> Pitfall:
-    exts = Counter(os.path.splitext(f)[1] for f in index.files[:20000])
-    ext_hint = _ext_counts(index.files[:20000]) or "no files at all"
+    exts = index.head_extensions()
+    ext_hint = _counts_text(exts) or "no files at all"
     reasons = []
     if (
         opts.image_extension
         and len(opts.image_extension) > 1
-        and not any(f.endswith(opts.image_extension) for f in index.files)
+        and not index.any_path_ends_with(opts.image_extension)
     ):
         reasons.append(f"no file ends with {opts.image_extension!r}")
     for pat in opts.image_patterns:
-        if not any(pat in f for f in index.files):
+        if not index.any_path_contains(pat):
             reasons.append(f"no path contains {pat!r}")
     why = "; ".join(reasons) or "no file satisfies every pattern and the extension together"
     autofix = None
@@ -731,7 +899,7 @@ def _no_match(index: FileIndex, opts: ConvertOptions) -> Pitfall:
         code="NO_MATCH",
         severity="error",
         message=f"no image matched: {why}",
-        examples=[f"files here end with: {ext_hint}", *index.files[:2]],
+        examples=[f"files here end with: {ext_hint}", *index.first_files(2)],
         fix="check the image pattern and extension against the example names",
         autofix=autofix,
     )
