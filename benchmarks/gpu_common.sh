@@ -29,7 +29,10 @@ else
 fi
 command -v python >/dev/null || ln -sfn "$(command -v python3)" "$WORK/bin/python"
 export PATH="$WORK/bin:$PATH" PYTHONUNBUFFERED=1 XDG_DATA_HOME=$OUT/xdg XDG_CONFIG_HOME=$OUT/cfg OUT
-dn() { python3 -m specgen.cli "$@"; }
+# DN: the depthnet CLI as a command; DEPTHNET_GPU_CLI, when set, names one executable to use instead (the suite's
+# warm starter, tests/test_gpu_scripts.py). dn ARGS…: that command.
+if [ -n "${DEPTHNET_GPU_CLI:-}" ]; then DN=("$DEPTHNET_GPU_CLI"); else DN=(python3 -m specgen.cli); fi
+dn() { "${DN[@]}" "$@"; }
 # with_sigint CMD…: CMD with SIGINT at its default. A script started as a background job (`script &`, no job
 # control) has SIGINT ignored, its runs inherit that, and no shell can trap it again: a Ctrl-C test would not be one.
 with_sigint() { python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' "$@"; }

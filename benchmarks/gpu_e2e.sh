@@ -76,7 +76,7 @@ run export export $W/export.yaml > $OUT/export.json &
 for c in interrupt stop; do
   dn spec train --encoder vits --recipe sanity --dataset-name NYUDV2 --data-file $W/ann_train/test.txt \
     --val-data-file $W/ann_val/test.txt --results-dir $W/$c "${RANDOM_INIT[@]}" --set train.num_epochs=20 -o $W/$c.yaml --force >/dev/null 2>&1
-  with_sigint python3 -m specgen.cli run train -e $W/$c.yaml --backend local --detach "${STANDIN_ENV[@]}" 2>"$OUT/$c.launch"
+  with_sigint "${DN[@]}" run train -e $W/$c.yaml --backend local --detach "${STANDIN_ENV[@]}" 2>"$OUT/$c.launch"
 done
 INT_ID=$(sed -n 's/^run \([^ ]*\) started.*/\1/p' "$OUT/interrupt.launch"); STOP_ID=$(sed -n 's/^run \([^ ]*\) started.*/\1/p' "$OUT/stop.launch")
 # Both signals once training has begun (Lightning names the rank's devices), not after a fixed wait.
@@ -90,8 +90,8 @@ STOP_PID=$(python3 -c "import json; print(json.load(open('$XDG_DATA_HOME/depthne
 kill -INT -- -"$INT_PID"; echo "SIGINT sent to group $INT_PID"
 ( time dn stop "$STOP_ID" ) > "$OUT/stop.txt" 2>&1
 echo "left in the stopped run's group: $(ps -o stat= -g "$STOP_PID" | grep -vc '^Z')" >> "$OUT/stop.txt"  # zombies are gone
-timeout 120 python3 -m specgen.cli attach "$INT_ID" --json-events | tail -n 1 > "$OUT/interrupt.verdict.json"
-timeout 60 python3 -m specgen.cli attach "$STOP_ID" --json-events | tail -n 1 > "$OUT/stop.verdict.json"
+timeout 120 "${DN[@]}" attach "$INT_ID" --json-events | tail -n 1 > "$OUT/interrupt.verdict.json"
+timeout 60 "${DN[@]}" attach "$STOP_ID" --json-events | tail -n 1 > "$OUT/stop.verdict.json"
 tail -c 1500 "$OUT/xdg/depthnet-tui/runs/$INT_ID/log.txt" > "$OUT/interrupt.log.tail"
 wait
 for r in healthy/train nan/train; do dn verdict $W/$r --json > "$OUT/verdict_${r%%/*}.json"; echo "verdict $r exit $?"; done

@@ -50,7 +50,7 @@ run() {  # run NAME ACTION EMU_CASE [ARGS…]: depthnet run, timed; the verdict 
   local name=$1 action=$2 case=$3; shift 3
   local emu=(); [ "$STANDIN" = 1 ] && [ -n "$case" ] && emu=(--env "EMU_CASE=$case")
   local t0; t0=$(date +%s.%N)
-  python3 -m specgen.cli run "$action" -e "$W/$name.yaml" --backend local --data-root "$W" --data-root "$D" \
+  "${DN[@]}" run "$action" -e "$W/$name.yaml" --backend local --data-root "$W" --data-root "$D" \
     --allow-known-failure --json-events "${emu[@]}" "$@" > "$W/$name.events" 2> "$W/$name.stderr"
   result "$name" "$?" "$t0"
 }
@@ -107,11 +107,11 @@ ours missing_annotation train
 (  # a file that goes after the preflight looked (the preflight refuses one already gone): TAO meets it minutes in
   emu=(); [ "$STANDIN" = 1 ] && emu=(--env EMU_CASE=h200/c_missing_file)
   t0=$(date +%s.%N)
-  python3 -m specgen.cli run train -e "$W/missing_file.yaml" --backend local --data-root "$W" --data-root "$D" \
+  "${DN[@]}" run train -e "$W/missing_file.yaml" --backend local --data-root "$W" --data-root "$D" \
     --detach "${emu[@]}" 2> "$W/missing_file.launch" >/dev/null
   rm -f "$GONE"; ours missing_file train  # what `depthnet validate` says of it now
   ID=$(sed -n 's/^run \([^ ]*\) started.*/\1/p' "$W/missing_file.launch")
-  timeout 900 python3 -m specgen.cli attach "$ID" --json-events > "$W/missing_file.events" 2> "$W/missing_file.stderr"
+  timeout 900 "${DN[@]}" attach "$ID" --json-events > "$W/missing_file.events" 2> "$W/missing_file.stderr"
   result missing_file 0 "$t0"
 ) &
 run dead_head train h200/c_ft_rel_backbone_dino &
@@ -133,12 +133,12 @@ run missing_annotation train "" &
   spec stop train MetricDepthAnything NYUDV2 train --set train.num_epochs=$([ "$STANDIN" = 1 ] && echo 4 || echo 8)
   emu=(); [ "$STANDIN" = 1 ] && emu=(--env EMU_CASE=resumable)
   t0=$(date +%s.%N)
-  with_sigint python3 -m specgen.cli run train -e "$W/stop.yaml" --backend local --data-root "$W" --data-root "$D" \
+  with_sigint "${DN[@]}" run train -e "$W/stop.yaml" --backend local --data-root "$W" --data-root "$D" \
     --detach "${STANDIN_ENV[@]}" "${emu[@]}" 2> "$W/stop.launch" >/dev/null
   ID=$(sed -n 's/^run \([^ ]*\) started.*/\1/p' "$W/stop.launch")
   for _ in $(seq 1 1200); do ls "$W"/stop/train/*_latest.pth >/dev/null 2>&1 && break; sleep 0.5; done
   dn stop "$ID" > "$W/stop.stop" 2>&1
-  timeout 120 python3 -m specgen.cli attach "$ID" --json-events > "$W/stop.events" 2>/dev/null
+  timeout 120 "${DN[@]}" attach "$ID" --json-events > "$W/stop.events" 2>/dev/null
   result stop 0 "$t0"
   cp "$W/stop.yaml" "$W/resume.yaml"
   run resume train resumable --force "${STANDIN_ENV[@]}"

@@ -23,7 +23,8 @@ if [ "$DRY" = 1 ]; then
   mkdir -p "$OUT/bin"
   command -v depth_net >/dev/null || ln -sf "$REPO/tests/emulator/depth_net" "$OUT/bin/depth_net"
   export PATH="$OUT/bin:$PATH" PYTHONPATH="$REPO:$REPO/tests" XDG_DATA_HOME=$OUT/xdg XDG_CONFIG_HOME=$OUT/cfg OUT
-  dn() { python3 -m specgen.cli "$@"; }
+  if [ -n "${DEPTHNET_GPU_CLI:-}" ]; then DN=("$DEPTHNET_GPU_CLI"); else DN=(python3 -m specgen.cli); fi  # as gpu_common.sh
+  dn() { "${DN[@]}" "$@"; }
   redwood_data() {
     D=/tmp/dn-finetune-data; rm -rf $D; mkdir -p $D/train/scene $D/val/scene
     for i in 0 1 2; do
@@ -57,7 +58,7 @@ spec() {  # spec NAME MODEL_TYPE CLASS ARGS… → $W/NAME.yaml (its header says
 }
 run() {  # run NAME: depthnet run train, the verdict and the first val/abs_rel into $W/NAME.result.json
   local t0; t0=$(date +%s.%N)  # a local run reads what this machine's user can read: no --data-root needed
-  python3 -m specgen.cli run train -e $W/$1.yaml --backend local --json-events > $W/$1.events 2> $W/$1.stderr
+  "${DN[@]}" run train -e $W/$1.yaml --backend local --json-events > $W/$1.events 2> $W/$1.stderr
   local rc=$?
   python3 - "$1" "$rc" "$t0" "$W" <<'PY' > $W/$1.result.json
 import glob, json, math, sys, time, yaml

@@ -10,6 +10,7 @@ pytest_collection_modifyitems). A test sharing anything else that is global mark
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastcli import DEPTHNET
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -33,6 +35,15 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"required under CI: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _warm_cli() -> None:
+    """This worker's warm ``depthnet`` starter (tests/fastcli.py): each command a test runs is still its own process,
+    without 0.3–0.5 s of imports. ``DEPTHNET_TEST_ZYGOTE=0`` starts every command cold."""
+    import fastcli
+
+    fastcli.ensure()
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +67,7 @@ def cli(tmp_path):
 
     def run(*args: str, cwd: Path | None = None, input: str | None = None):
         return subprocess.run(
-            [sys.executable, "-m", "specgen.cli", *args],
+            [*DEPTHNET, *args],
             capture_output=True,
             text=True,
             cwd=cwd or tmp_path,
@@ -67,12 +78,22 @@ def cli(tmp_path):
     return run
 
 
+@functools.cache
+def tao_structured(schema_cls):
+    """The structured schema TAO's hydra runner builds from a config class, once per class and worker (0.4 s each
+    for depth_net's ExperimentConfig). Read-only: ``OmegaConf.merge`` copies its first config."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.structured(schema_cls)
+
+
 def tao_merge(schema_cls, text: str):
     """What TAO's hydra runner does with a spec file: merge the YAML into the structured schema."""
     import yaml
     from omegaconf import OmegaConf
 
-    merged = OmegaConf.merge(OmegaConf.structured(schema_cls), OmegaConf.create(yaml.safe_load(text) or {}))
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # the same data, in C
+    merged = OmegaConf.merge(tao_structured(schema_cls), OmegaConf.create(data or {}))
     OmegaConf.to_container(merged, resolve=True, throw_on_missing=False)
     return merged
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from fastcli import DEPTHNET
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tao-7.3.0"
 
@@ -27,9 +28,7 @@ EMU_KILLED_LOSSES = EMU_LOSSES[:6]
 
 
 def depthnet(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "specgen.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
-    )
+    return subprocess.run([*DEPTHNET, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
 def setup_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,7 @@ import math
 
 import pytest
 import yaml
-from conftest import tao_merge
+from conftest import tao_merge, tao_structured
 
 from specgen.job.builders import BuildRequest, ConvertRequest, build_convert_spec, build_spec
 from specgen.spec.keypaths import iter_fields
@@ -83,7 +83,7 @@ def test_convert_spec_merges_into_tao_convert_config(tao_config):
 def _tao_defaults(schema_cls) -> dict:
     from omegaconf import OmegaConf
 
-    return OmegaConf.to_container(OmegaConf.structured(schema_cls), resolve=False)
+    return OmegaConf.to_container(tao_structured(schema_cls), resolve=False)
 
 
 def _lookup(tree: dict, path: str):

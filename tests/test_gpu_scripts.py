@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fastcli import DEPTHNET
 
 from specgen.data.sample_data import depth_mm, rgb_image, save_png16, save_rgb
 
@@ -109,8 +111,12 @@ def _written(path: Path) -> str:
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_gpu_script_runs_on_the_stand_in(script, tmp_path):
     out = tmp_path / "out"
+    cli = tmp_path / "depthnet-cli"  # the scripts' `dn`, started warm (tests/fastcli.py)
+    cli.write_text(f'#!/bin/sh\nexec {shlex.join(DEPTHNET)} "$@"\n')
+    cli.chmod(0o755)
     env = {
         **os.environ,
+        "DEPTHNET_GPU_CLI": str(cli),
         "DEPTHNET_GPU_STANDIN": "1",
         "DEPTHNET_GPU_WORK": str(tmp_path / "work"),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # python3: this venv's

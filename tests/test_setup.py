@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import require, wait_for
+from fastcli import DEPTHNET
 from runkit import depthnet
 
 
@@ -50,10 +51,9 @@ def test_setup_against_the_private_engine_names_each_fix(docker_client, tmp_path
 
 def test_no_engine_is_one_failing_check_with_the_fix(tmp_path):
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent"}
-    import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "specgen.cli", "setup", "--json"],
+        [*DEPTHNET, "setup", "--json"],
         capture_output=True,
         text=True,
         env=env,

@@ -181,7 +181,9 @@ async def test_sample_data_goes_to_the_users_data_folder_with_progress(tmp_path,
         box = app.screen.query_one("#sample-dir")
         assert box.value == str(tmp_path / "share" / "depthnet-tui" / "sample")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.state.data_root, seconds=10)
+        await wait_for(
+            pilot, lambda: app.state.data_root, seconds=60
+        )  # a bound for a hang, not a time to beat
         assert app.state.data_root == str(tmp_path / "share" / "depthnet-tui" / "sample" / "data")
         bars = [b for s in app.screen_stack for b in s.query(ProgressBar) if b.id == "sample-progress"]
         assert not bars or bars[0].progress == bars[0].total

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import require
+from fastcli import DEPTHNET
 from runkit import EMU_LOSSES, depthnet, events, make_project, slurm_train, step_losses, verdict
 from textual.widgets import Input
 
@@ -245,9 +246,8 @@ def test_slurm_options_are_checked_before_anything_is_submitted(cluster):
 
 
 def _cli() -> list[str]:
-    import sys
 
-    return [sys.executable, "-m", "specgen.cli"]
+    return list(DEPTHNET)
 
 
 def _runs() -> set[str]:

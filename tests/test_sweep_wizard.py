@@ -128,6 +128,14 @@ def test_sweep_options_dialog_80x24(snap_compare, monkeypatch, snap_dir):
 
     async def open_dialog(pilot) -> None:
         await settle(pilot, 0.3)
+        titles: list[str] = []  # each toast's title as it is posted: a loaded box may let one expire unseen
+        notify = pilot.app.notify
+
+        def noted(*args, **kwargs):
+            titles.append(kwargs.get("title", ""))
+            return notify(*args, **kwargs)
+
+        pilot.app.notify = noted
         await pilot.press("ctrl+r")
         await wait_for(
             pilot, lambda: isinstance(pilot.app.screen, RunOptionsScreen) and pilot.app.screen.is_mounted
@@ -137,8 +145,8 @@ def test_sweep_options_dialog_80x24(snap_compare, monkeypatch, snap_dir):
             pilot,
             lambda: all(w.is_finished or w.group in ("launch", "_loader") for w in pilot.app.workers),
         )
-        # "Spec saved" shows as a toast or not by when the frame is taken: wait for it to arrive, then clear it
-        await wait_for(pilot, lambda: any(n.title == "Spec saved" for n in pilot.app._notifications))
+        # "Spec saved" shows as a toast or not by when the frame is taken: wait for it to be posted, then clear it
+        await wait_for(pilot, lambda: "Spec saved" in titles)
         pilot.app.clear_notifications()
         await pilot.pause()
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
+from fastcli import DEPTHNET
 from runkit import make_project
 
 
 def _validate(spec, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "specgen.cli", "validate", str(spec), "--action", "train", *extra],
+        [*DEPTHNET, "validate", str(spec), "--action", "train", *extra],
         capture_output=True,
         text=True,
         timeout=120,

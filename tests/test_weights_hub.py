@@ -9,11 +9,11 @@ import http.server
 import json
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+from fastcli import DEPTHNET
 
 FIX = Path(__file__).parent / "fixtures" / "checkpoints"
 REPO = "depth-anything/Depth-Anything-V2-Small"
@@ -107,7 +107,7 @@ def fetch(tmp_path, endpoint, *args, offline=False, token=None):
     if token:
         env["HF_TOKEN"] = token
     return subprocess.run(
-        [sys.executable, "-m", "specgen.cli", "weights", "fetch", *args],
+        [*DEPTHNET, "weights", "fetch", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from fastcli import DEPTHNET
+
 TESTS = Path(__file__).resolve().parents[1]
 EMULATOR = TESTS / "emulator" / "depth_net"
 CHECKPOINTS = TESTS / "fixtures" / "checkpoints"
@@ -111,7 +113,7 @@ class Ctx:
         self, *args: str, timeout: float = 60, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "specgen.cli", *args],
+            [*DEPTHNET, *args],
             capture_output=True,
             text=True,
             cwd=self.tmp,
@@ -228,11 +230,7 @@ def run_case(case: Case, tmp: Path, *, emu_image: str | None = None) -> Result:
         ctx.env["DEPTHNET_TEST_EMU_IMAGE"] = emu_image
     try:
         inv = case.build(ctx)
-        argv = (
-            [sys.executable, "-c", inv.code]
-            if inv.code is not None
-            else [sys.executable, "-m", "specgen.cli", *inv.argv]
-        )
+        argv = [sys.executable, "-c", inv.code] if inv.code is not None else [*DEPTHNET, *inv.argv]
         t0 = time.monotonic()
         try:
             done = subprocess.run(

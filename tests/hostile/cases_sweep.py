@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from fastcli import DEPTHNET
+
 #: Seconds an answer may take before it counts as a hang (the promise is < 2 s for a refusal; a start that runs a
 #: trial takes longer, and says so with its own timeout).
 LIMIT = 20.0
@@ -141,7 +143,7 @@ def run_case(case: Case, tmp: Path) -> Result:
     t0 = time.monotonic()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "specgen.cli", *inv.argv],
+            [*DEPTHNET, *inv.argv],
             capture_output=True,
             text=True,
             cwd=tmp,

@@ -12,10 +12,10 @@ import json
 import shutil
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fastcli import DEPTHNET
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -218,7 +218,7 @@ def _results(tmp_path: Path, event_bytes: bytes | None = None, status: bytes | N
 
 def _verdict(folder: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "specgen.cli", "verdict", str(folder), "--exit-code", "0", "--json"],
+        [*DEPTHNET, "verdict", str(folder), "--exit-code", "0", "--json"],
         capture_output=True,
         text=True,
         timeout=60,

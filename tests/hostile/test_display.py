@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import settle, wait_for
+from fastcli import DEPTHNET
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,9 +38,7 @@ def assert_safe(text: str) -> None:
 
 
 def depthnet(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "specgen.cli", *args], capture_output=True, text=True, timeout=60, cwd=cwd
-    )
+    return subprocess.run([*DEPTHNET, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
 @settings(max_examples=400, deadline=None)

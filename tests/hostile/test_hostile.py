@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fastcli import DEPTHNET
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +45,7 @@ def hostile_cli(tmp_path, request):
         t0 = time.monotonic()
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "specgen.cli", *args],
+                [*DEPTHNET, *args],
                 capture_output=True,
                 text=True,
                 cwd=cwd or tmp_path,
@@ -341,9 +342,7 @@ def test_ctrl_c_of_the_cli_leaves_the_run_going(project):
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130 and "goes on" in err and "depthnet attach" in err and "Traceback" not in err
     run_id = err.split("run ", 1)[1].split()[0]
-    stop = subprocess.run(
-        [sys.executable, "-m", "specgen.cli", "stop", run_id], capture_output=True, text=True, timeout=30
-    )
+    stop = subprocess.run([*DEPTHNET, "stop", run_id], capture_output=True, text=True, timeout=30)
     assert stop.returncode == 0  # it was still running
 
 

@@ -4,6 +4,7 @@ OmegaConf reads them), crop sizes TAO cannot use, and the doctor's reading of an
 from __future__ import annotations
 
 import pytest
+from fastcli import DEPTHNET
 from pydantic import ValidationError
 
 from specgen.spec.render import SpecFileError, load_spec, parse_yaml
@@ -210,12 +211,11 @@ def test_a_depth_map_smaller_than_a_patch_is_not_healthy(shape, tmp_path):
 
 def test_a_sweep_of_an_unknown_key_is_refused_before_any_trial(tmp_path):
     import subprocess
-    import sys
 
     spec = tmp_path / "spec.yaml"
     spec.write_text("results_dir: /tmp/x\n")
     done = subprocess.run(
-        [sys.executable, "-m", "specgen.cli", "sweep", "-e", str(spec), "--out", str(tmp_path / "sw")]
+        [*DEPTHNET, "sweep", "-e", str(spec), "--out", str(tmp_path / "sw")]
         + ["--trials", "2", "--param", "train.optim.lrr=uniform:0:1", "--backend", "local"],
         capture_output=True,
         text=True,
