@@ -7,19 +7,23 @@
 3. The Run screen under a log flood: (a) a live run whose log grows at 20,000 lines/s for 5 s (TAO-shaped lines,
    appended by a writer in *another process*, as TAO's would be: a writer thread would share the screen's GIL and
    never reach the rate) — targets (issue #26): no event-loop stall > 33 ms (two frames at 60 Hz), each chart
-   render ≤ 10 ms; (b) a 200k-line finished log replayed as fast as it can be read.
+   render ≤ 10 ms. Twice: TAO-shaped (nine lines in ten ``\r``-relayed progress updates: chart points) and
+   ``--plain`` (every line an ordinary line: the log pane shows all 20,000 a second); (b) a 200k-line finished log
+   replayed as fast as it can be read.
 4. Memory over a 1M-line log: traced peak after 100k lines vs after 1M lines (flat = ratio near 1).
 
     python benchmarks/run_bench.py
     python benchmarks/run_bench.py --screen --against ../main --repeat 3   # 3(a) only: this tree vs another
+    python benchmarks/run_bench.py --screen --plain                        # 3(a), every line an ordinary line
 
 Section 3(a) reports the loop's largest stall twice: by the clock (what a person sees: a 5 ms sleep's overshoot,
 the box's load included) and by the loop thread's own CPU time between two such ticks (what the app computed at a
 stretch, whatever the load). "Chart render" is the Run screen's chart as the compositor draws it each frame on the
 loop (``Widget._render_content``: the widget's ``render()``, its conversion to a visual, the strips); plotext's own
-builds are timed apart, with the thread each ran on. ``--against TREE`` measures 3(a) for another checkout of this
-repository (say main's) and for this one, alternately, ``--repeat`` times each in fresh processes, and prints the
-medians side by side: one run, one box, one load.
+builds are timed apart, with the thread each ran on (or asked from, for a build in the charts' helper process).
+``--against TREE`` measures 3(a) for another checkout of this repository (say main's) and for this one,
+alternately, ``--repeat`` times each in fresh processes, and prints the medians side by side: one run, one box,
+one load.
 """
 
 from __future__ import annotations
@@ -197,7 +201,8 @@ async def ui_stall(lines: int) -> tuple[float, float]:
 
 
 #: The writer's process, standing in for TAO's: appends the prepared log to the run's log at ``rate`` lines/s, 100
-#: appends a second, and with each append Lightning's ``train_loss_step`` scalars (one per 20 lines: 1,000 chart
+#: appends a second, byte for byte (its ``\r``-relayed progress updates stay ``\r``: read without newline
+#: translation — read with it, as until #26's last round, every update reached the log as an ordinary line), and with each append Lightning's ``train_loss_step`` scalars (one per 20 lines: 1,000 chart
 #: points a second) to a TensorBoard event file, TFRecord-framed with masked CRC-32C as Lightning writes them; then
 #: TAO's last line. It prints the lines/s it reached.
 WRITER = r"""
@@ -232,11 +237,11 @@ def record(step, loss):
     event = b"\x09" + struct.pack("<d", time.time()) + b"\x10" + varint(step) + b"\x2a" + varint(len(summary)) + summary
     head = struct.pack("<Q", len(event))
     return head + struct.pack("<I", masked_crc(head)) + event + struct.pack("<I", masked_crc(event))
-pieces = open(source, encoding="utf-8").read().splitlines(keepends=True)
+pieces = open(source, encoding="utf-8", newline="").read().splitlines(keepends=True)  # \r kept, as written
 batch = max(1, rate // 100)
 os.makedirs(os.path.dirname(events), exist_ok=True)
 t0 = time.perf_counter()
-with open(log, "a", encoding="utf-8") as f, open(events, "ab") as tb:
+with open(log, "a", encoding="utf-8", newline="") as f, open(events, "ab") as tb:
     for i in range(0, len(pieces), batch):
         f.write("".join(pieces[i : i + batch]))
         f.flush()
@@ -286,7 +291,8 @@ class ChartTimes:
     """The chart's cost, from now on: each render the compositor makes of the Run screen's chart on the loop
     (``Widget._render_content`` of ``#chart``: ``render()``, the visual, the strips), and each plotext ``build()``
     with whether it ran on the loop's thread. The same hooks whatever the chart widget is (a ``PlotextPlot`` that
-    builds in ``render()``, or a ``Chart`` that builds in a thread), so two trees are measured alike."""
+    builds in ``render()``, a ``Chart`` that builds in a thread, or one whose builds go to the helper process of
+    ``tui/widgets/figures.py``, timed from the request to the answer), so two trees are measured alike."""
 
     def __init__(self) -> None:
         from textual.widget import Widget
@@ -318,6 +324,21 @@ class ChartTimes:
 
         Widget._render_content = timed_render  # type: ignore[method-assign,assignment]
         Plot.build = timed_build  # type: ignore[method-assign,assignment]
+        try:  # a tree whose charts build their figures in a helper process: each request, sent to answered
+            from tui.widgets.figures import FigureProcess
+        except ImportError:
+            return
+        remote = FigureProcess.build
+
+        def timed_remote(helper: FigureProcess, *args: Any, **kwargs: Any) -> str | None:
+            t0 = time.perf_counter()
+            try:
+                return remote(helper, *args, **kwargs)
+            finally:
+                self.builds.append((time.perf_counter() - t0) * 1000)
+                self.builds_on_loop += threading.get_ident() == loop_thread
+
+        FigureProcess.build = timed_remote  # type: ignore[method-assign]
 
     def clear(self) -> None:
         self.renders.clear()
@@ -339,10 +360,12 @@ async def loop_cpu_ticks(stop: asyncio.Event, tick: float = 0.005) -> list[tuple
     return ticks
 
 
-async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0) -> dict[str, object]:
+async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0, plain: bool = False) -> dict[str, object]:
     """A live log growing at ``rate`` lines/s into the Run screen, written by another process (its pid is not
     ours: checked); the writer's reached rate, the loop's largest stall by the clock and by its own CPU, the chart's
-    renders and plotext's builds (``ChartTimes``)."""
+    renders and plotext's builds (``ChartTimes``). The log is ``synthetic_log``'s: nine lines in ten are
+    ``\r``-relayed progress updates (chart points, not log-pane lines); ``plain``: every ``\r`` a ``\n``, so all
+    20,000 lines a second are ordinary lines for the log pane (what this section measured until #26's last round)."""
     from specgen.engine import registry
     from specgen.engine.records import RunRecord
     from tui.app import DepthnetApp
@@ -368,7 +391,8 @@ async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0) -> dict[str,
         total = int(rate * seconds)
         events = Path(record.results_dir) / "lightning_logs" / "version_1" / "events.out.tfevents.0.bench.1.0"
         source = Path(tmp) / "source.txt"
-        source.write_text(synthetic_log(total), encoding="utf-8")
+        text = synthetic_log(total)
+        source.write_text(text.replace("\r", "\n") if plain else text, encoding="utf-8", newline="")
         charts = ChartTimes()
         app = DepthnetApp(WizardState(step="spec"))
         async with app.run_test(size=(120, 40)) as pilot:
@@ -402,6 +426,7 @@ async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0) -> dict[str,
 
         return {
             "tree": str(Path(tui.__file__).resolve().parent.parent),
+            "plain": plain,
             "load": load,
             "lines": total,
             "reached": reached[0],
@@ -421,7 +446,7 @@ async def ui_stall_stream(rate: int = 20_000, seconds: float = 5.0) -> dict[str,
 def stream_line(r: dict[str, Any]) -> str:
     renders, builds = r["renders"], r["builds"]
     return (
-        f"{r['lines']:,} lines, the writer reached {r['reached']:,.0f} lines/s ({r['points']} chart points); "
+        f"{r['lines']:,} {'ordinary ' if r.get('plain') else 'TAO-shaped '}lines, the writer reached {r['reached']:,.0f} lines/s ({r['points']} chart points); "
         f"largest loop stall {r['stall_ms']:.0f} ms by the clock, {r['stall_cpu_ms']:.0f} ms of the loop's CPU; "
         f"after the first second {r['steady_ms']:.0f} ms, {r['steady_cpu_ms']:.0f} ms (target ≤ 33 ms); chart render per frame median {statistics.median(renders) if renders else 0:.1f} ms, "
         f"max {max(renders, default=0):.1f} ms over {len(renders)} frames, the loop's CPU in them max "
@@ -431,7 +456,7 @@ def stream_line(r: dict[str, Any]) -> str:
     )
 
 
-def side_by_side(against: Path, repeat: int) -> None:
+def side_by_side(against: Path, repeat: int, plain: bool = False) -> None:
     """Section 3(a) for ``against`` and for this tree, alternately, ``repeat`` times each, each in a fresh
     process; every run's line, then the medians side by side."""
     trees = {"other": against.resolve(), "this": TREE.resolve()}
@@ -439,7 +464,7 @@ def side_by_side(against: Path, repeat: int) -> None:
     for i in range(repeat):
         for name, tree in trees.items():
             done = subprocess.run(
-                [sys.executable, __file__, "--tree", str(tree), "--json"],
+                [sys.executable, __file__, "--tree", str(tree), "--json", *(["--plain"] if plain else [])],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -448,7 +473,8 @@ def side_by_side(against: Path, repeat: int) -> None:
             assert Path(r["tree"]) == tree, (r["tree"], tree)  # the tree asked for was the one imported
             runs[name].append(r)
             print(f"{name} ({tree}) #{i + 1}: {stream_line(r)}", flush=True)
-    print(f"medians of {repeat}, Run screen at 20,000 lines/s from another process:")
+    lines = "ordinary lines" if plain else "TAO-shaped lines"
+    print(f"medians of {repeat}, Run screen at 20,000 {lines}/s from another process:")
     print("| | " + " | ".join(f"{n} ({trees[n].name})" for n in trees) + " | target |")
     print("|---|" + "---|" * len(trees) + "---|")
 
@@ -483,20 +509,26 @@ def main() -> None:
     )
     ap.add_argument("--against", type=Path, help="another checkout: 3(a) for it and this tree, side by side")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each tree with --against (medians)")
+    ap.add_argument(
+        "--plain",
+        action="store_true",
+        help="3(a) with every line an ordinary line (no \\r-relayed progress updates): the log pane gets them all",
+    )
     ap.add_argument("--tree", type=Path, help=argparse.SUPPRESS)  # read at import: the tree on the path
     ap.add_argument(
         "--json", action="store_true", help=argparse.SUPPRESS
     )  # one 3(a) run as JSON, for --against
     args = ap.parse_args()
     if args.json:
-        print(json.dumps(asyncio.run(ui_stall_stream())))
+        print(json.dumps(asyncio.run(ui_stall_stream(plain=args.plain))))
         return
     if args.against is not None:
-        side_by_side(args.against, args.repeat)
+        side_by_side(args.against, args.repeat, args.plain)
         return
     if args.screen:
         print(
-            f"Run screen, live log at 20,000 lines/s from another process: {stream_line(asyncio.run(ui_stall_stream()))}"
+            "Run screen, live log at 20,000 lines/s from another process: "
+            + stream_line(asyncio.run(ui_stall_stream(plain=args.plain)))
         )
         return
     inotify = asyncio.run(status_latency(False))
@@ -514,9 +546,11 @@ def main() -> None:
         f"log parsing: {rate:,.0f} lines/s over {n:,} lines ({ratio:.1f}× a bare splitlines) (target ≥ 20,000)"
     )
     del text
-    print(
-        f"Run screen, live log at 20,000 lines/s from another process: {stream_line(asyncio.run(ui_stall_stream()))}"
-    )
+    for plain in (False, True):
+        print(
+            "Run screen, live log at 20,000 lines/s from another process: "
+            + stream_line(asyncio.run(ui_stall_stream(plain=plain)))
+        )
     absorbed, stall = asyncio.run(ui_stall(200_000))
     print(
         f"Run screen, finished 200,000-line log replayed: {absorbed:,.0f} lines/s absorbed, largest loop stall "

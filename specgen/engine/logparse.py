@@ -47,7 +47,11 @@ DISPLAY_MAX = 2000
 
 def display(text: str) -> str:
     """A console line as a terminal may show it (``specgen.spec.display``): colours removed, every other control,
-    C1 or bidi character shown inert (``␛``, ``\\u009b``), very long lines shortened."""
+    C1 or bidi character shown inert (``␛``, ``\\u009b``), very long lines shortened. A short printable ASCII line
+    (nearly every console line) has nothing to make safe or cut and is returned at once: under a log flood the Run
+    screen's loop shows every line, and two C-speed tests cost less than the sanitiser's scans."""
+    if len(text) <= DISPLAY_MAX and text.isascii() and text.isprintable():
+        return text
     text = safe_text(text, strip_sequences=True)
     return (
         text
@@ -67,10 +71,15 @@ class LineSplitter:
         buf = self._buf + chunk
         pos, n = 0, len(buf)
         out: list[tuple[str, bool]] = []
-        while (
-            pos < n
-        ):  # one pass with a cursor: slicing the remainder each time would be quadratic in the chunk
-            cr, lf = buf.find("\r", pos), buf.find("\n", pos)
+        # One pass with a cursor: slicing the remainder each time would be quadratic in the chunk. The next \r and
+        # \n are each looked for again only once the cursor has passed them (a chunk of \n lines holds no \r:
+        # looking for one from every line scanned the rest of the chunk each time).
+        cr, lf = buf.find("\r"), buf.find("\n")
+        while pos < n:
+            if 0 <= cr < pos:
+                cr = buf.find("\r", pos)
+            if 0 <= lf < pos:
+                lf = buf.find("\n", pos)
             cut = lf if cr < 0 else (cr if lf < 0 else min(cr, lf))
             if cut < 0:
                 break

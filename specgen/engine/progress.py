@@ -127,15 +127,23 @@ class RunProgress:
     @staticmethod
     def finite_points(series: dict[int, float], limit: int | None = None) -> tuple[list[int], list[float]]:
         """Sorted points without NaN/inf (a chart cannot draw them; the status line names the first one), at most
-        ``limit`` of them (bucket means): a terminal chart has a few hundred columns, drawing more only costs time."""
-        pts = sorted((x, y) for x, y in series.items() if math.isfinite(y))
-        if limit and len(pts) > limit:
-            size = math.ceil(len(pts) / limit)
-            pts = [
-                (b[0][0], sum(y for _, y in b) / len(b))
-                for b in (pts[i : i + size] for i in range(0, len(pts), size))
-            ]
-        return [x for x, _ in pts], [y for _, y in pts]
+        ``limit`` of them (bucket means): a terminal chart has a few hundred columns, drawing more only costs time.
+
+        Built from key and value lists, not (x, y) pairs, with each bucket's mean a C-speed ``sum`` over a slice
+        (the same sums, in the same order): the Run screen's chart calls this for every figure, in a thread whose
+        GIL time the loop waits for."""
+        isfinite = math.isfinite
+        xs = [x for x, y in series.items() if isfinite(y)]
+        xs.sort()
+        ys = [series[x] for x in xs]
+        if limit and len(xs) > limit:
+            size = math.ceil(len(xs) / limit)
+            means = []
+            for i in range(0, len(ys), size):
+                bucket = ys[i : i + size]
+                means.append(sum(bucket) / len(bucket))
+            return xs[::size], means
+        return xs, ys
 
     @property
     def total_steps(self) -> int | None:

@@ -310,3 +310,50 @@ def test_a_name_with_a_newline_is_named_not_split(tmp_path):
     assert done.returncode == 1 and "UNLISTABLE_PATH" in done.stdout + done.stderr
     assert "rgb_a␊b.jpg" in done.stdout + done.stderr and "DEPTH_MISSING" not in done.stdout + done.stderr
     assert not (tmp_path / "ann").exists()
+
+
+async def test_the_run_screens_progress_line_shows_taos_message_as_text(tmp_path, monkeypatch):
+    """Before the first step the progress line is status.json's own message (TAO's text): markup and escapes in it
+    are shown, not obeyed — a ``[`` in a checkpoint path used to be read as a tag (or raise a markup error)."""
+    from specgen.engine import registry
+    from specgen.engine.records import RunRecord
+    from tui.app import DepthnetApp
+    from tui.screens.run import RunScreen
+    from tui.state import WizardState
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    folder = tmp_path / "results" / "train"
+    folder.mkdir(parents=True)
+    message = "Resuming training from checkpoint: /ckpt/[bold]x[/bold] [2J \x1b[31mred"
+    (folder / "status.json").write_text(json.dumps({"status": "RUNNING", "message": message}) + "\n")
+    run_id = "20261124-101500-train-msgs"
+    run_dir = registry.run_dir(run_id)
+    run_dir.mkdir(parents=True)
+    (run_dir / "log.txt").write_text("Execution status: FAIL\n")
+    (run_dir / "exit_code").write_text("1\n")
+    spec = tmp_path / "train.yaml"
+    spec.write_text(f"results_dir: {tmp_path / 'results'}\n")
+    record = RunRecord(
+        run_id=run_id,
+        backend="local",
+        action="train",
+        spec_path=str(spec),
+        results_dir=str(folder),
+        started="2026-11-24T10:15:00+00:00",
+        exit_file=str(run_dir / "exit_code"),
+    )
+    registry.save(record)
+    app = DepthnetApp(WizardState(step="spec"))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot, 0.3)
+        app.push_screen(RunScreen(record, None))
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None
+        )
+        await settle(pilot, 0.3)
+        from textual.widgets import Static
+
+        line = str(app.screen.query_one("#run-progress-line", Static).render())
+        text = screen_text(app)
+    assert "/ckpt/[bold]x[/bold] [2J" in line, line
+    assert_safe(text + line)

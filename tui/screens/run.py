@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from typing import Any
+from typing import Any, cast
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.styles import RulesMap
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Log, ProgressBar, Static
@@ -32,11 +33,17 @@ from tui.nav import OpenMetrics, OpenNext, OpenOutputs
 from tui.screens.modals import ConfirmScreen
 from tui.threads import FailuresToApp
 from tui.widgets.charts import Chart
+from tui.widgets.logpane import LogPane
 from tui.widgets.plain import plain, plain_cell
 
 LOG_LINES = 5000  # the log pane keeps the newest lines; the whole log is in the run folder
 TICK = 0.1
 CHART_EVERY = 0.1  # seconds between chart redraws: point → drawn ≤ tick + this + the watch latency (< 250 ms)
+#: A redraw waits at least this many times the last one's build: a chart whose figures take long to build (a busy
+#: box, a flood of points) is redrawn less often rather than keeping its thread (it shares the loop's GIL) and the
+#: helper process busy. A build is ~60–80 ms asked to shown under a 20k lines/s flood on a 2-core box: redrawn
+#: ~5 times a second instead of 10, the loop's largest stall 47 → 25 ms; an idle box's ~20 ms builds keep 0.1 s.
+CHART_SHARE = 3
 CHART_POINTS = 600
 
 
@@ -69,6 +76,9 @@ class RunScreen(FailuresToApp, Screen[None]):
         self._match = -1
         self._chart_due = 0.0
         self._kpi_rows: list[tuple[str, str]] | None = None  # what the kpi table shows now
+        self._progress_text = "waiting for the first step…"  # what the progress line shows now
+        self._settled = False  # frozen again, once the first events were drawn (see on_mount)
+        self._gone = False
         self.stopping = False
 
     def compose(self) -> ComposeResult:
@@ -77,11 +87,11 @@ class RunScreen(FailuresToApp, Screen[None]):
         with Horizontal(id="run-top"):
             yield Chart(id="chart")
             with Vertical(id="run-side"):
-                yield Static("waiting for the first step…", id="run-progress-line")
+                yield Static(self._progress_text, id="run-progress-line")
                 yield ProgressBar(id="run-progress", show_eta=False)
                 yield DataTable(id="kpi", cursor_type="none", zebra_stripes=True)
                 yield Static("", id="gpu-telemetry", classes="hidden")
-        yield Log(id="log", max_lines=LOG_LINES, auto_scroll=True)
+        yield LogPane(id="log", max_lines=LOG_LINES, auto_scroll=True)
         yield Input(
             placeholder="search the log (Enter: next match, Esc: close)", id="search", classes="hidden"
         )
@@ -105,6 +115,11 @@ class RunScreen(FailuresToApp, Screen[None]):
         self.set_interval(TICK, self.flush)
         # A full (generation 2) garbage collection walks every object of the app: 40–50 ms with a screen this size,
         # the largest stall under a log flood. What exists now lives as long as the screen: keep it out of those walks.
+        # Frozen once more when the first events have been drawn (``flush``): by then the screen's first layout and
+        # render caches and the follower's own objects (its modules, watchers, readers) exist too — ~20k objects,
+        # which otherwise kept every later full collection at 30–40 ms (~1 µs an object on a 2-core box), held in
+        # one stretch by whichever thread allocated last, the loop's or not; after that freeze a full collection
+        # walks only what came since: 1–4 ms.
         gc.freeze()
         self.follow_run()
         if self.backend is not None and self.backend.gpus_here:
@@ -135,7 +150,13 @@ class RunScreen(FailuresToApp, Screen[None]):
         line.remove_class("hidden")
 
     def on_unmount(self) -> None:
+        self._gone = True  # a freeze still queued must not outlive the screen
         gc.unfreeze()  # objects of a closed screen may be collected again
+
+    def _freeze_again(self) -> None:
+        """See on_mount. Not once the screen has gone (its unfreeze already ran)."""
+        if not self._gone:
+            gc.freeze()
 
     # ------------------------------------------------------------------ the monitor
 
@@ -173,19 +194,27 @@ class RunScreen(FailuresToApp, Screen[None]):
             self.query_one("#log", Log).write_lines(lines)
         dirty, self._dirty = self._dirty, set()
         if dirty & {"chart", "kpi", "status"}:
-            self.draw_progress()
+            # after the frame that draws this tick's log lines: a frame repaints every widget in the box around all
+            # that is dirty, and the progress line (top right) with the log (the bottom rows) made that box the whole
+            # screen — 15–20 ms of the loop's CPU a frame where each alone costs a few
+            self.call_after_refresh(self.draw_progress)
         if "chart" in dirty:
             now = time.monotonic()
             if now < self._chart_due and self.progress.verdict is None:
                 self._dirty.add("chart")  # drawn at the next allowed tick
             else:
-                self._chart_due = now + CHART_EVERY
+                self._chart_due = now + max(
+                    CHART_EVERY, CHART_SHARE * self.query_one("#chart", Chart).build_seconds
+                )
                 self.draw_chart()
         if dirty & {"kpi", "chart"}:
             self.draw_kpi()
         if "verdict" in dirty:
             self.draw_verdict()
             self.refresh_bindings()
+        if dirty and not self._settled:
+            self._settled = True
+            self.call_after_refresh(self._freeze_again)
 
     # ------------------------------------------------------------------ drawing
 
@@ -210,8 +239,22 @@ class RunScreen(FailuresToApp, Screen[None]):
         self.query_one("#chart", Chart).draw(loss)
 
     def draw_progress(self) -> None:
+        """The progress line is updated only when its text changed, and the screen laid out again only when the line
+        changed height: ``Static.update`` lays the whole screen out otherwise, every widget drawn afresh — 14–20 ms
+        of the loop's CPU, the largest frames left under a log flood, for a line that only had a new step count."""
         p = self.progress
-        self.query_one("#run-progress-line", Static).update(p.progress_line())
+        text = plain(p.progress_line())  # it can be status.json's own message: TAO's text, shown as it is
+        if text != self._progress_text:
+            self._progress_text = text
+            line = self.query_one("#run-progress-line", Static)
+            width, rules = (
+                line.content_size.width,
+                cast(RulesMap, line.styles),
+            )  # as Widget.get_content_height
+            before = line.visual.get_height(rules, width) if width else None
+            line.update(text, layout=False)
+            if before is None or line.visual.get_height(rules, width) != before:
+                line.refresh(layout=True)
         bar = self.query_one("#run-progress", ProgressBar)
         if p.total_steps:
             bar.update(total=p.total_steps, progress=min(p.step, p.total_steps))

@@ -24,9 +24,11 @@ for tests (and people) to wait on rather than sleep."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, cast
 
+from rich.ansi import AnsiDecoder
 from rich.text import Text
 from textual import work
 from textual.app import RenderResult
@@ -37,8 +39,11 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.visual import RenderOptions
 from textual_plotext import PlotextPlot
+from textual_plotext.plotext_plot import _themes
 
+from specgen.engine.turns import yield_gil
 from tui.threads import FailuresToApp
+from tui.widgets.figures import FIGURES, NotRecordable, Recording
 
 Draw = Callable[[Any], None]  # receives the widget's plotext ``plt``; runs in the build thread
 
@@ -121,6 +126,12 @@ class Chart(FailuresToApp, PlotextPlot):
         self._next: Want | None = None  # the one follow-up build, if newer requests came meanwhile
         self._lock = threading.Lock()
         self.built = 0  # figures applied so far
+        self.build_seconds = (
+            0.0  # the last figure's build, asked to applied (its thread, the helper, the wait)
+        )
+        self._asked = 0.0
+        self._token = FIGURES.token()  # this chart's figure in the helper process
+        self._elsewhere = True  # built there until it cannot be
 
     # ------------------------------------------------------------------ on the loop
 
@@ -150,6 +161,9 @@ class Chart(FailuresToApp, PlotextPlot):
             self._ask(want)
         return self._figure if self._figure is not None else Content("")
 
+    def on_unmount(self) -> None:
+        FIGURES.forget(self._token)
+
     def on_resize(self) -> None:
         """Build for the new size even where the compositor will not render it yet (scrolled out of view), so the
         figure is ready when it is shown and ``is_current`` holds once the build lands."""
@@ -163,6 +177,7 @@ class Chart(FailuresToApp, PlotextPlot):
             self._next = None if self._building.key == want.key else want
             return
         self._building = want
+        self._asked = time.monotonic()
         self._build(want)
 
     def on_chart_built(self, message: Built) -> None:
@@ -171,6 +186,7 @@ class Chart(FailuresToApp, PlotextPlot):
             self._figure = message.figure
         self._shown = message.want.key  # a failed drawing is not retried until something changes
         self.built += 1
+        self.build_seconds = time.monotonic() - self._asked
         self.refresh()  # render() hands the new figure to the compositor, or asks for the next size
         follow, self._next = self._next, None
         if follow is not None and follow.key != self._shown:
@@ -188,19 +204,88 @@ class Chart(FailuresToApp, PlotextPlot):
             self.post_message(self.Built(want, figure))
 
     def _make(self, want: Want) -> Figure:
-        plt = self._plot
-        plt.clear_data()
-        want.draw(plt)
-        try:
-            plt.plotsize(want.width, want.height)
-            # textual-plotext's belt and braces for a resize (its issue #5), as PlotextPlot.render does
-            plt._set_size(want.width, want.height)
-            plt.theme(want.theme)
-            text = Text.from_ansi(plt.build())
-        except (ValueError, ZeroDivisionError, IndexError):  # plotext at a size it cannot lay out
-            text = Text("")
+        ansi = self._built_elsewhere(want) if self._elsewhere else None
+        if ansi is None:
+            plt = self._plot
+            plt.clear_data()
+            want.draw(plt)
+            try:
+                plt.plotsize(want.width, want.height)
+                # textual-plotext's belt and braces for a resize (its issue #5), as PlotextPlot.render does
+                plt._set_size(want.width, want.height)
+                plt.theme(want.theme)
+                ansi = plt.build()
+            except (ValueError, ZeroDivisionError, IndexError):  # plotext at a size it cannot lay out
+                ansi = ""
+        text = from_ansi(ansi) if ansi else Text("")
+        yield_gil()
         content = Content.from_rich_text(text, console=self.app.console)
+        yield_gil()
         # the lines as Visual.to_strips asks for them: no selection, no post style, the rules as they were
         rules = cast(RulesMap, dict(zip(TEXT_RULES, want.rules, strict=True)))
         options = RenderOptions(self._get_style, rules)
-        return Figure(content, want, content.render_strips(want.width, want.height, want.style, options))
+        return Figure(content, want, render_strips(content, want.width, want.height, want.style, options))
+
+    def _built_elsewhere(self, want: Want) -> str | None:
+        """plotext's text for ``want``, built in the helper process (``figures``); None where it cannot be: this
+        chart's figures are then built here from now on (its ``plt`` keeps what its drawings set, as ever)."""
+        recording = Recording()
+        try:
+            want.draw(recording)  # a drawing's own error is raised here, as on plotext's plt
+        except NotRecordable:
+            self._elsewhere = False
+            return None
+        ansi = FIGURES.build(
+            self._token, recording.calls, want.width, want.height, want.theme, _themes.get(want.theme)
+        )
+        if ansi is None:
+            self._elsewhere = False
+        return ansi
+
+
+# ---------------------------------------------------------------------- laid out in turns
+
+#: Lines laid out between two ``yield_gil`` (~0.5–1 ms of Python at 120 columns).
+LINES_PER_TURN = 4
+
+
+def from_ansi(ansi: str) -> Text:
+    """``Text.from_ansi(ansi)`` — rich's own decoder and joiner — letting the GIL go every few lines: the figure
+    is laid out in a thread beside the app's loop, and a 120×40 figure is ~5 ms of Python to decode."""
+    lines = []
+    for n, line in enumerate(AnsiDecoder().decode(ansi), 1):
+        lines.append(line)
+        if n % LINES_PER_TURN == 0:
+            yield_gil()
+    return Text("\n", justify=None, overflow=None, no_wrap=None, end="\n", tab_size=8, style="").join(lines)
+
+
+def render_strips(
+    content: Content, width: int, height: int | None, style: Style, options: RenderOptions
+) -> list[Strip]:
+    """``content.render_strips(width, height, style, options)`` — Textual's own layout of the lines, then each line
+    to its strip — letting the GIL go every few lines (~7 ms of Python for a 120×40 figure). tests/test_figures.py
+    holds it to ``Content.render_strips`` line for line."""
+    if not width:
+        return []
+    rules = options.rules
+    lines = content._wrap_and_format(
+        width,
+        align=rules.get("text_align", "left"),
+        overflow=rules.get("text_overflow", "fold"),
+        no_wrap=rules.get("text_wrap", "wrap") == "nowrap",
+        line_pad=rules.get("line_pad", 0),
+        tab_size=8,
+        selection=options.selection,
+        selection_style=options.selection_style,
+        post_style=options.post_style,
+        get_style=options.get_style,
+    )
+    if height is not None:
+        lines = lines[:height]
+    strips = []
+    for n, line in enumerate(lines, 1):
+        strips.append(Strip(*line.to_strip(style)))
+        if n % LINES_PER_TURN == 0:
+            yield_gil()
+    return strips

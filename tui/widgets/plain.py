@@ -34,10 +34,14 @@ def plain_cell(text: object) -> str:
 
 
 class SafeLines(LineFilter):
-    """Drops every control, C1 and bidi character from the segments about to be drawn."""
+    """Drops every control, C1 and bidi character from the segments about to be drawn.
+
+    The common case, nothing to drop, is one C-speed scan of the line's text joined (the pattern matches single
+    characters, so joining finds what the segments hold, no more): every new line of every frame comes through
+    here, and a scan per segment cost a chart line of 40 segments ~15 µs of the loop's frame, the join ~4 µs."""
 
     def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
-        if not any(UNSAFE.search(seg.text) for seg in segments if not seg.control):
+        if UNSAFE.search("".join([seg.text for seg in segments if not seg.control])) is None:
             return segments
         return [
             seg if seg.control else Segment(strip_invisible(seg.text), seg.style, seg.control)
