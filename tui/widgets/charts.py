@@ -264,8 +264,8 @@ def render_strips(
     content: Content, width: int, height: int | None, style: Style, options: RenderOptions
 ) -> list[Strip]:
     """``content.render_strips(width, height, style, options)`` — Textual's own layout of the lines, then each line
-    to its strip — letting the GIL go every few lines (~7 ms of Python for a 120×40 figure). tests/test_figures.py
-    holds it to ``Content.render_strips`` line for line."""
+    to its strip — letting the GIL go every few lines (~7 ms of Python for a 120×40 figure).
+    tests/test_chart_figures.py holds it to ``Content.render_strips`` line for line."""
     if not width:
         return []
     rules = options.rules
