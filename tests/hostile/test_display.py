@@ -185,21 +185,14 @@ async def test_the_convert_step_shows_hostile_names_as_text(hostile_data, tmp_pa
     assert_safe(text)
 
 
-async def test_the_run_screen_shows_hostile_kpi_and_reason_as_text(tmp_path, monkeypatch):
-    from textual.widgets import Label, Static
-
+def _record(tmp_path: Path, folder: Path, run_id: str, log: str):
+    """A finished local run of ``folder`` in the registry (its log and exit code 1), as the Run screen reopens it."""
     from specgen.engine import registry
     from specgen.engine.records import RunRecord
-    from tui.app import DepthnetApp
-    from tui.screens.run import RunScreen, VerdictScreen
-    from tui.state import WizardState
 
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    folder = _finished_run(tmp_path, 1)
-    run_id = "20261124-101500-train-hstl"
     run_dir = registry.run_dir(run_id)
     run_dir.mkdir(parents=True)
-    shutil.copy(folder / "console.log", run_dir / "log.txt")
+    (run_dir / "log.txt").write_text(log, encoding="utf-8")
     (run_dir / "exit_code").write_text("1\n")
     spec = tmp_path / "train.yaml"
     spec.write_text(f"results_dir: {tmp_path / 'results'}\n")
@@ -213,6 +206,20 @@ async def test_the_run_screen_shows_hostile_kpi_and_reason_as_text(tmp_path, mon
         exit_file=str(run_dir / "exit_code"),
     )
     registry.save(record)
+    return record
+
+
+async def test_the_run_screen_shows_hostile_kpi_and_reason_as_text(tmp_path, monkeypatch):
+    from textual.widgets import Label, Static
+
+    from tui.app import DepthnetApp
+    from tui.screens.run import RunScreen, VerdictScreen
+    from tui.state import WizardState
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    folder = _finished_run(tmp_path, 1)
+    log = (folder / "console.log").read_text(encoding="utf-8")
+    record = _record(tmp_path, folder, "20261124-101500-train-hstl", log)
     app = DepthnetApp(WizardState(step="spec"))
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(pilot, 0.3)
@@ -315,8 +322,6 @@ def test_a_name_with_a_newline_is_named_not_split(tmp_path):
 async def test_the_run_screens_progress_line_shows_taos_message_as_text(tmp_path, monkeypatch):
     """Before the first step the progress line is status.json's own message (TAO's text): markup and escapes in it
     are shown, not obeyed — a ``[`` in a checkpoint path used to be read as a tag (or raise a markup error)."""
-    from specgen.engine import registry
-    from specgen.engine.records import RunRecord
     from tui.app import DepthnetApp
     from tui.screens.run import RunScreen
     from tui.state import WizardState
@@ -326,23 +331,7 @@ async def test_the_run_screens_progress_line_shows_taos_message_as_text(tmp_path
     folder.mkdir(parents=True)
     message = "Resuming training from checkpoint: /ckpt/[bold]x[/bold] [2J \x1b[31mred"
     (folder / "status.json").write_text(json.dumps({"status": "RUNNING", "message": message}) + "\n")
-    run_id = "20261124-101500-train-msgs"
-    run_dir = registry.run_dir(run_id)
-    run_dir.mkdir(parents=True)
-    (run_dir / "log.txt").write_text("Execution status: FAIL\n")
-    (run_dir / "exit_code").write_text("1\n")
-    spec = tmp_path / "train.yaml"
-    spec.write_text(f"results_dir: {tmp_path / 'results'}\n")
-    record = RunRecord(
-        run_id=run_id,
-        backend="local",
-        action="train",
-        spec_path=str(spec),
-        results_dir=str(folder),
-        started="2026-11-24T10:15:00+00:00",
-        exit_file=str(run_dir / "exit_code"),
-    )
-    registry.save(record)
+    record = _record(tmp_path, folder, "20261124-101500-train-msgs", "Execution status: FAIL\n")
     app = DepthnetApp(WizardState(step="spec"))
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(pilot, 0.3)
