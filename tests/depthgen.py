@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 
-from specgen.data.sample_data import depth_mm, rgb_image, save_png16, save_rgb
+from specgen.data.sample_data import SCENES, depth_mm, make_sample_dataset, rgb_image, save_png16, save_rgb
 
-__all__ = ["annotation", "depth_metres", "depth_mm", "nyu_like_dataset", "png16", "rgb", "write_pfm"]
+__all__ = [
+    "annotation",
+    "depth_metres",
+    "depth_mm",
+    "nyu_like_dataset",
+    "png16",
+    "rgb",
+    "sample_dataset",
+    "write_pfm",
+]
 
 
 def rgb(path: Path, h: int = 480, w: int = 640, seed: int = 0) -> Path:
@@ -44,6 +57,34 @@ def annotation(path: Path, pairs: list[tuple[Path, Path | None]]) -> Path:
 
 
 def nyu_like_dataset(root: Path, scenes=("bathroom", "kitchen"), n=3, seed=0) -> Path:
-    from specgen.data.sample_data import make_sample_dataset
+    return sample_dataset(root, scenes=tuple(scenes), per_scene=n, seed=seed)
 
-    return make_sample_dataset(root, scenes=tuple(scenes), per_scene=n, seed=seed)
+
+_SAMPLES: dict[tuple[tuple[str, ...], int, int], Path] = {}
+_SAMPLES_LOCK = threading.Lock()
+_SAMPLES_DIR: list[Path] = []  # the process's cache folder, once made
+
+
+def sample_dataset(
+    root: str | Path, scenes: tuple[str, ...] = SCENES, per_scene: int = 4, seed: int = 0
+) -> Path:
+    """``make_sample_dataset``'s files at ``root``: generated once per test process and copied from then on.
+
+    Why: generating them (random pixels, then PNG and JPEG encoding) took a quarter of the suite's CPU in the
+    workers, for the same bytes every time. The copy is byte for byte what the product writes (tested in
+    test_sample_data), and a test may damage its copy freely: nothing is shared (no links). As the product does,
+    it refuses a folder that is not empty."""
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty; choose a new folder for the sample data")
+    key = (tuple(scenes), per_scene, seed)
+    with _SAMPLES_LOCK:
+        made = _SAMPLES.get(key)
+        if made is None:
+            if not _SAMPLES:
+                _SAMPLES_DIR.append(Path(tempfile.mkdtemp(prefix="dn-samples-")))
+                atexit.register(shutil.rmtree, _SAMPLES_DIR[0], True)
+            made = make_sample_dataset(_SAMPLES_DIR[0] / str(len(_SAMPLES)), key[0], per_scene, seed)
+            _SAMPLES[key] = made
+    shutil.copytree(made, root, dirs_exist_ok=True)
+    return root

@@ -91,9 +91,9 @@ class Project:
 
 
 def make_project(tmp: Path) -> Project:
-    from specgen.data.sample_data import make_sample_dataset
+    from depthgen import sample_dataset
 
-    data = make_sample_dataset(tmp / "data", per_scene=2)
+    data = sample_dataset(tmp / "data", per_scene=2)
     out = tmp / "out"
     done = setup_cli(
         "convert",

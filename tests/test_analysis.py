@@ -172,7 +172,7 @@ def stand_in_runs(snap_dir: Path) -> dict[str, Path]:
     """An evaluate run and an inference run (derived from it with `depthnet next`) made by the TAO stand-in through
     `depthnet run --backend local`, on 3 generated NYU-like validation pairs, in this module's own snapshot folder
     (each xdist worker builds its own; the pictures show it as conftest's SNAP_SHOWN)."""
-    from specgen.data.sample_data import make_sample_dataset
+    from depthgen import sample_dataset
 
     BASE = snap_dir
     (BASE / "bin").mkdir(parents=True)
@@ -181,7 +181,7 @@ def stand_in_runs(snap_dir: Path) -> dict[str, Path]:
         env.setenv("PATH", f"{BASE / 'bin'}{os.pathsep}{os.environ['PATH']}")
         env.setenv("XDG_DATA_HOME", str(BASE / "xdg"))
         env.setenv("XDG_CONFIG_HOME", str(BASE / "xdg"))
-        data = make_sample_dataset(BASE / "data", per_scene=2)
+        data = sample_dataset(BASE / "data", per_scene=2)
         ann = BASE / "ann"
         done = depthnet(
             "convert", "--data-root", str(data), "--image-pattern", "rgb_", "--depth-pattern", "sync_depth_",

@@ -11,7 +11,7 @@ from runkit import EMU_LOSSES
 from textual.widgets import DataTable, Input, Log, Static
 
 from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
-from specgen.data.sample_data import make_sample_dataset
+from depthgen import sample_dataset
 from tui.app import DepthnetApp
 from tui.screens.modals import ConfirmScreen, ProblemsScreen, RunOptionsScreen
 from tui.screens.run import RunScreen
@@ -19,7 +19,7 @@ from tui.state import WizardState
 
 
 def spec_state(tmp_path: Path, dataset_name: str = "NYUDV2") -> WizardState:
-    data = make_sample_dataset(tmp_path / "nyu", per_scene=2)
+    data = sample_dataset(tmp_path / "nyu", per_scene=2)
     out = tmp_path / "work"
     opts = ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])
     write_annotations(plan(build_index(str(data)), opts), out / "annotations")

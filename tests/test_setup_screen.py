@@ -228,9 +228,9 @@ async def test_each_step_opens_with_its_first_field_focused(tmp_path):
     from test_snapshots import STEPS, state_for
 
     from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
-    from specgen.data.sample_data import make_sample_dataset
+    from depthgen import sample_dataset
 
-    data = make_sample_dataset(tmp_path / "nyu")
+    data = sample_dataset(tmp_path / "nyu")
     out = tmp_path / "work"
     write_annotations(
         plan(build_index(str(data)), ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])),

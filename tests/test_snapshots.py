@@ -15,7 +15,7 @@ from conftest import SHARED, require, settle, wait_for
 from depthgen import write_pfm
 
 from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
-from specgen.data.sample_data import make_sample_dataset
+from depthgen import sample_dataset
 from tui.app import DepthnetApp
 from tui.state import WizardState
 
@@ -25,7 +25,7 @@ STEPS = ["data_root", "convert", "data_check", "model", "weights", "recipe", "sp
 
 @pytest.fixture(scope="module")
 def dataset(snap_dir) -> tuple[Path, Path]:
-    data = make_sample_dataset(snap_dir / "root" / "nyu")
+    data = sample_dataset(snap_dir / "root" / "nyu")
     out = snap_dir / "work"
     opts = ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])
     write_annotations(plan(build_index(str(data)), opts), out / "annotations")

@@ -8,7 +8,7 @@ import yaml
 from conftest import settle, tao_merge, wait_for
 from textual.widgets import Input, Select
 
-from specgen.data.sample_data import make_sample_dataset
+from depthgen import sample_dataset
 from tui.app import DepthnetApp
 from tui.screens.convert import ConvertScreen
 from tui.screens.data_root import DataRootScreen
@@ -25,7 +25,7 @@ async def type_into(pilot, selector: str, text: str) -> None:
 
 
 async def test_walk_from_data_root_to_saved_spec(tmp_path, tao_config):
-    data = make_sample_dataset(tmp_path / "nyu")
+    data = sample_dataset(tmp_path / "nyu")
     app = DepthnetApp()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
@@ -68,7 +68,7 @@ def _nan_trap_at_the_model_step(tmp_path) -> WizardState:
     """NYU-like millimetre PNGs with the generic metric class chosen: the doctor's EMPTY_MASK case."""
     from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
 
-    data = make_sample_dataset(tmp_path / "nyu")
+    data = sample_dataset(tmp_path / "nyu")
     out = tmp_path / "work"
     write_annotations(
         plan(build_index(str(data)), ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])),
@@ -136,7 +136,7 @@ async def test_the_door_holds_a_known_nan_run_until_the_override_is_typed(tmp_pa
 
 
 async def test_fast_typing_never_blocks_and_stale_previews_are_discarded(tmp_path):
-    data = make_sample_dataset(tmp_path / "nyu")
+    data = sample_dataset(tmp_path / "nyu")
     app = DepthnetApp(WizardState(data_root=str(data), output_dir=str(tmp_path / "w"), step="convert"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, 0.3)
@@ -164,7 +164,7 @@ async def test_fast_typing_never_blocks_and_stale_previews_are_discarded(tmp_pat
 
 
 async def test_root_that_is_one_scene_is_flagged_with_a_fix(tmp_path):
-    data = make_sample_dataset(tmp_path / "nyu")
+    data = sample_dataset(tmp_path / "nyu")
     app = DepthnetApp(WizardState(step="data_root"))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -177,7 +177,7 @@ async def test_root_that_is_one_scene_is_flagged_with_a_fix(tmp_path):
 
 
 async def test_output_inside_data_root_is_refused(tmp_path):
-    data = make_sample_dataset(tmp_path / "nyu")
+    data = sample_dataset(tmp_path / "nyu")
     app = DepthnetApp(WizardState(step="data_root", data_root=str(data), output_dir=str(data / "out")))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -188,7 +188,7 @@ async def test_output_inside_data_root_is_refused(tmp_path):
 
 
 async def test_resume_restores_the_session_and_theme_toggles(tmp_path):
-    data = make_sample_dataset(tmp_path / "nyu")
+    data = sample_dataset(tmp_path / "nyu")
     state = WizardState(data_root=str(data), output_dir=str(tmp_path / "w"), step="recipe", recipe="sanity")
     state.save()
     app = DepthnetApp(WizardState.load(tmp_path / "w"))
@@ -210,7 +210,7 @@ async def test_resume_restores_the_session_and_theme_toggles(tmp_path):
 async def test_switching_steps_and_quitting_at_once_raises_nothing(tmp_path):
     """Each step's header shows its own title; a header torn down before its first title update is quiet (CI load
     once made Textual's header raise NoMatches on exit, which the app turns into a crash report)."""
-    data = make_sample_dataset(tmp_path / "nyu")
+    data = sample_dataset(tmp_path / "nyu")
     state = WizardState(step="convert", data_root=str(data), output_dir=str(tmp_path / "out"))
     app = DepthnetApp(state)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -16,7 +16,6 @@ import signal
 import socketserver
 import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -47,9 +46,11 @@ class LoopWatch:
     """The largest CPU stretch of the loop's thread, and the blocking calls made on it, while active.
 
     A stretch is the loop thread's CPU between two ticks of a 5 ms monitor task, less what Textual spent meanwhile
-    laying out and rendering frames and mounting widgets (``Screen._refresh_layout``, ``_compositor_refresh``,
-    ``App._register``, timed around each outermost call; ``render_worst`` keeps the largest, for the message): a
-    Footer rebuilding its keys after ``refresh_bindings`` is Textual's work, as a dialog's compose is. While active it also samples the loop
+    laying out and rendering frames, building and mounting widgets and applying their styles
+    (``Screen._refresh_layout``, ``_compositor_refresh``, ``App._register``, ``App.update_styles``, the ``compose``
+    that ``Widget._compose`` calls; timed around each outermost call; ``render_worst`` keeps the largest, for the
+    message): a Footer rebuilding its keys after ``refresh_bindings`` is Textual's work, as a dialog's compose is (a
+    loaded box once took 67 ms in the next step's compose and the Footer's restyle). While active it also samples the loop
     thread's stack every 2 ms of process CPU (``ITIMER_PROF``, delivered to the main thread, which runs the loop
     here), so a stretch over the budget is reported with the code that took it (``culprit``)."""
 
@@ -64,7 +65,18 @@ class LoopWatch:
         self.rendering = 0.0  # CPU in Textual's layout and rendering so far (on the loop's thread)
         self.render_worst = 0.0
         self._depth = 0
-        for owner, name in ((Screen, "_refresh_layout"), (Screen, "_compositor_refresh"), (App, "_register")):
+        import textual.widget
+
+        for owner, name in (
+            (Screen, "_refresh_layout"),
+            (Screen, "_compositor_refresh"),
+            (App, "_register"),
+            (App, "update_styles"),
+            (
+                textual.widget,
+                "compose",
+            ),  # what Widget._compose calls: our compose, then Textual's widgets built
+        ):
             self._time_frames(owner, name)
 
     def _time_frames(self, owner: type, name: str) -> None:
@@ -111,8 +123,11 @@ class LoopWatch:
     def _sample(self, _sig: int, frame: Any) -> None:
         if self._depth:  # inside Textual's frame work, which the stretch leaves out
             return
-        where = [f"{Path(f.filename).name}:{f.name}" for f in traceback.extract_stack(frame, limit=12)]
-        self._samples.append((time.monotonic(), " < ".join(reversed(where))))
+        where = []  # by hand: traceback.extract_stack reads source files, inside the stretch
+        while frame is not None and len(where) < 12:
+            where.append(f"{Path(frame.f_code.co_filename).name}:{frame.f_code.co_name}")
+            frame = frame.f_back
+        self._samples.append((time.monotonic(), " < ".join(where)))
 
     @property
     def culprit(self) -> str:

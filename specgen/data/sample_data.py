@@ -43,13 +43,13 @@ def save_rgb(path: Path, arr: np.ndarray) -> Path:
         if path.suffix in (".jpg", ".jpeg"):
             Image.fromarray(arr).save(f, format="JPEG", quality=90)
         else:
-            Image.fromarray(arr).save(f, format="PNG")
+            Image.fromarray(arr).save(f, format="PNG", compress_level=1)
     return path
 
 
 def save_png16(path: Path, arr: np.ndarray) -> Path:
     with atomic_writer(path, overwrite=True) as f:
-        Image.fromarray(arr.astype(np.uint16)).save(f, format="PNG")
+        Image.fromarray(arr.astype(np.uint16)).save(f, format="PNG", compress_level=1)
     return path
 
 

@@ -139,11 +139,11 @@ class Ctx:
     ) -> Project:
         """Sample RGB-D data, its annotation files and a train spec (the sanity recipe), made in-process."""
         from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
-        from specgen.data.sample_data import make_sample_dataset
+        from depthgen import sample_dataset
         from specgen.job.builders import BuildRequest, build_spec
         from specgen.spec.render import write_spec
 
-        data = make_sample_dataset(self.tmp / "data", per_scene=per_scene)
+        data = sample_dataset(self.tmp / "data", per_scene=per_scene)
         out = self.tmp / "out"
         ann = out / "ann"
         # "/rgb_": TAO matches over the whole path, and a case's folder name may hold "rgb" (rgb_that_is_not_…)
@@ -401,9 +401,9 @@ def _lock_dangling(ctx: Ctx) -> Invocation:
 
 
 def _convert_args(ctx: Ctx, out: Path, *extra: str) -> list[str]:
-    from specgen.data.sample_data import make_sample_dataset
+    from depthgen import sample_dataset
 
-    data = make_sample_dataset(ctx.tmp / "data", per_scene=1)
+    data = sample_dataset(ctx.tmp / "data", per_scene=1)
     return [
         "convert",
         "--data-root",
@@ -625,11 +625,11 @@ def _tao_mounts(source: str) -> Callable[[Ctx], Invocation]:
 
 def _annotation_in_ssh(ctx: Ctx) -> Invocation:
     """Annotation lines naming files in a folder of keys: that folder is never a mount."""
-    from specgen.data.sample_data import make_sample_dataset
+    from depthgen import sample_dataset
 
     p = ctx.project()
     keys = ctx.tmp / "someone" / ".ssh"
-    make_sample_dataset(keys, scenes=("x",), per_scene=1)
+    sample_dataset(keys, scenes=("x",), per_scene=1)
     pair = f"{keys / 'x' / 'rgb_00000.jpg'} {keys / 'x' / 'sync_depth_00000.png'}\n"
     for name in ("train.txt", "val.txt"):
         (p.ann / name).write_text(pair)

@@ -80,11 +80,11 @@ class Ctx:
     def spec(self) -> Path:
         """Sample RGB-D data, its annotation files and a train spec (the sanity recipe), made in-process."""
         from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
-        from specgen.data.sample_data import make_sample_dataset
+        from depthgen import sample_dataset
         from specgen.job.builders import BuildRequest, build_spec
         from specgen.spec.render import write_spec
 
-        data = make_sample_dataset(self.tmp / "data", per_scene=1)
+        data = sample_dataset(self.tmp / "data", per_scene=1)
         ann = self.tmp / "out" / "ann"
         opts = ConvertOptions(image_patterns=["/rgb_"], depth_patterns=["/sync_depth_"], split_ratio=0.8)
         write_annotations(plan(build_index(str(data)), opts), ann)

@@ -95,9 +95,9 @@ def write(folder: Path, name: str, data: str | bytes) -> Path:
 
 
 def sample_data(folder: Path, per_scene: int = 1) -> Path:
-    from specgen.data.sample_data import make_sample_dataset
+    from depthgen import sample_dataset
 
-    return make_sample_dataset(folder / "data", per_scene=per_scene)
+    return sample_dataset(folder / "data", per_scene=per_scene)
 
 
 def healthy_run(folder: Path) -> Path:

@@ -58,9 +58,9 @@ def test_invisible_characters_are_shown_not_dropped():
 
 @pytest.fixture()
 def hostile_data(tmp_path) -> Path:
-    from specgen.data.sample_data import make_sample_dataset
+    from depthgen import sample_dataset
 
-    data = make_sample_dataset(tmp_path / "data", per_scene=2)
+    data = sample_dataset(tmp_path / "data", per_scene=2)
     scene = next(p for p in sorted(data.iterdir()) if p.is_dir())
     rgb = next(scene.glob("rgb_*.jpg"))
     depth = scene / rgb.name.replace("rgb_", "sync_depth_").replace(".jpg", ".png")
@@ -268,10 +268,10 @@ def test_a_name_that_is_not_utf8_is_shown_and_refused_not_a_crash(tmp_path):
     UnicodeEncodeError; convert names the pair and writes nothing, since no annotation line can hold it."""
     import os
 
-    from specgen.data.sample_data import make_sample_dataset
+    from depthgen import sample_dataset
 
     assert safe_text("a\udcffb") == "a\\xffb"
-    data = make_sample_dataset(tmp_path / "data", per_scene=2)
+    data = sample_dataset(tmp_path / "data", per_scene=2)
     scene = next(p for p in sorted(data.iterdir()) if p.is_dir())
     rgb = next(scene.glob("rgb_*.jpg"))
     depth = scene / rgb.name.replace("rgb_", "sync_depth_").replace(".jpg", ".png")
@@ -305,9 +305,9 @@ def test_data_written_to_a_pipe_keeps_its_bytes(tmp_path):
 def test_a_name_with_a_newline_is_named_not_split(tmp_path):
     """A newline in a file name is the planner's joiner: the walk sets such a name aside and convert names it on
     one line (``␊``) instead of pairing the halves with other files."""
-    from specgen.data.sample_data import make_sample_dataset
+    from depthgen import sample_dataset
 
-    data = make_sample_dataset(tmp_path / "data", per_scene=1)
+    data = sample_dataset(tmp_path / "data", per_scene=1)
     rgb = next(data.rglob("rgb_*.jpg"))
     depth = rgb.with_name(rgb.name.replace("rgb_", "sync_depth_").replace(".jpg", ".png"))
     shutil.copy(rgb, rgb.with_name("rgb_a\nb.jpg"))

@@ -442,9 +442,9 @@ def test_status_json_growing_by_100_mb_keeps_the_monitor_small(tmp_path):
 
 
 def _tree(tmp_path: Path) -> Path:
-    from specgen.data.sample_data import make_sample_dataset
+    from depthgen import sample_dataset
 
-    return make_sample_dataset(tmp_path / "data", per_scene=2)
+    return sample_dataset(tmp_path / "data", per_scene=2)
 
 
 def test_fifo_in_the_data_tree_is_skipped_and_never_opened(hostile_cli, tmp_path):

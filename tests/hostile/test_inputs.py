@@ -51,9 +51,9 @@ def test_a_good_crop_size_passes():
 def test_the_doctor_reads_the_depth_where_tao_does(tmp_path):
     """A 4-column stereo line ``image right depth mask``: TAO's depth is column 2, not the mask at the end."""
     from specgen.data.doctor.report import diagnose, read_annotation
-    from specgen.data.sample_data import make_sample_dataset
+    from depthgen import sample_dataset
 
-    data = make_sample_dataset(tmp_path / "data", per_scene=1)
+    data = sample_dataset(tmp_path / "data", per_scene=1)
     rgb = next(data.rglob("rgb_*.jpg"))
     depth = rgb.with_name(rgb.name.replace("rgb_", "sync_depth_").replace(".jpg", ".png"))
     ann = tmp_path / "train.txt"
@@ -196,9 +196,9 @@ def test_a_depth_map_smaller_than_a_patch_is_not_healthy(shape, tmp_path):
     import numpy as np
 
     from specgen.data.doctor.report import diagnose
-    from specgen.data.sample_data import make_sample_dataset
+    from depthgen import sample_dataset
 
-    data = make_sample_dataset(tmp_path / "data", per_scene=1)
+    data = sample_dataset(tmp_path / "data", per_scene=1)
     rgb = next(data.rglob("rgb_*.jpg"))
     depth = tmp_path / "depth.pfm"
     h, w = shape
