@@ -7,11 +7,11 @@ import math
 from pathlib import Path
 
 from conftest import settle, wait_for
+from depthgen import sample_dataset
 from runkit import EMU_LOSSES
 from textual.widgets import DataTable, Input, Log, Static
 
 from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
-from depthgen import sample_dataset
 from tui.app import DepthnetApp
 from tui.screens.modals import ConfirmScreen, ProblemsScreen, RunOptionsScreen
 from tui.screens.run import RunScreen

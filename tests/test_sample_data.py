@@ -39,7 +39,9 @@ def test_the_depth_files_hold_the_generated_millimetres_exactly(tmp_path):
         assert np.array_equal(np.asarray(im), depth_mm(seed=5))
     with Image.open(root / "s" / "rgb_00000.jpg") as im:
         assert im.size == (640, 480) and im.mode == "RGB"
-        assert np.abs(np.asarray(im).astype(int) - rgb_image(seed=5)).mean() < 8  # JPEG at quality 90 (of sd-6 noise)
+        assert (
+            np.abs(np.asarray(im).astype(int) - rgb_image(seed=5)).mean() < 8
+        )  # JPEG at quality 90 (of sd-6 noise)
 
 
 @pytest.mark.parametrize("make", [make_sample_dataset, sample_dataset])

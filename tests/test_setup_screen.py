@@ -225,10 +225,10 @@ async def test_no_engine_at_launch_lets_the_person_choose_and_a_script_is_not_st
 async def test_each_step_opens_with_its_first_field_focused(tmp_path):
     """At 80×24 every wizard step lands with the keyboard on its first field (nothing to click first), and the
     footer keeps Quit, Help and Runs visible."""
+    from depthgen import sample_dataset
     from test_snapshots import STEPS, state_for
 
     from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
-    from depthgen import sample_dataset
 
     data = sample_dataset(tmp_path / "nyu")
     out = tmp_path / "work"

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 from conftest import SHARED, require, settle, wait_for
-from depthgen import write_pfm
+from depthgen import sample_dataset, write_pfm
 
 from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
-from depthgen import sample_dataset
 from tui.app import DepthnetApp
 from tui.state import WizardState
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import yaml
 from conftest import settle, tao_merge, wait_for
+from depthgen import sample_dataset
 from textual.widgets import Input, Select
 
-from depthgen import sample_dataset
 from tui.app import DepthnetApp
 from tui.screens.convert import ConvertScreen
 from tui.screens.data_root import DataRootScreen

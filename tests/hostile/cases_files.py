@@ -138,8 +138,9 @@ class Ctx:
         self, *, results: Path | None = None, checkpoint: Path | None = None, per_scene: int = 1
     ) -> Project:
         """Sample RGB-D data, its annotation files and a train spec (the sanity recipe), made in-process."""
-        from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
         from depthgen import sample_dataset
+
+        from specgen.data.convert import ConvertOptions, build_index, plan, write_annotations
         from specgen.job.builders import BuildRequest, build_spec
         from specgen.spec.render import write_spec
 

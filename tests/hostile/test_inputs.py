@@ -50,8 +50,9 @@ def test_a_good_crop_size_passes():
 
 def test_the_doctor_reads_the_depth_where_tao_does(tmp_path):
     """A 4-column stereo line ``image right depth mask``: TAO's depth is column 2, not the mask at the end."""
-    from specgen.data.doctor.report import diagnose, read_annotation
     from depthgen import sample_dataset
+
+    from specgen.data.doctor.report import diagnose, read_annotation
 
     data = sample_dataset(tmp_path / "data", per_scene=1)
     rgb = next(data.rglob("rgb_*.jpg"))
@@ -194,9 +195,9 @@ def test_resume_on_a_file_that_is_no_session_is_one_line(kind, tmp_path):
 def test_a_depth_map_smaller_than_a_patch_is_not_healthy(shape, tmp_path):
     """0×0 and 1×1 depth maps were called healthy (the size check skipped a height of 0; a mismatch only warned)."""
     import numpy as np
+    from depthgen import sample_dataset
 
     from specgen.data.doctor.report import diagnose
-    from depthgen import sample_dataset
 
     data = sample_dataset(tmp_path / "data", per_scene=1)
     rgb = next(data.rglob("rgb_*.jpg"))
