@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 import threading
@@ -81,10 +82,20 @@ def sample_dataset(
     with _SAMPLES_LOCK:
         made = _SAMPLES.get(key)
         if made is None:
-            if not _SAMPLES:
+            if not _SAMPLES_DIR:
                 _SAMPLES_DIR.append(Path(tempfile.mkdtemp(prefix="dn-samples-")))
-                atexit.register(shutil.rmtree, _SAMPLES_DIR[0], True)
-            made = make_sample_dataset(_SAMPLES_DIR[0] / str(len(_SAMPLES)), key[0], per_scene, seed)
+                atexit.register(_remove_samples, os.getpid())
+            # A folder of its own each time: a forked child (the hostile cases run some in one) fills the same
+            # cache folder without the parent knowing.
+            made = make_sample_dataset(
+                Path(tempfile.mkdtemp(dir=_SAMPLES_DIR[0])) / "data", key[0], per_scene, seed
+            )
             _SAMPLES[key] = made
     shutil.copytree(made, root, dirs_exist_ok=True)
     return root
+
+
+def _remove_samples(owner: int) -> None:
+    """At exit, by the process that made the cache only (a forked child that exits normally must not take it)."""
+    if os.getpid() == owner and _SAMPLES_DIR:
+        shutil.rmtree(_SAMPLES_DIR[0], ignore_errors=True)
