@@ -129,7 +129,7 @@ def memory(lines: int) -> tuple[float, float]:
     parser, progress = LogParser(), RunProgress()
     tracemalloc.start()
     peaks = []
-    block = 10_000
+    block = max(1, lines // 10)
     for start in range(0, lines, block):
         chunk = synthetic_log(block).replace("Epoch 0", f"Epoch {start // block}")
         for i in range(0, len(chunk), 65536):

@@ -58,10 +58,23 @@ INTERPRETER_ENV = (
 
 def warm() -> None:
     """Import what commands import when they run, and build the schema's deferred pydantic models. Only modules
-    that read no environment at import time (huggingface_hub, docker, optuna, pynvml, textual are left to the
-    command: they read settings such as HF_ENDPOINT when imported)."""
+    that read no environment at import time (huggingface_hub, docker, pynvml, textual are left to the command:
+    they read settings such as HF_ENDPOINT when imported).
+
+    Optuna too (it reads none: its one ``OPTUNA_STORAGE`` is read by its own CLI): a sweep command paid 0.5 s for
+    its import and 1.2 s more for its first SQLite storage (SQLAlchemy's and Alembic's lazy imports), a third of
+    the warm commands' CPU. A throw-away storage here loads all of that; its engine is closed before any fork. Its
+    logging handler, made at import, holds this process's stderr: ``_command`` points it at the command's."""
     import importlib
     import pkgutil
+    import tempfile
+
+    import optuna
+
+    with tempfile.TemporaryDirectory(prefix="dnz-warm-") as folder:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{folder}/warm.db")
+        storage.engine.dispose()
+        del storage
 
     import numpy  # noqa: F401
     import PIL.Image
@@ -180,9 +193,11 @@ def _command(conn: socket.socket, fds: list[int], request: dict[str, object]) ->
             write_through=unbuffered and mode == "w",
         )
 
+    old_streams = {id(sys.stdout): 1, id(sys.stderr): 2, id(sys.__stdout__): 1, id(sys.__stderr__): 2}
     sys.stdin = sys.__stdin__ = stream(0, "r", False)
     sys.stdout = sys.__stdout__ = stream(1, "w", False)
     sys.stderr = sys.__stderr__ = stream(2, "w", True)  # as Python 3.9+: stderr is line-buffered
+    _repoint_log_handlers(old_streams)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -231,6 +246,18 @@ def _command(conn: socket.socket, fds: list[int], request: dict[str, object]) ->
         os._exit(code)
 
     return run
+
+
+def _repoint_log_handlers(old_streams: dict[int, int]) -> None:
+    """Log handlers made while warming (optuna's, at its import) write to this process's old stdout/stderr
+    objects: point them at the command's, as a cold process would have made them."""
+    import logging
+
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, logging.StreamHandler) and id(handler.stream) in old_streams:
+                handler.setStream(sys.stdout if old_streams[id(handler.stream)] == 1 else sys.stderr)
 
 
 def _reap() -> None:

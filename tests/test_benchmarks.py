@@ -45,7 +45,7 @@ def test_cli_start_stays_near_import_yaml_pydantic():
 
 
 def test_convert_plan_and_write_against_tao_logic(tmp_path):
-    """In-process at 40k files: our walk + plan + write (with the existence check) against the TAO port's
+    """In-process at 16k files: our walk + plan + write (with the existence check) against the TAO port's
     create_split (none). Today ours is the faster; the bound only catches a collapse (e.g. per-pair objects)."""
     from convert_bench import make_tree
 
@@ -53,13 +53,13 @@ def test_convert_plan_and_write_against_tao_logic(tmp_path):
     from specgen.data.convert.tao_reference import create_split
 
     root = tmp_path / "tree"
-    make_tree(root, 40_000)
+    make_tree(root, 16_000)
     opts = ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])
     runs = iter(range(100))
 
     def ours() -> None:
         p = plan(build_index(str(root)), opts)
-        assert p.pair_count == 20_000
+        assert p.pair_count == 8_000
         write_annotations(p, tmp_path / f"ours_{next(runs)}")
 
     def tao() -> None:
@@ -80,7 +80,7 @@ def test_rematch_with_a_slash_costs_about_what_a_plain_pattern_does(tmp_path):
 
     from specgen.data.convert import ConvertOptions, build_index, plan
 
-    make_tree(tmp_path / "tree", 20_000)
+    make_tree(tmp_path / "tree", 8_000)
     index = build_index(str(tmp_path / "tree"))
     base = ConvertOptions(image_patterns=["rgb_"], depth_patterns=["sync_depth_"])
     plan(index, base)
@@ -102,11 +102,11 @@ def test_log_parsing_against_a_bare_splitlines():
 
 
 def test_log_parsing_memory_is_flat():
-    """Traced peak after 10k lines against after 100k lines (today ~1.6×: 2.1 → 3.4 MiB): memory that grew with the
+    """Traced peak after 4k lines against after 40k lines (today ~1.6×): memory that grew with the
     log would be ~10× here; the ratio is bounded well below that, not at the noise of a small starting peak."""
     from run_bench import memory
 
-    small, big = memory(100_000)
+    small, big = memory(40_000)
     assert big / small < 2.5, (small, big)
 
 

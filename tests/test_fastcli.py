@@ -124,3 +124,24 @@ def _commands() -> set[int]:
             servers.add(int(entry.name))
     monitors = {pid for pid, ppid in parents.items() if ppid in servers}
     return {pid for pid, ppid in parents.items() if ppid in monitors}
+
+
+def test_log_handlers_made_while_warming_write_to_the_commands_stderr(monkeypatch):
+    """Optuna makes its logging handler at import, in the server (warm): the command's process points it at the
+    command's stderr, as a cold process would have made it."""
+    import io
+    import logging
+
+    import fastcli_server
+
+    server_stderr, command_stderr = io.StringIO(), io.StringIO()
+    logger = logging.getLogger("dn-test-warm-handler")
+    handler = logging.StreamHandler(server_stderr)
+    logger.addHandler(handler)
+    try:
+        monkeypatch.setattr("sys.stderr", command_stderr)
+        fastcli_server._repoint_log_handlers({id(server_stderr): 2})
+        logger.warning("trial 3 pruned")
+    finally:
+        logger.removeHandler(handler)
+    assert command_stderr.getvalue() == "trial 3 pruned\n" and server_stderr.getvalue() == ""
