@@ -18,10 +18,17 @@ from tui.state import WizardState
 
 
 async def type_into(pilot, selector: str, text: str) -> None:
+    """Paste ``text`` into the field, as a person puts a path into a terminal (bracketed paste: one event). Typing
+    a long path key by key cost seconds of CPU per test; typing itself is tested in
+    test_fast_typing_never_blocks_and_stale_previews_are_discarded."""
+    from textual import events
+
     widget = pilot.app.screen.query_one(selector, Input)
     widget.focus()
     widget.value = ""
-    await pilot.press(*list(text))
+    await pilot.pause()
+    widget.post_message(events.Paste(text))
+    await pilot.pause()
 
 
 async def test_walk_from_data_root_to_saved_spec(tmp_path, tao_config):
