@@ -142,6 +142,41 @@ async def test_the_door_holds_a_known_nan_run_until_the_override_is_typed(tmp_pa
         assert any(p.known_failure and p.severity == "warning" for p in problems)
 
 
+async def test_a_quick_ctrl_n_waits_for_the_files_to_be_read_and_the_door_still_holds(tmp_path, monkeypatch):
+    """ctrl+n pressed while the doctor is still reading the files (held here until the key is in): the step says it
+    is reading them, stays, and once they are read asks for the override. It used to let the NaN run through."""
+    import threading
+
+    import tui.screens.model as model
+    from tui.screens.modals import TypedConfirmScreen
+
+    release = threading.Event()
+    real = model.run_doctor
+
+    def slow_doctor(state):
+        assert release.wait(30), "the test never released the doctor"
+        return real(state)
+
+    monkeypatch.setattr(model, "run_doctor", slow_doctor)
+    app = DepthnetApp(_nan_trap_at_the_model_step(tmp_path))
+    said: list[str] = []
+    notify = app.notify
+    monkeypatch.setattr(app, "notify", lambda message, **kw: (said.append(message), notify(message, **kw)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, model.ModelScreen) and app.screen.is_mounted)
+        await pilot.press("ctrl+n")
+        await pilot.press("ctrl+n")  # twice: said once
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, model.ModelScreen) and app.state.step == "model"
+        assert said.count("Reading your files against this class first…") == 1
+        release.set()
+        await wait_for(pilot, lambda: isinstance(app.screen, TypedConfirmScreen) and app.screen.is_mounted)
+        assert "EMPTY_MASK" in str(app.screen.query_one("#question").render())
+        await pilot.press("escape")
+        await settle(pilot, 0.2)
+        assert app.state.step == "model" and not app.state.allow_known_failure
+
+
 async def test_fast_typing_never_blocks_and_stale_previews_are_discarded(tmp_path):
     data = sample_dataset(tmp_path / "nyu")
     app = DepthnetApp(WizardState(data_root=str(data), output_dir=str(tmp_path / "w"), step="convert"))

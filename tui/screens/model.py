@@ -33,6 +33,12 @@ class ModelScreen(WizardScreen):
     BINDINGS = [Binding("ctrl+f", "apply_fix", "Apply fix")]
 
     report: DoctorReport | None = None
+    #: The newest check asked for, and the newest one answered: the door (``action_next``) judges only an answered
+    #: check of the current choice. A ctrl+n while the files are still being read waits for their answer: before,
+    #: it went through on no report (or on the last class's report) — a NaN run let past the door by a quick key.
+    _check_asked = 0
+    _check_answered = 0
+    _next_when_checked = False
 
     def compose_body(self) -> ComposeResult:
         s = self.state
@@ -122,16 +128,33 @@ class ModelScreen(WizardScreen):
                 f"[b]{ds.name}[/]: {ds.explanation}\nexpects: {ds.ground_truth}"
             )
 
-    @work(thread=True, exclusive=True, group="doctor", exit_on_error=False)
     def check(self) -> None:
-        if not annotation_file(self.state):
-            return
+        """Read the files against the current choice (in a worker); the door waits for the answer."""
+        self._check_asked += 1
+        self._check(self._check_asked)
+
+    @work(thread=True, exclusive=True, group="doctor", exit_on_error=False)
+    def _check(self, asked: int) -> None:
+        report: DoctorReport | None = None
         try:
-            report = run_doctor(self.state)
+            if annotation_file(self.state):
+                report = run_doctor(self.state)
         except (OSError, ValueError) as exc:
             self.call_ui(self.notify, str(exc), severity="error", title="Data check")
-            return
-        self.call_ui(self._show, report)
+        finally:  # answered, whatever happened: a failed check must not hold the door shut for ever
+            self.call_ui(self._answered, asked, report)
+
+    def _answered(self, asked: int, report: DoctorReport | None) -> None:
+        if asked != self._check_asked:
+            return  # a newer check is running: its answer is the one that counts
+        self._check_answered = asked
+        if report is not None:
+            self._show(report)
+        else:  # no annotation file, or the check failed: no report of another class judges this one
+            self.report = None
+        if self._next_when_checked:
+            self._next_when_checked = False
+            self.action_next()
 
     def _show(self, report: DoctorReport) -> None:
         if report.dataset_name != self.state.dataset_name or report.model_type != self.state.model_type:
@@ -154,7 +177,13 @@ class ModelScreen(WizardScreen):
         return f"{found.code}: {found.message}" if found else None
 
     def action_next(self) -> None:
-        """The door holds: a class the data says gives a NaN loss needs the fix (ctrl+f) or a typed override."""
+        """The door holds: a class the data says gives a NaN loss needs the fix (ctrl+f) or a typed override. While
+        the files are being read, the step goes on (or asks) once they are."""
+        if self._check_answered != self._check_asked:
+            if not self._next_when_checked:
+                self.notify("Reading your files against this class first…", title="Data check")
+            self._next_when_checked = True
+            return
         why = self._known_failure()
         if why and not self.state.allow_known_failure:
             self.confirm_known_failure(why)
