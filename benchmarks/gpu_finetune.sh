@@ -19,27 +19,16 @@ DRY=${GPU_DRY:-0}
 [ "$DRY" = 0 ] && ! python3 -c "import torch" 2>/dev/null && DRY=1
 ENC=${5:-vitb}
 if [ "$DRY" = 1 ]; then
-  REDWOOD=$(readlink -f "$3"); OUT=$(readlink -f "$4"); REPO=$(cd "$HERE/.." && pwd)
-  mkdir -p "$OUT/bin"
-  command -v depth_net >/dev/null || ln -sf "$REPO/tests/emulator/depth_net" "$OUT/bin/depth_net"
-  export PATH="$OUT/bin:$PATH" PYTHONPATH="$REPO:$REPO/tests" XDG_DATA_HOME=$OUT/xdg XDG_CONFIG_HOME=$OUT/cfg OUT
-  if [ -n "${DEPTHNET_GPU_CLI:-}" ]; then DN=("$DEPTHNET_GPU_CLI"); else DN=(python3 -m specgen.cli); fi  # as gpu_common.sh
-  dn() { "${DN[@]}" "$@"; }
-  redwood_data() {
-    D=/tmp/dn-finetune-data; rm -rf $D; mkdir -p $D/train/scene $D/val/scene
-    for i in 0 1 2; do
-      cp "$REDWOOD/rgb_0000$i.jpg" "$REDWOOD/sync_depth_0000$i.png" $D/val/scene/
-      for k in $(seq 0 $(($1 - 1))); do
-        cp "$REDWOOD/rgb_0000$i.jpg" $D/train/scene/rgb_$k$i.jpg; cp "$REDWOOD/sync_depth_0000$i.png" $D/train/scene/sync_depth_$k$i.png
-      done
-    done
-  }
+  # The stand-in as every GPU script has it (gpu_common.sh: the work folders under OUT, dn, redwood_data), and the
+  # tests' folder on the path for the checkpoint fixtures.
+  DEPTHNET_GPU_STANDIN=1 . "$HERE/gpu_common.sh" "$1" "$2" "$3" "$4"
+  export PYTHONPATH="$PYTHONPATH:$REPO/tests"
   [ "$ENC" = vitb ] || ENC=vitb  # the fixtures hold vitb files of every layout
 else
   . "$HERE/gpu_common.sh" "$1" "$2" "$3" "$4"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 fi
-W=/tmp/dn-finetune; rm -rf $W; mkdir -p $W/files
+work_dir finetune; mkdir -p "$W/files"
 redwood_data 4 val
 dn convert --data-root $D/train --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_train >/dev/null
 dn convert --data-root $D/val --image-pattern rgb_ --depth-pattern sync_depth_ --split-ratio 1.0 --out $W/ann_val >/dev/null

@@ -95,6 +95,16 @@ def test_every_script_is_found():
     }
 
 
+def test_no_script_names_a_folder_of_its_own_in_tmp():
+    """Work folders come from gpu_common.sh (``WORK``: ``DEPTHNET_GPU_WORK``, else ``/tmp/dn-gpu``, on the stand-in
+    ``OUT/work``): a script's own fixed ``/tmp/…`` folder, emptied with ``rm -rf`` at its start, would take another
+    run's (or a person's) files, and two runs at once would share it (gpu_finetune.sh had two)."""
+    fixed = {
+        p.name: line for p in SCRIPTS for line in p.read_text().splitlines() if "/tmp/" in line.split("#")[0]
+    }
+    assert fixed == {}
+
+
 def _written(path: Path) -> str:
     """What a script wrote in OUT, less a verdict's ``excerpt`` (``depthnet verdict --json``): the log lines a
     failure was read from, which quote TAO's console and its traceback."""
