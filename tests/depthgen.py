@@ -11,7 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from specgen.data.sample_data import SCENES, depth_mm, make_sample_dataset, rgb_image, save_png16, save_rgb
+from specgen.data.sample_data import (
+    SCENES,
+    depth_mm,
+    make_sample_dataset,
+    refuse_nonempty,
+    rgb_image,
+    save_png16,
+    save_rgb,
+)
 
 __all__ = [
     "annotation",
@@ -76,8 +84,7 @@ def sample_dataset(
     test_sample_data), and a test may damage its copy freely: nothing is shared (no links). As the product does,
     it refuses a folder that is not empty."""
     root = Path(root)
-    if root.exists() and any(root.iterdir()):
-        raise FileExistsError(f"{root} is not empty; choose a new folder for the sample data")
+    refuse_nonempty(root)
     key = (tuple(scenes), per_scene, seed)
     with _SAMPLES_LOCK:
         made = _SAMPLES.get(key)

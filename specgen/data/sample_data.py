@@ -53,6 +53,12 @@ def save_png16(path: Path, arr: np.ndarray) -> Path:
     return path
 
 
+def refuse_nonempty(root: Path) -> None:
+    """The sample data never lands among a person's files: a folder that exists and holds anything is refused."""
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty; choose a new folder for the sample data")
+
+
 def make_sample_dataset(
     root: str | Path,
     scenes: tuple[str, ...] = SCENES,
@@ -63,8 +69,7 @@ def make_sample_dataset(
     """Write the dataset under ``root`` (created; refuses a non-empty folder so nothing is overwritten).
     ``progress(pairs done, pairs in all)`` after each pair, for a progress bar."""
     root = Path(root)
-    if root.exists() and any(root.iterdir()):
-        raise FileExistsError(f"{root} is not empty; choose a new folder for the sample data")
+    refuse_nonempty(root)
     k = seed
     total = len(scenes) * per_scene
     for scene in scenes:

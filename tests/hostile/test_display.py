@@ -209,11 +209,24 @@ def _record(tmp_path: Path, folder: Path, run_id: str, log: str):
     return record
 
 
+async def _show_finished(pilot, record) -> None:
+    """Open ``record`` on the Run screen and let it reach its verdict (the run has ended: its folder is replayed)."""
+    from tui.screens.run import RunScreen
+
+    await settle(pilot, 0.3)
+    pilot.app.push_screen(RunScreen(record, None))
+    await wait_for(
+        pilot,
+        lambda: isinstance(pilot.app.screen, RunScreen) and pilot.app.screen.progress.verdict is not None,
+    )
+    await settle(pilot, 0.3)
+
+
 async def test_the_run_screen_shows_hostile_kpi_and_reason_as_text(tmp_path, monkeypatch):
     from textual.widgets import Label, Static
 
     from tui.app import DepthnetApp
-    from tui.screens.run import RunScreen, VerdictScreen
+    from tui.screens.run import VerdictScreen
     from tui.state import WizardState
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
@@ -222,12 +235,7 @@ async def test_the_run_screen_shows_hostile_kpi_and_reason_as_text(tmp_path, mon
     record = _record(tmp_path, folder, "20261124-101500-train-hstl", log)
     app = DepthnetApp(WizardState(step="spec"))
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot, 0.3)
-        app.push_screen(RunScreen(record, None))
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None
-        )
-        await settle(pilot, 0.3)
+        await _show_finished(pilot, record)
         banner = str(app.screen.query_one("#verdict", Static).render())
         text = screen_text(app)
         await pilot.press("enter")  # the verdict in full: its reason and the log excerpt
@@ -323,7 +331,6 @@ async def test_the_run_screens_progress_line_shows_taos_message_as_text(tmp_path
     """Before the first step the progress line is status.json's own message (TAO's text): markup and escapes in it
     are shown, not obeyed — a ``[`` in a checkpoint path used to be read as a tag (or raise a markup error)."""
     from tui.app import DepthnetApp
-    from tui.screens.run import RunScreen
     from tui.state import WizardState
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
@@ -334,12 +341,7 @@ async def test_the_run_screens_progress_line_shows_taos_message_as_text(tmp_path
     record = _record(tmp_path, folder, "20261124-101500-train-msgs", "Execution status: FAIL\n")
     app = DepthnetApp(WizardState(step="spec"))
     async with app.run_test(size=(160, 50)) as pilot:
-        await settle(pilot, 0.3)
-        app.push_screen(RunScreen(record, None))
-        await wait_for(
-            pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.progress.verdict is not None
-        )
-        await settle(pilot, 0.3)
+        await _show_finished(pilot, record)
         from textual.widgets import Static
 
         line = str(app.screen.query_one("#run-progress-line", Static).render())
